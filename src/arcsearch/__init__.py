@@ -1,0 +1,1 @@
+"""arcsearch: ARC-AGI program search built on hotpipe."""
