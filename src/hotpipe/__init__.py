@@ -1,1 +1,38 @@
-"""hotpipe."""
+"""hotpipe: pipelines of plain functions, close to a hand-written loop, with a profile always on.
+
+The public surface is stated here and nowhere else; every other module is an implementation
+detail.
+"""
+
+from hotpipe.engines import Engine, Local
+from hotpipe.errors import CycleError, DefinitionError, HotpipeError, InputError, NodeError
+from hotpipe.execute import FAILED, ItemError
+from hotpipe.graph import Edge, Graph, GraphNode
+from hotpipe.node import Node, node
+from hotpipe.pipeline import Pipeline
+from hotpipe.profile import NodeProfile, Profile
+from hotpipe.result import Result
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "FAILED",
+    "CycleError",
+    "DefinitionError",
+    "Edge",
+    "Engine",
+    "Graph",
+    "GraphNode",
+    "HotpipeError",
+    "InputError",
+    "ItemError",
+    "Local",
+    "Node",
+    "NodeError",
+    "NodeProfile",
+    "Pipeline",
+    "Profile",
+    "Result",
+    "__version__",
+    "node",
+]

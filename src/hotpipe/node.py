@@ -1,0 +1,227 @@
+"""``@node``: turn a function of one item into a pipeline step.
+
+A node is the function plus what the planner needs to wire it: the names it consumes
+(its parameters), the names it produces (``output``), and options. Nodes are frozen values;
+the user's function is never modified, and a node stays callable like the function.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, overload
+
+from hotpipe.errors import DefinitionError
+
+if TYPE_CHECKING:
+    from hotpipe.pipeline import Pipeline
+
+__all__ = ["Nested", "Node", "node"]
+
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+@dataclass(frozen=True, eq=False)
+class Nested:
+    """How a nested pipeline sits inside its parent (see ``Pipeline.as_node``).
+
+    ``inputs`` maps outer names to inner input names, ``outputs`` inner output names to outer
+    names, ``over`` the inner inputs mapped item by item (empty: the inner pipeline runs once
+    per call and is inlined into the parent's plan).
+    """
+
+    pipeline: Pipeline
+    inputs: Mapping[str, str]
+    outputs: Mapping[str, str]
+    over: tuple[str, ...] = ()
+    mode: str = "zip"
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Node:
+    """A function wired into a pipeline by its parameter names.
+
+    ``params`` are the names it consumes, in signature order; ``defaults`` holds the ones that
+    are optional inputs; ``outputs`` the names it produces. With ``unpack`` the function
+    returns a tuple whose elements are the outputs in order.
+    """
+
+    func: Callable[..., Any]
+    name: str
+    outputs: tuple[str, ...]
+    params: tuple[str, ...]
+    defaults: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
+    positional: tuple[str, ...] = ()
+    unpack: bool = False
+    cache: bool = True
+    version: str | None = None
+    nested: Nested | None = None
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.func(*args, **kwargs)
+
+    @property
+    def __wrapped__(self) -> Callable[..., Any]:
+        return self.func
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        """Parameters without a default value."""
+        return tuple(p for p in self.params if p not in self.defaults)
+
+    def renamed(self, name: str) -> Node:
+        """The same node under another name (used when inlining nested pipelines)."""
+        return replace(self, name=name)
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{p}=…" if p in self.defaults else p for p in self.params)
+        outs = ", ".join(self.outputs)
+        return f"node {self.name}({params}) -> {outs}"
+
+
+def _signature(func: Callable[..., Any], where: str) -> tuple[tuple[str, ...], dict, tuple]:
+    """Parameter names, defaults and the names that can be passed positionally."""
+    try:
+        sig = inspect.signature(func)
+    except (TypeError, ValueError) as exc:
+        raise DefinitionError(
+            f"{where}: cannot read the signature of {func!r} ({exc}). "
+            "Fix: wrap it in a def with named parameters."
+        ) from None
+    params: list[str] = []
+    defaults: dict[str, Any] = {}
+    positional: list[str] = []
+    for p in sig.parameters.values():
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            raise DefinitionError(
+                f"{where}: parameter {p.name!r} is *args/**kwargs, but nodes are wired by "
+                "parameter names. Fix: list the inputs as named parameters."
+            )
+        if p.kind is p.POSITIONAL_ONLY:
+            raise DefinitionError(
+                f"{where}: parameter {p.name!r} is positional-only, but nodes are wired by "
+                "name. Fix: remove the '/' from the signature."
+            )
+        params.append(p.name)
+        if p.default is not p.empty:
+            defaults[p.name] = p.default
+        if p.kind is p.POSITIONAL_OR_KEYWORD:
+            positional.append(p.name)
+    return tuple(params), defaults, tuple(positional)
+
+
+def _output_names(output: str | tuple[str, ...] | list[str] | None, name: str, where: str):
+    if output is None:
+        return (name,), False
+    if isinstance(output, str):
+        names, unpack = (output,), False
+    elif isinstance(output, (tuple, list)) and output:
+        names, unpack = tuple(output), True
+    else:
+        raise DefinitionError(
+            f"{where}: output={output!r} is not a name or a non-empty tuple of names. "
+            "Fix: output='y' or output=('a', 'b')."
+        )
+    for out in names:
+        if not isinstance(out, str) or not out.isidentifier():
+            raise DefinitionError(
+                f"{where}: output name {out!r} is not a Python identifier; outputs are wired "
+                "to parameters of the same name. Fix: use a name like 'result'."
+            )
+    if len(set(names)) != len(names):
+        raise DefinitionError(f"{where}: output={output!r} repeats a name. Fix: use unique names.")
+    return names, unpack
+
+
+def make_node(
+    func: Callable[..., Any],
+    *,
+    output: str | tuple[str, ...] | list[str] | None = None,
+    name: str | None = None,
+    cache: bool = True,
+    version: str | None = None,
+) -> Node:
+    """Build a :class:`Node` from a function (or re-option an existing node)."""
+    if isinstance(func, Node):
+        if func.nested is not None:
+            raise DefinitionError(
+                f"node {func.name!r} is a nested pipeline; set its options with "
+                "Pipeline.as_node(...) instead of node()."
+            )
+        func = func.func
+    if not callable(func):
+        raise DefinitionError(f"node() needs a function, got {type(func).__name__}: {func!r}.")
+    name = name or getattr(func, "__name__", None) or type(func).__name__
+    if name == "<lambda>":
+        if output is None:
+            raise DefinitionError(
+                "a lambda has no name to use as its output. "
+                "Fix: node(lambda ..., output='y') or use a def."
+            )
+        name = output if isinstance(output, str) else "_".join(map(str, output))
+    where = f"node {name!r}"
+    if version is not None and not isinstance(version, str):
+        raise DefinitionError(f"{where}: version={version!r} must be a str or None.")
+    params, defaults, positional = _signature(func, where)
+    outputs, unpack = _output_names(output, name, where)
+    clash = sorted(set(outputs) & set(params))
+    if clash:
+        raise DefinitionError(
+            f"{where}: output {clash[0]!r} is also one of its own parameters "
+            f"{list(params)}, which would be a cycle. Fix: rename the output or the parameter."
+        )
+    return Node(
+        func=func,
+        name=name,
+        outputs=outputs,
+        params=params,
+        defaults=MappingProxyType(defaults) if defaults else _EMPTY,
+        positional=positional,
+        unpack=unpack,
+        cache=bool(cache),
+        version=version,
+    )
+
+
+@overload
+def node(func: Callable[..., Any], /) -> Node: ...
+@overload
+def node(
+    func: None = None,
+    /,
+    *,
+    output: str | tuple[str, ...] | list[str] | None = None,
+    name: str | None = None,
+    cache: bool = True,
+    version: str | None = None,
+) -> Callable[[Callable[..., Any]], Node]: ...
+def node(
+    func: Callable[..., Any] | None = None,
+    /,
+    *,
+    output: str | tuple[str, ...] | list[str] | None = None,
+    name: str | None = None,
+    cache: bool = True,
+    version: str | None = None,
+) -> Node | Callable[[Callable[..., Any]], Node]:
+    """Declare a pipeline step: ``@node``, ``@node(output="y")`` or ``node(f, output=...)``.
+
+    Inputs are the function's parameter names; a parameter with a default is an optional
+    input. ``output`` names the result (default: the function's name); a tuple of names means
+    the function returns a tuple, one element per name. ``cache`` and ``version`` are read by
+    the cache. The function itself is left untouched and the node can still be called.
+
+    >>> @node(output="y")
+    ... def inc(x):
+    ...     return x + 1
+    >>> inc
+    node inc(x) -> y
+    >>> inc(1)
+    2
+    """
+    options = {"output": output, "name": name, "cache": cache, "version": version}
+    if func is None:
+        return lambda f: make_node(f, **options)
+    return make_node(func, **options)

@@ -1,0 +1,430 @@
+"""``Pipeline``: an immutable set of nodes, validated once; ``run`` and ``map`` entry points.
+
+Construction checks the graph (duplicate outputs, duplicate names, cycles with their path);
+every call shape (which inputs are given, which outputs are wanted, which are mapped) is
+compiled once into a plan and cached, so repeated calls pay only the execution.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from types import MappingProxyType
+from typing import Any
+
+from hotpipe.engines.base import Engine
+from hotpipe.engines.local import Local
+from hotpipe.errors import DefinitionError, InputError
+from hotpipe.execute import compile_item_function
+from hotpipe.graph import Edge, Graph, GraphNode, topological_order
+from hotpipe.node import Nested, Node, make_node
+from hotpipe.plan import Plan, compile_plan, product_columns, suggest
+from hotpipe.profile import Profile
+from hotpipe.result import Result
+
+__all__ = ["Pipeline"]
+
+_LOCAL = Local()
+_MODES = ("zip", "product")
+_ON_ERROR = ("raise", "collect")
+
+
+class Pipeline:
+    """A DAG of nodes wired by parameter names.
+
+    >>> from hotpipe import node
+    >>> @node(output="y")
+    ... def inc(x):
+    ...     return x + 1
+    >>> pipe = Pipeline([inc], name="demo")
+    >>> pipe.run({"x": 1})
+    Result({'y': 2})
+    """
+
+    __slots__ = ("_bound", "_inputs", "_name", "_nodes", "_outputs", "_plans", "_producer")
+
+    def __init__(
+        self, nodes: Sequence[Node | Callable[..., Any]], name: str | None = None
+    ) -> None:
+        if isinstance(nodes, (Node, str)) or not isinstance(nodes, Iterable):
+            raise DefinitionError(
+                f"Pipeline(nodes) takes a list of nodes, got {type(nodes).__name__}. "
+                "Fix: Pipeline([a, b, c])."
+            )
+        if name is not None and not isinstance(name, str):
+            raise DefinitionError(f"Pipeline name={name!r} must be a str or None.")
+        self._name = name
+        self._bound: Mapping[str, Any] = MappingProxyType({})
+        self._nodes = self._order([n if isinstance(n, Node) else make_node(n) for n in nodes])
+        self._producer = {o: n for n in self._nodes for o in n.outputs}
+        inputs: dict[str, None] = {}
+        for n in self._nodes:
+            inputs.update((p, None) for p in n.params if p not in self._producer)
+        self._inputs = tuple(inputs)
+        self._outputs = tuple(o for n in self._nodes for o in n.outputs)
+        self._plans: dict[Any, Plan] = {}
+
+    def _order(self, nodes: list[Node]) -> tuple[Node, ...]:
+        """Check names and outputs are unique; return the nodes in topological order."""
+        where = f" in pipeline {self._name!r}" if self._name else ""
+        if not nodes:
+            raise DefinitionError(f"a pipeline needs at least one node{where}.")
+        names: dict[str, Node] = {}
+        producer: dict[str, Node] = {}
+        for n in nodes:
+            if n.name in names:
+                raise DefinitionError(
+                    f"two nodes are named {n.name!r}{where}. "
+                    f"Fix: node(func, name='another_name') for one of them."
+                )
+            names[n.name] = n
+            for o in n.outputs:
+                if o in producer:
+                    raise DefinitionError(
+                        f"output {o!r} is produced by two nodes{where}: "
+                        f"{producer[o].name!r} and {n.name!r}. Fix: rename one output."
+                    )
+                producer[o] = n
+        deps = {n.name: [producer[p].name for p in n.params if p in producer] for n in nodes}
+        via = {(n.name, producer[p].name): p for n in nodes for p in n.params if p in producer}
+        order = topological_order(deps, [n.name for n in nodes], via)
+        return tuple(names[name] for name in order)
+
+    # ------------------------------------------------------------------ introspection
+
+    @property
+    def name(self) -> str | None:
+        return self._name
+
+    @property
+    def nodes(self) -> tuple[Node, ...]:
+        """The nodes in topological order."""
+        return self._nodes
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """Names the caller may pass: every parameter no node produces, less bound ones."""
+        return tuple(i for i in self._inputs if i not in self._bound)
+
+    @property
+    def required_inputs(self) -> tuple[str, ...]:
+        """Inputs that some node needs and has no default for."""
+        return tuple(
+            i
+            for i in self.inputs
+            if any(i in n.params and i not in n.defaults for n in self._nodes)
+        )
+
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        """Every name a node produces, in topological order."""
+        return self._outputs
+
+    @property
+    def bound(self) -> Mapping[str, Any]:
+        """Inputs fixed by :meth:`bind`."""
+        return self._bound
+
+    @property
+    def graph(self) -> Graph:
+        """The DAG as plain data (nodes, external inputs, edges)."""
+        edges = []
+        for n in self._nodes:
+            for p in n.params:
+                src = self._producer.get(p)
+                if src is not None:
+                    edges.append(Edge(src.name, n.name, p))
+                elif p not in self._bound:
+                    edges.append(Edge(f"input:{p}", n.name, p))
+        return Graph(
+            nodes=tuple(GraphNode(n.name, n.params, n.outputs) for n in self._nodes),
+            inputs=self.inputs,
+            edges=tuple(edges),
+        )
+
+    def visualize(self) -> str:
+        """Mermaid flowchart text of the graph; no system binary needed."""
+        return self.graph.to_mermaid()
+
+    def __repr__(self) -> str:
+        head = f"Pipeline({self._name!r})" if self._name else "Pipeline"
+        lines = [f"{head}: inputs {list(self.inputs)} -> outputs {list(self._outputs)}"]
+        for n in self._nodes:
+            params = ", ".join(
+                f"{p}={self._bound[p]!r}" if p in self._bound else p for p in n.params
+            )
+            kind = " [nested]" if n.nested else ""
+            lines.append(f"  {n.name}({params}) -> {', '.join(n.outputs)}{kind}")
+        return "\n".join(lines)
+
+    # ------------------------------------------------------------------ derived pipelines
+
+    def bind(self, **values: Any) -> Pipeline:
+        """A new pipeline with these inputs fixed (they are no longer inputs)."""
+        for key in values:
+            if key not in self.inputs:
+                raise InputError(
+                    f"bind({key}=...): {key!r} is not an input of this pipeline; inputs are "
+                    f"{list(self.inputs)}." + suggest(key, self.inputs)
+                )
+        new = object.__new__(Pipeline)
+        for slot in Pipeline.__slots__:
+            object.__setattr__(new, slot, getattr(self, slot))
+        new._bound = MappingProxyType({**self._bound, **values})
+        new._plans = {}
+        return new
+
+    def as_node(
+        self,
+        name: str | None = None,
+        over: str | Sequence[str] | None = None,
+        inputs: Mapping[str, str] | None = None,
+        outputs: Mapping[str, str] | None = None,
+        mode: str = "zip",
+    ) -> Node:
+        """This pipeline as one node of another pipeline.
+
+        ``inputs`` maps outer names to this pipeline's input names (others keep their names);
+        ``outputs`` maps this pipeline's outputs to outer names (default: the leaf outputs,
+        under their own names). With ``over`` (names of this pipeline's inputs) the node takes
+        lists for those inputs and returns lists, like :meth:`map`. Outputs the outer pipeline
+        never reads are not computed.
+        """
+        name = name or self._name or "nested"
+        where = f"as_node(name={name!r})"
+        inner_of = dict((inputs or {}).items())
+        for outer, inner in inner_of.items():
+            if inner not in self.inputs:
+                raise InputError(
+                    f"{where}: inputs={{{outer!r}: {inner!r}}} but {inner!r} is not an input of "
+                    f"the nested pipeline; its inputs are {list(self.inputs)}."
+                    + suggest(inner, self.inputs)
+                )
+        if len(set(inner_of.values())) != len(inner_of):
+            raise InputError(f"{where}: inputs={inputs!r} maps two names to one input.")
+        outer_of = dict(outputs.items()) if outputs else {o: o for o in self._leaf_outputs()}
+        for inner in outer_of:
+            if inner not in self._outputs:
+                raise InputError(
+                    f"{where}: outputs={{{inner!r}: ...}} but {inner!r} is not an output of the "
+                    f"nested pipeline; its outputs are {list(self._outputs)}."
+                    + suggest(inner, self._outputs)
+                )
+        over_t = _over_names(over, self.inputs, where) if over is not None else ()
+        if mode not in _MODES:
+            raise InputError(f"{where}: mode={mode!r}; choose one of {list(_MODES)}.")
+        full_inputs = {inner_to_outer: inner for inner_to_outer, inner in inner_of.items()}
+        mapped = set(inner_of.values())
+        full_inputs.update({i: i for i in self.inputs if i not in mapped})
+        defaults = {}
+        for outer, inner in full_inputs.items():
+            if inner not in self.required_inputs:
+                defaults[outer] = _OPTIONAL
+        nested = Nested(self, MappingProxyType(full_inputs), MappingProxyType(outer_of),
+                        over_t, mode)
+        outs = tuple(outer_of.values())
+        if len(set(outs)) != len(outs):
+            raise InputError(f"{where}: outputs={outputs!r} maps two outputs to one name.")
+        clash = set(outs) & set(full_inputs)
+        if clash:
+            raise InputError(
+                f"{where}: {sorted(clash)[0]!r} would be both an input and an output of the "
+                "node. Fix: rename it with inputs= or outputs=."
+            )
+        return Node(
+            func=_nested_call(self, nested),
+            name=name,
+            outputs=outs,
+            params=tuple(full_inputs),
+            defaults=MappingProxyType(defaults),
+            positional=(),
+            unpack=len(outs) > 1,
+            nested=nested,
+        )
+
+    def _leaf_outputs(self) -> list[str]:
+        consumed = {p for n in self._nodes for p in n.params}
+        return [o for o in self._outputs if o not in consumed]
+
+    # ------------------------------------------------------------------ execution
+
+    def _plan(self, given: frozenset[str], outputs: tuple[str, ...] | None,
+              mapped: frozenset[str] = frozenset()) -> Plan:
+        key = (given, outputs, mapped)
+        plan = self._plans.get(key)
+        if plan is None:
+            self._check_names(given)
+            plan = compile_plan(self, given, outputs, mapped)
+            self._plans[key] = plan
+        return plan
+
+    def _check_names(self, given: frozenset[str]) -> None:
+        where = f" of pipeline {self._name!r}" if self._name else ""
+        for key in sorted(given):
+            if key in self._bound:
+                raise InputError(
+                    f"input {key!r} was fixed by bind(); it cannot be passed again. "
+                    "Fix: drop it from the inputs, or bind it to another value."
+                )
+            if key in self._producer:
+                raise InputError(
+                    f"{key!r} is produced by node {self._producer[key].name!r}, not an "
+                    f"input{where}. Fix: drop it from the inputs."
+                )
+            if key not in self._inputs:
+                raise InputError(
+                    f"unknown input {key!r}{where}; the inputs are {list(self.inputs)}."
+                    + suggest(key, self.inputs)
+                )
+
+    def run(
+        self,
+        inputs: Mapping[str, Any],
+        outputs: str | Sequence[str] | None = None,
+        *,
+        engine: Engine | None = None,
+    ) -> Result:
+        """Run once. Returns a :class:`Result` of output name -> value.
+
+        With ``outputs`` only those are returned, and only the nodes they need run.
+        """
+        outs = _outputs_key(outputs)
+        try:
+            plan = self._plans[(frozenset(inputs), outs, _NO_MAP)]
+        except (KeyError, TypeError):
+            if not isinstance(inputs, Mapping):
+                raise InputError(
+                    f"run(inputs) takes a dict of input name -> value, got "
+                    f"{type(inputs).__name__}. Fix: pipe.run({{'x': 1}})."
+                ) from None
+            plan = self._plan(frozenset(inputs), outs)
+        engine = engine or _LOCAL
+        outcome = engine.run_item(plan, inputs)
+        return Result(outcome.values, Profile(plan, outcome, "run", engine.name))
+
+    def map(
+        self,
+        inputs: Mapping[str, Any],
+        over: str | Sequence[str],
+        mode: str = "zip",
+        outputs: str | Sequence[str] | None = None,
+        on_error: str = "raise",
+        *,
+        engine: Engine | None = None,
+    ) -> Result:
+        """Run once per item of the inputs named in ``over``; broadcast the other inputs.
+
+        ``mode="zip"`` pairs the mapped inputs position by position (equal lengths);
+        ``"product"`` runs every combination, row-major in the order of ``over``. Returns a
+        :class:`Result` of output name -> list aligned with the items. With
+        ``on_error="collect"`` failed items hold ``hotpipe.FAILED`` and ``result.errors``
+        lists them.
+        """
+        if not isinstance(inputs, Mapping):
+            raise InputError(
+                f"map(inputs) takes a dict of input name -> value, got {type(inputs).__name__}."
+            )
+        if mode not in _MODES:
+            raise InputError(f"map(mode={mode!r}): choose one of {list(_MODES)}.")
+        if on_error not in _ON_ERROR:
+            raise InputError(f"map(on_error={on_error!r}): choose one of {list(_ON_ERROR)}.")
+        names = _over_names(over, self.inputs, "map", self._producer, self._bound)
+        given = frozenset(inputs)
+        for name in names:
+            if name not in given:
+                raise InputError(
+                    f"map(over={name!r}) but no value for {name!r} was given. "
+                    f"Fix: pass {{{name!r}: [...]}} in the inputs."
+                )
+        plan = self._plan(given, _outputs_key(outputs), frozenset(names))
+        mapped = {name: _as_list(name, inputs[name]) for name in names}
+        if mode == "product":
+            columns, n = product_columns(mapped, list(names))
+        else:
+            lengths = {name: len(col) for name, col in mapped.items()}
+            if len(set(lengths.values())) > 1:
+                raise InputError(
+                    f"map(mode='zip') needs mapped inputs of equal length, got {lengths}. "
+                    "Fix: make them equal, or use mode='product' for every combination."
+                )
+            columns, n = mapped, next(iter(lengths.values()))
+        scalars = {k: v for k, v in inputs.items() if k not in mapped and k in plan.inputs}
+        scalars.update(plan.constants)
+        columns = {k: v for k, v in columns.items() if k in plan.inputs}
+        engine = engine or _LOCAL
+        outcome = engine.run_map(plan, columns, scalars, n, on_error)
+        return Result(
+            outcome.values, Profile(plan, outcome, "map", engine.name), outcome.stats.errors
+        )
+
+
+class _Optional:
+    def __repr__(self) -> str:
+        return "<optional>"
+
+
+_OPTIONAL = _Optional()
+_NO_MAP: frozenset[str] = frozenset()
+
+
+def _nested_call(pipe: Pipeline, nested: Nested) -> Callable[..., Any]:
+    """Calling a nested node directly runs (or maps) the inner pipeline."""
+    to_inner = dict(nested.inputs)
+    wanted = tuple(nested.outputs)
+
+    def call_nested(**kwargs: Any) -> Any:
+        values = {to_inner[k]: v for k, v in kwargs.items() if v is not _OPTIONAL}
+        if nested.over:
+            r = pipe.map(values, over=list(nested.over), mode=nested.mode, outputs=wanted)
+        else:
+            r = pipe.run(values, outputs=wanted)
+        return r[wanted[0]] if len(wanted) == 1 else tuple(r[w] for w in wanted)
+
+    return call_nested
+
+
+def _outputs_key(outputs: str | Sequence[str] | None) -> tuple[str, ...] | None:
+    if outputs is None:
+        return None
+    if isinstance(outputs, str):
+        return (outputs,)
+    return tuple(outputs)
+
+
+def _over_names(
+    over: str | Sequence[str],
+    inputs: tuple[str, ...],
+    where: str,
+    producer: Mapping[str, Node] | None = None,
+    bound: Mapping[str, Any] | None = None,
+) -> tuple[str, ...]:
+    names = (over,) if isinstance(over, str) else tuple(over)
+    if not names or not all(isinstance(n, str) for n in names):
+        raise InputError(
+            f"{where}(over={over!r}): give an input name or a list of input names."
+        )
+    if len(set(names)) != len(names):
+        raise InputError(f"{where}(over={over!r}) repeats a name.")
+    for name in names:
+        if name in inputs:
+            continue
+        if producer and name in producer:
+            why = f"it is produced by node {producer[name].name!r}"
+        elif bound and name in bound:
+            why = "it was fixed by bind()"
+        else:
+            why = f"the inputs are {list(inputs)}." + suggest(name, inputs)
+            raise InputError(f"{where}(over={name!r}): {name!r} is not an input; {why}")
+        raise InputError(f"{where}(over={name!r}): {name!r} is not an input; {why}.")
+    return names
+
+
+def _as_list(name: str, values: Any) -> list[Any]:
+    if isinstance(values, list):
+        return values
+    if isinstance(values, (str, bytes, Mapping)) or not hasattr(values, "__len__"):
+        raise InputError(
+            f"map(over={name!r}): the value for {name!r} must be a sized iterable of items "
+            f"(list, tuple, range, numpy array), got {type(values).__name__}. "
+            "Fix: pass a list, e.g. list(...) of an iterator."
+        )
+    return list(values)
