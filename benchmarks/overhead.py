@@ -532,6 +532,7 @@ def print_report(report: dict[str, Any], out: Path) -> None:
         ("version", {}),
         ("repeats", {"justify": "right"}),
         ("median wall", {"justify": "right"}),
+        ("min wall", {"justify": "right"}),
         ("us / node call", {"justify": "right"}),
         ("x plain", {"justify": "right"}),
         ("target", {}),
@@ -540,7 +541,7 @@ def print_report(report: dict[str, Any], out: Path) -> None:
         table.add_column(col, **kw)
     for r in report["results"]:
         if r["timing"] is None:
-            table.add_row(r["name"], r["version"] or "-", "-", "-", "-", "-", "", r["status"])
+            table.add_row(r["name"], r["version"] or "-", "-", "-", "-", "-", "-", "", r["status"])
             continue
         t = r["timing"]
         table.add_row(
@@ -548,6 +549,7 @@ def print_report(report: dict[str, Any], out: Path) -> None:
             r["version"] or "-",
             str(t["repeats"]),
             fmt_seconds(t["median_s"]),
+            fmt_seconds(t["min_s"]),
             f"{r['us_per_node_call']:.3f}",
             f"{r['ratio_to_plain']:.1f}x",
             r["target"] or "",
