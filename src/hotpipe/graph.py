@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 from hotpipe.errors import CycleError
 
@@ -124,7 +125,7 @@ def find_cycle(
         if start not in state and (path := visit(start)):
             # deps point from consumer to producer; show the data flow forwards
             path.reverse()
-            names = [(via or {}).get((b, a), "?") for a, b in zip(path, path[1:])]
+            names = [(via or {}).get((b, a), "?") for a, b in pairwise(path)]
             return CycleError(path, names)
     raise AssertionError("find_cycle called on an acyclic graph")  # pragma: no cover
 

@@ -14,7 +14,6 @@ from typing import Any
 from hotpipe.engines.base import Engine
 from hotpipe.engines.local import Local
 from hotpipe.errors import DefinitionError, InputError
-from hotpipe.execute import compile_item_function
 from hotpipe.graph import Edge, Graph, GraphNode, topological_order
 from hotpipe.node import Nested, Node, make_node
 from hotpipe.plan import Plan, compile_plan, product_columns, suggest

@@ -67,9 +67,9 @@ def test_default_used_when_param_not_first():
 
 
 def test_unknown_input_and_output_suggest_fix(chain):
-    with pytest.raises(InputError, match="unknown input 'xx'.*Did you mean 'x'"):
+    with pytest.raises(InputError, match=r"unknown input 'xx'.*Did you mean 'x'"):
         chain.run({"xx": 1})
-    with pytest.raises(InputError, match="unknown output 'ss'.*Did you mean 's'"):
+    with pytest.raises(InputError, match=r"unknown output 'ss'.*Did you mean 's'"):
         chain.run({"x": 1}, outputs=["ss"])
     with pytest.raises(InputError, match="produced by node 'inc'"):
         chain.run({"x": 1, "y": 2})
@@ -80,7 +80,7 @@ def test_unknown_input_and_output_suggest_fix(chain):
 def test_duplicate_outputs_rejected():
     a = node(lambda x: x, output="y", name="a")
     b = node(lambda x: x, output="y", name="b")
-    with pytest.raises(DefinitionError, match="'y' is produced by two nodes.*'a' and 'b'"):
+    with pytest.raises(DefinitionError, match=r"'y' is produced by two nodes.*'a' and 'b'"):
         Pipeline([a, b])
 
 

@@ -79,7 +79,7 @@ def test_run_and_map_match_reference(dag, a_values, data):
     }
     outputs = pipe.outputs
     subset = data.draw(st.lists(st.sampled_from(outputs), unique=True, max_size=len(outputs)))
-    want = outputs if not subset else subset
+    want = subset or outputs
 
     ref = reference(specs, {**given_inputs, **bound})
     got = pipe.run(given_inputs, outputs=subset or None)

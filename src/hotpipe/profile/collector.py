@@ -119,9 +119,8 @@ class Profile:
         table.add_column("mean", justify="right")
         table.add_column("% of wall", justify="right")
         for n in self.nodes:
-            table.add_row(
-                n.name, f"{n.calls:,}", _fmt_s(n.wall), _fmt_s(n.mean), f"{100 * n.wall / total:.1f}"
-            )
+            share = f"{100 * n.wall / total:.1f}"
+            table.add_row(n.name, f"{n.calls:,}", _fmt_s(n.wall), _fmt_s(n.mean), share)
         fw = self.framework_wall
         table.add_row(
             "[dim](framework)[/dim]", "", _fmt_s(fw), "", f"{100 * fw / total:.1f}",
