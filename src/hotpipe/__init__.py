@@ -5,7 +5,14 @@ detail.
 """
 
 from hotpipe.engines import Engine, Local
-from hotpipe.errors import CycleError, DefinitionError, HotpipeError, InputError, NodeError
+from hotpipe.errors import (
+    CacheKeyError,
+    CycleError,
+    DefinitionError,
+    HotpipeError,
+    InputError,
+    NodeError,
+)
 from hotpipe.execute import FAILED, ItemError
 from hotpipe.graph import Edge, Graph, GraphNode
 from hotpipe.node import Node, node
@@ -17,6 +24,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "FAILED",
+    "CacheKeyError",
     "CycleError",
     "DefinitionError",
     "Edge",

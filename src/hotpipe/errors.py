@@ -7,6 +7,7 @@ which is reported before any node runs, from runtime failures (a node raised)::
     ├── DefinitionError           a node or pipeline is malformed (raised at construction)
     │   └── CycleError            the graph has a cycle; ``.path`` holds it
     ├── InputError                bad arguments to run/map/bind/as_node (raised before work starts)
+    │   └── CacheKeyError         a value cannot be fingerprinted stably for the cache
     └── NodeError                 a node raised; the original exception is ``__cause__``
 
 Every message says what was wrong, which value, and how to fix it.
@@ -16,7 +17,14 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["CycleError", "DefinitionError", "HotpipeError", "InputError", "NodeError"]
+__all__ = [
+    "CacheKeyError",
+    "CycleError",
+    "DefinitionError",
+    "HotpipeError",
+    "InputError",
+    "NodeError",
+]
 
 
 class HotpipeError(Exception):
@@ -43,6 +51,13 @@ class CycleError(DefinitionError):
 
 class InputError(HotpipeError):
     """Bad arguments to ``run``, ``map``, ``bind`` or ``as_node``; raised before any node runs."""
+
+
+class CacheKeyError(InputError):
+    """A value has no stable fingerprint, so caching it could give wrong hits or no hits.
+
+    Raised before the node runs; the message names the node and parameter and the fixes.
+    """
 
 
 class NodeError(HotpipeError):
