@@ -18,7 +18,7 @@ from .scoring import score_task, to_submission
 from .search import search
 
 DEFAULT_BUDGET_S = 4.5
-DEFAULT_MAX_CANDIDATES = 150_000
+DEFAULT_MAX_CANDIDATES = 80_000
 MAX_PROGRAMS = 8
 
 __all__ = ["execute", "generate", "load_tasks", "score", "solve_task", "validate"]

@@ -9,19 +9,22 @@ from .grid import Grid, background
 
 def enclosed_mask(g: Grid, bg: int) -> np.ndarray:
     """Cells of colour ``bg`` not 4-connected to the grid border through ``bg`` cells."""
-    h, w = g.shape
     free = g == bg
     reach = np.zeros_like(free)
-    stack = [(i, j) for i in range(h) for j in (0, w - 1) if free[i, j]]
-    stack += [(i, j) for j in range(w) for i in (0, h - 1) if free[i, j]]
-    for i, j in stack:
-        reach[i, j] = True
-    while stack:
-        y, x = stack.pop()
-        for ny, nx in ((y + 1, x), (y - 1, x), (y, x + 1), (y, x - 1)):
-            if 0 <= ny < h and 0 <= nx < w and free[ny, nx] and not reach[ny, nx]:
-                reach[ny, nx] = True
-                stack.append((ny, nx))
+    reach[0, :] = free[0, :]
+    reach[-1, :] = free[-1, :]
+    reach[:, 0] |= free[:, 0]
+    reach[:, -1] |= free[:, -1]
+    while True:
+        grown = reach.copy()
+        grown[1:, :] |= reach[:-1, :]
+        grown[:-1, :] |= reach[1:, :]
+        grown[:, 1:] |= reach[:, :-1]
+        grown[:, :-1] |= reach[:, 1:]
+        grown &= free
+        if np.array_equal(grown, reach):
+            break
+        reach = grown
     return free & ~reach
 
 

@@ -19,6 +19,26 @@ RAY_DIRS = {
 }
 
 
+def _ray_mask(src: np.ndarray, block: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    """Cells reached by rays from ``src`` moving (dy, dx); rays stop at ``block`` cells."""
+    h, w = src.shape
+    reach = np.zeros_like(src)
+    cur = src.copy()
+    for _ in range(max(h, w)):
+        nxt = np.zeros_like(cur)
+        ys = slice(max(dy, 0), h + min(dy, 0))
+        yd = slice(max(-dy, 0), h + min(-dy, 0))
+        xs = slice(max(dx, 0), w + min(dx, 0))
+        xd = slice(max(-dx, 0), w + min(-dx, 0))
+        nxt[ys, xs] = cur[yd, xd]
+        nxt &= ~block
+        if not nxt.any():
+            break
+        reach |= nxt
+        cur = nxt
+    return reach
+
+
 def rays(g: Grid, c: int, dirs: str, stop: bool = False) -> Grid | None:
     """From every cell of colour ``c`` draw lines of ``c`` in the given directions.
 
@@ -26,22 +46,29 @@ def rays(g: Grid, c: int, dirs: str, stop: bool = False) -> Grid | None:
     first non-background cell, otherwise they pass under (skip) other cells.
     """
     bg = background(g)
-    ys, xs = np.nonzero(g == c)
-    if ys.size == 0 or c == bg:
+    src = g == c
+    if c == bg or not src.any():
         return None
-    h, w = g.shape
+    free = g == bg
+    block = ~free if stop else np.zeros_like(src)
+    m = np.zeros_like(src)
+    acc = np.logical_or.accumulate
+    for dy, dx in RAY_DIRS[dirs]:
+        if stop or (dy and dx):
+            m |= _ray_mask(src, block, dy, dx)
+        elif dy == 1:
+            m |= acc(src, axis=0)
+        elif dy == -1:
+            m |= acc(src[::-1], axis=0)[::-1]
+        elif dx == 1:
+            m |= acc(src, axis=1)
+        else:
+            m |= acc(src[:, ::-1], axis=1)[:, ::-1]
+    m &= free
+    if not m.any():
+        return None
     out = g.copy()
-    for y, x in zip(ys.tolist(), xs.tolist(), strict=True):
-        for dy, dx in RAY_DIRS[dirs]:
-            ny, nx = y + dy, x + dx
-            while 0 <= ny < h and 0 <= nx < w:
-                if g[ny, nx] != bg:
-                    if stop:
-                        break
-                else:
-                    out[ny, nx] = c
-                ny += dy
-                nx += dx
+    out[m] = c
     return out
 
 
@@ -57,7 +84,7 @@ def connect(g: Grid, c: int | None = None, diagonal: bool = False) -> Grid | Non
     h, w = g.shape
     for col in cols:
         ys, xs = np.nonzero(g == col)
-        if ys.size < 2:
+        if ys.size < 2 or ys.size > 40:
             continue
         pts = list(zip(ys.tolist(), xs.tolist(), strict=True))
         for a in range(len(pts)):

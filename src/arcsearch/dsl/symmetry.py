@@ -64,13 +64,13 @@ def symmetry_complete(g: Grid, kind: str, mask_colour: int | None = None) -> Gri
     ays = sorted(set(range(max(1, h // 2), 2 * h - 2)), key=lambda a: abs(a - (h - 1)))
     axs = sorted(set(range(max(1, w // 2), 2 * w - 2)), key=lambda a: abs(a - (w - 1)))
     if kind == "lr":
-        cands = [(h - 1, ax) for ax in axs]
+        cands = [(h - 1, ax) for ax in axs[:7]]
     elif kind == "ud":
-        cands = [(ay, w - 1) for ay in ays]
+        cands = [(ay, w - 1) for ay in ays[:7]]
     elif kind == "diag":
-        cands = [(a, a) for a in ays if a in axs] if h == w else []
+        cands = [(a, a) for a in ays[:7] if a in axs] if h == w else []
     else:
-        cands = [(ay, ax) for ay in ays[:4] for ax in axs[:4]]
+        cands = [(ay, ax) for ay in ays[:3] for ax in axs[:3]]
     for ay, ax in cands:
         res = _complete(g, unknown, kind, ay, ax)
         if res is not None:

@@ -24,7 +24,7 @@ import numpy as np
 
 from .. import dsl
 from ..dsl.grid import MAX_SIDE, Grid
-from .ops import Op, TaskContext, build_ops
+from .ops import EXPENSIVE, Op, TaskContext, build_ops
 
 LOCAL_KINDS = ("n4", "rays", "n8", "rowcol")
 
@@ -73,6 +73,7 @@ class _Searcher:
         self.inputs = tuple(x for x, _ in pairs) + tuple(test_inputs)
         self.ctx = TaskContext.from_pairs(pairs, test_inputs)
         self.ops: list[Op] = build_ops(self.ctx)
+        self.cheap_ops = [op for op in self.ops if op.name not in EXPENSIVE]
         self.budget_s = budget_s
         self.max_candidates = max_candidates
         self.max_depth = max_depth
@@ -130,9 +131,10 @@ class _Searcher:
                 break
             res.depth = depth
             keep = depth < self.max_depth
+            ops = self.ops if depth < 3 else self.cheap_ops
             nxt = []
             for vals, steps in level:
-                for op in self.ops:
+                for op in ops:
                     res.candidates += 1
                     if res.candidates & 255 == 0:
                         if time.perf_counter() - self.t0 > self.budget_s:
@@ -181,7 +183,7 @@ def search(
     pairs: list[tuple[Grid, Grid]],
     test_inputs: list[Grid],
     budget_s: float = 4.5,
-    max_candidates: int = 150_000,
+    max_candidates: int = 80_000,
     max_depth: int = 3,
     local_limit: int = 400,
 ) -> SearchResult:

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import dsl
-from ..dsl.grid import Grid
 from ..dsl.gravity import DIRECTIONS
+from ..dsl.grid import Grid, memo_grid
 from ..dsl.objects import PROPERTIES
 from ..dsl.split import OPS as SPLIT_OPS
 from ..dsl.split import PART_PICKS, SPLITS
@@ -66,8 +66,25 @@ class TaskContext:
         )
 
 
+# Primitives whose results are memoised per (grid, params): costly relative to a
+# geometry op, and repeatedly applied to the same grids across candidates.
+EXPENSIVE = frozenset({
+    "symmetry_complete", "continue_pattern", "continue_diagonal", "fill_enclosed",
+    "fill_bbox_holes", "connect", "rays", "outline_objects", "label_objects", "gravity",
+    "kron_self", "downscale_any", "overlay_parts", "stack_parts", "pick_part",
+    "colour_histogram", "symmetrize_overlay", "remove_small", "keep_object", "remove_object",
+    "count_objects_grid",
+})
+_MEMO_FNS: dict = {}
+
+
 def _op(name: str, *params) -> Op:
-    return Op(name, tuple(params), getattr(dsl, name))
+    fn = getattr(dsl, name)
+    if name in EXPENSIVE:
+        if name not in _MEMO_FNS:
+            _MEMO_FNS[name] = memo_grid(fn)
+        fn = _MEMO_FNS[name]
+    return Op(name, tuple(params), fn)
 
 
 SEL_CROP = ("largest", "smallest", "unique_colour", "unique_shape", "most_colours",
