@@ -129,6 +129,10 @@ def env_info(packages: tuple[str, ...] = ()) -> dict[str, Any]:
         affinity = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         affinity = None
+    try:
+        load = [round(v, 2) for v in os.getloadavg()]
+    except (AttributeError, OSError):
+        load = None
     return {
         "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "git": git_info(),
@@ -142,6 +146,8 @@ def env_info(packages: tuple[str, ...] = ()) -> dict[str, Any]:
             "cores_usable": affinity,
             "platform": platform.platform(),
             "processor": platform.machine(),
+            # 1/5/15-min load when the report was written: other work on the box skews timings
+            "loadavg": load,
         },
         "packages": {name: pkg_version(name) for name in packages},
         "gc": "enabled (measured as users run)",

@@ -506,6 +506,12 @@ def build_report(cases: list[Case], cfg: Config, env: dict[str, Any]) -> dict[st
                 "us_per_node_call": us,
                 "ratio_to_plain": ratio,
                 "ratio_to_plain_list_map": us / cols_us if (us is not None and cols_us) else None,
+                # min-over-min: less sensitive to a busy machine than the median ratio
+                "ratio_to_plain_min": (
+                    (c.timing.min / c.node_calls) / (floor.timing.min / floor.node_calls)
+                    if (c.timing is not None and floor.timing is not None)
+                    else None
+                ),
                 "target": target or None,
                 "meets_target": met,
                 "verdict": verdict or None,
@@ -583,6 +589,7 @@ def print_report(report: dict[str, Any], out: Path) -> None:
     console.print(
         f"date {report['date']}  commit {git.get('short')}{dirty}  "
         f"python {report['python']['version']}  cores {report['machine']['cores']}  "
+        f"loadavg {report['machine']['loadavg']}  "
         f"gc enabled  warm-up {cfg['warmup']} + correctness check before timing"
     )
     console.print("settings:")
