@@ -276,6 +276,7 @@ def hotpipe_cases(cfg: Config, xs: list[int], xs_run: list[int]) -> list[Case]:
             repeats=cfg.repeats,
         ),
     ]
+    cases[0].notes.append(f"hotpipe imported from {Path(hotpipe.__file__).parent}")
     try:
         profile = getattr(prun({"x": 1}), "profile", None)
         cases[0].notes.append(f"Result.profile present: {profile is not None}")
