@@ -81,7 +81,6 @@ def connect(g: Grid, c: int | None = None, diagonal: bool = False) -> Grid | Non
     out = g.copy()
     changed = False
     cols = [c] if c is not None else [k for k in range(10) if k != bg]
-    h, w = g.shape
     for col in cols:
         ys, xs = np.nonzero(g == col)
         if ys.size < 2 or ys.size > 40:

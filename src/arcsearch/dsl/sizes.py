@@ -47,7 +47,10 @@ def predict_shape(rule: tuple, in_shape: tuple[int, int]) -> tuple[int, int] | N
     return None
 
 
-def scale_factors(pairs: list[tuple[Grid, Grid]]) -> tuple[set[tuple[int, int]], set[tuple[int, int]]]:
+Factors = set[tuple[int, int]]
+
+
+def scale_factors(pairs: list[tuple[Grid, Grid]]) -> tuple[Factors, Factors]:
     """Integer (up, down) factor pairs (ky, kx) seen between input and output shapes."""
     up, down = set(), set()
     for x, y in pairs:

@@ -23,7 +23,12 @@ def separator_lines(g: Grid) -> tuple[tuple[int, ...], tuple[int, ...], int]:
             continue
         rows = tuple(i for i in range(h) if (g[i] == c).all())
         cols = tuple(j for j in range(w) if (g[:, j] == c).all())
-        if (rows or cols) and len(rows) < h and len(cols) < w:
+        if not (rows or cols) or len(rows) == h or len(cols) == w:
+            continue
+        covered = np.zeros((h, w), dtype=bool)
+        covered[list(rows), :] = True
+        covered[:, list(cols)] = True
+        if (covered | (g != c)).all():  # every cell of c lies on a separator line
             return rows, cols, c
     return (), (), -1
 
