@@ -13,7 +13,8 @@ from hotpipe.errors import (
     InputError,
     NodeError,
 )
-from hotpipe.execute import FAILED, ItemError
+from hotpipe.execute import FAILED
+from hotpipe.profile.stats import ItemError
 from hotpipe.graph import Edge, Graph, GraphNode
 from hotpipe.node import Node, node
 from hotpipe.pipeline import Pipeline

@@ -1,25 +1,35 @@
 """Execute a plan: one item through generated straight-line code, or columns of items.
 
 These two executors are the reference semantics every engine reuses. ``run`` compiles the
-plan into one Python function (no loop, no dict per node, one clock read per node); a failure
-is located afterwards from the traceback's line number, so the happy path pays nothing for it.
-A map runs node by node over a chunk of items with ``list.extend(map(func, *columns))``, the
-same C loop a hand-written comprehension uses, and reads the clock once per node per chunk.
+plan into one Python function (no loop, no dict per node, two clock reads per node); a
+failure is located afterwards from the traceback's line number, so the happy path pays nothing
+for it. A map runs node by node over a chunk of items with ``list.extend(map(func, *columns))``,
+the same C loop a hand-written comprehension uses, and reads the clocks once per node per
+chunk. The first items of every map are timed one by one for the per-item statistics; a node
+slow enough that timing costs under ~2 % is timed item by item throughout.
 """
 
 from __future__ import annotations
 
 import reprlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from itertools import islice, repeat
-from time import perf_counter
-from typing import Any, NamedTuple
+from time import perf_counter, thread_time
+from typing import Any
 
 from hotpipe.errors import NodeError
 from hotpipe.plan import Plan, Step
+from hotpipe.profile.stats import SAMPLE_ITEMS, TIME_EVERY_ITEM_ABOVE, ItemError, Stats
 
-__all__ = ["FAILED", "ItemError", "Stats", "compile_item_function", "run_columns"]
+__all__ = [
+    "FAILED",
+    "ItemError",
+    "Stats",
+    "compile_item_function",
+    "item_failure",
+    "run_broadcast",
+    "run_columns",
+]
 
 _short = reprlib.Repr()
 _short.maxstring = 60
@@ -51,35 +61,8 @@ class _Failed:
 FAILED = _Failed()
 
 
-class ItemError(NamedTuple):
-    """One failed item of a map: its index, the node that raised, and the exception."""
-
-    index: int
-    node: str
-    exception: BaseException
-
-
-@dataclass
-class Stats:
-    """Running counters per step, O(1) per node per chunk (or per node per ``run``)."""
-
-    calls: list[int]
-    wall: list[float]
-    errors: list[ItemError] = field(default_factory=list)
-
-    @classmethod
-    def empty(cls, steps: int) -> Stats:
-        return cls([0] * steps, [0.0] * steps)
-
-    def merge(self, other: Stats) -> None:
-        for i, (c, w) in enumerate(zip(other.calls, other.wall, strict=True)):
-            self.calls[i] += c
-            self.wall[i] += w
-        self.errors.extend(other.errors)
-
-
 def describe_inputs(step: Step, values: tuple[Any, ...]) -> str:
-    """``x=1, y='a'``: a short repr of a node's arguments for error messages."""
+    """``x=1, y='a'``: a short repr of a node's arguments for messages and profiles."""
     names = [a.rsplit(".", 1)[-1] for a in step.args]
     return ", ".join(f"{n}={_short.repr(v)}" for n, v in zip(names, values, strict=False)) or "-"
 
@@ -92,24 +75,34 @@ def _unpack_error(step: Step, value: Any) -> ValueError:
     )
 
 
+def _unpack_one(step: Step, value: Any) -> tuple[Any, ...]:
+    try:
+        values = tuple(value)
+    except TypeError:
+        raise _unpack_error(step, value) from None
+    if len(values) != len(step.outputs):
+        raise _unpack_error(step, value)
+    return values
+
+
 # ----------------------------------------------------------------------------- one item
 
 
-def compile_item_function(plan: Plan) -> Callable[[dict[str, Any], list[float]], dict]:
-    """Generate ``f(inputs, wall) -> outputs`` running the plan's steps in order.
+def compile_item_function(plan: Plan) -> Callable[[dict[str, Any], list[float], list[float]], dict]:
+    """Generate ``f(inputs, wall, cpu) -> outputs`` running the plan's steps in order.
 
     Each step is one source line, so a traceback's ``tb_lineno`` identifies the step.
     """
-    namespace: dict[str, Any] = {"_clock": perf_counter}
+    namespace: dict[str, Any] = {"_clock": perf_counter, "_cpu": thread_time}
     local: dict[str, str] = {}
-    lines = ["def run_item(_inputs, _wall):"]
+    lines = ["def run_item(_inputs, _wall, _cpu_s):"]
     for i, name in enumerate(plan.inputs):
         local[name] = f"i{i}"
         lines.append(f"    i{i} = _inputs[{name!r}]")
     for i, (name, value) in enumerate(plan.constants.items()):
         local[name] = f"c{i}"
         namespace[f"c{i}"] = value
-    lines.append("    _t0 = _clock()")
+    lines.append("    _t0 = _clock(); _c0 = _cpu()")
     first_step_line = len(lines) + 1
     for k, step in enumerate(plan.steps):
         namespace[f"f{k}"] = step.func
@@ -118,7 +111,8 @@ def compile_item_function(plan: Plan) -> Callable[[dict[str, Any], list[float]],
         target = ", ".join(outs) + ("," if step.unpack and len(outs) == 1 else "")
         call = f"f{k}({', '.join(local[a] for a in step.args)})"
         lines.append(
-            f"    {target} = {call}; _t1 = _clock(); _wall[{k}] += _t1 - _t0; _t0 = _t1"
+            f"    {target} = {call}; _t1 = _clock(); _c1 = _cpu(); "
+            f"_wall[{k}] += _t1 - _t0; _cpu_s[{k}] += _c1 - _c0; _t0 = _t1; _c0 = _c1"
         )
     result = ", ".join(f"{o!r}: {local[o]}" for o in plan.outputs)
     lines.append(f"    return {{{result}}}")
@@ -147,9 +141,7 @@ def item_failure(plan: Plan, func: Callable[..., Any], exc: BaseException) -> Ba
     step = plan.steps[k]
     frame_locals = tb.tb_frame.f_locals
     local = func.local_names  # type: ignore[attr-defined]
-    values = tuple(
-        frame_locals.get(local[a], plan.constants.get(a)) for a in step.args
-    )
+    values = tuple(frame_locals.get(local[a], plan.constants.get(a)) for a in step.args)
     cause = exc
     if tb.tb_next is None and isinstance(exc, (ValueError, TypeError)) and step.unpack:
         # the unpacking in the generated line failed, not the user's function
@@ -160,107 +152,11 @@ def item_failure(plan: Plan, func: Callable[..., Any], exc: BaseException) -> Ba
     return err
 
 
-# ----------------------------------------------------------------------------- columns
+# ----------------------------------------------------------------------------- broadcast
 
 
-def _columns_for(step: Step, cols: dict[str, Any], scalars: dict[str, Any]) -> list[Any]:
-    return [cols[a] if a in cols else repeat(scalars[a]) for a in step.args]
-
-
-def _fail(
-    step: Step,
-    index: int,
-    offset: int,
-    values: tuple[Any, ...],
-    exc: BaseException,
-    on_error: str,
-    stats: Stats,
-) -> None:
-    err = NodeError(step.name, offset + index, describe_inputs(step, values), exc)
-    if on_error == "raise":
-        raise err from exc
-    stats.errors.append(ItemError(offset + index, step.name, exc))
-
-
-def _map_fast(step: Step, argcols: list[Any], n: int, offset: int, on_error: str,
-              stats: Stats, failed: set[int]) -> list[Any]:
-    """``list(map(func, *columns))``, resuming after the item that raised."""
-    out: list[Any] = []
-    func = step.func
-    while True:
-        try:
-            out.extend(map(func, *argcols) if not out else
-                       map(func, *(_tail(c, len(out)) for c in argcols)))
-            return out
-        except Exception as exc:
-            i = len(out)
-            _fail(step, i, offset, _row(argcols, i), exc, on_error, stats)
-            failed.add(i)
-            out.append(FAILED)
-            if i + 1 >= n:
-                return out
-
-
-def _tail(col: Any, start: int) -> Any:
-    return col if isinstance(col, repeat) else islice(col, start, None)
-
-
-def _row(argcols: list[Any], i: int) -> tuple[Any, ...]:
-    return tuple(next(iter(c)) if isinstance(c, repeat) else c[i] for c in argcols)
-
-
-def _map_slow(step: Step, argcols: list[Any], n: int, offset: int, on_error: str,
-              stats: Stats, failed: set[int]) -> list[Any]:
-    """Item by item, skipping items that failed upstream."""
-    out: list[Any] = []
-    func = step.func
-    rows = zip(*(c if not isinstance(c, repeat) else repeat(next(iter(c)), n)
-                 for c in argcols), strict=False) if argcols else repeat((), n)
-    for i, row in enumerate(rows):
-        if i in failed:
-            out.append(FAILED)
-            continue
-        try:
-            out.append(func(*row))
-        except Exception as exc:
-            _fail(step, i, offset, row, exc, on_error, stats)
-            failed.add(i)
-            out.append(FAILED)
-    return out
-
-
-def _unpack_one(step: Step, value: Any) -> tuple[Any, ...]:
-    try:
-        values = tuple(value)
-    except TypeError:
-        raise _unpack_error(step, value) from None
-    if len(values) != len(step.outputs):
-        raise _unpack_error(step, value)
-    return values
-
-
-def _split(step: Step, out: list[Any], offset: int, on_error: str, stats: Stats,
-           failed: set[int]) -> list[list[Any]]:
-    """Unzip a node's tuple results into one column per output."""
-    k = len(step.outputs)
-    cols: list[list[Any]] = [[] for _ in range(k)]
-    for i, value in enumerate(out):
-        if value is FAILED and i in failed:
-            for c in cols:
-                c.append(FAILED)
-            continue
-        try:
-            if len(value) != k:
-                raise _unpack_error(step, value)
-            for c, v in zip(cols, value, strict=True):
-                c.append(v)
-        except (TypeError, ValueError) as exc:
-            cause = exc if "must return a tuple" in str(exc) else _unpack_error(step, value)
-            _fail(step, i, offset, (), cause, on_error, stats)
-            failed.add(i)
-            for c in cols:
-                c.append(FAILED)
-    return cols
+class _Skip(Exception):
+    """Internal: a broadcast step's input failed upstream."""
 
 
 def run_broadcast(
@@ -276,7 +172,7 @@ def run_broadcast(
     for k, step in enumerate(plan.steps):
         if step.mapped:
             continue
-        t0 = perf_counter()
+        t0, c0 = perf_counter(), thread_time()
         args = tuple(vals[a] for a in step.args)
         try:
             if broken and any(v is FAILED for v in args):
@@ -292,13 +188,122 @@ def run_broadcast(
             broken = True
             results = (FAILED,) * len(step.outputs)
         vals.update(zip(step.outputs, results, strict=True))
+        t1 = perf_counter()
         stats.calls[k] += 1
-        stats.wall[k] += perf_counter() - t0
+        stats.items[k] += 1
+        stats.wall[k] += t1 - t0
+        stats.cpu[k] += thread_time() - c0
+        stats.record(k, 0, t1 - t0, args, lambda row, s=step: describe_inputs(s, row))
+        stats.event(k, t0, t1, 1)
     return vals, broken
 
 
-class _Skip(Exception):
-    """Internal: a broadcast step's input failed upstream."""
+# ----------------------------------------------------------------------------- columns
+
+
+class _Chunk:
+    """The per-chunk context the column loops share."""
+
+    __slots__ = ("failed", "offset", "on_error", "stats")
+
+    def __init__(self, offset: int, on_error: str, stats: Stats, failed: set[int]) -> None:
+        self.offset = offset
+        self.on_error = on_error
+        self.stats = stats
+        self.failed = failed
+
+    def fail(self, step: Step, index: int, values: tuple[Any, ...], exc: BaseException) -> None:
+        """Item ``index`` (chunk-relative) of ``step`` raised ``exc``."""
+        err = NodeError(step.name, self.offset + index, describe_inputs(step, values), exc)
+        if self.on_error == "raise":
+            raise err from exc
+        self.stats.errors.append(ItemError(self.offset + index, step.name, exc))
+        self.failed.add(index)
+
+
+def _rows(argcols: list[Any], start: int, stop: int) -> Any:
+    """Argument tuples of items ``start..stop`` (broadcast columns are ``repeat`` objects)."""
+    cols = [c if isinstance(c, repeat) else islice(c, start, stop) for c in argcols]
+    return zip(*cols, strict=False)
+
+
+def _map_fast(step: Step, argcols: list[Any], start: int, n: int, ctx: _Chunk,
+              out: list[Any]) -> None:
+    """``out.extend(map(func, *columns))`` from item ``start``, resuming after a failure."""
+    func = step.func
+    while start < n:
+        cols = argcols if start == 0 else [
+            c if isinstance(c, repeat) else islice(c, start, None) for c in argcols
+        ]
+        before = len(out)
+        try:
+            out.extend(map(func, *cols))
+            return
+        except Exception as exc:
+            i = start + len(out) - before
+            ctx.fail(step, i, next(_rows(argcols, i, i + 1)), exc)
+            out.append(FAILED)
+            start = i + 1
+
+
+def _map_items(step: Step, k: int, argcols: list[Any], start: int, stop: int, ctx: _Chunk,
+               out: list[Any], timed: bool) -> None:
+    """Item by item from ``start`` to ``stop``: skips failed items, optionally times each."""
+    func, failed, append = step.func, ctx.failed, out.append
+    stats, offset = ctx.stats, ctx.offset
+    describe = (lambda row: describe_inputs(step, row))
+    for i, row in enumerate(_rows(argcols, start, stop), start):
+        if i in failed:
+            append(FAILED)
+            continue
+        try:
+            if timed:
+                t = perf_counter()
+                value = func(*row)
+                stats.record(k, offset + i, perf_counter() - t, row, describe)
+            else:
+                value = func(*row)
+        except Exception as exc:
+            ctx.fail(step, i, row, exc)
+            value = FAILED
+        append(value)
+
+
+def _split(step: Step, out: list[Any], ctx: _Chunk) -> list[list[Any]]:
+    """Unzip a node's tuple results into one column per output."""
+    k = len(step.outputs)
+    cols: list[list[Any]] = [[] for _ in range(k)]
+    failed = ctx.failed
+    for i, value in enumerate(out):
+        if value is FAILED and i in failed:
+            for c in cols:
+                c.append(FAILED)
+            continue
+        try:
+            values = _unpack_one(step, value)
+        except ValueError as exc:
+            ctx.fail(step, i, (), exc)
+            values = (FAILED,) * k
+        for c, v in zip(cols, values, strict=True):
+            c.append(v)
+    return cols
+
+
+def _run_step(step: Step, k: int, argcols: list[Any], n: int, ctx: _Chunk) -> list[Any]:
+    """One mapped step over the chunk: timed samples first, then the fastest safe loop."""
+    stats = ctx.stats
+    out: list[Any] = []
+    sample = min(n, max(0, SAMPLE_ITEMS - stats.timed[k]))
+    if sample:
+        _map_items(step, k, argcols, 0, sample, ctx, out, timed=True)
+    if sample < n:
+        timed = stats.timed[k]
+        slow = bool(timed) and stats.timed_wall[k] / timed >= TIME_EVERY_ITEM_ABOVE
+        if slow or ctx.failed:
+            _map_items(step, k, argcols, sample, n, ctx, out, timed=slow)
+        else:
+            _map_fast(step, argcols, sample, n, ctx, out)
+    return out
 
 
 def run_columns(
@@ -315,24 +320,27 @@ def run_columns(
 
     ``columns`` hold the mapped inputs (lists of length ``n``); ``scalars`` every broadcast
     value, including the outputs of :func:`run_broadcast`. ``offset`` is the index of the
-    first item (for error messages); ``broken`` marks every item as failed upstream.
-    Returns the columns of ``plan.outputs``.
+    first item (for messages); ``broken`` marks every item as failed upstream. Returns the
+    columns of ``plan.outputs``.
     """
     cols = dict(columns)
-    failed: set[int] = set(range(n)) if broken else set()
-    calls, wall = stats.calls, stats.wall
+    ctx = _Chunk(offset, on_error, stats, set(range(n)) if broken else set())
     for k, step in enumerate(plan.steps):
         if not step.mapped:
             continue
-        t0 = perf_counter()
-        argcols = _columns_for(step, cols, scalars)
-        run = _map_slow if failed else _map_fast
-        out = run(step, argcols, n, offset, on_error, stats, failed)
+        t0, c0 = perf_counter(), thread_time()
+        argcols = [cols[a] if a in cols else repeat(scalars[a]) for a in step.args]
+        out = _run_step(step, k, argcols, n, ctx)
         if step.unpack:
-            split = _split(step, out, offset, on_error, stats, failed)
-            cols.update(zip(step.outputs, split, strict=True))
+            cols.update(zip(step.outputs, _split(step, out, ctx), strict=True))
         else:
             cols[step.outputs[0]] = out
-        calls[k] += n - len(failed) if failed else n
-        wall[k] += perf_counter() - t0
+        t1 = perf_counter()
+        ran = n - len(ctx.failed) if ctx.failed else n
+        stats.calls[k] += ran
+        stats.items[k] += ran
+        stats.wall[k] += t1 - t0
+        stats.cpu[k] += thread_time() - c0
+        stats.event(k, t0, t1, n)
+    stats.chunks += 1
     return {name: cols[name] if name in cols else [scalars[name]] * n for name in plan.outputs}

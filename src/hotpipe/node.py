@@ -57,6 +57,7 @@ class Node:
     unpack: bool = False
     cache: bool = True
     version: str | None = None
+    phase: str | None = None
     nested: Nested | None = None
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -142,6 +143,7 @@ def make_node(
     name: str | None = None,
     cache: bool = True,
     version: str | None = None,
+    phase: str | None = None,
 ) -> Node:
     """Build a :class:`Node` from a function (or re-option an existing node)."""
     if isinstance(func, Node):
@@ -164,6 +166,8 @@ def make_node(
     where = f"node {name!r}"
     if version is not None and not isinstance(version, str):
         raise DefinitionError(f"{where}: version={version!r} must be a str or None.")
+    if phase is not None and (not isinstance(phase, str) or not phase):
+        raise DefinitionError(f"{where}: phase={phase!r} must be a non-empty str or None.")
     params, defaults, positional = _signature(func, where)
     outputs, unpack = _output_names(output, name, where)
     clash = sorted(set(outputs) & set(params))
@@ -182,6 +186,7 @@ def make_node(
         unpack=unpack,
         cache=bool(cache),
         version=version,
+        phase=phase,
     )
 
 
@@ -196,6 +201,7 @@ def node(
     name: str | None = None,
     cache: bool = True,
     version: str | None = None,
+    phase: str | None = None,
 ) -> Callable[[Callable[..., Any]], Node]: ...
 def node(
     func: Callable[..., Any] | None = None,
@@ -205,13 +211,15 @@ def node(
     name: str | None = None,
     cache: bool = True,
     version: str | None = None,
+    phase: str | None = None,
 ) -> Node | Callable[[Callable[..., Any]], Node]:
     """Declare a pipeline step: ``@node``, ``@node(output="y")`` or ``node(f, output=...)``.
 
     Inputs are the function's parameter names; a parameter with a default is an optional
     input. ``output`` names the result (default: the function's name); a tuple of names means
     the function returns a tuple, one element per name. ``cache`` and ``version`` are read by
-    the cache. The function itself is left untouched and the node can still be called.
+    the cache; ``phase`` groups nodes in the profile (e.g. "load", "generate"). The function
+    itself is left untouched and the node can still be called.
 
     >>> @node(output="y")
     ... def inc(x):
@@ -221,7 +229,9 @@ def node(
     >>> inc(1)
     2
     """
-    options = {"output": output, "name": name, "cache": cache, "version": version}
+    options = {
+        "output": output, "name": name, "cache": cache, "version": version, "phase": phase
+    }
     if func is None:
         return lambda f: make_node(f, **options)
     return make_node(func, **options)

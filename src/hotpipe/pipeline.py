@@ -179,6 +179,7 @@ class Pipeline:
         inputs: Mapping[str, str] | None = None,
         outputs: Mapping[str, str] | None = None,
         mode: str = "zip",
+        phase: str | None = None,
     ) -> Node:
         """This pipeline as one node of another pipeline.
 
@@ -186,7 +187,8 @@ class Pipeline:
         ``outputs`` maps this pipeline's outputs to outer names (default: the leaf outputs,
         under their own names). With ``over`` (names of this pipeline's inputs) the node takes
         lists for those inputs and returns lists, like :meth:`map`. Outputs the outer pipeline
-        never reads are not computed.
+        never reads are not computed. In the profile its nodes are grouped under ``phase``
+        (default: the node's name).
         """
         name = name or self._name or "nested"
         where = f"as_node(name={name!r})"
@@ -237,6 +239,7 @@ class Pipeline:
             defaults=MappingProxyType(defaults),
             positional=(),
             unpack=len(outs) > 1,
+            phase=phase,
             nested=nested,
         )
 
@@ -309,6 +312,7 @@ class Pipeline:
         on_error: str = "raise",
         *,
         engine: Engine | None = None,
+        progress: bool | Callable[[int], None] = False,
     ) -> Result:
         """Run once per item of the inputs named in ``over``; broadcast the other inputs.
 
@@ -316,7 +320,8 @@ class Pipeline:
         ``"product"`` runs every combination, row-major in the order of ``over``. Returns a
         :class:`Result` of output name -> list aligned with the items. With
         ``on_error="collect"`` failed items hold ``hotpipe.FAILED`` and ``result.errors``
-        lists them.
+        lists them. ``progress=True`` shows a progress bar (rich) on the terminal; a callable
+        is called with the number of items finished after each chunk.
         """
         if not isinstance(inputs, Mapping):
             raise InputError(
@@ -350,7 +355,14 @@ class Pipeline:
         scalars.update(plan.constants)
         columns = {k: v for k, v in columns.items() if k in plan.inputs}
         engine = engine or _LOCAL
-        outcome = engine.run_map(plan, columns, scalars, n, on_error)
+        if progress is True:
+            from hotpipe.progress import progress_bar
+
+            with progress_bar(f"{self._name or 'map'}", n) as advance:
+                outcome = engine.run_map(plan, columns, scalars, n, on_error, advance)
+        else:
+            callback = progress if callable(progress) else None
+            outcome = engine.run_map(plan, columns, scalars, n, on_error, callback)
         return Result(
             outcome.values, Profile(plan, outcome, "map", engine.name), outcome.stats.errors
         )

@@ -37,6 +37,7 @@ class Step:
     unpack: bool
     mapped: bool
     node: Node
+    phase: str | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -67,6 +68,7 @@ class _Flat:
     node: Node
     args: dict[str, str]
     outputs: tuple[str, ...]
+    phase: str | None
 
 
 def suggest(name: str, choices: list[str] | tuple[str, ...]) -> str:
@@ -81,11 +83,13 @@ def _flatten(
     rename: Mapping[str, str],
     flats: list[_Flat],
     constants: dict[str, Any],
+    phase: str | None = None,
 ) -> None:
     """Append ``pipe``'s nodes to ``flats``, inlining nested pipelines that have no ``over``.
 
     ``rename`` maps names of ``pipe`` to value names of the enclosing plan; names it does not
-    cover are private to ``pipe`` and get ``prefix``.
+    cover are private to ``pipe`` and get ``prefix``. ``phase`` is the enclosing nested node's
+    phase: the outermost grouping wins, so a phase holds everything nested inside it.
     """
 
     def value(name: str) -> str:
@@ -98,11 +102,14 @@ def _flatten(
         if nested is not None and not nested.over:
             inner_rename = {inner: value(outer) for outer, inner in nested.inputs.items()}
             inner_rename.update({inner: value(outer) for inner, outer in nested.outputs.items()})
-            _flatten(nested.pipeline, f"{prefix}{n.name}.", inner_rename, flats, constants)
+            inner_phase = phase or n.phase or n.name
+            _flatten(nested.pipeline, f"{prefix}{n.name}.", inner_rename, flats, constants,
+                     inner_phase)
             continue
         args = {p: value(p) for p in n.params}
         outs = tuple(value(o) for o in n.outputs)
-        flats.append(_Flat(prefix + n.name, n, args, outs))
+        own = n.phase or (n.name if n.nested else None)
+        flats.append(_Flat(prefix + n.name, n, args, outs, phase or own))
 
 
 def _call_args(flat: _Flat, available: set[str], where: str) -> dict[str, str]:
@@ -212,6 +219,7 @@ def compile_plan(
                 unpack=len(flat.outputs) > 1 if node.nested else node.unpack,
                 mapped=is_mapped,
                 node=node,
+                phase=flat.phase,
             )
         )
     return Plan(

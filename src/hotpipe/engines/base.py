@@ -3,30 +3,55 @@
 An engine receives a compiled :class:`~hotpipe.plan.Plan` and the values, and returns an
 :class:`Outcome` (values, per-step counters, item errors). It never validates or plans: the
 pipeline did that already. Engines reuse :mod:`hotpipe.execute`, the reference executors, on
-whatever unit of work they distribute (a chunk of items to a thread, a process, a cluster).
+whatever unit of work they distribute (a chunk of items to a thread, a process, a cluster),
+and merge the workers' :class:`~hotpipe.profile.stats.Stats`.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
-from hotpipe.execute import Stats
 from hotpipe.plan import Plan
+from hotpipe.profile.stats import Stats
 
 __all__ = ["Engine", "Outcome"]
 
 
-@dataclass
 class Outcome:
-    """What an engine returns: the requested values, counters per step, the wall time."""
+    """What an engine returns: the requested values, counters per step, the wall time.
 
-    values: dict[str, Any]
-    stats: Stats
-    wall: float
-    n_items: int
-    chunks: int = 1
+    ``run`` fills only two lists of numbers (wall and CPU per step); the full
+    :class:`Stats` is built from them when the profile is read.
+    """
+
+    __slots__ = ("_cpu", "_stats", "_wall", "n_items", "notes", "start", "values", "wall")
+
+    def __init__(
+        self,
+        values: dict[str, Any],
+        wall: float,
+        n_items: int,
+        start: float,
+        stats: Stats | None = None,
+        step_wall: list[float] | None = None,
+        step_cpu: list[float] | None = None,
+    ) -> None:
+        self.values = values
+        self.wall = wall
+        self.n_items = n_items
+        self.start = start
+        self._stats = stats
+        self._wall = step_wall
+        self._cpu = step_cpu
+        self.notes: list[str] = []
+
+    @property
+    def stats(self) -> Stats:
+        if self._stats is None:
+            self._stats = Stats.from_run(self._wall or [], self._cpu or [], self.start)
+        return self._stats
 
 
 class Engine(ABC):
@@ -46,9 +71,11 @@ class Engine(ABC):
         scalars: dict[str, Any],
         n: int,
         on_error: str,
+        on_progress: Callable[[int], None] | None = None,
     ) -> Outcome:
         """Run the plan over ``n`` items: ``columns`` hold one value per item (lists),
-        ``scalars`` are broadcast. Returns columns for ``plan.outputs``."""
+        ``scalars`` are broadcast. Returns columns for ``plan.outputs``. ``on_progress`` is
+        called with the number of items finished each time a chunk completes."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from time import perf_counter
 from typing import Any
 
 from hotpipe.engines.base import Engine, Outcome
 from hotpipe.errors import InputError
-from hotpipe.execute import Stats, item_failure, run_broadcast, run_columns
+from hotpipe.execute import item_failure, run_broadcast, run_columns
 from hotpipe.plan import Plan
+from hotpipe.profile.stats import Stats
 
 __all__ = ["Local"]
 
@@ -30,17 +32,17 @@ class Local(Engine):
 
     def run_item(self, plan: Plan, inputs: dict[str, Any]) -> Outcome:
         func = plan.item_function
-        wall = [0.0] * len(plan.steps)
+        k = len(plan.steps)
+        wall, cpu = [0.0] * k, [0.0] * k
         t0 = perf_counter()
         try:
-            values = func(inputs, wall)
+            values = func(inputs, wall, cpu)
         except Exception as exc:
             err = item_failure(plan, func, exc)
             if err is exc:
                 raise
             raise err from err.__cause__
-        total = perf_counter() - t0
-        return Outcome(values, Stats([1] * len(wall), wall), total, 1)
+        return Outcome(values, perf_counter() - t0, 1, t0, step_wall=wall, step_cpu=cpu)
 
     def run_map(
         self,
@@ -49,6 +51,7 @@ class Local(Engine):
         scalars: dict[str, Any],
         n: int,
         on_error: str,
+        on_progress: Callable[[int], None] | None = None,
     ) -> Outcome:
         stats = Stats.empty(len(plan.steps))
         size = self.chunk_size
@@ -56,10 +59,10 @@ class Local(Engine):
         scalars, broken = run_broadcast(plan, scalars, n, 0, on_error, stats)
         if n <= size:
             values = run_columns(plan, columns, scalars, n, 0, on_error, stats, broken)
-            chunks = 1
+            if on_progress is not None:
+                on_progress(n)
         else:
             values = {name: [] for name in plan.outputs}
-            chunks = 0
             for start in range(0, n, size):
                 stop = min(start + size, n)
                 chunk = {k: v[start:stop] for k, v in columns.items()}
@@ -68,8 +71,9 @@ class Local(Engine):
                 )
                 for name, col in values.items():
                     col.extend(produced[name])
-                chunks += 1
-        return Outcome(values, stats, perf_counter() - t0, n, chunks)
+                if on_progress is not None:
+                    on_progress(stop - start)
+        return Outcome(values, perf_counter() - t0, n, t0, stats=stats)
 
     def __repr__(self) -> str:
         return f"Local(chunk_size={self.chunk_size})"

@@ -1,5 +1,5 @@
-"""Always-on profile of a run or map: calls and wall time per node, framework time apart."""
+"""Always-on profile of a run or map: per node, per phase, projection, exports."""
 
-from hotpipe.profile.collector import NodeProfile, Profile
+from hotpipe.profile.view import NodeProfile, PhaseProfile, Profile, Projection, SlowItem
 
-__all__ = ["NodeProfile", "Profile"]
+__all__ = ["NodeProfile", "PhaseProfile", "Profile", "Projection", "SlowItem"]

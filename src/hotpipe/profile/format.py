@@ -1,0 +1,84 @@
+"""Turning a profile into text: units, the rich table, plain-text and HTML renderings."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from hotpipe.profile.view import Profile
+
+__all__ = ["fmt_s", "profile_table", "render_html_table", "render_text"]
+
+
+def fmt_s(seconds: float | None) -> str:
+    """Seconds with a unit and 3 significant digits: 12.3 us, 4.56 ms, 1.23 s."""
+    if seconds is None:
+        return "-"
+    if seconds >= 1:
+        return f"{seconds:.3g} s"
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.3g} ms"
+    return f"{seconds * 1e6:.3g} us"
+
+
+def profile_table(profile: Profile) -> Table:
+    """Per node: phase, calls, wall, CPU, mean, p50, p95, max, % of wall; then per phase."""
+    from rich.table import Table
+
+    total = profile.wall or 1e-300
+    items = profile.items
+    title = (
+        f"{profile.pipeline}: {profile.mode} of {items:,} item{'s' * (items != 1)} on "
+        f"{profile.engine}: {fmt_s(profile.wall)} wall, {fmt_s(profile.cpu)} CPU "
+        f"(parallelism {profile.parallelism:.2f})"
+    )
+    table = Table(title=title, title_justify="left")
+    for col, right in (("node", False), ("phase", False), ("calls", True), ("wall", True),
+                       ("cpu", True), ("mean", True), ("p50", True), ("p95", True),
+                       ("max", True), ("%", True)):
+        table.add_column(col, justify="right" if right else "left")
+    for n in profile.nodes:
+        sampled = "" if n.timed >= n.items else "*"
+        table.add_row(
+            n.name, n.phase, f"{n.calls:,}", fmt_s(n.wall), fmt_s(n.cpu), fmt_s(n.mean),
+            fmt_s(n.p50) + sampled, fmt_s(n.p95) + sampled, fmt_s(n.max) + sampled,
+            f"{100 * n.wall / total:.1f}",
+        )
+    fw = profile.framework_wall
+    table.add_row("(framework)", "", "", fmt_s(fw), "", "", "", "", "",
+                  f"{100 * fw / total:.1f}", style="dim", end_section=True)
+    if len(profile.phases) > 1:
+        for p in profile.phases:
+            table.add_row(f"phase {p.name}", "", "", fmt_s(p.wall), fmt_s(p.cpu), "", "", "",
+                          "", f"{p.percent:.1f}", style="italic")
+    if any(n.timed < n.items for n in profile.nodes):
+        table.caption = "* percentiles from the items timed one by one (a sample)"
+    return table
+
+
+class _NullFile:
+    def write(self, _: str) -> int:
+        return 0
+
+    def flush(self) -> None:
+        pass
+
+
+def _console(width: int = 120):
+    from rich.console import Console
+
+    return Console(width=width, record=True, file=_NullFile(), color_system=None)
+
+
+def render_text(table: Table) -> str:
+    console = _console()
+    console.print(table)
+    return console.export_text().rstrip("\n")
+
+
+def render_html_table(table: Table) -> str:
+    console = _console()
+    console.print(table)
+    return console.export_html(inline_styles=True)

@@ -1,0 +1,310 @@
+"""The :class:`Profile` attached to every :class:`~hotpipe.Result`.
+
+Engines update :class:`~hotpipe.profile.stats.Stats`; a profile only keeps a reference to
+them and derives everything on demand (per node, per phase, projection), so building it costs
+nothing until it is read.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from hotpipe.profile.format import fmt_s
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from hotpipe.engines.base import Outcome
+    from hotpipe.plan import Plan
+    from hotpipe.profile.stats import Stats
+
+__all__ = ["SCHEMA", "NodeProfile", "PhaseProfile", "Profile", "Projection", "SlowItem"]
+
+SCHEMA = "hotpipe.profile/1"
+NO_PHASE = "(no phase)"
+
+
+@dataclass(frozen=True)
+class SlowItem:
+    """One of a node's slowest items: its index in the map, seconds, and its inputs."""
+
+    index: int
+    seconds: float
+    inputs: str
+
+
+@dataclass(frozen=True)
+class NodeProfile:
+    """One node's numbers. Times are seconds; ``p50``/``p95`` come from the items timed one by
+    one (``timed`` of ``items``: all of them for slow nodes, a sample for fast ones), ``None``
+    when no item was timed."""
+
+    name: str
+    phase: str
+    calls: int
+    items: int
+    wall: float
+    cpu: float
+    timed: int
+    p50: float | None
+    p95: float | None
+    max: float | None
+    hits: int
+    misses: int
+    per_item: bool
+    slowest: tuple[SlowItem, ...]
+
+    @property
+    def mean(self) -> float:
+        """Mean wall seconds per item (0 when it never ran)."""
+        return self.wall / self.items if self.items else 0.0
+
+
+@dataclass(frozen=True)
+class PhaseProfile:
+    """A phase's share: wall and CPU seconds of its nodes and percent of the nodes' wall."""
+
+    name: str
+    nodes: tuple[str, ...]
+    wall: float
+    cpu: float
+    percent: float
+
+
+@dataclass(frozen=True)
+class Projection:
+    """Predicted wall time at ``items`` items: ``once`` + ``per_item`` * ``items``."""
+
+    items: int
+    measured_items: int
+    once: float
+    per_item: float
+    total: float
+    phases: dict[str, float]
+
+    def __str__(self) -> str:
+        parts = ", ".join(f"{name} {fmt_s(s)}" for name, s in self.phases.items())
+        return (
+            f"projected to {self.items:,} items: {fmt_s(self.total)} "
+            f"({fmt_s(self.once)} once + {fmt_s(self.per_item)} per item; {parts})"
+        )
+
+
+class Profile:
+    """Where the time of one ``run`` or ``map`` went.
+
+    ``nodes`` and ``phases`` give the breakdown; ``wall`` is the whole call, ``cpu`` the CPU
+    seconds of all nodes (summed over workers, so ``parallelism = cpu / wall`` can exceed 1),
+    ``framework_wall`` the part of ``wall`` outside the nodes. ``print(profile)`` shows a
+    table; ``to_json()``, ``to_html(path)`` and ``to_chrome_trace(path)`` export it.
+    """
+
+    def __init__(self, plan: Plan, outcome: Outcome, mode: str, engine: str) -> None:
+        self._plan = plan
+        self._outcome = outcome
+        self.mode = mode
+        self.engine = engine
+
+    # ------------------------------------------------------------------ raw numbers
+
+    @property
+    def stats(self) -> Stats:
+        """The engine's raw counters."""
+        return self._outcome.stats
+
+    @property
+    def pipeline(self) -> str:
+        return self._plan.pipeline_name
+
+    @property
+    def wall(self) -> float:
+        """Wall seconds of the whole call inside the engine."""
+        return self._outcome.wall
+
+    @property
+    def items(self) -> int:
+        return self._outcome.n_items
+
+    @property
+    def notes(self) -> list[str]:
+        """What the engine decided and why (e.g. a map too small for a process pool)."""
+        return self._outcome.notes
+
+    @cached_property
+    def nodes(self) -> list[NodeProfile]:
+        from hotpipe.profile.stats import TOP_K
+
+        s = self.stats
+        result = []
+        for k, step in enumerate(self._plan.steps):
+            slow = sorted(s.slowest[k], reverse=True)[:TOP_K]
+            result.append(
+                NodeProfile(
+                    name=step.name,
+                    phase=step.phase or NO_PHASE,
+                    calls=s.calls[k],
+                    items=s.items[k],
+                    wall=s.wall[k],
+                    cpu=s.cpu[k],
+                    timed=s.timed[k],
+                    p50=s.percentile(k, 0.5),
+                    p95=s.percentile(k, 0.95),
+                    max=s.peak[k] if s.timed[k] else None,
+                    hits=s.hits[k],
+                    misses=s.misses[k],
+                    per_item=step.mapped or self.mode == "run",
+                    slowest=tuple(SlowItem(i, sec, inp) for sec, i, inp in slow),
+                )
+            )
+        return result
+
+    def __getitem__(self, name: str) -> NodeProfile:
+        for n in self.nodes:
+            if n.name == name:
+                return n
+        raise KeyError(f"no node {name!r} in this profile; nodes: {[n.name for n in self.nodes]}")
+
+    @property
+    def node_wall(self) -> float:
+        """Sum of the nodes' wall seconds (over all workers)."""
+        return sum(n.wall for n in self.nodes)
+
+    @property
+    def cpu(self) -> float:
+        """CPU seconds of the nodes, summed over workers."""
+        return sum(n.cpu for n in self.nodes)
+
+    @property
+    def parallelism(self) -> float:
+        """CPU seconds per wall second: ~1 sequential, ~N on N busy cores, <1 when waiting."""
+        return self.cpu / self.wall if self.wall > 0 else 0.0
+
+    @property
+    def framework_wall(self) -> float:
+        """Wall seconds spent by hotpipe itself: the call minus the nodes (sequential
+        engines); for parallel engines the nodes' wall is divided by the workers' overlap."""
+        busy = self.node_wall
+        overlap = max(1.0, self._overlap())
+        return max(0.0, self.wall - busy / overlap)
+
+    def _overlap(self) -> float:
+        events = self.stats.events
+        if not events or self.wall <= 0:
+            return 1.0
+        workers = {(e.pid, e.tid) for e in events}
+        if len(workers) == 1:
+            return 1.0
+        return sum(e.end - e.start for e in events) / self.wall
+
+    # ------------------------------------------------------------------ derived views
+
+    @cached_property
+    def phases(self) -> list[PhaseProfile]:
+        """Nodes grouped by phase, in order of first appearance, with percent of node wall."""
+        order: dict[str, list[NodeProfile]] = {}
+        for n in self.nodes:
+            order.setdefault(n.phase, []).append(n)
+        total = self.node_wall or 1e-300
+        return [
+            PhaseProfile(
+                name,
+                tuple(n.name for n in ns),
+                sum(n.wall for n in ns),
+                sum(n.cpu for n in ns),
+                100.0 * sum(n.wall for n in ns) / total,
+            )
+            for name, ns in order.items()
+        ]
+
+    def project(self, items: int) -> Projection:
+        """Predict the wall time of the same call over ``items`` items.
+
+        Nodes that ran once per call (broadcast in a map) count once; mapped nodes and the
+        framework's time scale linearly with the number of items. Parallel engines keep their
+        measured speed-up (the scaling part is taken from elapsed time, not summed CPU).
+        """
+        n = max(self.items, 1)
+        once_by_phase: dict[str, float] = {}
+        scale_by_phase: dict[str, float] = {}
+        overlap = max(1.0, self._overlap())
+        for node in self.nodes:
+            target = scale_by_phase if node.per_item else once_by_phase
+            target[node.phase] = target.get(node.phase, 0.0) + node.wall / overlap
+        once = sum(once_by_phase.values())
+        per_item = max(0.0, self.wall - once) / n
+        phases = {}
+        for name in dict.fromkeys([*once_by_phase, *scale_by_phase]):
+            phases[name] = once_by_phase.get(name, 0.0) + scale_by_phase.get(name, 0.0) * items / n
+        phases["(framework)"] = self.framework_wall * items / n
+        return Projection(items, self.items, once, per_item, once + per_item * items, phases)
+
+    # ------------------------------------------------------------------ exports
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data in the documented schema ``hotpipe.profile/1`` (docs/profiling.md)."""
+        steps = self._plan.steps
+        return {
+            "schema": SCHEMA,
+            "pipeline": self.pipeline,
+            "mode": self.mode,
+            "engine": self.engine,
+            "items": self.items,
+            "wall": self.wall,
+            "cpu": self.cpu,
+            "parallelism": self.parallelism,
+            "framework_wall": self.framework_wall,
+            "chunks": self.stats.chunks,
+            "notes": list(self.notes),
+            "nodes": [
+                {**asdict(n), "mean": n.mean, "slowest": [asdict(s) for s in n.slowest]}
+                for n in self.nodes
+            ],
+            "phases": [asdict(p) | {"nodes": list(p.nodes)} for p in self.phases],
+            "events": [
+                {
+                    "node": steps[e.step].name,
+                    "pid": e.pid,
+                    "tid": e.tid,
+                    "start": e.start - self._outcome.start,
+                    "end": e.end - self._outcome.start,
+                    "items": e.items,
+                }
+                for e in self.stats.events
+            ],
+        }
+
+    def to_json(self, path: str | None = None, indent: int | None = 2) -> str:
+        """The profile as JSON (schema ``hotpipe.profile/1``); also written to ``path``."""
+        text = json.dumps(self.to_dict(), indent=indent)
+        if path is not None:
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(text)
+        return text
+
+    def table(self) -> Table:
+        """The profile as a ``rich`` table."""
+        from hotpipe.profile.format import profile_table
+
+        return profile_table(self)
+
+    def __rich__(self) -> Table:
+        return self.table()
+
+    def __str__(self) -> str:
+        from hotpipe.profile.format import render_text
+
+        return render_text(self.table())
+
+    def _repr_html_(self) -> str:
+        from hotpipe.profile.format import render_html_table
+
+        return render_html_table(self.table())
+
+    def __repr__(self) -> str:
+        return (
+            f"<Profile {self.pipeline} {self.mode}: {self.items} items, "
+            f"{fmt_s(self.wall)} wall, {len(self.nodes)} nodes>"
+        )
