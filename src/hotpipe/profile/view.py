@@ -284,6 +284,19 @@ class Profile:
                 f.write(text)
         return text
 
+    def to_html(self, path: str) -> str:
+        """Write a self-contained HTML report (no network): charts of time per node and per
+        phase, the timeline of chunks per worker, the projection. Returns the path."""
+        from hotpipe.profile.html import write_html
+
+        return write_html(self, path)
+
+    def to_chrome_trace(self, path: str) -> str:
+        """Write the timeline in the Trace Event format (Perfetto, chrome://tracing)."""
+        from hotpipe.profile.trace import write_trace
+
+        return write_trace(self, path)
+
     def table(self) -> Table:
         """The profile as a ``rich`` table."""
         from hotpipe.profile.format import profile_table
