@@ -14,11 +14,11 @@ from hotpipe.errors import (
     NodeError,
 )
 from hotpipe.execute import FAILED
-from hotpipe.profile.stats import ItemError
 from hotpipe.graph import Edge, Graph, GraphNode
 from hotpipe.node import Node, node
 from hotpipe.pipeline import Pipeline
 from hotpipe.profile import NodeProfile, Profile
+from hotpipe.profile.stats import ItemError
 from hotpipe.result import Result
 
 __version__ = "0.1.0"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import reprlib
 from collections.abc import Callable
+from functools import partial
 from itertools import islice, repeat
 from time import perf_counter, thread_time
 from typing import Any
@@ -251,7 +252,7 @@ def _map_items(step: Step, k: int, argcols: list[Any], start: int, stop: int, ct
     """Item by item from ``start`` to ``stop``: skips failed items, optionally times each."""
     func, failed, append = step.func, ctx.failed, out.append
     stats, offset = ctx.stats, ctx.offset
-    describe = (lambda row: describe_inputs(step, row))
+    describe = partial(describe_inputs, step)
     for i, row in enumerate(_rows(argcols, start, stop), start):
         if i in failed:
             append(FAILED)

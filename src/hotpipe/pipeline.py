@@ -7,9 +7,10 @@ compiled once into a plan and cached, so repeated calls pay only the execution.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hotpipe.engines.base import Engine
 from hotpipe.engines.local import Local
@@ -19,6 +20,9 @@ from hotpipe.node import Nested, Node, make_node
 from hotpipe.plan import Plan, compile_plan, product_columns, suggest
 from hotpipe.profile import Profile
 from hotpipe.result import Result
+
+if TYPE_CHECKING:
+    from hotpipe.profile.sampler import Sampler
 
 __all__ = ["Pipeline"]
 
@@ -284,10 +288,12 @@ class Pipeline:
         outputs: str | Sequence[str] | None = None,
         *,
         engine: Engine | None = None,
+        profile: str | None = None,
     ) -> Result:
         """Run once. Returns a :class:`Result` of output name -> value.
 
         With ``outputs`` only those are returned, and only the nodes they need run.
+        ``profile="functions"`` also samples the node bodies (see ``Profile.functions``).
         """
         outs = _outputs_key(outputs)
         try:
@@ -300,8 +306,12 @@ class Pipeline:
                 ) from None
             plan = self._plan(frozenset(inputs), outs)
         engine = engine or _LOCAL
-        outcome = engine.run_item(plan, inputs)
-        return Result(outcome.values, Profile(plan, outcome, "run", engine.name))
+        if profile is None:
+            outcome = engine.run_item(plan, inputs)
+            return Result(outcome.values, Profile(plan, outcome, "run", engine.name))
+        with _sampling(plan, profile) as sampler:
+            outcome = engine.run_item(plan, inputs)
+        return Result(outcome.values, Profile(plan, outcome, "run", engine.name, sampler))
 
     def map(
         self,
@@ -313,6 +323,7 @@ class Pipeline:
         *,
         engine: Engine | None = None,
         progress: bool | Callable[[int], None] = False,
+        profile: str | None = None,
     ) -> Result:
         """Run once per item of the inputs named in ``over``; broadcast the other inputs.
 
@@ -322,6 +333,7 @@ class Pipeline:
         ``on_error="collect"`` failed items hold ``hotpipe.FAILED`` and ``result.errors``
         lists them. ``progress=True`` shows a progress bar (rich) on the terminal; a callable
         is called with the number of items finished after each chunk.
+        ``profile="functions"`` also samples the node bodies (see ``Profile.functions``).
         """
         if not isinstance(inputs, Mapping):
             raise InputError(
@@ -355,17 +367,17 @@ class Pipeline:
         scalars.update(plan.constants)
         columns = {k: v for k, v in columns.items() if k in plan.inputs}
         engine = engine or _LOCAL
-        if progress is True:
-            from hotpipe.progress import progress_bar
+        with _sampling(plan, profile) as sampler:
+            if progress is True:
+                from hotpipe.progress import progress_bar
 
-            with progress_bar(f"{self._name or 'map'}", n) as advance:
-                outcome = engine.run_map(plan, columns, scalars, n, on_error, advance)
-        else:
-            callback = progress if callable(progress) else None
-            outcome = engine.run_map(plan, columns, scalars, n, on_error, callback)
-        return Result(
-            outcome.values, Profile(plan, outcome, "map", engine.name), outcome.stats.errors
-        )
+                with progress_bar(f"{self._name or 'map'}", n) as advance:
+                    outcome = engine.run_map(plan, columns, scalars, n, on_error, advance)
+            else:
+                callback = progress if callable(progress) else None
+                outcome = engine.run_map(plan, columns, scalars, n, on_error, callback)
+        prof = Profile(plan, outcome, "map", engine.name, sampler)
+        return Result(outcome.values, prof, outcome.stats.errors)
 
 
 class _Optional:
@@ -391,6 +403,23 @@ def _nested_call(pipe: Pipeline, nested: Nested) -> Callable[..., Any]:
         return r[wanted[0]] if len(wanted) == 1 else tuple(r[w] for w in wanted)
 
     return call_nested
+
+
+@contextmanager
+def _sampling(plan: Plan, profile: str | None) -> Iterator[Sampler | None]:
+    """Run the body under the function sampler when ``profile="functions"``."""
+    if profile is None or profile == "nodes":
+        yield None
+        return
+    if profile != "functions":
+        raise InputError(
+            f"profile={profile!r}: choose None (always-on node profile) or 'functions' "
+            "(also sample the functions inside the nodes)."
+        )
+    from hotpipe.profile.sampler import Sampler
+
+    with Sampler(plan) as sampler:
+        yield sampler
 
 
 def _outputs_key(outputs: str | Sequence[str] | None) -> tuple[str, ...] | None:

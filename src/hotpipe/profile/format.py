@@ -58,6 +58,31 @@ def profile_table(profile: Profile) -> Table:
     return table
 
 
+def functions_table(profile: Profile, functions: dict, shares: dict) -> Table:
+    """Top functions per node by self time, with each node's category shares."""
+    from rich.table import Table
+
+    table = Table(title=f"{profile.pipeline}: functions inside the nodes (sampled)",
+                  title_justify="left")
+    for col, right in (("node", False), ("function", False), ("category", False),
+                       ("self", True), ("total", True), ("self %", True)):
+        table.add_column(col, justify="right" if right else "left")
+    for node in profile.nodes:
+        stats = functions.get(node.name) or []
+        n = sum(f.self_samples for f in stats) or 1
+        share = ", ".join(f"{c} {p:.1f} %" for c, p in shares.get(node.name, {}).items())
+        for i, f in enumerate(stats):
+            table.add_row(
+                node.name if i == 0 else "", f.function, f.category, fmt_s(f.self_seconds),
+                fmt_s(f.total_seconds), f"{100 * f.self_samples / n:.1f}",
+                end_section=i == len(stats) - 1,
+            )
+        if share:
+            table.add_row("", f"[italic]categories: {share}[/italic]", "", "", "", "",
+                          end_section=True)
+    return table
+
+
 class _NullFile:
     def write(self, _: str) -> int:
         return 0

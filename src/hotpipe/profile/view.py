@@ -8,6 +8,7 @@ nothing until it is read.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
 
     from hotpipe.engines.base import Outcome
     from hotpipe.plan import Plan
+    from hotpipe.profile.sampler import FunctionStat, Sampler
     from hotpipe.profile.stats import Stats
 
 __all__ = ["SCHEMA", "NodeProfile", "PhaseProfile", "Profile", "Projection", "SlowItem"]
@@ -102,11 +104,14 @@ class Profile:
     table; ``to_json()``, ``to_html(path)`` and ``to_chrome_trace(path)`` export it.
     """
 
-    def __init__(self, plan: Plan, outcome: Outcome, mode: str, engine: str) -> None:
+    def __init__(
+        self, plan: Plan, outcome: Outcome, mode: str, engine: str, sampler: Sampler | None = None
+    ) -> None:
         self._plan = plan
         self._outcome = outcome
         self.mode = mode
         self.engine = engine
+        self._sampler = sampler
 
     # ------------------------------------------------------------------ raw numbers
 
@@ -241,6 +246,44 @@ class Profile:
         phases["(framework)"] = self.framework_wall * items / n
         return Projection(items, self.items, once, per_item, once + per_item * items, phases)
 
+    # ------------------------------------------------------------------ functions
+
+    def _need_sampler(self) -> Sampler:
+        if self._sampler is None:
+            raise ValueError(
+                "this profile has no function samples; run with profile='functions', e.g. "
+                "pipe.map(inputs, over='x', profile='functions')."
+            )
+        return self._sampler
+
+    def functions(
+        self, categories: Mapping[str, str | tuple[str, ...]] | None = None, top: int = 10
+    ) -> dict[str, list[FunctionStat]]:
+        """Top functions per node from the sampler (``profile="functions"``).
+
+        ``categories`` names groups by module or function prefix, e.g.
+        ``{"dsl": "mypkg.dsl", "numpy": "numpy"}``; ``hotpipe`` itself is "framework".
+        """
+        sampler = self._need_sampler()
+        cats = _categories(categories)
+        return {n.name: sampler.functions(n.name, n.wall, cats, top) for n in self.nodes}
+
+    def categories(
+        self, categories: Mapping[str, str | tuple[str, ...]] | None = None
+    ) -> dict[str, dict[str, float]]:
+        """Percent of each node's samples per category (see :meth:`functions`)."""
+        sampler = self._need_sampler()
+        cats = _categories(categories)
+        return {n.name: sampler.category_shares(n.name, cats) for n in self.nodes}
+
+    def functions_table(
+        self, categories: Mapping[str, str | tuple[str, ...]] | None = None, top: int = 5
+    ) -> Table:
+        """The top functions per node and the category shares, as a ``rich`` table."""
+        from hotpipe.profile.format import functions_table
+
+        return functions_table(self, self.functions(categories, top), self.categories(categories))
+
     # ------------------------------------------------------------------ exports
 
     def to_dict(self) -> dict[str, Any]:
@@ -309,7 +352,10 @@ class Profile:
     def __str__(self) -> str:
         from hotpipe.profile.format import render_text
 
-        return render_text(self.table())
+        text = render_text(self.table())
+        if self._sampler is not None:
+            text += "\n" + render_text(self.functions_table())
+        return text
 
     def _repr_html_(self) -> str:
         from hotpipe.profile.format import render_html_table
@@ -321,3 +367,9 @@ class Profile:
             f"<Profile {self.pipeline} {self.mode}: {self.items} items, "
             f"{fmt_s(self.wall)} wall, {len(self.nodes)} nodes>"
         )
+
+
+def _categories(
+    categories: Mapping[str, str | tuple[str, ...]] | None,
+) -> dict[str, str | tuple[str, ...]]:
+    return {"framework": "hotpipe", **(categories or {})}
