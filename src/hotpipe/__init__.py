@@ -4,7 +4,7 @@ The public surface is stated here and nowhere else; every other module is an imp
 detail.
 """
 
-from hotpipe.engines import Engine, Local
+from hotpipe.engines import Engine, Local, Processes, Threads, WorkerDied
 from hotpipe.errors import (
     CacheKeyError,
     CycleError,
@@ -40,8 +40,11 @@ __all__ = [
     "NodeError",
     "NodeProfile",
     "Pipeline",
+    "Processes",
     "Profile",
     "Result",
+    "Threads",
+    "WorkerDied",
     "__version__",
     "node",
 ]

@@ -80,4 +80,5 @@ class NodeError(HotpipeError):
         )
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.node, self.index, self.inputs, self.error))
+        # keeps extra attributes (e.g. a worker's traceback) across processes
+        return (type(self), (self.node, self.index, self.inputs, self.error), self.__dict__)

@@ -20,7 +20,7 @@ from typing import Any
 
 from hotpipe.errors import NodeError
 from hotpipe.plan import Plan, Step
-from hotpipe.profile.stats import SAMPLE_ITEMS, TIME_EVERY_ITEM_ABOVE, ItemError, Stats
+from hotpipe.profile.stats import TIME_EVERY_ITEM_ABOVE, ItemError, Stats
 
 __all__ = [
     "FAILED",
@@ -89,10 +89,14 @@ def _unpack_one(step: Step, value: Any) -> tuple[Any, ...]:
 # ----------------------------------------------------------------------------- one item
 
 
-def compile_item_function(plan: Plan) -> Callable[[dict[str, Any], list[float], list[float]], dict]:
+def compile_item_function(
+    plan: Plan, cpu: bool = True
+) -> Callable[[dict[str, Any], list[float], list[float]], dict]:
     """Generate ``f(inputs, wall, cpu) -> outputs`` running the plan's steps in order.
 
-    Each step is one source line, so a traceback's ``tb_lineno`` identifies the step.
+    Each step is one source line, so a traceback's ``tb_lineno`` identifies the step. With
+    ``cpu=False`` the CPU clock is not read (it is a system call, ~0.4 us here, which would
+    dominate a run of cheap nodes); ``Local`` chooses per plan from the measured run time.
     """
     namespace: dict[str, Any] = {"_clock": perf_counter, "_cpu": thread_time}
     local: dict[str, str] = {}
@@ -103,7 +107,7 @@ def compile_item_function(plan: Plan) -> Callable[[dict[str, Any], list[float], 
     for i, (name, value) in enumerate(plan.constants.items()):
         local[name] = f"c{i}"
         namespace[f"c{i}"] = value
-    lines.append("    _t0 = _clock(); _c0 = _cpu()")
+    lines.append("    _t0 = _clock(); _c0 = _cpu()" if cpu else "    _t0 = _clock()")
     first_step_line = len(lines) + 1
     for k, step in enumerate(plan.steps):
         namespace[f"f{k}"] = step.func
@@ -111,10 +115,10 @@ def compile_item_function(plan: Plan) -> Callable[[dict[str, Any], list[float], 
         local.update(zip(step.outputs, outs, strict=True))
         target = ", ".join(outs) + ("," if step.unpack and len(outs) == 1 else "")
         call = f"f{k}({', '.join(local[a] for a in step.args)})"
-        lines.append(
-            f"    {target} = {call}; _t1 = _clock(); _c1 = _cpu(); "
-            f"_wall[{k}] += _t1 - _t0; _cpu_s[{k}] += _c1 - _c0; _t0 = _t1; _c0 = _c1"
-        )
+        clocks = f"_t1 = _clock(); _wall[{k}] += _t1 - _t0; _t0 = _t1"
+        if cpu:
+            clocks += f"; _c1 = _cpu(); _cpu_s[{k}] += _c1 - _c0; _c0 = _c1"
+        lines.append(f"    {target} = {call}; {clocks}")
     result = ", ".join(f"{o!r}: {local[o]}" for o in plan.outputs)
     lines.append(f"    return {{{result}}}")
     source = "\n".join(lines) + "\n"
@@ -294,12 +298,14 @@ def _run_step(step: Step, k: int, argcols: list[Any], n: int, ctx: _Chunk) -> li
     """One mapped step over the chunk: timed samples first, then the fastest safe loop."""
     stats = ctx.stats
     out: list[Any] = []
-    sample = min(n, max(0, SAMPLE_ITEMS - stats.timed[k]))
+    sample = min(n, max(0, stats.sample - stats.timed[k]))
     if sample:
         _map_items(step, k, argcols, 0, sample, ctx, out, timed=True)
     if sample < n:
         timed = stats.timed[k]
-        slow = bool(timed) and stats.timed_wall[k] / timed >= TIME_EVERY_ITEM_ABOVE
+        slow = k in stats.slow or (
+            bool(timed) and stats.timed_wall[k] / timed >= TIME_EVERY_ITEM_ABOVE
+        )
         if slow or ctx.failed:
             _map_items(step, k, argcols, sample, n, ctx, out, timed=slow)
         else:

@@ -295,7 +295,7 @@ class Pipeline:
         With ``outputs`` only those are returned, and only the nodes they need run.
         ``profile="functions"`` also samples the node bodies (see ``Profile.functions``).
         """
-        outs = _outputs_key(outputs)
+        outs = outputs if outputs is None else _outputs_key(outputs)
         try:
             plan = self._plans[(frozenset(inputs), outs, _NO_MAP)]
         except (KeyError, TypeError):
@@ -308,7 +308,7 @@ class Pipeline:
         engine = engine or _LOCAL
         if profile is None:
             outcome = engine.run_item(plan, inputs)
-            return Result(outcome.values, Profile(plan, outcome, "run", engine.name))
+            return Result(outcome.values, profile_args=(plan, outcome, "run", engine.name))
         with _sampling(plan, profile) as sampler:
             outcome = engine.run_item(plan, inputs)
         return Result(outcome.values, Profile(plan, outcome, "run", engine.name, sampler))

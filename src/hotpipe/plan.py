@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 import itertools
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -52,12 +52,33 @@ class Plan:
     outputs: tuple[str, ...]
     mapped: frozenset[str]
 
+    tuning: dict[str, Any] = field(default_factory=lambda: {"cpu": True})
+    """Mutable per-plan choices made from measurements (e.g. whether ``run`` reads the CPU
+    clock per node); never part of the plan's meaning."""
+
     @cached_property
-    def item_function(self) -> Callable[[dict[str, Any], list[float]], dict[str, Any]]:
+    def item_function(self) -> Callable[..., dict[str, Any]]:
         """The plan as one generated function, for ``run`` (built on first use)."""
         from hotpipe.execute import compile_item_function
 
-        return compile_item_function(self)
+        return compile_item_function(self, cpu=True)
+
+    @cached_property
+    def lean_item_function(self) -> Callable[..., dict[str, Any]]:
+        """The same without CPU clock reads, for runs too short to afford them."""
+        from hotpipe.execute import compile_item_function
+
+        return compile_item_function(self, cpu=False)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # the generated functions are rebuilt where the plan is unpickled
+        state = dict(self.__dict__)
+        state.pop("item_function", None)
+        state.pop("lean_item_function", None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
 
 
 @dataclass

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from hotpipe.execute import ItemError
     from hotpipe.profile import Profile
+    from hotpipe.profile.stats import ItemError
 
 __all__ = ["Result"]
 
@@ -18,14 +18,28 @@ class Result(dict[str, Any]):
     with ``on_error="collect"`` as ``ItemError(index, node, exception)`` (empty otherwise).
     """
 
-    __slots__ = ("errors", "profile")
+    __slots__ = ("_profile", "_profile_args", "errors")
 
     def __init__(
-        self, values: dict[str, Any], profile: Profile, errors: list[ItemError] | None = None
+        self,
+        values: dict[str, Any],
+        profile: Profile | None = None,
+        errors: list[ItemError] | None = None,
+        profile_args: tuple[Any, ...] | None = None,
     ) -> None:
         super().__init__(values)
-        self.profile = profile
+        self._profile = profile
+        self._profile_args = profile_args
         self.errors: list[ItemError] = errors or []
+
+    @property
+    def profile(self) -> Profile:
+        """Where the time went (built on first access from the engine's counters)."""
+        if self._profile is None:
+            from hotpipe.profile import Profile
+
+            self._profile = Profile(*self._profile_args)  # type: ignore[misc]
+        return self._profile
 
     def __repr__(self) -> str:
         extra = f", errors={len(self.errors)}" if self.errors else ""

@@ -2,5 +2,7 @@
 
 from hotpipe.engines.base import Engine, Outcome
 from hotpipe.engines.local import Local
+from hotpipe.engines.processes import Processes, WorkerDied
+from hotpipe.engines.threads import Threads
 
-__all__ = ["Engine", "Local", "Outcome"]
+__all__ = ["Engine", "Local", "Outcome", "Processes", "Threads", "WorkerDied"]

@@ -26,7 +26,7 @@ class Outcome:
     :class:`Stats` is built from them when the profile is read.
     """
 
-    __slots__ = ("_cpu", "_stats", "_wall", "n_items", "notes", "start", "values", "wall")
+    __slots__ = ("_cpu", "_notes", "_stats", "_wall", "n_items", "start", "values", "wall")
 
     def __init__(
         self,
@@ -45,12 +45,19 @@ class Outcome:
         self._stats = stats
         self._wall = step_wall
         self._cpu = step_cpu
-        self.notes: list[str] = []
+        self._notes: list[str] | None = None
+
+    @property
+    def notes(self) -> list[str]:
+        """What the engine decided and why, for the profile."""
+        if self._notes is None:
+            self._notes = []
+        return self._notes
 
     @property
     def stats(self) -> Stats:
         if self._stats is None:
-            self._stats = Stats.from_run(self._wall or [], self._cpu or [], self.start)
+            self._stats = Stats.from_run(self._wall or [], self._cpu, self.start)
         return self._stats
 
 

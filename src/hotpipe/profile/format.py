@@ -27,12 +27,17 @@ def profile_table(profile: Profile) -> Table:
     """Per node: phase, calls, wall, CPU, mean, p50, p95, max, % of wall; then per phase."""
     from rich.table import Table
 
-    total = profile.wall or 1e-300
+    # shares of the time spent: with parallel workers the nodes' time adds up across them
+    total = (profile.node_wall + profile.framework_wall) or 1e-300
     items = profile.items
+    par = profile.parallelism
+    cpu = (
+        f"{fmt_s(profile.cpu)} CPU (parallelism {par:.2f})" if par is not None
+        else "CPU not measured (run too short)"
+    )
     title = (
         f"{profile.pipeline}: {profile.mode} of {items:,} item{'s' * (items != 1)} on "
-        f"{profile.engine}: {fmt_s(profile.wall)} wall, {fmt_s(profile.cpu)} CPU "
-        f"(parallelism {profile.parallelism:.2f})"
+        f"{profile.engine}: {fmt_s(profile.wall)} wall, {cpu}"
     )
     table = Table(title=title, title_justify="left")
     for col, right in (("node", False), ("phase", False), ("calls", True), ("wall", True),

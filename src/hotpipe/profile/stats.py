@@ -77,11 +77,18 @@ class Stats:
     events: list[Event] = field(default_factory=list)
     errors: list[ItemError] = field(default_factory=list)
     chunks: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
+    sample: int = SAMPLE_ITEMS
+    slow: frozenset[int] = frozenset()
+    cpu_measured: bool = True
 
     @classmethod
-    def empty(cls, steps: int) -> Stats:
+    def empty(cls, steps: int, sample: int = SAMPLE_ITEMS,
+              slow: frozenset[int] = frozenset()) -> Stats:
+        """Zero counters. ``sample`` items per step are timed one by one; steps in ``slow``
+        are timed item by item throughout (engines pass what a probe measured)."""
         return cls(
+            sample=sample,
+            slow=slow,
             calls=[0] * steps,
             items=[0] * steps,
             wall=[0.0] * steps,
@@ -96,9 +103,12 @@ class Stats:
         )
 
     @classmethod
-    def from_run(cls, wall: list[float], cpu: list[float], start: float) -> Stats:
-        """Counters of one ``run``: every step ran once, one after the other from ``start``."""
+    def from_run(cls, wall: list[float], cpu: list[float] | None, start: float) -> Stats:
+        """Counters of one ``run``: every step ran once, one after the other from ``start``.
+        ``cpu`` is None when the run was too short to read the CPU clock per node."""
         stats = cls.empty(len(wall))
+        stats.cpu_measured = cpu is not None
+        cpu = cpu if cpu is not None else [0.0] * len(wall)
         pid, tid = os.getpid(), threading.get_ident()
         t = start
         for k, (w, c) in enumerate(zip(wall, cpu, strict=True)):
@@ -151,6 +161,7 @@ class Stats:
         self.events.extend(other.events)
         self.errors.extend(other.errors)
         self.chunks += other.chunks
+        self.cpu_measured = self.cpu_measured and other.cpu_measured
 
     def percentile(self, step: int, q: float) -> float | None:
         """The ``q`` quantile (0..1) of the per-item times of ``step``, or None if untimed."""

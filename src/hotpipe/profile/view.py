@@ -49,7 +49,7 @@ class NodeProfile:
     calls: int
     items: int
     wall: float
-    cpu: float
+    cpu: float | None
     timed: int
     p50: float | None
     p95: float | None
@@ -72,7 +72,7 @@ class PhaseProfile:
     name: str
     nodes: tuple[str, ...]
     wall: float
-    cpu: float
+    cpu: float | None
     percent: float
 
 
@@ -153,7 +153,7 @@ class Profile:
                     calls=s.calls[k],
                     items=s.items[k],
                     wall=s.wall[k],
-                    cpu=s.cpu[k],
+                    cpu=s.cpu[k] if s.cpu_measured else None,
                     timed=s.timed[k],
                     p50=s.percentile(k, 0.5),
                     p95=s.percentile(k, 0.95),
@@ -178,14 +178,20 @@ class Profile:
         return sum(n.wall for n in self.nodes)
 
     @property
-    def cpu(self) -> float:
-        """CPU seconds of the nodes, summed over workers."""
-        return sum(n.cpu for n in self.nodes)
+    def cpu(self) -> float | None:
+        """CPU seconds of the nodes, summed over workers (None when not measured: a ``run``
+        shorter than ~100 us skips the CPU clock, which would cost more than the nodes)."""
+        if not self.stats.cpu_measured:
+            return None
+        return sum(n.cpu or 0.0 for n in self.nodes)
 
     @property
-    def parallelism(self) -> float:
+    def parallelism(self) -> float | None:
         """CPU seconds per wall second: ~1 sequential, ~N on N busy cores, <1 when waiting."""
-        return self.cpu / self.wall if self.wall > 0 else 0.0
+        cpu = self.cpu
+        if cpu is None:
+            return None
+        return cpu / self.wall if self.wall > 0 else 0.0
 
     @property
     def framework_wall(self) -> float:
@@ -218,7 +224,7 @@ class Profile:
                 name,
                 tuple(n.name for n in ns),
                 sum(n.wall for n in ns),
-                sum(n.cpu for n in ns),
+                None if not self.stats.cpu_measured else sum(n.cpu or 0.0 for n in ns),
                 100.0 * sum(n.wall for n in ns) / total,
             )
             for name, ns in order.items()

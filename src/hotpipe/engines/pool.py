@@ -1,0 +1,221 @@
+"""What the parallel engines share: probe the per-item cost, size chunks, farm them out.
+
+``PoolEngine.run_map`` runs the broadcast steps once in the caller, then runs the first items
+in-process as a *probe* (doubling chunks of 1, 2, 4, ... items until ~10 ms are spent or 64
+items are done). The probe measures the per-item cost, and the subclass decides from it
+whether the rest is worth sending to workers (a map too small to pay for the pool runs
+in-process, and the profile's notes say so) and how many items go in a chunk. Results come
+back in order; counters from every chunk merge into one :class:`Stats`.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import abstractmethod
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from dataclasses import dataclass
+from time import perf_counter
+from typing import Any
+
+from hotpipe.engines.base import Engine, Outcome
+from hotpipe.engines.local import Local
+from hotpipe.execute import run_broadcast, run_columns
+from hotpipe.plan import Plan
+from hotpipe.profile.stats import SAMPLE_ITEMS, TIME_EVERY_ITEM_ABOVE, Stats
+
+__all__ = ["Job", "PoolEngine", "Probe", "check_chunk_size"]
+
+PROBE_SECONDS = 0.01
+PROBE_MAX_ITEMS = 64
+
+
+@dataclass
+class Probe:
+    """What the in-process probe measured on the first ``items`` items."""
+
+    items: int
+    wall: float
+    cpu: float
+    slow_steps: frozenset[int]
+
+    @property
+    def per_item(self) -> float:
+        return self.wall / self.items if self.items else 0.0
+
+    @property
+    def cpu_ratio(self) -> float:
+        """CPU per wall second of the nodes: ~1 compute-bound, ~0 waiting on I/O."""
+        return self.cpu / self.wall if self.wall > 0 else 1.0
+
+
+@dataclass
+class Job:
+    """One map being executed: the plan, the values and the counters."""
+
+    plan: Plan
+    columns: dict[str, list[Any]]
+    scalars: dict[str, Any]
+    n: int
+    on_error: str
+    stats: Stats
+    broken: bool
+
+    def chunk(self, start: int, stop: int) -> dict[str, list[Any]]:
+        return {k: v[start:stop] for k, v in self.columns.items()}
+
+
+class PoolEngine(Engine):
+    """Base of the engines that run chunks of items on workers."""
+
+    workers: int
+    fixed_chunk: int | None = None
+
+    def run_item(self, plan: Plan, inputs: dict[str, Any]) -> Outcome:
+        """A single item runs in the caller: there is nothing to split."""
+        return Local().run_item(plan, inputs)
+
+    def run_map(
+        self,
+        plan: Plan,
+        columns: dict[str, list[Any]],
+        scalars: dict[str, Any],
+        n: int,
+        on_error: str,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> Outcome:
+        t0 = perf_counter()
+        stats = Stats.empty(len(plan.steps))
+        scalars, broken = run_broadcast(plan, scalars, n, 0, on_error, stats)
+        job = Job(plan, columns, scalars, n, on_error, stats, broken)
+        values: dict[str, list[Any]] = {name: [] for name in plan.outputs}
+        notes: list[str] = []
+        if self.fixed_chunk is None:
+            probe = self._probe(job, values, on_progress)
+        else:
+            probe = Probe(0, 0.0, 0.0, frozenset())
+        rest = n - probe.items
+        if rest > 0:
+            size = self.fixed_chunk or self.plan_chunks(job, probe, rest, notes)
+            if size is None:
+                self._run_local(job, probe.items, values, on_progress)
+            else:
+                self._run_pool(job, probe, probe.items, size, values, on_progress)
+        outcome = Outcome(values, perf_counter() - t0, n, t0, stats=stats)
+        outcome.notes.extend(notes)
+        return outcome
+
+    # ------------------------------------------------------------------ steps of a map
+
+    def _probe(self, job: Job, values: dict[str, list[Any]],
+               on_progress: Callable[[int], None] | None) -> Probe:
+        done, size = 0, 1
+        t0 = perf_counter()
+        while done < min(job.n, PROBE_MAX_ITEMS) and perf_counter() - t0 < PROBE_SECONDS:
+            stop = min(done + size, job.n, PROBE_MAX_ITEMS)
+            self._local_chunk(job, done, stop, values)
+            if on_progress is not None:
+                on_progress(stop - done)
+            done, size = stop, size * 2
+        s = job.stats
+        mapped = [k for k, step in enumerate(job.plan.steps) if step.mapped]
+        wall = sum(s.wall[k] for k in mapped)
+        cpu = sum(s.cpu[k] for k in mapped)
+        slow = frozenset(
+            k for k in mapped if s.timed[k] and s.timed_wall[k] / s.timed[k] >= TIME_EVERY_ITEM_ABOVE
+        )
+        return Probe(done, wall, cpu, slow)
+
+    def _local_chunk(self, job: Job, start: int, stop: int,
+                     values: dict[str, list[Any]]) -> None:
+        produced = run_columns(job.plan, job.chunk(start, stop), job.scalars, stop - start,
+                               start, job.on_error, job.stats, job.broken)
+        for name, col in values.items():
+            col.extend(produced[name])
+
+    def _run_local(self, job: Job, start: int, values: dict[str, list[Any]],
+                   on_progress: Callable[[int], None] | None) -> None:
+        size = 1024
+        for s in range(start, job.n, size):
+            stop = min(s + size, job.n)
+            self._local_chunk(job, s, stop, values)
+            if on_progress is not None:
+                on_progress(stop - s)
+
+    def _run_pool(self, job: Job, probe: Probe, start: int, size: int,
+                  values: dict[str, list[Any]],
+                  on_progress: Callable[[int], None] | None) -> None:
+        bounds = [(s, min(s + size, job.n)) for s in range(start, job.n, size)]
+        results: list[dict[str, list[Any]] | None] = [None] * len(bounds)
+        handle = self.prepare(job, probe)
+        pending: dict[Future, int] = {}
+        try:
+            for i, (a, b) in enumerate(bounds):
+                pending[self.submit(handle, job, a, b)] = i
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    i = pending.pop(fut)
+                    a, b = bounds[i]
+                    produced, chunk_stats = self.collect(fut, handle, job, a, b)
+                    job.stats.merge(chunk_stats)
+                    results[i] = produced
+                    if on_progress is not None:
+                        on_progress(b - a)
+        except BaseException:
+            for fut in pending:
+                fut.cancel()
+            self.abort()
+            raise
+        for produced in results:
+            assert produced is not None
+            for name, col in values.items():
+                col.extend(produced[name])
+
+    # ------------------------------------------------------------------ for subclasses
+
+    def chunk_size(self, probe: Probe, rest: int, target_seconds: float) -> int:
+        """Items per chunk so that a chunk takes ~``target_seconds``, with at least ~4 chunks
+        per worker for balance."""
+        balance = max(1, math.ceil(rest / (self.workers * 4)))
+        if probe.per_item <= 0:
+            return balance
+        return max(1, min(balance, int(target_seconds / probe.per_item)))
+
+    @staticmethod
+    def chunk_stats(plan: Plan, probe: Probe, first: bool) -> Stats:
+        """Counters for a worker's chunk: no more sampling when the probe did it, slow steps
+        timed item by item."""
+        sample = SAMPLE_ITEMS if first and not probe.items else 0
+        return Stats.empty(len(plan.steps), sample=sample, slow=probe.slow_steps)
+
+    @abstractmethod
+    def plan_chunks(self, job: Job, probe: Probe, rest: int, notes: list[str]) -> int | None:
+        """Items per chunk for the remaining ``rest`` items, or None to run them in-process
+        (append the reason to ``notes``)."""
+
+    @abstractmethod
+    def prepare(self, job: Job, probe: Probe) -> Any:
+        """Per-map state shared by the submissions (e.g. the pickled plan)."""
+
+    @abstractmethod
+    def submit(self, handle: Any, job: Job, start: int, stop: int) -> Future:
+        """Start items ``start..stop`` on a worker."""
+
+    @abstractmethod
+    def collect(self, fut: Future, handle: Any, job: Job, start: int,
+                stop: int) -> tuple[dict[str, list[Any]], Stats]:
+        """The finished chunk's output columns and counters (raise its NodeError)."""
+
+    @abstractmethod
+    def abort(self) -> None:
+        """Stop the workers now (an interrupt or a failure)."""
+
+
+
+def check_chunk_size(engine: str, chunk_size: int | None) -> int | None:
+    from hotpipe.errors import InputError
+
+    if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
+        raise InputError(f"{engine}(chunk_size={chunk_size!r}): must be an int >= 1 or None.")
+    return chunk_size
