@@ -122,7 +122,8 @@ class PoolEngine(Engine):
         wall = sum(s.wall[k] for k in mapped)
         cpu = sum(s.cpu[k] for k in mapped)
         slow = frozenset(
-            k for k in mapped if s.timed[k] and s.timed_wall[k] / s.timed[k] >= TIME_EVERY_ITEM_ABOVE
+            k for k in mapped
+            if s.timed[k] and s.timed_wall[k] / s.timed[k] >= TIME_EVERY_ITEM_ABOVE
         )
         return Probe(done, wall, cpu, slow)
 

@@ -103,7 +103,8 @@ def test_progress_counts_every_item(engine, chain):
     assert sum(seen) == 17
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(dags(), st.lists(st.integers(-50, 50), min_size=0, max_size=5))
 def test_random_dags_match_reference(engine, dag, a_values):
     specs, nest_upto, bind_b = dag

@@ -1,0 +1,176 @@
+"""Failures across the process boundary, with real worker processes."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from hotpipe import FAILED, NodeError, Pipeline, Processes, WorkerDied, node
+
+
+@pytest.fixture(scope="module")
+def pool():
+    engine = Processes(2, chunk_size=3)
+    yield engine
+    engine.close()
+
+
+def _die(x):
+    if x == 4:
+        os._exit(3)
+    return x * 10
+
+
+def _segfault(x):
+    if x == 2:
+        import ctypes
+
+        ctypes.string_at(0)
+    return x
+
+
+def _oom(x):
+    if x == 1:
+        raise MemoryError("simulated: cannot allocate")
+    return x
+
+
+def test_worker_exit_names_the_item_and_pool_recovers(pool):
+    p = Pipeline([node(_die, output="y")])
+    with pytest.raises(NodeError) as info:
+        p.map({"x": list(range(8))}, over="x", engine=pool)
+    assert info.value.index == 4
+    assert isinstance(info.value.__cause__, WorkerDied)
+    # the next map gets a fresh pool
+    assert p.map({"x": [1, 2]}, over="x", engine=pool)["y"] == [10, 20]
+
+
+def test_worker_death_collect_keeps_other_items(pool):
+    p = Pipeline([node(_die, output="y")])
+    r = p.map({"x": list(range(8))}, over="x", on_error="collect", engine=pool)
+    assert r["y"] == [0, 10, 20, 30, FAILED, 50, 60, 70]
+    assert [(e.index, type(e.exception)) for e in r.errors] == [(4, WorkerDied)]
+
+
+def test_segfault_in_native_code(pool):
+    p = Pipeline([node(_segfault, output="y")])
+    r = p.map({"x": list(range(5))}, over="x", on_error="collect", engine=pool)
+    assert r["y"] == [0, 1, FAILED, 3, 4]
+    assert r.errors[0].index == 2
+
+
+def test_memory_error_is_a_node_error_with_type(pool):
+    p = Pipeline([node(_oom, output="y")])
+    with pytest.raises(NodeError) as info:
+        p.map({"x": [0, 1, 2]}, over="x", engine=pool)
+    assert info.value.index == 1 and info.value.node == "_oom"
+    assert isinstance(info.value.__cause__, MemoryError)
+    assert any("Traceback in the worker" in n for n in getattr(info.value, "__notes__", []))
+
+
+def test_unpicklable_result_names_node_and_type(pool):
+    import threading
+
+    @node(output="lock")
+    def make_lock(x):
+        return threading.Lock()
+
+    with pytest.raises(NodeError) as info:
+        Pipeline([make_lock]).map({"x": [1, 2]}, over="x", engine=pool)
+    msg = str(info.value)
+    assert info.value.node == "make_lock"
+    assert "lock" in msg and "cannot be pickled" in msg and "Threads()" in msg
+
+
+def test_small_map_runs_in_process_and_says_so():
+    p = Pipeline([node(lambda x: x + 1, output="y")])
+    r = p.map({"x": list(range(2000))}, over="x", engine=Processes(2))
+    assert r["y"] == list(range(1, 2001))
+    assert any("ran in-process" in note for note in r.profile.notes)
+
+
+def test_closures_and_main_functions_in_workers(tmp_path):
+    script = tmp_path / "main_script.py"
+    script.write_text(textwrap.dedent("""
+        from hotpipe import Pipeline, Processes, node
+        factor = 7
+        def times(x):
+            return x * factor
+        if __name__ == "__main__":
+            p = Pipeline([node(times, output="y"), node(lambda y: y + 1, output="z")])
+            engine = Processes(2, chunk_size=2)
+            r = p.map({"x": list(range(6))}, over="x", engine=engine)
+            pids = {e.pid for e in r.profile.stats.events}
+            print(r["z"], len(pids - {__import__("os").getpid()}) >= 1)
+            engine.close()
+    """))
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         timeout=120, check=True)
+    assert out.stdout.strip() == "[1, 8, 15, 22, 29, 36] True"
+
+
+def _children(pid):
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True,
+                         text=True)
+    return [int(x) for x in out.stdout.split()]
+
+
+def test_sigint_stops_all_workers_quickly(tmp_path):
+    script = tmp_path / "interrupt.py"
+    script.write_text(textwrap.dedent("""
+        import sys, time
+        from hotpipe import Pipeline, Processes, node
+        def slow(x):
+            time.sleep(0.2)
+            return x
+        if __name__ == "__main__":
+            p = Pipeline([node(slow, output="y")])
+            print("started", flush=True)
+            try:
+                p.map({"x": list(range(400))}, over="x", engine=Processes(2, chunk_size=1))
+            except KeyboardInterrupt:
+                print("interrupted", flush=True)
+                sys.exit(130)
+    """))
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "started"
+    deadline = time.time() + 60
+    while time.time() < deadline and len(_all_descendants(proc.pid)) < 2:
+        time.sleep(0.1)
+    workers = _all_descendants(proc.pid)
+    assert len(workers) >= 2, "worker processes did not start"
+    time.sleep(0.5)
+    t0 = time.time()
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=10)
+    while time.time() - t0 < 2 and any(_alive(w) for w in workers):
+        time.sleep(0.05)
+    assert not [w for w in workers if _alive(w)], "orphan worker processes remain"
+    assert time.time() - t0 < 2.5
+    assert proc.returncode == 130
+
+
+def _all_descendants(pid):
+    found, todo = [], [pid]
+    while todo:
+        for child in _children(todo.pop()):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie is dead for our purposes
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
