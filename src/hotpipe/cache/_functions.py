@@ -1,0 +1,253 @@
+"""``fingerprint_function``: a function's identity for the cache, from its code and what it uses.
+
+The source is parsed and dumped without docstrings, decorators, comments or positions, so
+reformatting a function keeps its cache; editing its code, a default, a closure value, or a
+user-level helper, class or constant it names invalidates it. Library code is named, not traced.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import inspect
+import textwrap
+import types
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+from hotpipe.cache.keys import (
+    UnstableValue,
+    _digest,
+    _is_user,
+    _is_user_module,
+    _lp,
+    _named,
+    _qualified,
+    fingerprint,
+)
+
+__all__ = ["fingerprint_function"]
+
+_FUNCTIONS: weakref.WeakKeyDictionary[Any, bytes] = weakref.WeakKeyDictionary()
+_CLASSES: weakref.WeakKeyDictionary[type, bytes] = weakref.WeakKeyDictionary()
+_CODES: dict[int, tuple[types.CodeType, bytes, tuple[str, ...]]] = {}
+_CLASS_SKIP = frozenset(
+    {
+        *("__dict__", "__weakref__", "__module__", "__qualname__", "__doc__", "__annotations__"),
+        *("__dataclass_fields__", "__dataclass_params__", "__match_args__", "__slotnames__"),
+        *("__abstractmethods__", "_abc_impl", "__parameters__", "__orig_bases__"),
+        *("__firstlineno__", "__static_attributes__"),
+    }
+)
+
+
+def fingerprint_function(func: Callable[..., Any]) -> bytes:
+    """The fingerprint of a node's function: its code, not where it sits in a file.
+
+    Parts: the source parsed with ``ast`` and dumped without docstrings, decorators, comments
+    or positions (the code object when there is no source); closure cell values; defaults;
+    and, recursively, the user-level functions, classes and constants it names as globals.
+    Library and standard-library code is named, not traced: pass ``version=`` to a node when
+    a library upgrade should invalidate it. Computed once per function object per process.
+    """
+    try:
+        cached = _FUNCTIONS.get(func)
+    except TypeError:
+        cached = None
+    if cached is not None:
+        return cached
+    if isinstance(func, types.FunctionType):
+        digest = _Tracer().function(func, top=True)
+    elif isinstance(func, type):
+        digest = _Tracer().class_(func)
+    else:
+        digest = fingerprint(func)
+    with contextlib.suppress(TypeError):  # not weak-referenceable: computed every time
+        _FUNCTIONS[func] = digest
+    return digest
+
+
+class _Tracer:
+    """One walk over a function and what it references; cycles become back-references.
+
+    A result that used a back-reference is complete only at the top of the walk, so only
+    those without one are cached for reuse by later walks.
+    """
+
+    def __init__(self) -> None:
+        self.in_progress: set[int] = set()
+        self.backrefs = 0
+
+    def function(self, f: types.FunctionType, top: bool = False) -> bytes:
+        cached = _FUNCTIONS.get(f)
+        if cached is not None:
+            return cached
+        if id(f) in self.in_progress:
+            self.backrefs += 1
+            return _named(b"<", _qualified(f))
+        self.in_progress.add(id(f))
+        before = self.backrefs
+        try:
+            body, names = _code_identity(f.__code__)
+            parts = (body, self._closure(f), self._defaults(f), self._globals(f, names))
+        finally:
+            self.in_progress.discard(id(f))
+        digest = _named(b"F", _qualified(f), *parts)
+        if top or self.backrefs == before:
+            _FUNCTIONS[f] = digest
+        return digest
+
+    def class_(self, cls: type) -> bytes:
+        cached = _CLASSES.get(cls)
+        if cached is not None:
+            return cached
+        if id(cls) in self.in_progress:
+            self.backrefs += 1
+            return _named(b"<", _qualified(cls))
+        self.in_progress.add(id(cls))
+        before = self.backrefs
+        try:
+            bases = [self.dependency(b, ()) or b"" for b in cls.__bases__]
+            members = [self._member(name, value) for name, value in sorted(vars(cls).items())]
+        finally:
+            self.in_progress.discard(id(cls))
+        digest = _named(b"C", _qualified(cls), *bases, *members)
+        if self.backrefs == before:
+            _CLASSES[cls] = digest
+        return digest
+
+    def _member(self, name: str, value: Any) -> bytes:
+        if name in _CLASS_SKIP:
+            return b""
+        raw = value.__func__ if isinstance(value, staticmethod | classmethod) else value
+        if isinstance(raw, property):
+            funcs = (raw.fget, raw.fset, raw.fdel)
+            return _lp(name) + b"".join(self.dependency(f, ()) or b"-" for f in funcs)
+        if isinstance(raw, types.FunctionType | type):
+            return _lp(name) + (self.dependency(raw, ()) or b"")
+        if name.startswith("__") or (name.startswith("_") and name.endswith("_")):
+            return b""  # dunder data and enum internals: the members are listed on their own
+        try:
+            return _lp(name) + fingerprint(value)
+        except UnstableValue:
+            return b""  # a class attribute that is not data (a lock, a logger) is not traced
+
+    def dependency(self, value: Any, names: tuple[str, ...], depth: int = 0) -> bytes | None:
+        """The token of something a function references, or None if it is not traced."""
+        if isinstance(value, types.FunctionType):
+            return self.function(value) if _is_user(value) else _named(b"G", _qualified(value))
+        if isinstance(value, type):
+            return self.class_(value) if _is_user(value) else _named(b"C", _qualified(value))
+        if isinstance(value, types.ModuleType):
+            return self._module(value, names, depth)
+        wrapped = getattr(value, "__wrapped__", None)
+        if isinstance(wrapped, types.FunctionType):  # a decorated function, a hotpipe node
+            inner = self.dependency(wrapped, names, depth) or b""
+            return _digest(b"w" + inner + _named(b"c", _qualified(type(value))))
+        try:
+            return fingerprint(value)
+        except UnstableValue:
+            return None
+
+    def _module(self, module: types.ModuleType, names: tuple[str, ...], depth: int) -> bytes:
+        token = _named(b"m", module.__name__)
+        if depth > 2 or not _is_user_module(module.__name__):
+            return token
+        parts = [token]
+        for name in names:
+            if name in vars(module) and not name.startswith("__"):
+                dep = self.dependency(vars(module)[name], names, depth + 1)
+                parts.append(_lp(name) + (dep or b""))
+        return _digest(b"".join(parts))
+
+    def _closure(self, f: types.FunctionType) -> bytes:
+        parts = []
+        for name, cell in zip(f.__code__.co_freevars, f.__closure__ or (), strict=True):
+            try:
+                value = cell.cell_contents
+            except ValueError:
+                parts.append(_lp(name) + b"<empty>")
+                continue
+            if isinstance(value, types.FunctionType | type | types.ModuleType):
+                parts.append(_lp(name) + (self.dependency(value, ()) or b""))
+                continue
+            try:
+                parts.append(_lp(name) + fingerprint(value))
+            except UnstableValue as e:
+                raise e.at(f"closure variable {name!r} of {f.__qualname__}") from None
+        return _digest(b"".join(parts))
+
+    def _defaults(self, f: types.FunctionType) -> bytes:
+        try:
+            return fingerprint((f.__defaults__, f.__kwdefaults__))
+        except UnstableValue as e:
+            raise e.at(f"a default value of {f.__qualname__}") from None
+
+    def _globals(self, f: types.FunctionType, names: tuple[str, ...]) -> bytes:
+        scope = f.__globals__
+        parts = []
+        for name in names:
+            if name in scope:
+                dep = self.dependency(scope[name], names)
+                if dep is not None:
+                    parts.append(_lp(name) + dep)
+        return _digest(b"".join(parts))
+
+
+def _code_identity(code: types.CodeType) -> tuple[bytes, tuple[str, ...]]:
+    """(digest of the source or code, the names it and its nested code use), once per code."""
+    entry = _CODES.get(id(code))
+    if entry is None or entry[0] is not code:
+        names = tuple(sorted(_names(code)))
+        entry = _CODES[id(code)] = (code, _source_digest(code) or _code_digest(code), names)
+    return entry[1], entry[2]
+
+
+def _names(code: types.CodeType) -> set[str]:
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _names(const)
+    return names
+
+
+def _source_digest(code: types.CodeType) -> bytes | None:
+    try:
+        source = textwrap.dedent("".join(inspect.getsourcelines(code)[0]))
+        tree = ast.parse(source)
+    except Exception:  # no file, a REPL, exec'd code, a fragment of an expression
+        return None
+    if code.co_name == "<lambda>":
+        found = [n for n in ast.walk(tree) if isinstance(n, ast.Lambda)]
+        target: ast.AST | None = found[0] if len(found) == 1 else None
+    else:
+        first = tree.body[0] if tree.body else None
+        is_def = isinstance(first, ast.FunctionDef | ast.AsyncFunctionDef)
+        target = first if is_def and first.name == code.co_name else None
+    if target is None:
+        return None
+    if isinstance(target, ast.FunctionDef | ast.AsyncFunctionDef):
+        target.decorator_list = []
+    _strip_docstrings(target)
+    return _digest(b"A" + ast.dump(target, annotate_fields=False).encode())
+
+
+def _strip_docstrings(tree: ast.AST) -> None:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            body = node.body
+            first = body[0].value if body and isinstance(body[0], ast.Expr) else None
+            if isinstance(first, ast.Constant) and isinstance(first.value, str):
+                node.body = body[1:] or [ast.Pass()]
+
+
+def _code_digest(code: types.CodeType) -> bytes:
+    """The fallback without source: bytecode, constants, names; not file or line numbers."""
+    consts = [
+        _code_digest(c) if isinstance(c, types.CodeType) else fingerprint(c) for c in code.co_consts
+    ]
+    header = (code.co_argcount, code.co_posonlyargcount, code.co_kwonlyargcount, code.co_flags)
+    names = "\x00".join((*code.co_names, "|", *code.co_varnames, "|", *code.co_freevars))
+    head = b"B" + repr(header).encode() + _lp(names) + _lp(code.co_name)
+    return _digest(head + code.co_code + b"".join(consts))

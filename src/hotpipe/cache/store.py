@@ -1,0 +1,697 @@
+"""Stores: a handful of primitives on raw payload bytes, and ``Cache`` on top of them.
+
+A store maps 16-byte keys to payload bytes. ``SQLiteStore`` is the default: one directory
+with ``index.sqlite`` (WAL mode) holding every key, its checksum, size and access time, small
+payloads inline and large ones as files in ``blobs/``, written to a temporary file and renamed
+so a reader never sees half a file. A checksum that does not match (a truncated or garbage
+file, a damaged row) makes the entry a miss with a ``CacheWarning``: the node is recomputed
+and the entry rewritten, never a crash. ``NullStore`` is the disabled cache; ``MemoryStore``
+keeps everything in a dict (tests, one-off runs).
+
+>>> cache = Cache(store=MemoryStore())
+>>> cache.put_many({b"k" * 16: None})
+>>> cache.get_many([b"k" * 16, b"x" * 16])
+{b'kkkkkkkkkkkkkkkk': None}
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import shutil
+import threading
+import time
+import warnings
+import weakref
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import xxhash
+
+from hotpipe.cache import serialize
+
+__all__ = [
+    "Cache",
+    "CacheStats",
+    "CacheWarning",
+    "MemoryStore",
+    "NullStore",
+    "SQLiteStore",
+    "Store",
+    "StoreStats",
+]
+
+INLINE_LIMIT = 64 * 1024  # payloads up to this size live in the index, larger ones in files
+_CHUNK = 500  # keys per SELECT ... IN (...)
+_FLUSH_TOUCHES = 4096  # pending access-time updates that trigger a write
+_ORPHAN_AGE = 3600.0  # an unindexed blob file older than this (seconds) is removed by prune
+_checksum = xxhash.xxh3_64_digest
+T = TypeVar("T")
+
+
+class CacheWarning(UserWarning):
+    """The cache could not read or write an entry; the value is computed instead."""
+
+
+@dataclass(frozen=True)
+class StoreStats:
+    """What a store holds: entry count, payload bytes, and the range of access times."""
+
+    entries: int = 0
+    bytes: int = 0
+    inline_entries: int = 0
+    file_entries: int = 0
+    oldest_access: float | None = None
+    newest_access: float | None = None
+
+
+class Store(ABC):
+    """The primitives every store implements; keys are bytes, values are payload bytes."""
+
+    @abstractmethod
+    def get_many(self, keys: Iterable[bytes]) -> dict[bytes, bytes]:
+        """The payloads of the keys present; missing or corrupt keys are left out."""
+
+    @abstractmethod
+    def put_many(self, items: Mapping[bytes, bytes]) -> None:
+        """Store all items at once (one transaction where the store has them)."""
+
+    @abstractmethod
+    def contains_many(self, keys: Iterable[bytes]) -> set[bytes]:
+        """The keys present, without reading or verifying their payloads."""
+
+    @abstractmethod
+    def delete(self, keys: Iterable[bytes]) -> int:
+        """Remove the keys; returns how many were present."""
+
+    @abstractmethod
+    def stats(self) -> StoreStats:
+        """Counts, sizes and access times."""
+
+    @abstractmethod
+    def clear(self) -> None:
+        """Remove every entry."""
+
+    @abstractmethod
+    def prune(self, max_bytes: int) -> int:
+        """Remove least recently used entries until at most ``max_bytes``; returns the count."""
+
+    def close(self) -> None:  # noqa: B027 - optional: stores without resources need nothing
+        """Release connections and flush pending bookkeeping; the store reopens on next use."""
+
+    def __enter__(self: T) -> T:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class NullStore(Store):
+    """The disabled cache: stores nothing, finds nothing."""
+
+    def get_many(self, keys: Iterable[bytes]) -> dict[bytes, bytes]:
+        return {}
+
+    def put_many(self, items: Mapping[bytes, bytes]) -> None:
+        pass
+
+    def contains_many(self, keys: Iterable[bytes]) -> set[bytes]:
+        return set()
+
+    def delete(self, keys: Iterable[bytes]) -> int:
+        return 0
+
+    def stats(self) -> StoreStats:
+        return StoreStats()
+
+    def clear(self) -> None:
+        pass
+
+    def prune(self, max_bytes: int) -> int:
+        return 0
+
+    def __repr__(self) -> str:
+        return "NullStore()"
+
+
+class MemoryStore(Store):
+    """A dict in this process: for tests and runs that need no persistence."""
+
+    def __init__(self) -> None:
+        self._data: dict[bytes, tuple[bytes, float]] = {}
+        self._lock = threading.Lock()
+
+    def get_many(self, keys: Iterable[bytes]) -> dict[bytes, bytes]:
+        now = time.time()
+        found = {}
+        with self._lock:
+            for key in keys:
+                entry = self._data.get(key)
+                if entry is not None:
+                    found[key] = entry[0]
+                    self._data[key] = (entry[0], now)
+        return found
+
+    def put_many(self, items: Mapping[bytes, bytes]) -> None:
+        now = time.time()
+        with self._lock:
+            self._data.update((k, (bytes(v), now)) for k, v in items.items())
+
+    def contains_many(self, keys: Iterable[bytes]) -> set[bytes]:
+        return {k for k in keys if k in self._data}
+
+    def delete(self, keys: Iterable[bytes]) -> int:
+        with self._lock:
+            return sum(self._data.pop(k, None) is not None for k in set(keys))
+
+    def stats(self) -> StoreStats:
+        with self._lock:
+            times = [t for _, t in self._data.values()]
+            size = sum(len(p) for p, _ in self._data.values())
+        n = len(times)
+        return StoreStats(n, size, n, 0, min(times, default=None), max(times, default=None))
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+
+    def prune(self, max_bytes: int) -> int:
+        with self._lock:
+            total = sum(len(p) for p, _ in self._data.values())
+            removed = 0
+            for key, (payload, _) in sorted(self._data.items(), key=lambda kv: kv[1][1]):
+                if total <= max_bytes:
+                    break
+                del self._data[key]
+                total -= len(payload)
+                removed += 1
+        return removed
+
+    def __repr__(self) -> str:
+        return f"MemoryStore(<{len(self._data)} entries>)"
+
+
+# --- SQLite + files ------------------------------------------------------------------------
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS entries (
+    key BLOB PRIMARY KEY,
+    value BLOB NOT NULL,  -- b'i' + checksum + payload, or b'f' + checksum for a blob file
+    size INTEGER NOT NULL,
+    created REAL NOT NULL,
+    accessed REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS entries_accessed ON entries(accessed);
+"""
+_INSERT = (
+    "INSERT OR REPLACE INTO entries(key, value, size, created, accessed) VALUES (?, ?, ?, ?, ?)"
+)
+_INLINE, _FILE = ord("i"), ord("f")
+_IS_FILE = "substr(value, 1, 1) = x'66'"
+_DELETE_EXACT = "DELETE FROM entries WHERE key = ? AND substr(value, 1, 9) = ?"
+_ABANDONED: list[Any] = []  # connections inherited through fork: never used, never closed
+_LIVE: weakref.WeakSet[SQLiteStore] = weakref.WeakSet()
+
+
+@functools.cache
+def _in(sql: str, n: int) -> str:
+    return sql.replace("(?)", "(" + ",".join("?" * n) + ")")
+
+
+def _chunks(keys: list[bytes]) -> Iterable[list[bytes]]:
+    for i in range(0, len(keys), _CHUNK):
+        yield keys[i : i + _CHUNK]
+
+
+def _is_busy(error: Exception) -> bool:
+    text = str(error).lower()
+    return "locked" in text or "busy" in text
+
+
+class SQLiteStore(Store):
+    """A directory with ``index.sqlite`` and ``blobs/``; safe across threads and processes.
+
+    Connections open lazily, one per thread; after ``fork`` or unpickling the store reopens,
+    since only the path is carried. Writes are ``BEGIN IMMEDIATE`` transactions that wait up
+    to 30 s for another writer. Access times for LRU pruning are batched in memory and
+    written with the next ``put_many``, every 4096 hits, or on ``close``, so a hit costs no
+    write.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._reset()
+        _LIVE.add(self)
+
+    def _reset(self) -> None:
+        self._local = threading.local()
+        self._conns: list[Any] = []
+        self._pending: dict[bytes, float] = {}
+        self._touched: set[bytes] = set()
+        self._finalizer = weakref.finalize(self, _close_all, self._conns, self._pending)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"path": self.path}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["path"])  # type: ignore[misc]
+
+    def __repr__(self) -> str:
+        return f"SQLiteStore({str(self.path)!r})"
+
+    # connections
+
+    def _conn(self) -> Any:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._open()
+            with self._lock:
+                self._conns.append(conn)
+        return conn
+
+    def _open(self) -> Any:
+        import sqlite3
+
+        (self.path / "blobs").mkdir(parents=True, exist_ok=True)
+        index = self.path / "index.sqlite"
+        try:
+            return _connect(index)
+        except sqlite3.DatabaseError as e:
+            if isinstance(e, sqlite3.OperationalError):
+                raise
+            aside = index.with_name(f"index.sqlite.corrupt-{int(time.time())}")
+            warnings.warn(
+                f"hotpipe cache: {index} is not a readable SQLite database ({e}); moved it to "
+                f"{aside.name} and started an empty cache",
+                CacheWarning,
+                stacklevel=4,
+            )
+            os.replace(index, aside)
+            return _connect(index)
+
+    def _after_fork(self) -> None:
+        _ABANDONED.extend(self._conns)  # closing them here could disturb the parent's WAL
+        self._finalizer.detach()
+        self._reset()
+
+    def _transaction(self, body: Callable[[Any], T]) -> T:
+        import sqlite3
+
+        conn = self._conn()
+        for attempt in range(6):
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as e:
+                if not _is_busy(e) or attempt == 5:
+                    raise
+                time.sleep(0.05 * 2**attempt)
+                continue
+            try:
+                result = body(conn)
+                conn.execute("COMMIT")
+                return result
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+                raise
+        raise AssertionError("unreachable")
+
+    # blobs
+
+    def _blob(self, key: bytes, checksum: bytes) -> Path:
+        name = key.hex()
+        return self.path / "blobs" / name[:2] / f"{name}-{checksum.hex()}"
+
+    def _write_blob(self, path: Path, payload: bytes) -> None:
+        path.parent.mkdir(exist_ok=True)
+        tmp = path.with_name(f".tmp-{os.getpid()}-{threading.get_ident()}-{path.name}")
+        with open(tmp, "wb") as f:
+            f.write(payload)
+        os.replace(tmp, path)  # atomic: readers see the old file or the whole new one
+
+    def _read_blob(self, key: bytes, checksum: bytes) -> bytes | None:
+        try:
+            with open(self._blob(key, checksum), "rb") as f:
+                return f.read()
+        except OSError:
+            return None
+
+    # primitives
+
+    def get_many(self, keys: Iterable[bytes]) -> dict[bytes, bytes]:
+        wanted = list(dict.fromkeys(keys))
+        conn = self._conn()
+        sql = "SELECT key, value FROM entries WHERE key IN (?)"  # two columns: the fastest
+        found: dict[bytes, bytes] = {}
+        bad: list[tuple[bytes, bytes]] = []
+        for chunk in _chunks(wanted):
+            for key, value in conn.execute(_in(sql, len(chunk)), chunk):
+                checksum = value[1:9]
+                if value[0] == _INLINE:
+                    payload: bytes | None = value[9:]
+                else:
+                    payload = self._read_blob(key, checksum)
+                if payload is None or _checksum(payload) != checksum:
+                    bad.append((key, value[:9]))
+                else:
+                    found[key] = payload
+        if bad:
+            self._discard(bad)
+        if found:
+            self._touch(found.keys())
+        return found
+
+    def _touch(self, keys: Any) -> None:
+        """Remember an access time to write later, once per key per process."""
+        now = time.time()
+        with self._lock:
+            new = keys - self._touched
+            if len(self._touched) > 1_000_000:
+                self._touched.clear()
+            self._touched |= new
+            self._pending.update(dict.fromkeys(new, now))
+            flush = len(self._pending) >= _FLUSH_TOUCHES
+        if flush:
+            with contextlib.suppress(Exception):
+                self._transaction(self._flush_touches)
+
+    def _flush_touches(self, conn: Any) -> None:
+        with self._lock:
+            pending = dict(self._pending)
+            self._pending.clear()  # in place: the exit finalizer holds this dict
+        if pending:
+            conn.executemany(
+                "UPDATE entries SET accessed = ? WHERE key = ?",
+                [(t, k) for k, t in pending.items()],
+            )
+
+    def _discard(self, bad: list[tuple[bytes, bytes]]) -> None:
+        warnings.warn(
+            f"hotpipe cache: {len(bad)} corrupt entr{'y' if len(bad) == 1 else 'ies'} in "
+            f"{self.path} (checksum mismatch or missing blob file); they count as misses and "
+            "are rewritten when recomputed",
+            CacheWarning,
+            stacklevel=3,
+        )
+
+        def body(conn: Any) -> None:
+            conn.executemany(_DELETE_EXACT, bad)
+
+        with contextlib.suppress(Exception):
+            self._transaction(body)
+        self._unlink(bad)
+
+    def put_many(self, items: Mapping[bytes, bytes]) -> None:
+        if not items:
+            return
+        now = time.time()
+        rows = []
+        for key, payload in items.items():
+            checksum = _checksum(payload)
+            if len(payload) <= INLINE_LIMIT:
+                value = b"i" + checksum + payload
+            else:
+                self._write_blob(self._blob(key, checksum), payload)
+                value = b"f" + checksum
+            rows.append((key, value, len(payload), now, now))
+        keys = list(items)
+
+        def body(conn: Any) -> list[tuple[bytes, bytes]]:
+            old = self._file_rows(conn, keys)
+            conn.executemany(_INSERT, rows)
+            self._flush_touches(conn)
+            return old
+
+        replaced = self._transaction(body)
+        new_files = {(r[0], r[1]) for r in rows if r[1][0] == _FILE}
+        self._unlink([kc for kc in replaced if kc not in new_files])
+        with self._lock:
+            self._touched.update(keys)
+
+    def _file_rows(self, conn: Any, keys: list[bytes]) -> list[tuple[bytes, bytes]]:
+        sql = f"SELECT key, substr(value, 1, 9) FROM entries WHERE {_IS_FILE} AND key IN (?)"
+        return [row for chunk in _chunks(keys) for row in conn.execute(_in(sql, len(chunk)), chunk)]
+
+    def _unlink(self, files: Iterable[tuple[bytes, bytes]]) -> None:
+        for key, head in files:
+            if head[0] == _FILE:
+                with contextlib.suppress(OSError):
+                    os.unlink(self._blob(key, head[1:9]))
+
+    def contains_many(self, keys: Iterable[bytes]) -> set[bytes]:
+        wanted = list(dict.fromkeys(keys))
+        conn = self._conn()
+        sql = "SELECT key FROM entries WHERE key IN (?)"
+        return {row[0] for c in _chunks(wanted) for row in conn.execute(_in(sql, len(c)), c)}
+
+    def delete(self, keys: Iterable[bytes]) -> int:
+        wanted = list(dict.fromkeys(keys))
+
+        def body(conn: Any) -> tuple[int, list[tuple[bytes, bytes]]]:
+            files = self._file_rows(conn, wanted)
+            sql = "DELETE FROM entries WHERE key IN (?)"
+            n = sum(conn.execute(_in(sql, len(c)), c).rowcount for c in _chunks(wanted))
+            return n, files
+
+        count, files = self._transaction(body)
+        self._unlink(files)
+        return count
+
+    def stats(self) -> StoreStats:
+        self._transaction(self._flush_touches)
+        row = (
+            self._conn()
+            .execute(
+                f"SELECT count(*), coalesce(sum(size), 0), coalesce(sum({_IS_FILE}), 0), "
+                "min(accessed), max(accessed) FROM entries"
+            )
+            .fetchone()
+        )
+        n, size, files, oldest, newest = row
+        return StoreStats(n, size, n - files, files, oldest, newest)
+
+    def clear(self) -> None:
+        self._transaction(lambda conn: conn.execute("DELETE FROM entries"))
+        with self._lock:
+            self._pending.clear()
+            self._touched.clear()
+        blobs = self.path / "blobs"
+        shutil.rmtree(blobs, ignore_errors=True)
+        blobs.mkdir(exist_ok=True)
+        self._vacuum()
+
+    def prune(self, max_bytes: int) -> int:
+        conn = self._conn()
+        self._transaction(self._flush_touches)
+        (total,) = conn.execute("SELECT coalesce(sum(size), 0) FROM entries").fetchone()
+        victims: list[tuple[bytes, bytes]] = []
+        if total > max_bytes:
+            query = "SELECT key, substr(value, 1, 9), size FROM entries ORDER BY accessed, key"
+            for key, head, size in conn.execute(query):
+                if total <= max_bytes:
+                    break
+                victims.append((key, head))
+                total -= size
+        self._transaction(lambda conn: conn.executemany(_DELETE_EXACT, victims))
+        self._unlink(victims)
+        self._sweep_orphans()
+        self._vacuum()
+        return len(victims)
+
+    def _sweep_orphans(self) -> None:
+        """Remove blob files no entry points to (a writer killed between file and index)."""
+        sql = f"SELECT key, substr(value, 2, 8) FROM entries WHERE {_IS_FILE}"
+        rows = self._conn().execute(sql)
+        known = {self._blob(k, c).name for k, c in rows}
+        cutoff = time.time() - _ORPHAN_AGE
+        for path in (self.path / "blobs").glob("*/*"):
+            with contextlib.suppress(OSError):
+                if path.name not in known and path.stat().st_mtime < cutoff:
+                    path.unlink()
+
+    def _vacuum(self) -> None:
+        with contextlib.suppress(Exception):
+            self._conn().execute("PRAGMA incremental_vacuum")
+
+    def close(self) -> None:
+        self._finalizer()  # writes pending access times, closes and empties the lists
+        with self._lock:
+            self._local = threading.local()
+            self._finalizer = weakref.finalize(self, _close_all, self._conns, self._pending)
+
+
+def _connect(index: Path) -> Any:
+    import sqlite3
+
+    conn = sqlite3.connect(index, timeout=30.0, isolation_level=None, check_same_thread=False)
+    try:
+        conn.execute("PRAGMA busy_timeout = 30000")
+        conn.execute("PRAGMA auto_vacuum = INCREMENTAL")  # takes effect only on a new file
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        if conn.execute("PRAGMA user_version").fetchone()[0] == 0:
+            conn.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} PRAGMA user_version = 1; COMMIT;")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _close_all(conns: list[Any], pending: dict[bytes, float]) -> None:
+    """Write pending access times and close; also run at exit for stores never closed."""
+    if conns and pending:
+        with contextlib.suppress(Exception):
+            conns[0].execute("BEGIN IMMEDIATE")
+            rows = [(t, k) for k, t in pending.items()]
+            conns[0].executemany("UPDATE entries SET accessed = ? WHERE key = ?", rows)
+            conns[0].execute("COMMIT")
+    for conn in conns:
+        with contextlib.suppress(Exception):
+            conn.close()
+    conns.clear()
+    pending.clear()
+
+
+def _reset_stores_after_fork() -> None:
+    for store in list(_LIVE):
+        store._after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_stores_after_fork)
+
+
+# --- the user-facing cache -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CacheStats:
+    """The store's contents plus this process's counters for one ``Cache`` object."""
+
+    store: StoreStats = field(default_factory=StoreStats)
+    hits: int = 0
+    misses: int = 0
+    bytes_read: int = 0
+    bytes_written: int = 0
+    unpicklable: int = 0
+    corrupt: int = 0
+
+
+class Cache:
+    """Values by key over a store: ``Cache(".hotpipe/cache")``, or ``Cache(None)`` to disable.
+
+    Values are pickled (protocol 5); ``None`` is a value like any other, told apart from a
+    missing key by ``get_many`` leaving the key out. Nothing here raises on a bad entry or a
+    failing store: a value that cannot be pickled, a payload that cannot be unpickled and an
+    I/O error each give a ``CacheWarning`` and count as a miss. Pickling a ``Cache`` carries
+    only its location; the store reopens in the new process.
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str] | None = ".hotpipe/cache", *, store: Store | None = None
+    ) -> None:
+        if store is None:
+            store = NullStore() if path is None else SQLiteStore(path)
+        self.store = store
+        self._lock = threading.Lock()
+        self._counts = dict.fromkeys(
+            ("hits", "misses", "bytes_read", "bytes_written", "unpicklable", "corrupt"), 0
+        )
+
+    @classmethod
+    def disabled(cls) -> Cache:
+        """A cache that stores nothing (the null object: callers need no ``if``)."""
+        return cls(None)
+
+    @property
+    def path(self) -> Path | None:
+        return getattr(self.store, "path", None)
+
+    def __repr__(self) -> str:
+        return f"Cache({str(self.path)!r})" if self.path else f"Cache(store={self.store!r})"
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"store": self.store}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(store=state["store"])  # type: ignore[misc]
+
+    def _count(self, **amounts: int) -> None:
+        with self._lock:
+            for name, n in amounts.items():
+                self._counts[name] += n
+
+    def _warn(self, what: str, error: BaseException) -> None:
+        where = self.path or self.store
+        message = f"hotpipe cache {where}: {what}: {type(error).__name__}: {error}"
+        warnings.warn(message, CacheWarning, stacklevel=3)
+
+    def get_many(self, keys: Iterable[bytes]) -> dict[bytes, Any]:
+        """The values of the keys found; a key left out is a miss (``None`` is a value)."""
+        keys = list(keys)
+        try:
+            payloads = self.store.get_many(keys)
+        except Exception as e:
+            self._warn("reading failed, treating every key as a miss", e)
+            payloads = {}
+        values, broken = {}, []
+        for key, payload in payloads.items():
+            try:
+                values[key] = serialize.loads(payload)
+            except Exception as e:
+                self._warn("an entry cannot be unpickled, recomputing it", e)
+                broken.append(key)
+        if broken:
+            with contextlib.suppress(Exception):
+                self.store.delete(broken)
+        read = sum(len(payloads[k]) for k in values)
+        self._count(hits=len(values), misses=len(keys) - len(values), bytes_read=read)
+        self._count(corrupt=len(broken))
+        return values
+
+    def put_many(self, items: Mapping[bytes, Any]) -> None:
+        """Store the values; one that cannot be pickled is skipped with a warning."""
+        payloads = {}
+        for key, value in items.items():
+            try:
+                payloads[key] = serialize.dumps(value)
+            except Exception as e:
+                self._warn(f"a {type(value).__qualname__} cannot be pickled, not caching it", e)
+                self._count(unpicklable=1)
+        try:
+            self.store.put_many(payloads)
+        except Exception as e:
+            self._warn(f"writing {len(payloads)} entries failed, they stay uncached", e)
+            return
+        self._count(bytes_written=sum(map(len, payloads.values())))
+
+    def contains_many(self, keys: Iterable[bytes]) -> set[bytes]:
+        """The keys present (not verified: a corrupt one still turns into a miss on read)."""
+        try:
+            return self.store.contains_many(keys)
+        except Exception as e:
+            self._warn("checking keys failed", e)
+            return set()
+
+    def stats(self) -> CacheStats:
+        """What the store holds and this object's hits, misses and bytes moved."""
+        with self._lock:
+            counts = dict(self._counts)
+        return CacheStats(self.store.stats(), **counts)
+
+    def clear(self) -> None:
+        """Remove every entry."""
+        self.store.clear()
+
+    def prune(self, max_bytes: int) -> int:
+        """Remove least recently used entries down to ``max_bytes`` of payload."""
+        return self.store.prune(max_bytes)
+
+    def close(self) -> None:
+        """Flush access times and close connections; the cache reopens on next use."""
+        self.store.close()

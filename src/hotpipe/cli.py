@@ -1,0 +1,150 @@
+"""The ``hotpipe`` command: ``hotpipe cache stats|clear|prune [PATH]``.
+
+Subcommands are argparse sub-parsers, so ``hotpipe run ...`` can join later. Exit codes:
+0 done, 1 nothing to act on (no cache at PATH for ``stats``), 2 bad arguments.
+
+>>> parse_size("1.5GiB"), parse_size("500MB"), parse_size("12")
+(1610612736, 500000000, 12)
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import time
+from pathlib import Path
+
+__all__ = ["main", "parse_size"]
+
+DEFAULT_PATH = Path(".hotpipe/cache")
+_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 1000,
+    "kb": 1000,
+    "m": 1000**2,
+    "mb": 1000**2,
+    "g": 1000**3,
+    "gb": 1000**3,
+    "t": 1000**4,
+    "tb": 1000**4,
+    "kib": 1024,
+    "mib": 1024**2,
+    "gib": 1024**3,
+    "tib": 1024**4,
+}
+_SIZE = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*([a-zA-Z]*)\s*")
+
+
+def parse_size(text: str) -> int:
+    """Bytes in ``500MB``, ``1GB``, ``1.5GiB`` (KB/MB/GB/TB are powers of 1000, KiB... of 1024)."""
+    match = _SIZE.fullmatch(text)
+    unit = match and match.group(2).lower()
+    if not match or unit not in _UNITS:
+        raise argparse.ArgumentTypeError(
+            f"invalid size {text!r}: use a number and an optional unit, one of B, KB, MB, GB, "
+            "TB (powers of 1000) or KiB, MiB, GiB, TiB (powers of 1024), e.g. 500MB or 1.5GiB"
+        )
+    return int(float(match.group(1)) * _UNITS[unit])
+
+
+def _human(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if n < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    raise AssertionError("unreachable")
+
+
+def _when(t: float | None) -> str:
+    return "-" if t is None else time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t))
+
+
+def _open(path: Path):  # type: ignore[no-untyped-def]
+    from hotpipe.cache import SQLiteStore
+
+    return SQLiteStore(path) if (path / "index.sqlite").exists() else None
+
+
+def _stats(args: argparse.Namespace) -> int:
+    store = _open(args.path)
+    if store is None:
+        print(f"hotpipe: no cache at {args.path} (no index.sqlite there)", file=sys.stderr)
+        return 1
+    with store:
+        s = store.stats()
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"hotpipe cache {args.path}", show_header=False)
+    rows = [
+        ("entries", f"{s.entries:,}"),
+        ("total size", _human(s.bytes)),
+        ("inline entries", f"{s.inline_entries:,}"),
+        ("file entries", f"{s.file_entries:,}"),
+        ("oldest access", _when(s.oldest_access)),
+        ("newest access", _when(s.newest_access)),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    Console().print(table)
+    return 0
+
+
+def _clear(args: argparse.Namespace) -> int:
+    store = _open(args.path)
+    if store is None:
+        print(f"nothing to clear: no cache at {args.path}")
+        return 0
+    with store:
+        n = store.stats().entries
+        store.clear()
+    print(f"cleared {n:,} entries from {args.path}")
+    return 0
+
+
+def _prune(args: argparse.Namespace) -> int:
+    store = _open(args.path)
+    if store is None:
+        print(f"nothing to prune: no cache at {args.path}")
+        return 0
+    with store:
+        removed = store.prune(args.max_size)
+        left = store.stats()
+    print(
+        f"removed {removed:,} least recently used entries; {left.entries:,} entries, "
+        f"{_human(left.bytes)} left in {args.path}"
+    )
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hotpipe", description="hotpipe command line")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    cache = commands.add_parser("cache", help="inspect and manage the on-disk cache")
+    actions = cache.add_subparsers(dest="action", required=True, metavar="ACTION")
+    path_help = f"the cache directory (default: ./{DEFAULT_PATH})"
+    for name, func, help_text in (
+        ("stats", _stats, "entries, size and access times"),
+        ("clear", _clear, "remove every entry"),
+        ("prune", _prune, "remove least recently used entries down to --max-size"),
+    ):
+        sub = actions.add_parser(name, help=help_text)
+        sub.add_argument("path", nargs="?", type=Path, default=DEFAULT_PATH, help=path_help)
+        sub.set_defaults(func=func)
+        if name == "prune":
+            sub.add_argument(
+                "--max-size", type=parse_size, required=True, help="e.g. 500MB, 1GB, 1.5GiB"
+            )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    args = _parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
