@@ -1,7 +1,7 @@
-"""The ``hotpipe`` command: ``hotpipe cache stats|clear|prune [PATH]``.
+"""The ``hotpipe`` command: ``hotpipe cache stats|clear|prune [PATH]`` and ``hotpipe run``.
 
-Subcommands are argparse sub-parsers, so ``hotpipe run ...`` can join later. Exit codes:
-0 done, 1 nothing to act on (no cache at PATH for ``stats``), 2 bad arguments.
+Each command is an argparse sub-parser (``run`` comes from ``hotpipe.cli_run``). Cache exit
+codes: 0 done, 1 no cache at PATH for ``stats``, 2 bad arguments.
 
 >>> parse_size("1.5GiB"), parse_size("500MB"), parse_size("12")
 (1610612736, 500000000, 12)
@@ -122,6 +122,9 @@ def _prune(args: argparse.Namespace) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hotpipe", description="hotpipe command line")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    from hotpipe.cli_run import add_run_parser  # ``hotpipe run``, owned by the engine side
+
+    add_run_parser(commands)
     cache = commands.add_parser("cache", help="inspect and manage the on-disk cache")
     actions = cache.add_subparsers(dest="action", required=True, metavar="ACTION")
     path_help = f"the cache directory (default: ./{DEFAULT_PATH})"

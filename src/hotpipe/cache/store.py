@@ -242,6 +242,8 @@ class SQLiteStore(Store):
     write.
     """
 
+    touch_interval = 60.0  # seconds: the resolution of access times used by prune
+
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
@@ -253,6 +255,7 @@ class SQLiteStore(Store):
         self._conns: list[Any] = []
         self._pending: dict[bytes, float] = {}
         self._touched: set[bytes] = set()
+        self._touched_since = time.time()
         self._finalizer = weakref.finalize(self, _close_all, self._conns, self._pending)
 
     def __getstate__(self) -> dict[str, Any]:
@@ -328,7 +331,7 @@ class SQLiteStore(Store):
         return self.path / "blobs" / name[:2] / f"{name}-{checksum.hex()}"
 
     def _write_blob(self, path: Path, payload: bytes) -> None:
-        path.parent.mkdir(exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".tmp-{os.getpid()}-{threading.get_ident()}-{path.name}")
         with open(tmp, "wb") as f:
             f.write(payload)
@@ -367,12 +370,13 @@ class SQLiteStore(Store):
         return found
 
     def _touch(self, keys: Any) -> None:
-        """Remember an access time to write later, once per key per process."""
+        """Remember an access time to write later, once per key per ``touch_interval``."""
         now = time.time()
         with self._lock:
-            new = keys - self._touched
-            if len(self._touched) > 1_000_000:
+            if now - self._touched_since > self.touch_interval or len(self._touched) > 10**6:
                 self._touched.clear()
+                self._touched_since = now
+            new = keys - self._touched
             self._touched |= new
             self._pending.update(dict.fromkeys(new, now))
             flush = len(self._pending) >= _FLUSH_TOUCHES
@@ -409,6 +413,7 @@ class SQLiteStore(Store):
     def put_many(self, items: Mapping[bytes, bytes]) -> None:
         if not items:
             return
+        self._conn()  # opens (and creates) the store before its files are written
         now = time.time()
         rows = []
         for key, payload in items.items():
@@ -430,8 +435,6 @@ class SQLiteStore(Store):
         replaced = self._transaction(body)
         new_files = {(r[0], r[1]) for r in rows if r[1][0] == _FILE}
         self._unlink([kc for kc in replaced if kc not in new_files])
-        with self._lock:
-            self._touched.update(keys)
 
     def _file_rows(self, conn: Any, keys: list[bytes]) -> list[tuple[bytes, bytes]]:
         sql = f"SELECT key, substr(value, 1, 9) FROM entries WHERE {_IS_FILE} AND key IN (?)"
@@ -529,6 +532,7 @@ def _connect(index: Path) -> Any:
     import sqlite3
 
     conn = sqlite3.connect(index, timeout=30.0, isolation_level=None, check_same_thread=False)
+    conn.text_factory = bytes  # a damaged row holding TEXT still reads, and fails its checksum
     try:
         conn.execute("PRAGMA busy_timeout = 30000")
         conn.execute("PRAGMA auto_vacuum = INCREMENTAL")  # takes effect only on a new file
