@@ -13,12 +13,13 @@ from hotpipe.errors import (
     InputError,
     NodeError,
 )
-from hotpipe.execute import FAILED
+from hotpipe._values import FAILED
 from hotpipe.graph import Edge, Graph, GraphNode
-from hotpipe.node import Node, node
+from hotpipe.node import Hints, Node, node
 from hotpipe.pipeline import Pipeline
 from hotpipe.profile import NodeProfile, Profile
 from hotpipe.profile.stats import ItemError
+from hotpipe.resources import Resource, resource
 from hotpipe.result import Result
 
 __version__ = "0.1.0"
@@ -32,6 +33,7 @@ __all__ = [
     "Engine",
     "Graph",
     "GraphNode",
+    "Hints",
     "HotpipeError",
     "InputError",
     "ItemError",
@@ -42,9 +44,11 @@ __all__ = [
     "Pipeline",
     "Processes",
     "Profile",
+    "Resource",
     "Result",
     "Threads",
     "WorkerDied",
     "__version__",
     "node",
+    "resource",
 ]

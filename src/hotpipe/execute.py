@@ -11,15 +11,18 @@ slow enough that timing costs under ~2 % is timed item by item throughout.
 
 from __future__ import annotations
 
-import reprlib
 from collections.abc import Callable
 from functools import partial
 from itertools import islice, repeat
 from time import perf_counter, thread_time
 from typing import Any
 
+from hotpipe._aio import gather_items, run_coroutine
+from hotpipe._values import FAILED, describe_inputs, short_repr
+from hotpipe._batch import batch_columns, call_batch_of_one, map_batches
 from hotpipe.errors import NodeError
 from hotpipe.plan import Plan, Step
+from hotpipe.resources import Resource, resolve
 from hotpipe.profile.stats import TIME_EVERY_ITEM_ABOVE, ItemError, Stats
 
 __all__ = [
@@ -32,47 +35,11 @@ __all__ = [
     "run_columns",
 ]
 
-_short = reprlib.Repr()
-_short.maxstring = 60
-_short.maxother = 60
-_short.maxlist = _short.maxtuple = _short.maxdict = _short.maxset = 4
-_short.maxlevel = 2
-
-
-class _Failed:
-    """The value held by an item that failed (``map(..., on_error="collect")``)."""
-
-    _instance: _Failed | None = None
-
-    def __new__(cls) -> _Failed:
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
-
-    def __repr__(self) -> str:
-        return "FAILED"
-
-    def __bool__(self) -> bool:
-        return False
-
-    def __reduce__(self) -> str:
-        return "FAILED"
-
-
-FAILED = _Failed()
-
-
-def describe_inputs(step: Step, values: tuple[Any, ...]) -> str:
-    """``x=1, y='a'``: a short repr of a node's arguments for messages and profiles."""
-    names = [a.rsplit(".", 1)[-1] for a in step.args]
-    return ", ".join(f"{n}={_short.repr(v)}" for n, v in zip(names, values, strict=False)) or "-"
-
-
 def _unpack_error(step: Step, value: Any) -> ValueError:
     n = len(step.outputs)
     return ValueError(
         f"node {step.name!r} declares {n} outputs {list(step.outputs)} and must return a "
-        f"tuple of {n} values, but returned {type(value).__name__}: {_short.repr(value)}"
+        f"tuple of {n} values, but returned {type(value).__name__}: {short_repr(value)}"
     )
 
 
@@ -98,23 +65,39 @@ def compile_item_function(
     ``cpu=False`` the CPU clock is not read (it is a system call, ~0.4 us here, which would
     dominate a run of cheap nodes); ``Local`` chooses per plan from the measured run time.
     """
-    namespace: dict[str, Any] = {"_clock": perf_counter, "_cpu": thread_time}
+    namespace: dict[str, Any] = {
+        "_clock": perf_counter, "_cpu": thread_time, "_res": resolve,
+        "_await": run_coroutine, "_one": call_batch_of_one,
+    }
     local: dict[str, str] = {}
+    raw: dict[str, str] = {}  # names before resources are resolved, for batch-only nodes
+    batch_inputs = {a for step in plan.steps if step.run_batch_only for a in step.args}
     lines = ["def run_item(_inputs, _wall, _cpu_s):"]
     for i, name in enumerate(plan.inputs):
         local[name] = f"i{i}"
-        lines.append(f"    i{i} = _inputs[{name!r}]")
+        if name in batch_inputs:
+            raw[name] = f"r{i}"
+            lines.append(f"    r{i} = _inputs[{name!r}]; i{i} = _res(r{i})")
+        else:
+            lines.append(f"    i{i} = _res(_inputs[{name!r}])")
     for i, (name, value) in enumerate(plan.constants.items()):
-        local[name] = f"c{i}"
         namespace[f"c{i}"] = value
+        raw[name] = f"c{i}"
+        local[name] = f"_res(c{i})" if type(value) is Resource else f"c{i}"
     lines.append("    _t0 = _clock(); _c0 = _cpu()" if cpu else "    _t0 = _clock()")
     first_step_line = len(lines) + 1
     for k, step in enumerate(plan.steps):
         namespace[f"f{k}"] = step.func
         outs = [f"v{k}_{j}" for j in range(len(step.outputs))]
-        local.update(zip(step.outputs, outs, strict=True))
         target = ", ".join(outs) + ("," if step.unpack and len(outs) == 1 else "")
-        call = f"f{k}({', '.join(local[a] for a in step.args)})"
+        if step.run_batch_only:
+            args = ", ".join(raw.get(a, local[a]) for a in step.args)
+            call = f"_one(f{k}, ({args}{',' if len(step.args) == 1 else ''}), {step.name!r})"
+        else:
+            call = f"f{k}({', '.join(local[a] for a in step.args)})"
+            if step.node.is_async:
+                call = f"_await({call})"
+        local.update(zip(step.outputs, outs, strict=True))
         clocks = f"_t1 = _clock(); _wall[{k}] += _t1 - _t0; _t0 = _t1"
         if cpu:
             clocks += f"; _c1 = _cpu(); _cpu_s[{k}] += _c1 - _c0; _c0 = _c1"
@@ -146,7 +129,10 @@ def item_failure(plan: Plan, func: Callable[..., Any], exc: BaseException) -> Ba
     step = plan.steps[k]
     frame_locals = tb.tb_frame.f_locals
     local = func.local_names  # type: ignore[attr-defined]
-    values = tuple(frame_locals.get(local[a], plan.constants.get(a)) for a in step.args)
+    values = tuple(
+        frame_locals[local[a]] if local[a] in frame_locals else plan.constants.get(a)
+        for a in step.args
+    )
     cause = exc
     if tb.tb_next is None and isinstance(exc, (ValueError, TypeError)) and step.unpack:
         # the unpacking in the generated line failed, not the user's function
@@ -178,11 +164,17 @@ def run_broadcast(
         if step.mapped:
             continue
         t0, c0 = perf_counter(), thread_time()
-        args = tuple(vals[a] for a in step.args)
+        args = tuple(resolve(vals[a]) for a in step.args)
         try:
             if broken and any(v is FAILED for v in args):
                 raise _Skip
-            result = step.func(*args)
+            if step.run_batch_only:
+                raw = tuple(vals[a] for a in step.args)
+                result = call_batch_of_one(step.func, raw, step.name)
+            elif step.node.is_async:
+                result = run_coroutine(step.func(*args))
+            else:
+                result = step.func(*args)
             results = _unpack_one(step, result) if step.unpack else (result,)
         except _Skip:
             results = (FAILED,) * len(step.outputs)
@@ -294,8 +286,17 @@ def _split(step: Step, out: list[Any], ctx: _Chunk) -> list[list[Any]]:
     return cols
 
 
-def _run_step(step: Step, k: int, argcols: list[Any], n: int, ctx: _Chunk) -> list[Any]:
-    """One mapped step over the chunk: timed samples first, then the fastest safe loop."""
+def _run_step(step: Step, k: int, argcols: list[Any], n: int, ctx: _Chunk,
+              batch_args: Callable[[int, int], tuple[Any, ...]], plan: Plan) -> tuple[list, int]:
+    """One mapped step over the chunk; returns the outputs and the number of calls.
+
+    Singular functions: timed samples first, then the fastest safe loop. Async functions:
+    every item of the chunk awaited concurrently. Batch functions: batches of a measured size.
+    """
+    if step.node.is_async:
+        return _map_async(step, k, argcols, n, ctx), n - len(ctx.failed)
+    if step.batch is not None:
+        return map_batches(step, k, n, ctx, batch_args, plan.tuning)
     stats = ctx.stats
     out: list[Any] = []
     sample = min(n, max(0, stats.sample - stats.timed[k]))
@@ -310,6 +311,23 @@ def _run_step(step: Step, k: int, argcols: list[Any], n: int, ctx: _Chunk) -> li
             _map_items(step, k, argcols, sample, n, ctx, out, timed=slow)
         else:
             _map_fast(step, argcols, sample, n, ctx, out)
+    return out, n - len(ctx.failed)
+
+
+def _map_async(step: Step, k: int, argcols: list[Any], n: int, ctx: _Chunk) -> list[Any]:
+    """Await every item of the chunk concurrently (``max_concurrency`` at once)."""
+    failed = ctx.failed
+    rows = [(i, row) for i, row in enumerate(_rows(argcols, 0, n)) if i not in failed]
+    out: list[Any] = [FAILED] * n
+    describe = partial(describe_inputs, step)
+    for (i, value, exc, seconds), (_, row) in zip(
+        gather_items(step.func, rows, step.node.max_concurrency), rows, strict=True
+    ):
+        if exc is not None:
+            ctx.fail(step, i, row, exc)
+            continue
+        ctx.stats.record(k, ctx.offset + i, seconds, row, describe)
+        out[i] = value
     return out
 
 
@@ -336,16 +354,16 @@ def run_columns(
         if not step.mapped:
             continue
         t0, c0 = perf_counter(), thread_time()
-        argcols = [cols[a] if a in cols else repeat(scalars[a]) for a in step.args]
-        out = _run_step(step, k, argcols, n, ctx)
+        argcols = [cols[a] if a in cols else repeat(resolve(scalars[a])) for a in step.args]
+        out, calls = _run_step(step, k, argcols, n, ctx, partial(batch_columns, step, cols,
+                                                                  scalars), plan)
         if step.unpack:
             cols.update(zip(step.outputs, _split(step, out, ctx), strict=True))
         else:
             cols[step.outputs[0]] = out
         t1 = perf_counter()
-        ran = n - len(ctx.failed) if ctx.failed else n
-        stats.calls[k] += ran
-        stats.items[k] += ran
+        stats.calls[k] += calls
+        stats.items[k] += n - len(ctx.failed) if ctx.failed else n
         stats.wall[k] += t1 - t0
         stats.cpu[k] += thread_time() - c0
         stats.event(k, t0, t1, n)

@@ -11,14 +11,14 @@ import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, overload
+from typing import TYPE_CHECKING, Any
 
 from hotpipe.errors import DefinitionError
 
 if TYPE_CHECKING:
     from hotpipe.pipeline import Pipeline
 
-__all__ = ["Nested", "Node", "node"]
+__all__ = ["Hints", "Nested", "Node", "node"]
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
@@ -37,6 +37,16 @@ class Nested:
     outputs: Mapping[str, str]
     over: tuple[str, ...] = ()
     mode: str = "zip"
+
+
+@dataclass(frozen=True)
+class Hints:
+    """What a node needs to run: CPU cores, GPUs, memory in bytes. Engines honour what they
+    can (``Processes`` runs a map whose nodes need a GPU on threads in the parent)."""
+
+    cpus: float | None = None
+    gpus: float | None = None
+    memory: int | None = None
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -59,6 +69,46 @@ class Node:
     version: str | None = None
     phase: str | None = None
     nested: Nested | None = None
+    is_async: bool = False
+    max_concurrency: int | None = None
+    batch_func: Callable[..., Any] | None = None
+    batch_size: int | None = None
+    hints: Hints = field(default_factory=lambda: Hints())
+
+    @property
+    def is_batch(self) -> bool:
+        """The node's own function takes lists (``@node(batch=True)``)."""
+        return self.batch_func is self.func
+
+    def batch(self, func: Callable[..., Any]) -> Node:
+        """Attach a batch implementation: ``map`` calls it with lists, ``run`` ignores it.
+
+        Use it as a decorator under the same name, like ``property.setter``::
+
+            @node(output="y")
+            def square(x):
+                return x * x
+
+            @square.batch
+            def square(x):          # x is a list of items here
+                return [v * v for v in x]
+        """
+        if self.is_batch or self.nested is not None:
+            raise DefinitionError(
+                f"node {self.name!r} already takes batches (or is a nested pipeline); "
+                ".batch attaches a batch version to a node that takes single items."
+            )
+        params, _, _ = _signature(func, f"batch implementation of node {self.name!r}")
+        if params != self.params:
+            raise DefinitionError(
+                f"the batch implementation of node {self.name!r} has parameters "
+                f"{list(params)}, but the node has {list(self.params)}. Fix: use the same "
+                "parameter names (each receives a list)."
+            )
+        if inspect.iscoroutinefunction(func):
+            raise DefinitionError(f"node {self.name!r}: an async batch implementation is not "
+                                  "supported. Fix: make the batch function a plain def.")
+        return replace(self, batch_func=func)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.func(*args, **kwargs)
@@ -144,14 +194,22 @@ def make_node(
     cache: bool = True,
     version: str | None = None,
     phase: str | None = None,
+    batch: bool = False,
+    batch_size: int | None = None,
+    max_concurrency: int | None = None,
+    cpus: float | None = None,
+    gpus: float | None = None,
+    memory: int | str | None = None,
 ) -> Node:
     """Build a :class:`Node` from a function (or re-option an existing node)."""
+    batch_func = None
     if isinstance(func, Node):
         if func.nested is not None:
             raise DefinitionError(
                 f"node {func.name!r} is a nested pipeline; set its options with "
                 "Pipeline.as_node(...) instead of node()."
             )
+        batch_func = None if func.is_batch else func.batch_func
         func = func.func
     if not callable(func):
         raise DefinitionError(f"node() needs a function, got {type(func).__name__}: {func!r}.")
@@ -168,6 +226,17 @@ def make_node(
         raise DefinitionError(f"{where}: version={version!r} must be a str or None.")
     if phase is not None and (not isinstance(phase, str) or not phase):
         raise DefinitionError(f"{where}: phase={phase!r} must be a non-empty str or None.")
+    for opt, val in (("batch_size", batch_size), ("max_concurrency", max_concurrency)):
+        if val is not None and (not isinstance(val, int) or isinstance(val, bool) or val < 1):
+            raise DefinitionError(f"{where}: {opt}={val!r} must be an int >= 1 or None.")
+    is_async = inspect.iscoroutinefunction(func)
+    if batch and is_async:
+        raise DefinitionError(f"{where}: batch=True with an async function is not supported. "
+                              "Fix: make the batch function a plain def.")
+    if batch_size is not None and not batch:
+        raise DefinitionError(f"{where}: batch_size needs batch=True.")
+    if max_concurrency is not None and not is_async:
+        raise DefinitionError(f"{where}: max_concurrency applies to async def nodes only.")
     params, defaults, positional = _signature(func, where)
     outputs, unpack = _output_names(output, name, where)
     clash = sorted(set(outputs) & set(params))
@@ -187,22 +256,31 @@ def make_node(
         cache=bool(cache),
         version=version,
         phase=phase,
+        is_async=is_async,
+        max_concurrency=max_concurrency,
+        batch_func=func if batch else batch_func,
+        batch_size=batch_size,
+        hints=_hints(where, cpus, gpus, memory),
     )
 
 
-@overload
-def node(func: Callable[..., Any], /) -> Node: ...
-@overload
-def node(
-    func: None = None,
-    /,
-    *,
-    output: str | tuple[str, ...] | list[str] | None = None,
-    name: str | None = None,
-    cache: bool = True,
-    version: str | None = None,
-    phase: str | None = None,
-) -> Callable[[Callable[..., Any]], Node]: ...
+def _hints(where: str, cpus: float | None, gpus: float | None,
+           memory: int | str | None) -> Hints:
+    for opt, val in (("cpus", cpus), ("gpus", gpus)):
+        if val is not None and (not isinstance(val, (int, float)) or val < 0):
+            raise DefinitionError(f"{where}: {opt}={val!r} must be a number >= 0 or None.")
+    if isinstance(memory, str):
+        from hotpipe._units import parse_size
+
+        try:
+            memory = parse_size(memory)
+        except ValueError as exc:
+            raise DefinitionError(f"{where}: memory={memory!r}: {exc}") from None
+    elif memory is not None and (not isinstance(memory, int) or memory < 0):
+        raise DefinitionError(f"{where}: memory={memory!r} must be bytes (int) or '4GB'.")
+    return Hints(cpus, gpus, memory)
+
+
 def node(
     func: Callable[..., Any] | None = None,
     /,
@@ -212,14 +290,25 @@ def node(
     cache: bool = True,
     version: str | None = None,
     phase: str | None = None,
-) -> Node | Callable[[Callable[..., Any]], Node]:
+    batch: bool = False,
+    batch_size: int | None = None,
+    max_concurrency: int | None = None,
+    cpus: float | None = None,
+    gpus: float | None = None,
+    memory: int | str | None = None,
+) -> Any:
     """Declare a pipeline step: ``@node``, ``@node(output="y")`` or ``node(f, output=...)``.
 
     Inputs are the function's parameter names; a parameter with a default is an optional
     input. ``output`` names the result (default: the function's name); a tuple of names means
-    the function returns a tuple, one element per name. ``cache`` and ``version`` are read by
-    the cache; ``phase`` groups nodes in the profile (e.g. "load", "generate"). The function
-    itself is left untouched and the node can still be called.
+    the function returns a tuple, one element per name. The function itself is left untouched
+    and the node can still be called.
+
+    Options: ``cache``/``version`` for the cache; ``phase`` groups nodes in the profile;
+    ``batch=True`` means the function takes lists (one entry per item) and returns a list,
+    with ``batch_size`` items per call (default: chosen by measuring throughput);
+    ``max_concurrency`` caps how many items of an ``async def`` node run at once;
+    ``cpus``/``gpus``/``memory`` declare what the node needs.
 
     >>> @node(output="y")
     ... def inc(x):
@@ -230,7 +319,9 @@ def node(
     2
     """
     options = {
-        "output": output, "name": name, "cache": cache, "version": version, "phase": phase
+        "output": output, "name": name, "cache": cache, "version": version, "phase": phase,
+        "batch": batch, "batch_size": batch_size, "max_concurrency": max_concurrency,
+        "cpus": cpus, "gpus": gpus, "memory": memory,
     }
     if func is None:
         return lambda f: make_node(f, **options)

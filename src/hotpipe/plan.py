@@ -38,6 +38,11 @@ class Step:
     mapped: bool
     node: Node
     phase: str | None = None
+    batch: Callable[..., Any] | None = None
+    """The node's batch implementation, called positionally with lists (map only)."""
+    run_batch_only: bool = False
+    """The node's own function takes lists (``batch=True``): ``run`` calls it with lists of
+    one item."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -147,7 +152,8 @@ def _call_args(flat: _Flat, available: set[str], where: str) -> dict[str, str]:
     return args
 
 
-def _adapter(flat: _Flat, args: dict[str, str]) -> Callable[..., Any]:
+def _adapter(flat: _Flat, args: dict[str, str],
+             func: Callable[..., Any] | None = None) -> Callable[..., Any]:
     """A callable taking the values positionally, in ``args`` order.
 
     The user's function is used as is when ``args`` is a prefix of its positional parameters
@@ -155,10 +161,10 @@ def _adapter(flat: _Flat, args: dict[str, str]) -> Callable[..., Any]:
     """
     node = flat.node
     names = list(args)
-    if node.nested is not None and node.nested.over:
+    if func is None and node.nested is not None and node.nested.over:
         func = _nested_map_func(node.nested, flat.outputs, node)
     else:
-        func = node.func
+        func = func or node.func
         if names == list(node.positional[: len(names)]):
             return func
     params = ", ".join(f"a{i}" for i in range(len(names)))
@@ -241,6 +247,8 @@ def compile_plan(
                 mapped=is_mapped,
                 node=node,
                 phase=flat.phase,
+                batch=_adapter(flat, args, node.batch_func) if node.batch_func else None,
+                run_batch_only=node.is_batch,
             )
         )
     return Plan(
