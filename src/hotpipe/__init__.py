@@ -4,6 +4,7 @@ The public surface is stated here and nowhere else; every other module is an imp
 detail.
 """
 
+from hotpipe._values import FAILED
 from hotpipe.engines import Engine, Local, Processes, Threads, WorkerDied
 from hotpipe.errors import (
     CacheKeyError,
@@ -13,7 +14,6 @@ from hotpipe.errors import (
     InputError,
     NodeError,
 )
-from hotpipe._values import FAILED
 from hotpipe.graph import Edge, Graph, GraphNode
 from hotpipe.node import Hints, Node, node
 from hotpipe.pipeline import Pipeline

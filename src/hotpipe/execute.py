@@ -18,12 +18,12 @@ from time import perf_counter, thread_time
 from typing import Any
 
 from hotpipe._aio import gather_items, run_coroutine
-from hotpipe._values import FAILED, describe_inputs, short_repr
 from hotpipe._batch import batch_columns, call_batch_of_one, map_batches
+from hotpipe._values import FAILED, describe_inputs, short_repr
 from hotpipe.errors import NodeError
 from hotpipe.plan import Plan, Step
-from hotpipe.resources import Resource, resolve
 from hotpipe.profile.stats import TIME_EVERY_ITEM_ABOVE, ItemError, Stats
+from hotpipe.resources import Resource, resolve
 
 __all__ = [
     "FAILED",
