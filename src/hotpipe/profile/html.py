@@ -169,8 +169,10 @@ def _header(d: dict[str, Any]) -> str:
     cards = "".join([
         _card("Items", f"{items:,}"),
         _card("Wall", _t(d["wall"]), "the whole call"),
-        _card("CPU", _t(d["cpu"]), "nodes, summed over workers"),
-        _card("Parallelism", f'{d["parallelism"]:.2f}', "CPU / wall"),
+        _card("CPU", _t(d["cpu"]), "nodes, summed over workers" if d["cpu"] is not None
+              else "not measured (a run this short skips the CPU clock)"),
+        _card("Parallelism", "-" if d["parallelism"] is None else f'{d["parallelism"]:.2f}',
+              "CPU / wall"),
         _card("Framework", _t(d["framework_wall"]), f"{fw_pct:.1f}% of wall, outside nodes"),
         _card("Per item", _t(d["wall"] / items) if items else "-", "wall / items"),
     ])
@@ -495,7 +497,8 @@ CHARTS_JS = r"""
                  " \u00b7 " + pct(100 * r.wall / total);
       S("text", {x: end + 7, y: y + 17, "class": "muted"}, svg, text);
     });
-    legend(host, [["wall", "#4e79a7"], ["CPU", "#4e79a7", 0.42]]);
+    legend(host, D.cpu === null ? [["wall (CPU not measured)", "#4e79a7"]]
+                                : [["wall", "#4e79a7"], ["CPU", "#4e79a7", 0.42]]);
   }
 
   // ------------------------------------------------------------------ time per phase

@@ -56,8 +56,9 @@ def trace_events(profile: Profile) -> dict[str, Any]:
     out.append({
         "ph": "X", "name": f"{label}: {data['mode']} of {data['items']:,} items",
         "cat": "hotpipe", "ts": 0.0, "dur": _us(data["wall"]), "pid": main_pid, "tid": CALL_TID,
-        "args": {"items": data["items"], "chunks": data["chunks"],
-                 "framework_wall_s": data["framework_wall"], "cpu_s": data["cpu"]},
+        "args": {k: v for k, v in (("items", data["items"]), ("chunks", data["chunks"]),
+                                   ("framework_wall_s", data["framework_wall"]),
+                                   ("cpu_s", data["cpu"])) if v is not None},
     })
     for e in sorted(events, key=lambda e: e["start"]):
         out.append({

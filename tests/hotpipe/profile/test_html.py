@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from hotpipe import Pipeline, node
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHART_IDS = ("chart-nodes", "chart-phases", "chart-timeline", "projection", "table-nodes")
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
@@ -165,6 +167,27 @@ def test_browser_draws_every_chart_without_errors(report, profile, tmp_path):
     assert inside["chart-timeline"]["rect"] >= len(events)
     assert inside["projection"]["rect"] >= 3  # measured, 10x, 100x
     assert inside["table-nodes"]["tr"] >= len(nodes) + 2
+
+
+def test_short_runs_render_with_or_without_cpu(tmp_path):
+    """``run`` profiles: one item, one event per node; a very short run measures no CPU."""
+
+    @node(output="y", phase="compute")
+    def inc(x):
+        return x + 1
+
+    pipe = Pipeline([inc], name="tiny")
+    profiles = [pipe.run({"x": i}).profile for i in range(4)]
+    pages = []
+    for i, profile in enumerate(profiles):
+        path = tmp_path / f"run{i}.html"
+        profile.to_html(str(path))
+        pages.append(path)
+    assert profiles[-1].cpu is None or profiles[-1].cpu >= 0
+    dom = Dom(_headless(tmp_path, "--dump-dom", pages[-1].as_uri()).stdout)
+    assert dom.body.get("data-rendered") == "1"
+    assert "data-errors" not in dom.body, dom.body["data-errors"]
+    assert dom.inside["chart-timeline"]["rect.ev"] == 1
 
 
 def test_browser_screenshot(report, tmp_path):
