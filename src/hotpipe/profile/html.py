@@ -74,7 +74,8 @@ def render_html(profile: Profile) -> str:
         '<div class="grid2">',
         _section("Time per node", "chart-nodes",
                  "Wall time per node (solid) with its CPU time beside it (light). Wall counts "
-                 "waiting (I/O, sleep, locks); CPU only computing. Percent of the call's wall."),
+                 "waiting (I/O, sleep, locks); CPU only computing. Percent of the time spent "
+                 "(nodes summed over workers, plus hotpipe's own), as in the table."),
         _section("Time per phase", "chart-phases",
                  "Nodes grouped by phase (<code>@node(phase=...)</code> or a nested pipeline's "
                  "name); percent of the time spent in nodes."),
@@ -161,8 +162,7 @@ def _card(key: str, value: str, hint: str = "") -> str:
 
 def _header(d: dict[str, Any]) -> str:
     items = d["items"]
-    wall = d["wall"] or 1e-300
-    fw_pct = 100 * d["framework_wall"] / wall
+    fw_pct = 100 * d["framework_wall"] / _spent(d)
     sub = (f'{escape(d["mode"])} of {items:,} item{"s" * (items != 1)} on engine '
            f'<b>{escape(d["engine"])}</b> · {d["chunks"]:,} chunk{"s" * (d["chunks"] != 1)} · '
            f'{len(d["nodes"])} node{"s" * (len(d["nodes"]) != 1)}')
@@ -173,7 +173,7 @@ def _header(d: dict[str, Any]) -> str:
               else "not measured (a run this short skips the CPU clock)"),
         _card("Parallelism", "-" if d["parallelism"] is None else f'{d["parallelism"]:.2f}',
               "CPU / wall"),
-        _card("Framework", _t(d["framework_wall"]), f"{fw_pct:.1f}% of wall, outside nodes"),
+        _card("Framework", _t(d["framework_wall"]), f"{fw_pct:.1f}% of the time, outside nodes"),
         _card("Per item", _t(d["wall"] / items) if items else "-", "wall / items"),
     ])
     return (f'<header><div class="brand">hotpipe profile</div>'
@@ -281,10 +281,10 @@ def _functions_section(profile: Profile) -> str:
 
 
 def _node_table(d: dict[str, Any], colours: dict[str, str]) -> str:
-    wall = d["wall"] or 1e-300
+    wall = _spent(d)
     cache = any(n["hits"] or n["misses"] for n in d["nodes"])
     cols = ["node", "phase", "calls", "items", "wall", "cpu", "mean", "p50", "p95", "max",
-            "timed", *(["cache hits/misses"] if cache else []), "% of wall"]
+            "timed", *(["cache hits/misses"] if cache else []), "% of time"]
     head = "".join(f'<th{" class=l" if c in ("node", "phase") else ""}>{c}</th>' for c in cols)
     rows = []
     any_sampled = False
@@ -316,13 +316,19 @@ def _node_table(d: dict[str, Any], colours: dict[str, str]) -> str:
                 "</tr>"
             )
     note = ('<p class="help">* percentiles from the items timed one by one (a sample: the '
-            "first 64 items of every map; nodes faster than 10 µs run in C loops after that)"
+            "first 64 items per node; nodes faster than 10 µs run untimed in C loops after that)"
             "</p>" if any_sampled else "")
     return (f'<section><h2>Nodes</h2><table id="table-nodes"><thead><tr>{head}</tr></thead>'
             f"<tbody>{''.join(rows)}</tbody></table>{note}</section>")
 
 
-def _pct_cell(pct: float, title: str = "% of the call's wall") -> str:
+def _spent(d: dict[str, Any]) -> float:
+    """The time spent: the nodes' wall (summed over workers) plus hotpipe's own. It is the
+    call's wall on one worker; percents of it add up to 100 on any engine."""
+    return (sum(n["wall"] for n in d["nodes"]) + d["framework_wall"]) or 1e-300
+
+
+def _pct_cell(pct: float, title: str = "% of the time spent (nodes + framework)") -> str:
     width = max(0.0, min(100.0, pct))
     return (f'<td class="pct" title="{escape(title)}"><span class="pbar" '
             f'style="width:{width:.1f}%"></span><span class="pv">{pct:.1f}</span></td>')
@@ -474,7 +480,9 @@ CHARTS_JS = r"""
                detail: "hotpipe's own time, outside the nodes"});
     var W = widthOf(host), labelW = Math.min(170, Math.round(W * 0.26)), valueW = 190;
     var plotW = Math.max(60, W - labelW - valueW - 12), rowH = 36, top = 6;
-    var max = 1e-300, total = D.wall || 1e-300;
+    var max = 1e-300, total = D.framework_wall;
+    D.nodes.forEach(function (n) { total += n.wall; });
+    total = total || 1e-300;
     rows.forEach(function (r) { max = Math.max(max, r.wall, r.cpu || 0); });
     var svg = svgRoot(host, W, top + rows.length * rowH + 4, "Wall and CPU time per node");
     rows.forEach(function (r, i) {
@@ -484,8 +492,8 @@ CHARTS_JS = r"""
                     clip(r.name, labelW - 12));
       tip(label, r.name);
       tip(S("rect", {x: labelW, y: y + 5, width: ww, height: 15, rx: 2, fill: r.colour}, svg),
-          r.name + ": " + fmt(r.wall) + " wall (" + pct(100 * r.wall / total) + " of the call)"
-          + "\n" + r.detail);
+          r.name + ": " + fmt(r.wall) + " wall (" + pct(100 * r.wall / total) +
+          " of the time spent)\n" + r.detail);
       var end = labelW + ww;
       if (r.cpu !== null) {
         var cw = Math.max(1, r.cpu / max * plotW);
@@ -543,7 +551,8 @@ CHARTS_JS = r"""
     S("text", {x: legendX + 19, y: y + 10.5, "class": "muted"}, svg, "framework (not in ring)");
     S("text", {x: legendX + 19, y: y + 27, "class": "muted"}, svg,
       clip(fmt(D.framework_wall) + " \u00b7 " +
-           pct(100 * D.framework_wall / (D.wall || 1e-300)) + " of the call's wall", lw - 20));
+           pct(100 * D.framework_wall / (inNodes + D.framework_wall || 1e-300)) +
+           " of the time spent", lw - 20));
   }
 
   // ------------------------------------------------------------------ timeline
