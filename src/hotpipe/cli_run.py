@@ -89,7 +89,9 @@ def run_command(args: argparse.Namespace) -> int:
     except UsageError as exc:
         return _fail(str(exc), EXIT_INPUT, exc.__cause__ if args.traceback else None)
     except NodeError as exc:
-        return _fail(str(exc), EXIT_NODE_FAILED, exc if args.traceback else None)
+        if args.traceback:
+            return _fail(str(exc), EXIT_NODE_FAILED, exc)
+        return _fail(f"{exc} (--traceback prints it)", EXIT_NODE_FAILED)
     except HotpipeError as exc:
         return _fail(f"{type(exc).__name__}: {exc}", EXIT_INPUT, exc if args.traceback else None)
     _print_results(result, mapped=bool(args.map_over))
