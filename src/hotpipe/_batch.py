@@ -119,7 +119,7 @@ def map_batches(step: Step, k: int, n: int, ctx: Any,
         share = seconds / len(idx)
         for j, i in enumerate(idx):
             out[i] = results[j]
-            ctx.stats.record(k, ctx.offset + i, share, _row(args, j), describe)
+            ctx.stats.record(k, ctx.item(i), share, _row(args, j), describe)
     return out, calls
 
 

@@ -12,10 +12,11 @@ slow enough that timing costs under ~2 % is timed item by item throughout.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from itertools import islice, repeat
 from time import perf_counter, thread_time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hotpipe._aio import gather_items, run_coroutine
 from hotpipe._batch import batch_columns, call_batch_of_one, map_batches
@@ -25,8 +26,13 @@ from hotpipe.plan import Plan, Step
 from hotpipe.profile.stats import TIME_EVERY_ITEM_ABOVE, ItemError, Stats
 from hotpipe.resources import Resource, resolve
 
+if TYPE_CHECKING:
+    from hotpipe.cache.store import Cache
+
 __all__ = [
     "FAILED",
+    "Broadcast",
+    "Chunk",
     "ItemError",
     "Stats",
     "compile_item_function",
@@ -150,14 +156,29 @@ class _Skip(Exception):
     """Internal: a broadcast step's input failed upstream."""
 
 
+@dataclass
+class Broadcast:
+    """The broadcast values of a map (inputs, constants, outputs of once-per-map steps),
+    their cache keys when caching, and whether a once-per-map step failed."""
+
+    values: dict[str, Any]
+    keys: dict[str, bytes | None] | None = None
+    broken: bool = False
+
+
 def run_broadcast(
-    plan: Plan, scalars: dict[str, Any], n: int, offset: int, on_error: str, stats: Stats
-) -> tuple[dict[str, Any], bool]:
+    plan: Plan, scalars: dict[str, Any], n: int, on_error: str, stats: Stats,
+    cache: Cache | None = None,
+) -> Broadcast:
     """Run the steps that depend on broadcast values only, once for all items.
 
-    Returns the scalar values (inputs, constants, and these steps' outputs) and whether a
-    step failed (then, with ``on_error="collect"``, every item is recorded as failed).
+    With ``on_error="collect"`` a failing step marks every item as failed (``broken``).
+    With a cache, the steps are loaded or computed and stored (see :mod:`hotpipe.cache.run`).
     """
+    if cache is not None:
+        from hotpipe.cache.run import cached_broadcast
+
+        return cached_broadcast(plan, scalars, n, on_error, stats, cache)
     vals = dict(scalars)
     broken = False
     for k, step in enumerate(plan.steps):
@@ -181,7 +202,7 @@ def run_broadcast(
         except Exception as exc:
             if on_error == "raise":
                 raise NodeError(step.name, None, describe_inputs(step, args), exc) from exc
-            stats.errors.extend(ItemError(offset + i, step.name, exc) for i in range(n))
+            stats.errors.extend(ItemError(i, step.name, exc) for i in range(n))
             broken = True
             results = (FAILED,) * len(step.outputs)
         vals.update(zip(step.outputs, results, strict=True))
@@ -192,30 +213,45 @@ def run_broadcast(
         stats.cpu[k] += thread_time() - c0
         stats.record(k, 0, t1 - t0, args, lambda row, s=step: describe_inputs(s, row))
         stats.event(k, t0, t1, 1)
-    return vals, broken
+    return Broadcast(vals, None, broken)
 
 
 # ----------------------------------------------------------------------------- columns
 
 
-class _Chunk:
-    """The per-chunk context the column loops share."""
+class Chunk:
+    """The per-chunk context the column loops share: where items are, what failed.
 
-    __slots__ = ("failed", "offset", "on_error", "stats")
+    ``index`` maps a position in the columns being run to the item's index in the map
+    (``offset + position`` for a contiguous chunk; a list for a subset, as the cache runs).
+    """
 
-    def __init__(self, offset: int, on_error: str, stats: Stats, failed: set[int]) -> None:
+    __slots__ = ("failed", "index", "offset", "on_error", "stats", "upstream")
+
+    def __init__(self, offset: int, on_error: str, stats: Stats, failed: set[int],
+                 index: list[int] | None = None, upstream: set[int] | None = None) -> None:
         self.offset = offset
         self.on_error = on_error
         self.stats = stats
         self.failed = failed
+        self.index = index
+        self.upstream = upstream
 
-    def fail(self, step: Step, index: int, values: tuple[Any, ...], exc: BaseException) -> None:
-        """Item ``index`` (chunk-relative) of ``step`` raised ``exc``."""
-        err = NodeError(step.name, self.offset + index, describe_inputs(step, values), exc)
+    def item(self, position: int) -> int:
+        """The map index of the item at ``position``."""
+        return self.offset + (position if self.index is None else self.index[position])
+
+    def fail(self, step: Step, position: int, values: tuple[Any, ...],
+             exc: BaseException) -> None:
+        """The item at ``position`` of ``step`` raised ``exc``."""
+        i = self.item(position)
+        err = NodeError(step.name, i, describe_inputs(step, values), exc)
         if self.on_error == "raise":
             raise err from exc
-        self.stats.errors.append(ItemError(self.offset + index, step.name, exc))
-        self.failed.add(index)
+        self.stats.errors.append(ItemError(i, step.name, exc))
+        self.failed.add(position)
+        if self.upstream is not None and self.index is not None:
+            self.upstream.add(self.index[position])
 
 
 def _rows(argcols: list[Any], start: int, stop: int) -> Any:
@@ -224,7 +260,7 @@ def _rows(argcols: list[Any], start: int, stop: int) -> Any:
     return zip(*cols, strict=False)
 
 
-def _map_fast(step: Step, argcols: list[Any], start: int, n: int, ctx: _Chunk,
+def _map_fast(step: Step, argcols: list[Any], start: int, n: int, ctx: Chunk,
               out: list[Any]) -> None:
     """``out.extend(map(func, *columns))`` from item ``start``, resuming after a failure."""
     func = step.func
@@ -243,11 +279,11 @@ def _map_fast(step: Step, argcols: list[Any], start: int, n: int, ctx: _Chunk,
             start = i + 1
 
 
-def _map_items(step: Step, k: int, argcols: list[Any], start: int, stop: int, ctx: _Chunk,
+def _map_items(step: Step, k: int, argcols: list[Any], start: int, stop: int, ctx: Chunk,
                out: list[Any], timed: bool) -> None:
     """Item by item from ``start`` to ``stop``: skips failed items, optionally times each."""
     func, failed, append = step.func, ctx.failed, out.append
-    stats, offset = ctx.stats, ctx.offset
+    stats = ctx.stats
     describe = partial(describe_inputs, step)
     for i, row in enumerate(_rows(argcols, start, stop), start):
         if i in failed:
@@ -257,7 +293,7 @@ def _map_items(step: Step, k: int, argcols: list[Any], start: int, stop: int, ct
             if timed:
                 t = perf_counter()
                 value = func(*row)
-                stats.record(k, offset + i, perf_counter() - t, row, describe)
+                stats.record(k, ctx.item(i), perf_counter() - t, row, describe)
             else:
                 value = func(*row)
         except Exception as exc:
@@ -266,7 +302,7 @@ def _map_items(step: Step, k: int, argcols: list[Any], start: int, stop: int, ct
         append(value)
 
 
-def _split(step: Step, out: list[Any], ctx: _Chunk) -> list[list[Any]]:
+def split_outputs(step: Step, out: list[Any], ctx: Chunk) -> list[list[Any]]:
     """Unzip a node's tuple results into one column per output."""
     k = len(step.outputs)
     cols: list[list[Any]] = [[] for _ in range(k)]
@@ -286,7 +322,7 @@ def _split(step: Step, out: list[Any], ctx: _Chunk) -> list[list[Any]]:
     return cols
 
 
-def _run_step(step: Step, k: int, argcols: list[Any], n: int, ctx: _Chunk,
+def run_step(step: Step, k: int, argcols: list[Any], n: int, ctx: Chunk,
               batch_args: Callable[[int, int], tuple[Any, ...]], plan: Plan) -> tuple[list, int]:
     """One mapped step over the chunk; returns the outputs and the number of calls.
 
@@ -314,7 +350,7 @@ def _run_step(step: Step, k: int, argcols: list[Any], n: int, ctx: _Chunk,
     return out, n - len(ctx.failed)
 
 
-def _map_async(step: Step, k: int, argcols: list[Any], n: int, ctx: _Chunk) -> list[Any]:
+def _map_async(step: Step, k: int, argcols: list[Any], n: int, ctx: Chunk) -> list[Any]:
     """Await every item of the chunk concurrently (``max_concurrency`` at once)."""
     failed = ctx.failed
     rows = [(i, row) for i, row in enumerate(_rows(argcols, 0, n)) if i not in failed]
@@ -326,7 +362,7 @@ def _map_async(step: Step, k: int, argcols: list[Any], n: int, ctx: _Chunk) -> l
         if exc is not None:
             ctx.fail(step, i, row, exc)
             continue
-        ctx.stats.record(k, ctx.offset + i, seconds, row, describe)
+        ctx.stats.record(k, ctx.item(i), seconds, row, describe)
         out[i] = value
     return out
 
@@ -334,31 +370,35 @@ def _map_async(step: Step, k: int, argcols: list[Any], n: int, ctx: _Chunk) -> l
 def run_columns(
     plan: Plan,
     columns: dict[str, list[Any]],
-    scalars: dict[str, Any],
+    bc: Broadcast,
     n: int,
     offset: int,
     on_error: str,
     stats: Stats,
-    broken: bool = False,
+    cache: Cache | None = None,
 ) -> dict[str, list[Any]]:
     """Run the plan's per-item steps over ``n`` items held column-wise.
 
-    ``columns`` hold the mapped inputs (lists of length ``n``); ``scalars`` every broadcast
-    value, including the outputs of :func:`run_broadcast`. ``offset`` is the index of the
-    first item (for messages); ``broken`` marks every item as failed upstream. Returns the
-    columns of ``plan.outputs``.
+    ``columns`` hold the mapped inputs (lists of length ``n``); ``bc`` every broadcast
+    value, from :func:`run_broadcast`. ``offset`` is the index of the first item (for
+    messages). Returns the columns of ``plan.outputs``.
     """
+    if cache is not None:
+        from hotpipe.cache.run import cached_columns
+
+        return cached_columns(plan, columns, bc, n, offset, on_error, stats, cache)
+    scalars = bc.values
     cols = dict(columns)
-    ctx = _Chunk(offset, on_error, stats, set(range(n)) if broken else set())
+    ctx = Chunk(offset, on_error, stats, set(range(n)) if bc.broken else set())
     for k, step in enumerate(plan.steps):
         if not step.mapped:
             continue
         t0, c0 = perf_counter(), thread_time()
         argcols = [cols[a] if a in cols else repeat(resolve(scalars[a])) for a in step.args]
-        out, calls = _run_step(step, k, argcols, n, ctx, partial(batch_columns, step, cols,
-                                                                  scalars), plan)
+        out, calls = run_step(step, k, argcols, n, ctx, partial(batch_columns, step, cols,
+                                                                 scalars), plan)
         if step.unpack:
-            cols.update(zip(step.outputs, _split(step, out, ctx), strict=True))
+            cols.update(zip(step.outputs, split_outputs(step, out, ctx), strict=True))
         else:
             cols[step.outputs[0]] = out
         t1 = perf_counter()

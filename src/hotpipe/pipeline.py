@@ -22,6 +22,7 @@ from hotpipe.profile import Profile
 from hotpipe.result import Result
 
 if TYPE_CHECKING:
+    from hotpipe.cache import Cache
     from hotpipe.profile.sampler import Sampler
 
 __all__ = ["Pipeline"]
@@ -253,6 +254,10 @@ class Pipeline:
 
     # ------------------------------------------------------------------ execution
 
+    def _run_cached(self, inputs: Mapping[str, Any], outputs: Any, engine: Engine | None,
+                    profile: str | None, cache: Any) -> Result:
+        return _run_cached_impl(self, inputs, outputs, engine, profile, cache)
+
     def _plan(self, given: frozenset[str], outputs: tuple[str, ...] | None,
               mapped: frozenset[str] = frozenset()) -> Plan:
         key = (given, outputs, mapped)
@@ -289,12 +294,17 @@ class Pipeline:
         *,
         engine: Engine | None = None,
         profile: str | None = None,
+        cache: Cache | bool | None = None,
     ) -> Result:
         """Run once. Returns a :class:`Result` of output name -> value.
 
         With ``outputs`` only those are returned, and only the nodes they need run.
         ``profile="functions"`` also samples the node bodies (see ``Profile.functions``).
+        ``cache=True`` (the store in ``./.hotpipe/cache``) or a :class:`~hotpipe.Cache`
+        reuses results computed before for the same code and inputs.
         """
+        if cache is not None and cache is not False:
+            return self._run_cached(inputs, outputs, engine, profile, cache)
         outs = outputs if outputs is None else _outputs_key(outputs)
         try:
             plan = self._plans[(frozenset(inputs), outs, _NO_MAP)]
@@ -324,6 +334,7 @@ class Pipeline:
         engine: Engine | None = None,
         progress: bool | Callable[[int], None] = False,
         profile: str | None = None,
+        cache: Cache | bool | None = None,
     ) -> Result:
         """Run once per item of the inputs named in ``over``; broadcast the other inputs.
 
@@ -334,7 +345,9 @@ class Pipeline:
         lists them. ``progress=True`` shows a progress bar (rich) on the terminal; a callable
         is called with the number of items finished after each chunk.
         ``profile="functions"`` also samples the node bodies (see ``Profile.functions``).
+        ``cache`` stores and reuses results per node and item (see :meth:`run`).
         """
+        store = _cache_of(cache)
         if not isinstance(inputs, Mapping):
             raise InputError(
                 f"map(inputs) takes a dict of input name -> value, got {type(inputs).__name__}."
@@ -372,10 +385,12 @@ class Pipeline:
                 from hotpipe.progress import progress_bar
 
                 with progress_bar(f"{self._name or 'map'}", n) as advance:
-                    outcome = engine.run_map(plan, columns, scalars, n, on_error, advance)
+                    outcome = engine.run_map(plan, columns, scalars, n, on_error, advance,
+                                             store)
             else:
                 callback = progress if callable(progress) else None
-                outcome = engine.run_map(plan, columns, scalars, n, on_error, callback)
+                outcome = engine.run_map(plan, columns, scalars, n, on_error, callback,
+                                         store)
         prof = Profile(plan, outcome, "map", engine.name, sampler)
         return Result(outcome.values, prof, outcome.stats.errors)
 
@@ -403,6 +418,50 @@ def _nested_call(pipe: Pipeline, nested: Nested) -> Callable[..., Any]:
         return r[wanted[0]] if len(wanted) == 1 else tuple(r[w] for w in wanted)
 
     return call_nested
+
+
+def _run_cached_impl(pipe: Pipeline, inputs: Mapping[str, Any], outputs: Any,
+                     engine: Engine | None, profile: str | None, cache: Any) -> Result:
+    """``run`` with a cache runs the per-item path over one item: it is demand-driven, so
+    when the requested outputs are cached nothing upstream is loaded or computed."""
+    store = _cache_of(cache)
+    if not isinstance(inputs, Mapping):
+        raise InputError(
+            f"run(inputs) takes a dict of input name -> value, got {type(inputs).__name__}."
+        )
+    given = frozenset(inputs)
+    plan = pipe._plan(given, _outputs_key(outputs), given)
+    columns = {k: [inputs[k]] for k in plan.inputs}
+    scalars = dict(plan.constants)
+    engine = engine or _LOCAL
+    with _sampling(plan, profile) as sampler:
+        outcome = engine.run_map(plan, columns, scalars, 1, "raise", None, store)
+    values = {k: v[0] for k, v in outcome.values.items()}
+    return Result(values, Profile(plan, outcome, "run", engine.name, sampler))
+
+
+_CACHES: dict[str, Any] = {}
+
+
+def _cache_of(cache: Any) -> Cache | None:
+    """``None``/``False``: no cache; ``True``: the default store; a ``Cache``: itself."""
+    if cache is None or cache is False:
+        return None
+    from hotpipe.cache import Cache
+
+    if cache is True:
+        import os
+
+        path = os.path.abspath(".hotpipe/cache")
+        if path not in _CACHES:
+            _CACHES[path] = Cache(path)
+        return _CACHES[path]
+    if isinstance(cache, Cache):
+        return cache
+    raise InputError(
+        f"cache={cache!r}: pass True (the store in ./.hotpipe/cache), a hotpipe.Cache(path), "
+        "or None."
+    )
 
 
 @contextmanager

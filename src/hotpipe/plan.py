@@ -40,6 +40,8 @@ class Step:
     phase: str | None = None
     batch: Callable[..., Any] | None = None
     """The node's batch implementation, called positionally with lists (map only)."""
+    params: tuple[str, ...] = ()
+    """The node's parameters that ``args`` feed, in the same order (the others default)."""
     run_batch_only: bool = False
     """The node's own function takes lists (``batch=True``): ``run`` calls it with lists of
     one item."""
@@ -249,6 +251,7 @@ def compile_plan(
                 phase=flat.phase,
                 batch=_adapter(flat, args, node.batch_func) if node.batch_func else None,
                 run_batch_only=node.is_batch,
+                params=tuple(args),
             )
         )
     return Plan(

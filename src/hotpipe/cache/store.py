@@ -637,6 +637,10 @@ class Cache:
 
     def get_many(self, keys: Iterable[bytes]) -> dict[bytes, Any]:
         """The values of the keys found; a key left out is a miss (``None`` is a value)."""
+        return self.load(keys)[0]
+
+    def load(self, keys: Iterable[bytes]) -> tuple[dict[bytes, Any], int]:
+        """Like :meth:`get_many`, with the number of payload bytes read."""
         keys = list(keys)
         try:
             payloads = self.store.get_many(keys)
@@ -656,10 +660,14 @@ class Cache:
         read = sum(len(payloads[k]) for k in values)
         self._count(hits=len(values), misses=len(keys) - len(values), bytes_read=read)
         self._count(corrupt=len(broken))
-        return values
+        return values, read
 
     def put_many(self, items: Mapping[bytes, Any]) -> None:
         """Store the values; one that cannot be pickled is skipped with a warning."""
+        self.save(items)
+
+    def save(self, items: Mapping[bytes, Any]) -> int:
+        """Like :meth:`put_many`, returning the number of payload bytes written."""
         payloads = {}
         for key, value in items.items():
             try:
@@ -667,12 +675,16 @@ class Cache:
             except Exception as e:
                 self._warn(f"a {type(value).__qualname__} cannot be pickled, not caching it", e)
                 self._count(unpicklable=1)
+        if not payloads:
+            return 0
         try:
             self.store.put_many(payloads)
         except Exception as e:
             self._warn(f"writing {len(payloads)} entries failed, they stay uncached", e)
-            return
-        self._count(bytes_written=sum(map(len, payloads.values())))
+            return 0
+        written = sum(map(len, payloads.values()))
+        self._count(bytes_written=written)
+        return written
 
     def contains_many(self, keys: Iterable[bytes]) -> set[bytes]:
         """The keys present (not verified: a corrupt one still turns into a miss on read)."""

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hotpipe.plan import Plan
 from hotpipe.profile.stats import Stats
+
+if TYPE_CHECKING:
+    from hotpipe.cache.store import Cache
 
 __all__ = ["Engine", "Outcome"]
 
@@ -79,10 +82,12 @@ class Engine(ABC):
         n: int,
         on_error: str,
         on_progress: Callable[[int], None] | None = None,
+        cache: Cache | None = None,
     ) -> Outcome:
         """Run the plan over ``n`` items: ``columns`` hold one value per item (lists),
         ``scalars`` are broadcast. Returns columns for ``plan.outputs``. ``on_progress`` is
-        called with the number of items finished each time a chunk completes."""
+        called with the number of items finished each time a chunk completes (after its
+        results are stored in ``cache``, when one is given)."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from time import perf_counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hotpipe.engines.base import Engine, Outcome
 from hotpipe.errors import InputError
 from hotpipe.execute import item_failure, run_broadcast, run_columns
 from hotpipe.plan import Plan
 from hotpipe.profile.stats import Stats
+
+if TYPE_CHECKING:
+    from hotpipe.cache.store import Cache
 
 __all__ = ["CPU_AFTER", "Local"]
 
@@ -65,27 +68,24 @@ class Local(Engine):
         n: int,
         on_error: str,
         on_progress: Callable[[int], None] | None = None,
+        cache: Cache | None = None,
     ) -> Outcome:
         stats = Stats.empty(len(plan.steps))
         size = self.chunk_size
         t0 = perf_counter()
-        scalars, broken = run_broadcast(plan, scalars, n, 0, on_error, stats)
-        if n <= size:
-            values = run_columns(plan, columns, scalars, n, 0, on_error, stats, broken)
-            if on_progress is not None:
-                on_progress(n)
-        else:
-            values = {name: [] for name in plan.outputs}
-            for start in range(0, n, size):
-                stop = min(start + size, n)
-                chunk = {k: v[start:stop] for k, v in columns.items()}
-                produced = run_columns(
-                    plan, chunk, scalars, stop - start, start, on_error, stats, broken
-                )
+        bc = run_broadcast(plan, scalars, n, on_error, stats, cache)
+        values: dict[str, list[Any]] = {name: [] for name in plan.outputs}
+        for start in range(0, max(n, 1), size):
+            stop = min(start + size, n)
+            chunk = columns if stop - start == n else {k: v[start:stop] for k, v in columns.items()}
+            produced = run_columns(plan, chunk, bc, stop - start, start, on_error, stats, cache)
+            if stop - start == n:
+                values = produced
+            else:
                 for name, col in values.items():
                     col.extend(produced[name])
-                if on_progress is not None:
-                    on_progress(stop - start)
+            if on_progress is not None:
+                on_progress(stop - start)
         return Outcome(values, perf_counter() - t0, n, t0, stats=stats)
 
     def __repr__(self) -> str:

@@ -16,13 +16,16 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 from time import perf_counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hotpipe.engines.base import Engine, Outcome
 from hotpipe.engines.local import Local
-from hotpipe.execute import run_broadcast, run_columns
+from hotpipe.execute import Broadcast, run_broadcast, run_columns
 from hotpipe.plan import Plan
 from hotpipe.profile.stats import SAMPLE_ITEMS, TIME_EVERY_ITEM_ABOVE, Stats
+
+if TYPE_CHECKING:
+    from hotpipe.cache.store import Cache
 
 __all__ = ["Job", "PoolEngine", "Probe", "check_chunk_size"]
 
@@ -55,11 +58,11 @@ class Job:
 
     plan: Plan
     columns: dict[str, list[Any]]
-    scalars: dict[str, Any]
+    bc: Broadcast
     n: int
     on_error: str
     stats: Stats
-    broken: bool
+    cache: Cache | None
 
     def chunk(self, start: int, stop: int) -> dict[str, list[Any]]:
         return {k: v[start:stop] for k, v in self.columns.items()}
@@ -83,11 +86,12 @@ class PoolEngine(Engine):
         n: int,
         on_error: str,
         on_progress: Callable[[int], None] | None = None,
+        cache: Cache | None = None,
     ) -> Outcome:
         t0 = perf_counter()
         stats = Stats.empty(len(plan.steps))
-        scalars, broken = run_broadcast(plan, scalars, n, 0, on_error, stats)
-        job = Job(plan, columns, scalars, n, on_error, stats, broken)
+        bc = run_broadcast(plan, scalars, n, on_error, stats, cache)
+        job = Job(plan, columns, bc, n, on_error, stats, cache)
         values: dict[str, list[Any]] = {name: [] for name in plan.outputs}
         notes: list[str] = []
         if self.fixed_chunk is None:
@@ -129,8 +133,8 @@ class PoolEngine(Engine):
 
     def _local_chunk(self, job: Job, start: int, stop: int,
                      values: dict[str, list[Any]]) -> None:
-        produced = run_columns(job.plan, job.chunk(start, stop), job.scalars, stop - start,
-                               start, job.on_error, job.stats, job.broken)
+        produced = run_columns(job.plan, job.chunk(start, stop), job.bc, stop - start,
+                               start, job.on_error, job.stats, job.cache)
         for name, col in values.items():
             col.extend(produced[name])
 

@@ -94,7 +94,7 @@ class Processes(PoolEngine):
         import cloudpickle
 
         token, plan_bytes = _pickled_plan(job.plan)
-        scalars = (uuid.uuid4().hex, cloudpickle.dumps(job.scalars))
+        scalars = (uuid.uuid4().hex, cloudpickle.dumps((job.bc, job.cache)))
         return token, plan_bytes, scalars, probe
 
     def submit(self, handle: Any, job: Job, start: int, stop: int) -> Future:
@@ -105,7 +105,7 @@ class Processes(PoolEngine):
         stats = self.chunk_stats(job.plan, probe, start == 0)
         return self._executor().submit(
             _worker, token, plan_bytes, s_token, s_bytes, cols, start, stop - start,
-            job.on_error, job.broken, stats.sample, stats.slow,
+            job.on_error, stats.sample, stats.slow,
         )
 
     def collect(self, fut: Future, handle: Any, job: Job, start: int,
@@ -226,7 +226,7 @@ def _pickled_plan(plan: Plan) -> tuple[str, bytes]:
 # ----------------------------------------------------------------------------- worker side
 
 _PLANS: dict[str, Plan] = {}
-_SCALARS: dict[str, dict[str, Any]] = {}
+_SCALARS: dict[str, Any] = {}
 
 
 def _remember(cache: dict, token: str, data: bytes) -> Any:
@@ -239,15 +239,15 @@ def _remember(cache: dict, token: str, data: bytes) -> Any:
 
 
 def _worker(token: str, plan_bytes: bytes, s_token: str, s_bytes: bytes, cols: bytes,
-            offset: int, n: int, on_error: str, broken: bool, sample: int,
+            offset: int, n: int, on_error: str, sample: int,
             slow: frozenset[int]) -> bytes:
     """Run one chunk in a worker; return the pickled ``(outputs, stats)``."""
     plan: Plan = _remember(_PLANS, token, plan_bytes)
-    scalars = _remember(_SCALARS, s_token, s_bytes)
+    bc, cache = _remember(_SCALARS, s_token, s_bytes)
     columns = pickle.loads(cols)
     stats = Stats.empty(len(plan.steps), sample=sample, slow=slow)
     try:
-        produced = run_columns(plan, columns, scalars, n, offset, on_error, stats, broken)
+        produced = run_columns(plan, columns, bc, n, offset, on_error, stats, cache)
     except NodeError as err:
         raise _portable(err) from None
     try:

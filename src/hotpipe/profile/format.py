@@ -40,24 +40,32 @@ def profile_table(profile: Profile) -> Table:
         f"{profile.engine}: {fmt_s(profile.wall)} wall, {cpu}"
     )
     table = Table(title=title, title_justify="left")
-    for col, right in (("node", False), ("phase", False), ("calls", True), ("wall", True),
-                       ("cpu", True), ("mean", True), ("p50", True), ("p95", True),
-                       ("max", True), ("%", True)):
+    cached = any(n.hits or n.misses for n in profile.nodes)
+    columns = [("node", False), ("phase", False), ("calls", True), ("wall", True),
+               ("cpu", True), ("mean", True), ("p50", True), ("p95", True), ("max", True),
+               ("%", True)]
+    if cached:
+        columns += [("hits", True), ("misses", True), ("saved", True)]
+    for col, right in columns:
         table.add_column(col, justify="right" if right else "left")
     for n in profile.nodes:
         sampled = "" if n.timed >= n.items else "*"
-        table.add_row(
+        row = [
             n.name, n.phase, f"{n.calls:,}", fmt_s(n.wall), fmt_s(n.cpu), fmt_s(n.mean),
             fmt_s(n.p50) + sampled, fmt_s(n.p95) + sampled, fmt_s(n.max) + sampled,
             f"{100 * n.wall / total:.1f}",
-        )
+        ]
+        if cached:
+            row += [f"{n.hits:,}", f"{n.misses:,}", fmt_s(n.saved)]
+        table.add_row(*row)
     fw = profile.framework_wall
+    pad = [""] * (len(columns) - 10)
     table.add_row("(framework)", "", "", fmt_s(fw), "", "", "", "", "",
-                  f"{100 * fw / total:.1f}", style="dim", end_section=True)
+                  f"{100 * fw / total:.1f}", *pad, style="dim", end_section=True)
     if len(profile.phases) > 1:
         for p in profile.phases:
             table.add_row(f"phase {p.name}", "", "", fmt_s(p.wall), fmt_s(p.cpu), "", "", "",
-                          "", f"{p.percent:.1f}", style="italic")
+                          "", f"{p.percent:.1f}", *pad, style="italic")
     if any(n.timed < n.items for n in profile.nodes):
         table.caption = "* percentiles from the items timed one by one (a sample)"
     return table

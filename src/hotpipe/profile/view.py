@@ -56,6 +56,8 @@ class NodeProfile:
     max: float | None
     hits: int
     misses: int
+    saved: float
+    bytes_read: int
     per_item: bool
     slowest: tuple[SlowItem, ...]
 
@@ -160,6 +162,8 @@ class Profile:
                     max=s.peak[k] if s.timed[k] else None,
                     hits=s.hits[k],
                     misses=s.misses[k],
+                    saved=s.saved[k],
+                    bytes_read=s.bytes_read[k],
                     per_item=step.mapped or self.mode == "run",
                     slowest=tuple(SlowItem(i, sec, inp) for sec, i, inp in slow),
                 )
@@ -306,6 +310,13 @@ class Profile:
             "parallelism": self.parallelism,
             "framework_wall": self.framework_wall,
             "chunks": self.stats.chunks,
+            "cache": {
+                "hits": sum(n.hits for n in self.nodes),
+                "misses": sum(n.misses for n in self.nodes),
+                "saved": sum(n.saved for n in self.nodes),
+                "bytes_read": sum(n.bytes_read for n in self.nodes),
+                "bytes_written": self.stats.bytes_written_total,
+            },
             "notes": list(self.notes),
             "nodes": [
                 {**asdict(n), "mean": n.mean, "slowest": [asdict(s) for s in n.slowest]}

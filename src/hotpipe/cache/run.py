@@ -1,0 +1,386 @@
+"""Running a plan through the cache: Merkle keys per item, values loaded only on demand.
+
+For each item, a step's key is ``combine(step fingerprint, keys of its arguments)``; root
+inputs are fingerprinted once (per item when mapped, once when broadcast). Keys flow forward
+without touching values, so when the requested outputs are cached, nothing upstream is loaded
+or computed: evaluation is demand-driven, from the requested outputs backwards.
+
+A node with ``cache=False`` is not stored, and its inputs need no fingerprint: its outputs
+are keyed by their *values* (fingerprinted after it runs), so what depends on it is cached
+correctly even when the node reads changing state.
+
+Each stored entry is ``(result, seconds it took)``, so a hit knows the time it saved.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from itertools import repeat
+from time import perf_counter, thread_time
+from typing import TYPE_CHECKING, Any
+
+from hotpipe._batch import batch_columns
+from hotpipe._values import FAILED
+from hotpipe.cache.keys import UnstableValue, combine, fingerprint, fingerprint_function
+from hotpipe.errors import CacheKeyError
+from hotpipe.execute import Broadcast, Chunk, run_step, split_outputs
+from hotpipe.profile.stats import ItemError, Stats
+from hotpipe.resources import resolve
+
+if TYPE_CHECKING:
+    from hotpipe.cache.store import Cache
+    from hotpipe.pipeline import Pipeline
+    from hotpipe.plan import Plan, Step
+
+__all__ = ["cached_broadcast", "cached_columns", "step_fingerprints"]
+
+_UNKNOWN = object()
+_VERSION = b"hotpipe.step/1"
+
+
+# ----------------------------------------------------------------------------- fingerprints
+
+
+def pipeline_fingerprint(pipe: Pipeline) -> bytes:
+    """A nested pipeline's identity: its nodes' code and wiring, and its bound values."""
+    parts = [b"hotpipe.pipeline/1"]
+    for n in pipe.nodes:
+        parts.append(node_fingerprint(n))
+        parts.append(fingerprint((n.params, n.outputs)))
+    parts.append(fingerprint(dict(pipe.bound)))
+    return combine(*parts)
+
+
+def node_fingerprint(node: Any) -> bytes:
+    if node.nested is not None:
+        nested = node.nested
+        body = pipeline_fingerprint(nested.pipeline)
+        wiring = fingerprint((dict(nested.inputs), dict(nested.outputs), nested.over,
+                              nested.mode))
+        return combine(b"nested", body, wiring)
+    parts = [fingerprint_function(node.func)]
+    if node.batch_func is not None and node.batch_func is not node.func:
+        parts.append(fingerprint_function(node.batch_func))
+    return combine(*parts)
+
+
+def step_fingerprints(plan: Plan) -> list[bytes]:
+    """Per step: code, version, outputs, and which parameters are passed (once per plan)."""
+    fps = plan.tuning.get("fingerprints")
+    if fps is None:
+        fps = [
+            combine(
+                _VERSION, node_fingerprint(step.node), fingerprint(step.node.version),
+                fingerprint(step.outputs), fingerprint((step.node.unpack, step.params)),
+            )
+            for step in plan.steps
+        ]
+        plan.tuning["fingerprints"] = fps
+    return fps
+
+
+def _unstable(step: Step, param: str, exc: UnstableValue) -> CacheKeyError:
+    return CacheKeyError(
+        f"node {step.name!r}: the value of parameter {param!r} cannot be fingerprinted for "
+        f"the cache ({exc}). Fix one of: (1) @node(cache=False) on {step.name!r}; (2) give "
+        "the value's class a __cache_key__() returning what identifies it; (3) pass it as a "
+        "resource: hotpipe.resource(factory, *args), fingerprinted by its declaration."
+    )
+
+
+def _value_key(value: Any, step: Step, param: str) -> bytes:
+    try:
+        return fingerprint(value)
+    except UnstableValue as exc:
+        raise _unstable(step, param, exc) from None
+
+
+def _output_keys(step: Step, key: bytes | None) -> list[bytes | None]:
+    if key is None:
+        return [None] * len(step.outputs)
+    if len(step.outputs) == 1:
+        return [key]
+    return [combine(key, name.encode()) for name in step.outputs]
+
+
+def _param_of(step: Step, arg: str) -> str:
+    return step.params[step.args.index(arg)]
+
+
+# ----------------------------------------------------------------------------- broadcast
+
+
+def cached_broadcast(plan: Plan, scalars: dict[str, Any], n: int, on_error: str,
+                     stats: Stats, cache: Cache) -> Broadcast:
+    """Keys of the broadcast inputs, then the once-per-map steps: loaded or computed."""
+    fps = step_fingerprints(plan)
+    values = dict(scalars)
+    keys: dict[str, bytes | None] = {}
+    consumers = _first_consumers(plan)
+    for name, value in scalars.items():
+        step, param = consumers.get(name, (None, name))
+        if step is None:
+            continue
+        keys[name] = _value_key(value, step, param)
+    broken = False
+    puts: dict[bytes, Any] = {}
+    for k, step in enumerate(plan.steps):
+        if step.mapped:
+            continue
+        args = [values[a] for a in step.args]
+        if any(v is FAILED for v in args):
+            values.update(dict.fromkeys(step.outputs, FAILED))
+            keys.update(dict.fromkeys(step.outputs))
+            continue
+        key = None
+        if step.node.cache:
+            arg_keys = [keys.get(a) for a in step.args]
+            if all(ak is not None for ak in arg_keys):
+                key = combine(fps[k], *arg_keys)  # type: ignore[arg-type]
+        if key is not None:
+            found, nbytes = cache.load([key])
+            if key in found:
+                result, seconds = found[key]
+                _set_outputs(step, values, result)
+                keys.update(zip(step.outputs, _output_keys(step, key), strict=True))
+                stats.hits[k] += 1
+                stats.saved[k] += seconds
+                stats.bytes_read[k] += nbytes
+                continue
+            stats.misses[k] += 1
+        t0, c0 = perf_counter(), thread_time()
+        try:
+            result = _call_once(step, [resolve(v) for v in args], [v for v in args])
+        except Exception as exc:
+            if on_error == "raise":
+                from hotpipe.errors import NodeError
+                from hotpipe.execute import describe_inputs
+
+                raise NodeError(step.name, None, describe_inputs(step, tuple(args)),
+                                exc) from exc
+            stats.errors.extend(ItemError(i, step.name, exc) for i in range(n))
+            broken = True
+            values.update(dict.fromkeys(step.outputs, FAILED))
+            keys.update(dict.fromkeys(step.outputs))
+            continue
+        finally:
+            t1 = perf_counter()
+            stats.calls[k] += 1
+            stats.items[k] += 1
+            stats.wall[k] += t1 - t0
+            stats.cpu[k] += thread_time() - c0
+            stats.event(k, t0, t1, 1)
+        _set_outputs(step, values, result)
+        if key is not None:
+            puts[key] = (result, t1 - t0)
+            keys.update(zip(step.outputs, _output_keys(step, key), strict=True))
+        else:
+            for name in step.outputs:
+                keys[name] = _value_key(values[name], *consumers.get(name, (step, name)))
+    if puts:
+        stats.bytes_written_total += cache.save(puts)
+    return Broadcast(values, keys, broken)
+
+
+def _call_once(step: Step, args: list[Any], raw: list[Any]) -> Any:
+    from hotpipe._aio import run_coroutine
+    from hotpipe._batch import call_batch_of_one
+
+    if step.run_batch_only:
+        return call_batch_of_one(step.func, tuple(raw), step.name)
+    if step.node.is_async:
+        return run_coroutine(step.func(*args))
+    result = step.func(*args)
+    if step.unpack:
+        from hotpipe.execute import _unpack_one
+
+        _unpack_one(step, result)
+    return result
+
+
+def _set_outputs(step: Step, values: dict[str, Any], result: Any) -> None:
+    if step.unpack:
+        values.update(zip(step.outputs, tuple(result), strict=True))
+    else:
+        values[step.outputs[0]] = result
+
+
+def _first_consumers(plan: Plan) -> dict[str, tuple[Step, str]]:
+    """For each value name, the first step reading it and the parameter it feeds."""
+    found: dict[str, tuple[Step, str]] = {}
+    for step in plan.steps:
+        for a in step.args:
+            found.setdefault(a, (step, _param_of(step, a)))
+    return found
+
+
+# ----------------------------------------------------------------------------- columns
+
+
+class _Demand:
+    """Demand-driven evaluation of one chunk's per-item steps through the cache."""
+
+    def __init__(self, plan: Plan, columns: dict[str, list[Any]], bc: Broadcast, n: int,
+                 offset: int, on_error: str, stats: Stats, cache: Cache) -> None:
+        self.plan, self.n, self.offset, self.on_error = plan, n, offset, on_error
+        self.stats, self.cache, self.bc = stats, cache, bc
+        self.fps = step_fingerprints(plan)
+        self.producer = {o: k for k, s in enumerate(plan.steps) if s.mapped for o in s.outputs}
+        self.vals: dict[str, list[Any]] = dict(columns)
+        self.keys: dict[str, list[bytes | None]] = {}
+        self.step_keys: dict[int, list[bytes | None]] = {}
+        self.puts: dict[bytes, Any] = {}
+        self.failed: set[int] = set(range(n)) if bc.broken else set()
+        consumers = _first_consumers(plan)
+        for name, col in columns.items():
+            step, param = consumers[name]
+            self.keys[name] = [_value_key(v, step, param) for v in col]
+
+    def arg_keys(self, name: str) -> list[bytes | None] | bytes | None:
+        if name in self.keys:
+            return self.keys[name]
+        return (self.bc.keys or {}).get(name)
+
+    def key_pass(self) -> None:
+        """Keys of every per-item step, forward; value-keyed steps are computed here."""
+        for k, step in enumerate(self.plan.steps):
+            if not step.mapped:
+                continue
+            if not step.node.cache:
+                for name in step.outputs:
+                    self.need(name, list(range(self.n)))
+                consumers = _first_consumers(self.plan)
+                for name in step.outputs:
+                    c_step, param = consumers.get(name, (step, name))
+                    self.keys[name] = [
+                        None if v is FAILED else _value_key(v, c_step, param)
+                        for v in self.vals[name]
+                    ]
+                continue
+            parts = [self.arg_keys(a) for a in step.args]
+            fp = self.fps[k]
+            keys: list[bytes | None] = []
+            for i in range(self.n):
+                item = [p[i] if isinstance(p, list) else p for p in parts]
+                keys.append(None if any(x is None for x in item) else combine(fp, *item))
+            self.step_keys[k] = keys
+            outs = [_output_keys(step, key) for key in keys]
+            for j, name in enumerate(step.outputs):
+                self.keys[name] = [o[j] for o in outs]
+
+    def column(self, name: str) -> list[Any]:
+        col = self.vals.get(name)
+        if col is None:
+            col = self.vals[name] = [_UNKNOWN] * self.n
+        return col
+
+    def need(self, name: str, idx: list[int]) -> None:
+        """Make sure the value ``name`` is known for the items ``idx``."""
+        k = self.producer.get(name)
+        if k is None:
+            return  # a mapped input or a broadcast value: always known
+        col = self.column(name)
+        missing = [i for i in idx if col[i] is _UNKNOWN]
+        if not missing:
+            return
+        step = self.plan.steps[k]
+        misses = missing
+        if step.node.cache and k in self.step_keys:
+            misses = self.load(k, step, missing)
+        if misses:
+            self.compute(k, step, misses)
+
+    def load(self, k: int, step: Step, missing: list[int]) -> list[int]:
+        """Load the cached results among ``missing``; return the items still to compute."""
+        keys = self.step_keys[k]
+        wanted = [i for i in missing if keys[i] is not None]
+        found, nbytes = self.cache.load([keys[i] for i in wanted]) if wanted else ({}, 0)
+        self.stats.bytes_read[k] += nbytes
+        misses = [i for i in missing if keys[i] is None]
+        hits = 0
+        for i in wanted:
+            entry = found.get(keys[i], _UNKNOWN)  # type: ignore[arg-type]
+            if entry is _UNKNOWN:
+                misses.append(i)
+                continue
+            result, seconds = entry
+            self.store_result(step, i, result)
+            self.stats.saved[k] += seconds
+            hits += 1
+        self.stats.hits[k] += hits
+        self.stats.misses[k] += len(misses)
+        return sorted(misses)
+
+    def store_result(self, step: Step, i: int, result: Any) -> None:
+        if step.unpack:
+            for name, v in zip(step.outputs, result, strict=True):
+                self.column(name)[i] = v
+        else:
+            self.column(step.outputs[0])[i] = result
+
+    def compute(self, k: int, step: Step, idx: list[int]) -> None:
+        for a in step.args:
+            self.need(a, idx)
+        live = [i for i in idx if i not in self.failed and not any(
+            a in self.vals and self.vals[a][i] is FAILED for a in step.args)]
+        for i in idx:
+            if i not in live:
+                self.failed.add(i)
+                for name in step.outputs:
+                    self.column(name)[i] = FAILED
+        if not live:
+            return
+        t0, c0 = perf_counter(), thread_time()
+        sub = {a: [self.vals[a][i] for i in live] for a in step.args if a in self.vals}
+        scalars = self.bc.values
+        argcols = [sub[a] if a in sub else repeat(resolve(scalars[a])) for a in step.args]
+        ctx = Chunk(self.offset, self.on_error, self.stats, set(), index=live,
+                    upstream=self.failed)
+        out, calls = run_step(step, k, argcols, len(live), ctx,
+                              partial(batch_columns, step, sub, scalars), self.plan)
+        t1 = perf_counter()
+        results = out
+        if step.unpack:
+            cols = split_outputs(step, out, ctx)
+            results = list(zip(*cols, strict=True)) if cols else []
+        per_item = (t1 - t0) / len(live)
+        keys = self.step_keys.get(k)
+        for j, i in enumerate(live):
+            value = results[j]
+            if j in ctx.failed:
+                for name in step.outputs:
+                    self.column(name)[i] = FAILED
+                continue
+            self.store_result(step, i, value)
+            if keys is not None and keys[i] is not None and step.node.cache:
+                self.puts[keys[i]] = (value, per_item)
+        stats = self.stats
+        stats.calls[k] += calls
+        stats.items[k] += len(live) - len(ctx.failed)
+        stats.wall[k] += t1 - t0
+        stats.cpu[k] += thread_time() - c0
+        stats.event(k, t0, t1, len(live))
+
+    def finish(self) -> dict[str, list[Any]]:
+        for name in self.plan.outputs:
+            if name in self.producer:
+                self.need(name, list(range(self.n)))
+        if self.puts:
+            self.stats.bytes_written_total += self.cache.save(self.puts)
+        out = {}
+        for name in self.plan.outputs:
+            col = self.vals.get(name)
+            out[name] = col if col is not None else [self.bc.values[name]] * self.n
+        return out
+
+
+def cached_columns(plan: Plan, columns: dict[str, list[Any]], bc: Broadcast, n: int,
+                   offset: int, on_error: str, stats: Stats,
+                   cache: Cache) -> dict[str, list[Any]]:
+    """The cached counterpart of :func:`hotpipe.execute.run_columns` for one chunk."""
+    demand = _Demand(plan, columns, bc, n, offset, on_error, stats, cache)
+    demand.key_pass()
+    result = demand.finish()
+    stats.chunks += 1
+    return result
+
