@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import json
 import numbers
+import time
 
 import pytest
 
-from hotpipe import Pipeline, node
+from hotpipe import Pipeline, Threads, node
 
 PHASE_KEYS = {
     # ph: required keys -> type(s)
@@ -127,6 +128,25 @@ def test_trace_of_a_run(tmp_path):
             "inc", "dbl"]
         assert doc["otherData"]["schema"] == "hotpipe.profile/1"
         assert doc["otherData"]["mode"] == "run"
+
+
+def test_trace_of_several_workers(tmp_path):
+    @node(output="y", phase="wait")
+    def slow(x):
+        time.sleep(0.0005)
+        return x
+
+    result = Pipeline([slow], name="pool").map({"x": list(range(120))}, over="x",
+                                               engine=Threads(workers=3, chunk_size=10))
+    events = check_trace_schema(_load(result.profile, tmp_path))
+    lanes = {(e["pid"], e["tid"]) for e in events if e["ph"] == "X" and e["name"] == "slow"}
+    assert len(lanes) > 1
+    assert all(0 < tid <= 3 for _, tid in lanes)  # small numbers, not 64-bit idents
+    names = {(e["pid"], e["tid"]): e["args"]["name"] for e in events
+             if e["ph"] == "M" and e["name"] == "thread_name"}
+    assert all(names[lane].startswith(f"worker {lane[1]} (thread ") for lane in lanes)
+    chunks = [e for e in events if e["ph"] == "X" and e["name"] == "slow"]
+    assert sum(e["args"]["items"] for e in chunks) == 120
 
 
 def test_schema_check_rejects_bad_events():
