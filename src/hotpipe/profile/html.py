@@ -216,8 +216,9 @@ def _projection_section(proj: dict[str, Any]) -> str:
         "inputs) are paid once; mapped nodes and hotpipe's own time grow with the items. "
         "Parallel engines keep their measured speed-up.</p>"
         '<div class="chart" id="chart-projection"></div>'
-        '<table class="proj"><thead><tr><th class="l">phase</th><th>once</th>'
-        f'<th>per item</th>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></section>'
+        '<div class="scroll"><table class="proj"><thead><tr><th class="l">phase</th>'
+        f'<th>once</th><th>per item</th>{head}</tr></thead><tbody>{"".join(body)}</tbody>'
+        "</table></div></section>"
     )
 
 
@@ -238,9 +239,9 @@ def _slowest_section(d: dict[str, Any]) -> str:
         sampled = ("" if n["timed"] >= n["items"]
                    else f' <span class="muted">(of the {n["timed"]:,} items timed)</span>')
         cards.append(
-            f'<div class="slow"><h3>{escape(n["name"])}{sampled}</h3><table><thead><tr>'
-            '<th>item</th><th>seconds</th><th class="l">inputs</th></tr></thead>'
-            f"<tbody>{rows}</tbody></table></div>"
+            f'<div class="slow"><h3>{escape(n["name"])}{sampled}</h3><div class="scroll"><table>'
+            '<thead><tr><th>item</th><th>seconds</th><th class="l">inputs</th></tr></thead>'
+            f"<tbody>{rows}</tbody></table></div></div>"
         )
     if not cards:
         return ""
@@ -318,8 +319,8 @@ def _node_table(d: dict[str, Any], colours: dict[str, str]) -> str:
     note = ('<p class="help">* percentiles from the items timed one by one (a sample: the '
             "first 64 items per node; nodes faster than 10 µs run untimed in C loops after that)"
             "</p>" if any_sampled else "")
-    return (f'<section><h2>Nodes</h2><table id="table-nodes"><thead><tr>{head}</tr></thead>'
-            f"<tbody>{''.join(rows)}</tbody></table>{note}</section>")
+    return (f'<section><h2>Nodes</h2><div class="scroll"><table id="table-nodes"><thead><tr>'
+            f"{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>{note}</section>")
 
 
 def _spent(d: dict[str, Any]) -> float:
@@ -377,8 +378,10 @@ code { font:12px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace; backgroun
   padding:1px 4px; border-radius:4px; }
 .grid2 { display:grid; grid-template-columns:minmax(0,1.35fr) minmax(0,1fr); gap:16px; }
 @media (max-width:980px) { .grid2 { grid-template-columns:minmax(0,1fr); } }
-.grid2 > section { margin:0 0 16px; }
+.grid2 { margin-bottom:16px; }
+.grid2 > section { margin:0; }
 .chart { width:100%; overflow:hidden; }
+.scroll { width:100%; overflow-x:auto; }
 .chart svg { display:block; }
 .chart .err { color:#b42318; }
 svg text { font:12px system-ui,-apple-system,"Segoe UI",Roboto,Arial,sans-serif; fill:var(--fg); }
@@ -404,7 +407,8 @@ td.pct { position:relative; min-width:90px; }
 td.pct .pbar { position:absolute; left:6px; top:7px; bottom:7px; background:#dde7f2;
   border-radius:2px; max-width:calc(100% - 12px); }
 td.pct .pv { position:relative; }
-.slowgrid { display:grid; grid-template-columns:repeat(auto-fill,minmax(380px,1fr)); gap:14px; }
+.slowgrid { display:grid; grid-template-columns:repeat(auto-fill,minmax(min(380px,100%),1fr));
+  gap:14px; }
 .slow { border:1px solid var(--soft); border-radius:6px; padding:8px 10px; min-width:0; }
 td.inputs { white-space:normal; word-break:break-all; font:12px ui-monospace,SFMono-Regular,
   Menlo,Consolas,monospace; color:#444c56; }
