@@ -536,7 +536,18 @@ def _connect(index: Path) -> Any:
     try:
         conn.execute("PRAGMA busy_timeout = 30000")
         conn.execute("PRAGMA auto_vacuum = INCREMENTAL")  # takes effect only on a new file
-        conn.execute("PRAGMA journal_mode = WAL")
+        # WAL is a property of the file: only its creator switches it on. The switch needs an
+        # exclusive lock and fails at once (no busy wait) while another connection is
+        # creating the file, so it is retried.
+        for attempt in range(50):
+            try:
+                if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != b"wal":
+                    conn.execute("PRAGMA journal_mode = WAL")
+                break
+            except sqlite3.OperationalError as e:
+                if not _is_busy(e) or attempt == 49:
+                    raise
+                time.sleep(0.01 * (1 + attempt % 10))
         conn.execute("PRAGMA synchronous = NORMAL")
         if conn.execute("PRAGMA user_version").fetchone()[0] == 0:
             conn.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} PRAGMA user_version = 1; COMMIT;")
