@@ -6,12 +6,11 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
 import warnings
 
 import pytest
 
-from hotpipe import CacheKeyError, FAILED, InputError, Pipeline, Processes, Threads, node
+from hotpipe import FAILED, CacheKeyError, InputError, Pipeline, Processes, Threads, node
 from hotpipe.cache import Cache, CacheWarning
 
 CALLS = []
@@ -259,7 +258,7 @@ def test_two_processes_map_into_one_cache(tmp_path):
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for _ in range(2)]
     for proc in procs:
-        out, err = proc.communicate(timeout=120)
+        _, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err
     again = subprocess.run([sys.executable, str(script), store, "300"], capture_output=True,
                            text=True, check=True, timeout=120)
