@@ -16,6 +16,7 @@ demo: $(STAMP)
 	$(PY) examples/quickstart.py
 
 test: $(STAMP)
+	bash scripts/install-chromium.sh
 	$(VENV)/bin/ruff check src tests benchmarks examples
 	$(PY) -m pytest -q
 

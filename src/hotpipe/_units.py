@@ -23,19 +23,19 @@ def parse_size(text: str) -> int:
     >>> parse_size("500MB")
     500000000
     """
-    m = re.fullmatch(r"\\s*([0-9]+(?:\\.[0-9]*)?)\\s*([a-zA-Z]*)\\s*", text)
+    m = re.fullmatch(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*([a-zA-Z]*)\s*", text)
     if not m or m.group(2).lower() not in _UNITS:
         raise ValueError(
-            f"cannot read {text!r} as a size; write a number with a unit such as 500MB, "
-            "1GB or 1.5GiB"
+            f"invalid size {text!r}: use a number and an optional unit, one of B, KB, MB, GB, "
+            "TB (powers of 1000) or KiB, MiB, GiB, TiB (powers of 1024), e.g. 500MB or 1.5GiB"
         )
     return int(float(m.group(1)) * _UNITS[m.group(2).lower()])
 
 
 def format_size(n: float) -> str:
-    """``1536`` -> ``"1.5 KiB"``."""
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if abs(n) < 1024:
-            return f"{n:.3g} {unit}" if unit != "B" else f"{int(n)} B"
-        n /= 1024
-    return f"{n:.3g} TiB"
+    """``1536`` -> ``"1.5 KB"`` (powers of 1000, like the units ``parse_size`` reads)."""
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if n < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    raise AssertionError("unreachable")

@@ -10,51 +10,24 @@ codes: 0 done, 1 no cache at PATH for ``stats``, 2 bad arguments.
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 import time
 from pathlib import Path
 
+from hotpipe._units import format_size
+from hotpipe._units import parse_size as _parse_size
+
 __all__ = ["main", "parse_size"]
 
 DEFAULT_PATH = Path(".hotpipe/cache")
-_UNITS = {
-    "": 1,
-    "b": 1,
-    "k": 1000,
-    "kb": 1000,
-    "m": 1000**2,
-    "mb": 1000**2,
-    "g": 1000**3,
-    "gb": 1000**3,
-    "t": 1000**4,
-    "tb": 1000**4,
-    "kib": 1024,
-    "mib": 1024**2,
-    "gib": 1024**3,
-    "tib": 1024**4,
-}
-_SIZE = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*([a-zA-Z]*)\s*")
 
 
 def parse_size(text: str) -> int:
     """Bytes in ``500MB``, ``1GB``, ``1.5GiB`` (KB/MB/GB/TB are powers of 1000, KiB... of 1024)."""
-    match = _SIZE.fullmatch(text)
-    unit = match and match.group(2).lower()
-    if not match or unit not in _UNITS:
-        raise argparse.ArgumentTypeError(
-            f"invalid size {text!r}: use a number and an optional unit, one of B, KB, MB, GB, "
-            "TB (powers of 1000) or KiB, MiB, GiB, TiB (powers of 1024), e.g. 500MB or 1.5GiB"
-        )
-    return int(float(match.group(1)) * _UNITS[unit])
-
-
-def _human(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if n < 1000 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    raise AssertionError("unreachable")
+    try:
+        return _parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _when(t: float | None) -> str:
@@ -80,7 +53,7 @@ def _stats(args: argparse.Namespace) -> int:
     table = Table(title=f"hotpipe cache {args.path}", show_header=False)
     rows = [
         ("entries", f"{s.entries:,}"),
-        ("total size", _human(s.bytes)),
+        ("total size", format_size(s.bytes)),
         ("inline entries", f"{s.inline_entries:,}"),
         ("file entries", f"{s.file_entries:,}"),
         ("oldest access", _when(s.oldest_access)),
@@ -114,7 +87,7 @@ def _prune(args: argparse.Namespace) -> int:
         left = store.stats()
     print(
         f"removed {removed:,} least recently used entries; {left.entries:,} entries, "
-        f"{_human(left.bytes)} left in {args.path}"
+        f"{format_size(left.bytes)} left in {args.path}"
     )
     return 0
 

@@ -20,9 +20,11 @@ __all__ = ["SAMPLE_ITEMS", "TIME_EVERY_ITEM_ABOVE", "TOP_K", "Event", "ItemError
 SAMPLE_ITEMS = 64
 """Items timed one by one at the start of every map, per node (the rest run in C loops)."""
 
-TIME_EVERY_ITEM_ABOVE = 10e-6
+TIME_EVERY_ITEM_ABOVE = 50e-6
 """A node whose sampled mean is above this many seconds is timed item by item for the whole
-map; the two clock reads then cost under ~2 % of its time."""
+map. Timing one item costs ~0.5-1 us here (two clock reads and the O(1) record), so under
+~2 % of such a node; faster nodes keep the C loop and their percentiles come from the
+sample."""
 
 TOP_K = 5
 _BUCKETS_PER_OCTAVE = 8
@@ -48,15 +50,22 @@ class Event(NamedTuple):
 
 
 def bucket_of(seconds: float) -> int:
-    """Histogram bucket of a duration (log scale, 8 buckets per octave)."""
+    """Histogram bucket of a duration (log scale, 8 buckets per octave).
+
+    ``frexp`` splits the float into mantissa and exponent without a logarithm: the exponent
+    gives the octave and the mantissa (0.5..1) one of 8 linear sub-buckets, within ~9 % of
+    the log-spaced ones and cheaper to compute.
+    """
     if seconds <= 0:
         return -10_000
-    return math.floor(math.log2(seconds) * _BUCKETS_PER_OCTAVE)
+    mantissa, exponent = math.frexp(seconds)
+    return exponent * _BUCKETS_PER_OCTAVE + int((mantissa - 0.5) * 2 * _BUCKETS_PER_OCTAVE)
 
 
 def bucket_value(bucket: int) -> float:
-    """Geometric middle of a bucket, in seconds."""
-    return 2 ** ((bucket + 0.5) / _BUCKETS_PER_OCTAVE)
+    """Middle of a bucket, in seconds (the inverse of :func:`bucket_of`)."""
+    exponent, sub = divmod(bucket, _BUCKETS_PER_OCTAVE)
+    return math.ldexp(0.5 + (sub + 0.5) / (2 * _BUCKETS_PER_OCTAVE), exponent)
 
 
 @dataclass

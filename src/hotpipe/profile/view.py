@@ -199,11 +199,21 @@ class Profile:
 
     @property
     def framework_wall(self) -> float:
-        """Wall seconds spent by hotpipe itself: the call minus the nodes (sequential
-        engines); for parallel engines the nodes' wall is divided by the workers' overlap."""
-        busy = self.node_wall
-        overlap = max(1.0, self._overlap())
-        return max(0.0, self.wall - busy / overlap)
+        """Wall seconds when no node was running: the call minus the union of the nodes'
+        intervals on every worker (pool start-up, pickling, scheduling, cache I/O)."""
+        events = self.stats.events
+        if not events:
+            return max(0.0, self.wall - self.node_wall)
+        spans = sorted((e.start, e.end) for e in events)
+        busy, (lo, hi) = 0.0, spans[0]
+        for start, end in spans[1:]:
+            if start > hi:
+                busy += hi - lo
+                lo, hi = start, end
+            else:
+                hi = max(hi, end)
+        busy += hi - lo
+        return max(0.0, self.wall - busy)
 
     def _overlap(self) -> float:
         events = self.stats.events
