@@ -21,6 +21,7 @@ from hotpipe.profile import NodeProfile, Profile
 from hotpipe.profile.stats import ItemError
 from hotpipe.resources import Resource, resource
 from hotpipe.result import Result
+from hotpipe.stream import Stream
 
 __version__ = "0.1.0"
 
@@ -46,6 +47,7 @@ __all__ = [
     "Profile",
     "Resource",
     "Result",
+    "Stream",
     "Threads",
     "WorkerDied",
     "__version__",

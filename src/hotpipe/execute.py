@@ -164,6 +164,7 @@ class Broadcast:
     values: dict[str, Any]
     keys: dict[str, bytes | None] | None = None
     broken: bool = False
+    failure: tuple[str, BaseException] | None = None
 
 
 def run_broadcast(
@@ -181,6 +182,7 @@ def run_broadcast(
         return cached_broadcast(plan, scalars, n, on_error, stats, cache)
     vals = dict(scalars)
     broken = False
+    failure: tuple[str, BaseException] | None = None
     for k, step in enumerate(plan.steps):
         if step.mapped:
             continue
@@ -204,6 +206,7 @@ def run_broadcast(
                 raise NodeError(step.name, None, describe_inputs(step, args), exc) from exc
             stats.errors.extend(ItemError(i, step.name, exc) for i in range(n))
             broken = True
+            failure = failure or (step.name, exc)
             results = (FAILED,) * len(step.outputs)
         vals.update(zip(step.outputs, results, strict=True))
         t1 = perf_counter()
@@ -213,7 +216,7 @@ def run_broadcast(
         stats.cpu[k] += thread_time() - c0
         stats.record(k, 0, t1 - t0, args, lambda row, s=step: describe_inputs(s, row))
         stats.event(k, t0, t1, 1)
-    return Broadcast(vals, None, broken)
+    return Broadcast(vals, None, broken, failure)
 
 
 # ----------------------------------------------------------------------------- columns

@@ -20,6 +20,7 @@ from hotpipe.node import Nested, Node, make_node
 from hotpipe.plan import Plan, compile_plan, product_columns, suggest
 from hotpipe.profile import Profile
 from hotpipe.result import Result
+from hotpipe.stream import Stream, is_stream
 
 if TYPE_CHECKING:
     from hotpipe.cache import Cache
@@ -254,6 +255,53 @@ class Pipeline:
 
     # ------------------------------------------------------------------ execution
 
+    def imap(
+        self,
+        inputs: Mapping[str, Any],
+        over: str | Sequence[str],
+        outputs: str | Sequence[str] | None = None,
+        on_error: str = "raise",
+        *,
+        engine: Engine | None = None,
+        cache: Cache | bool | None = None,
+        buffer: int = 4,
+        progress: Callable[[int], None] | None = None,
+    ) -> Stream:
+        """Like :meth:`map` (``mode="zip"``), but yields one ``dict`` of outputs per item.
+
+        Mapped inputs may be iterators or generators of unknown length; they are read on a
+        background thread, ``buffer`` chunks ahead, so loading overlaps compute and memory
+        holds a few chunks rather than every item. The returned :class:`~hotpipe.Stream`
+        has ``profile`` and ``errors``.
+        """
+        if not isinstance(inputs, Mapping):
+            raise InputError(
+                f"imap(inputs) takes a dict of input name -> value, got {type(inputs).__name__}."
+            )
+        if on_error not in _ON_ERROR:
+            raise InputError(f"imap(on_error={on_error!r}): choose one of {list(_ON_ERROR)}.")
+        names = _over_names(over, self.inputs, "imap", self._producer, self._bound)
+        for name in names:
+            if name not in inputs:
+                raise InputError(
+                    f"imap(over={name!r}) but no value for {name!r} was given. "
+                    f"Fix: pass {{{name!r}: ...}} in the inputs."
+                )
+        plan = self._plan(frozenset(inputs), _outputs_key(outputs), frozenset(names))
+        return self._stream(plan, inputs, names, "zip", on_error, engine, _cache_of(cache),
+                            buffer, progress)
+
+    def _stream(self, plan: Plan, inputs: Mapping[str, Any], names: Sequence[str], mode: str,
+                on_error: str, engine: Engine | None, store: Cache | None, buffer: int,
+                progress: Any) -> Stream:
+        for name in names:
+            value = inputs[name]
+            if not is_stream(value) and (isinstance(value, (str, bytes, Mapping))
+                                         or not hasattr(value, "__iter__")):
+                _as_list(name, value)  # raises the usual message
+        return _stream_impl(self, plan, inputs, names, mode, on_error, engine, store, buffer,
+                            progress)
+
     def _run_cached(self, inputs: Mapping[str, Any], outputs: Any, engine: Engine | None,
                     profile: str | None, cache: Any) -> Result:
         return _run_cached_impl(self, inputs, outputs, engine, profile, cache)
@@ -335,6 +383,7 @@ class Pipeline:
         progress: bool | Callable[[int], None] = False,
         profile: str | None = None,
         cache: Cache | bool | None = None,
+        buffer: int = 4,
     ) -> Result:
         """Run once per item of the inputs named in ``over``; broadcast the other inputs.
 
@@ -346,6 +395,8 @@ class Pipeline:
         is called with the number of items finished after each chunk.
         ``profile="functions"`` also samples the node bodies (see ``Profile.functions``).
         ``cache`` stores and reuses results per node and item (see :meth:`run`).
+        A mapped input may be an iterator or generator of unknown length: it is read on a
+        background thread ``buffer`` chunks ahead (see :meth:`imap`).
         """
         store = _cache_of(cache)
         if not isinstance(inputs, Mapping):
@@ -365,6 +416,14 @@ class Pipeline:
                     f"Fix: pass {{{name!r}: [...]}} in the inputs."
                 )
         plan = self._plan(given, _outputs_key(outputs), frozenset(names))
+        if any(is_stream(inputs[name]) for name in names):
+            stream = self._stream(plan, inputs, names, mode, on_error, engine, store, buffer,
+                                  progress)
+            values: dict[str, list[Any]] = {name: [] for name in plan.outputs}
+            for cols in stream.chunks():
+                for name, col in values.items():
+                    col.extend(cols[name])
+            return Result(values, stream.profile, stream.errors)
         mapped = {name: _as_list(name, inputs[name]) for name in names}
         if mode == "product":
             columns, n = product_columns(mapped, list(names))
@@ -418,6 +477,29 @@ def _nested_call(pipe: Pipeline, nested: Nested) -> Callable[..., Any]:
         return r[wanted[0]] if len(wanted) == 1 else tuple(r[w] for w in wanted)
 
     return call_nested
+
+
+def _stream_impl(pipe: Pipeline, plan: Plan, inputs: Mapping[str, Any], names: Sequence[str],
+                 mode: str, on_error: str, engine: Engine | None, store: Cache | None,
+                 buffer: int, progress: Any) -> Stream:
+    if mode != "zip":
+        raise InputError(
+            f"map(mode={mode!r}) needs sized inputs to combine; an iterator can only be "
+            "mapped with mode='zip'. Fix: pass lists, e.g. list(iterator)."
+        )
+    engine = engine or _LOCAL
+    sources = {n: inputs[n] for n in names if n in plan.inputs or n in plan.mapped}
+    if not sources:
+        sources = {names[0]: inputs[names[0]]}
+    scalars = {k: v for k, v in inputs.items() if k not in names and k in plan.inputs}
+    scalars.update(plan.constants)
+    size = engine.stream_chunk
+    callback = None
+    if progress is True:
+        callback = None  # a bar needs a total; streams report through the callable form
+    elif callable(progress):
+        callback = progress
+    return Stream(plan, engine, sources, scalars, on_error, store, size, buffer, callback)
 
 
 def _run_cached_impl(pipe: Pipeline, inputs: Mapping[str, Any], outputs: Any,
@@ -520,10 +602,15 @@ def _over_names(
 def _as_list(name: str, values: Any) -> list[Any]:
     if isinstance(values, list):
         return values
+    if isinstance(values, (set, frozenset)):
+        raise InputError(
+            f"map(over={name!r}): a {type(values).__name__} has no order, so results could not "
+            "be matched to items. Fix: pass sorted(...) or a list."
+        )
     if isinstance(values, (str, bytes, Mapping)) or not hasattr(values, "__len__"):
         raise InputError(
-            f"map(over={name!r}): the value for {name!r} must be a sized iterable of items "
-            f"(list, tuple, range, numpy array), got {type(values).__name__}. "
-            "Fix: pass a list, e.g. list(...) of an iterator."
+            f"map(over={name!r}): the value for {name!r} must be a sequence of items (list, "
+            f"tuple, range, numpy array) or an iterator, got {type(values).__name__}. "
+            "Fix: pass a list (a string or a dict is one value, not items)."
         )
     return list(values)

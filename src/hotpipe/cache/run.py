@@ -123,6 +123,7 @@ def cached_broadcast(plan: Plan, scalars: dict[str, Any], n: int, on_error: str,
             continue
         keys[name] = _value_key(value, step, param)
     broken = False
+    failure = None
     puts: dict[bytes, Any] = {}
     for k, step in enumerate(plan.steps):
         if step.mapped:
@@ -159,6 +160,7 @@ def cached_broadcast(plan: Plan, scalars: dict[str, Any], n: int, on_error: str,
                 raise NodeError(step.name, None, describe_inputs(step, tuple(args)),
                                 exc) from exc
             stats.errors.extend(ItemError(i, step.name, exc) for i in range(n))
+            failure = failure or (step.name, exc)
             broken = True
             values.update(dict.fromkeys(step.outputs, FAILED))
             keys.update(dict.fromkeys(step.outputs))
@@ -179,7 +181,7 @@ def cached_broadcast(plan: Plan, scalars: dict[str, Any], n: int, on_error: str,
                 keys[name] = _value_key(values[name], *consumers.get(name, (step, name)))
     if puts:
         stats.bytes_written_total += cache.save(puts)
-    return Broadcast(values, keys, broken)
+    return Broadcast(values, keys, broken, failure)
 
 
 def _call_once(step: Step, args: list[Any], raw: list[Any]) -> Any:

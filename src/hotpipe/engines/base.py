@@ -18,6 +18,7 @@ from hotpipe.profile.stats import Stats
 
 if TYPE_CHECKING:
     from hotpipe.cache.store import Cache
+    from hotpipe.execute import Broadcast
 
 __all__ = ["Engine", "Outcome"]
 
@@ -69,6 +70,11 @@ class Engine(ABC):
 
     name: str = "engine"
 
+    @property
+    def stream_chunk(self) -> int:
+        """Items per chunk when mapping an iterator of unknown length."""
+        return 256
+
     @abstractmethod
     def run_item(self, plan: Plan, inputs: dict[str, Any]) -> Outcome:
         """Run the plan once on ``inputs``; raise :class:`~hotpipe.NodeError` on failure."""
@@ -83,11 +89,14 @@ class Engine(ABC):
         on_error: str,
         on_progress: Callable[[int], None] | None = None,
         cache: Cache | None = None,
+        broadcast: Broadcast | None = None,
+        offset: int = 0,
     ) -> Outcome:
         """Run the plan over ``n`` items: ``columns`` hold one value per item (lists),
         ``scalars`` are broadcast. Returns columns for ``plan.outputs``. ``on_progress`` is
         called with the number of items finished each time a chunk completes (after its
-        results are stored in ``cache``, when one is given)."""
+        results are stored in ``cache``, when one is given). A stream passes the
+        ``broadcast`` values it computed once, and the ``offset`` of the first item."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from hotpipe.engines.base import Engine, Outcome
 from hotpipe.errors import InputError
-from hotpipe.execute import item_failure, run_broadcast, run_columns
+from hotpipe.execute import Broadcast, item_failure, run_broadcast, run_columns
 from hotpipe.plan import Plan
 from hotpipe.profile.stats import Stats
 
@@ -36,6 +36,10 @@ class Local(Engine):
         if not isinstance(chunk_size, int) or chunk_size < 1:
             raise InputError(f"Local(chunk_size={chunk_size!r}): must be an int >= 1.")
         self.chunk_size = chunk_size
+
+    @property
+    def stream_chunk(self) -> int:
+        return self.chunk_size
 
     def run_item(self, plan: Plan, inputs: dict[str, Any]) -> Outcome:
         # Reading the CPU clock is a system call (~0.4 us): per node it would be most of
@@ -69,16 +73,19 @@ class Local(Engine):
         on_error: str,
         on_progress: Callable[[int], None] | None = None,
         cache: Cache | None = None,
+        broadcast: Broadcast | None = None,
+        offset: int = 0,
     ) -> Outcome:
         stats = Stats.empty(len(plan.steps))
         size = self.chunk_size
         t0 = perf_counter()
-        bc = run_broadcast(plan, scalars, n, on_error, stats, cache)
+        bc = broadcast or run_broadcast(plan, scalars, n, on_error, stats, cache)
         values: dict[str, list[Any]] = {name: [] for name in plan.outputs}
         for start in range(0, max(n, 1), size):
             stop = min(start + size, n)
             chunk = columns if stop - start == n else {k: v[start:stop] for k, v in columns.items()}
-            produced = run_columns(plan, chunk, bc, stop - start, start, on_error, stats, cache)
+            produced = run_columns(plan, chunk, bc, stop - start, offset + start, on_error,
+                                   stats, cache)
             if stop - start == n:
                 values = produced
             else:

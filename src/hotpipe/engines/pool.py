@@ -63,6 +63,7 @@ class Job:
     on_error: str
     stats: Stats
     cache: Cache | None
+    offset: int = 0
 
     def chunk(self, start: int, stop: int) -> dict[str, list[Any]]:
         return {k: v[start:stop] for k, v in self.columns.items()}
@@ -73,6 +74,11 @@ class PoolEngine(Engine):
 
     workers: int
     fixed_chunk: int | None = None
+
+    @property
+    def stream_chunk(self) -> int:
+        # enough items per stream chunk to give every worker several chunks of its own
+        return self.fixed_chunk * self.workers * 4 if self.fixed_chunk else 128 * self.workers
 
     def run_item(self, plan: Plan, inputs: dict[str, Any]) -> Outcome:
         """A single item runs in the caller: there is nothing to split."""
@@ -87,11 +93,13 @@ class PoolEngine(Engine):
         on_error: str,
         on_progress: Callable[[int], None] | None = None,
         cache: Cache | None = None,
+        broadcast: Broadcast | None = None,
+        offset: int = 0,
     ) -> Outcome:
         t0 = perf_counter()
         stats = Stats.empty(len(plan.steps))
-        bc = run_broadcast(plan, scalars, n, on_error, stats, cache)
-        job = Job(plan, columns, bc, n, on_error, stats, cache)
+        bc = broadcast or run_broadcast(plan, scalars, n, on_error, stats, cache)
+        job = Job(plan, columns, bc, n, on_error, stats, cache, offset)
         values: dict[str, list[Any]] = {name: [] for name in plan.outputs}
         notes: list[str] = []
         if self.fixed_chunk is None:
@@ -134,7 +142,7 @@ class PoolEngine(Engine):
     def _local_chunk(self, job: Job, start: int, stop: int,
                      values: dict[str, list[Any]]) -> None:
         produced = run_columns(job.plan, job.chunk(start, stop), job.bc, stop - start,
-                               start, job.on_error, job.stats, job.cache)
+                               job.offset + start, job.on_error, job.stats, job.cache)
         for name, col in values.items():
             col.extend(produced[name])
 

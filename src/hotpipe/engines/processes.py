@@ -64,6 +64,26 @@ class Processes(PoolEngine):
         self._started = True
         return get_reusable_executor(max_workers=self.workers, timeout=600)
 
+    def run_map(self, plan: Plan, columns: dict[str, list[Any]], scalars: dict[str, Any],
+                n: int, on_error: str, on_progress: Any = None, cache: Any = None,
+                broadcast: Any = None, offset: int = 0) -> Any:
+        gpu = [s.name for s in plan.steps if s.mapped and (s.node.hints.gpus or 0) > 0]
+        if not gpu:
+            return super().run_map(plan, columns, scalars, n, on_error, on_progress, cache,
+                                   broadcast, offset)
+        # a GPU context does not survive fork and each process would claim the device:
+        # nodes that need a GPU run on threads of this process instead
+        from hotpipe.engines.threads import Threads
+
+        outcome = Threads(self.workers, self.fixed_chunk).run_map(
+            plan, columns, scalars, n, on_error, on_progress, cache, broadcast, offset
+        )
+        outcome.notes.append(
+            f"processes: node(s) {gpu} declare gpus, so this map ran on {self.workers} "
+            "threads of this process (a GPU context cannot be shared with forked workers)"
+        )
+        return outcome
+
     # ------------------------------------------------------------------ decisions
 
     def plan_chunks(self, job: Job, probe: Probe, rest: int, notes: list[str]) -> int | None:
@@ -104,7 +124,7 @@ class Processes(PoolEngine):
         cols = cloudpickle.dumps(job.chunk(start, stop))
         stats = self.chunk_stats(job.plan, probe, start == 0)
         return self._executor().submit(
-            _worker, token, plan_bytes, s_token, s_bytes, cols, start, stop - start,
+            _worker, token, plan_bytes, s_token, s_bytes, cols, job.offset + start, stop - start,
             job.on_error, stats.sample, stats.slow,
         )
 
@@ -128,13 +148,14 @@ class Processes(PoolEngine):
                 values, item_stats = self.collect_one(handle, job, i)
             except (BrokenProcessPool, _terminated()):
                 died = WorkerDied(
-                    f"the worker process died while running item {i} ({exc.__class__.__name__}); "
+                    f"the worker process died while running item {job.offset + i} "
+                    f"({exc.__class__.__name__}); "
                     "a crash in native code, os._exit or the out-of-memory killer can do this"
                 )
-                err = NodeError("(worker process)", i, _describe_row(job, i), died)
+                err = NodeError("(worker process)", job.offset + i, _describe_row(job, i), died)
                 if job.on_error == "raise":
                     raise err from died
-                stats.errors.append(ItemError(i, "(worker process)", died))
+                stats.errors.append(ItemError(job.offset + i, "(worker process)", died))
                 values = {name: [FAILED] for name in job.plan.outputs}
             else:
                 stats.merge(item_stats)

@@ -83,6 +83,6 @@ class Threads(PoolEngine):
 
 def _run_chunk(job: Job, columns: dict[str, list[Any]], start: int, stop: int,
                stats: Stats) -> tuple[dict[str, list[Any]], Stats]:
-    produced = run_columns(job.plan, columns, job.bc, stop - start, start, job.on_error,
-                           stats, job.cache)
+    produced = run_columns(job.plan, columns, job.bc, stop - start, job.offset + start,
+                           job.on_error, stats, job.cache)
     return produced, stats

@@ -174,3 +174,14 @@ def _alive(pid):
             return f.read().split()[2] != "Z"
     except FileNotFoundError:
         return False
+
+
+def test_gpu_nodes_run_on_threads_in_this_process():
+    @node(output="y", gpus=1)
+    def on_gpu(x):
+        return (x, os.getpid())
+
+    r = Pipeline([on_gpu]).map({"x": list(range(6))}, over="x", engine=Processes(2))
+    assert {pid for _, pid in r["y"]} == {os.getpid()}
+    assert any("declare gpus" in note for note in r.profile.notes)
+    assert on_gpu.hints.gpus == 1

@@ -120,7 +120,7 @@ def test_product_mode(flow, tmp_path, capsys):
         ("{flow}:pipe", "{flow_dir}/list.json", (), "must hold a JSON object"),
         ("{flow}:pipe", '{"xx": 1}', (), "InputError: unknown input 'xx'"),
         ("{flow}:pipe", '{"x": 1}', ("--mode", "product"), "--mode only applies with --map-over"),
-        ("{flow}:pipe", '{"x": 5}', ("--map-over", "x"), "must be a sized iterable"),
+        ("{flow}:pipe", '{"x": 5}', ("--map-over", "x"), "must be a sequence of items"),
     ],
 )
 def test_input_problems_exit_2_with_one_line(flow, tmp_path, capsys, target, inputs, extra,
