@@ -5,6 +5,7 @@ detail.
 """
 
 from hotpipe._values import FAILED
+from hotpipe.cache import Cache
 from hotpipe.engines import Engine, Local, Processes, Threads, WorkerDied
 from hotpipe.errors import (
     CacheKeyError,
@@ -27,6 +28,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "FAILED",
+    "Cache",
     "CacheKeyError",
     "CycleError",
     "DefinitionError",
