@@ -5,7 +5,6 @@ detail.
 """
 
 from hotpipe._values import FAILED
-from hotpipe.cache import Cache
 from hotpipe.engines import Engine, Local, Processes, Threads, WorkerDied
 from hotpipe.errors import (
     CacheKeyError,
@@ -25,6 +24,19 @@ from hotpipe.result import Result
 from hotpipe.stream import Stream
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> object:
+    # the cache (xxhash, sqlite3) loads on first use: `import hotpipe` stays fast
+    if name == "Cache":
+        from hotpipe.cache import Cache
+
+        return Cache
+    raise AttributeError(f"module 'hotpipe' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | {"Cache"})
 
 __all__ = [
     "FAILED",

@@ -18,7 +18,6 @@ from itertools import islice, repeat
 from time import perf_counter, thread_time
 from typing import TYPE_CHECKING, Any
 
-from hotpipe._aio import gather_items, run_coroutine
 from hotpipe._batch import batch_columns, call_batch_of_one, map_batches
 from hotpipe._values import FAILED, describe_inputs, short_repr
 from hotpipe.errors import NodeError
@@ -71,6 +70,8 @@ def compile_item_function(
     ``cpu=False`` the CPU clock is not read (it is a system call, ~0.4 us here, which would
     dominate a run of cheap nodes); ``Local`` chooses per plan from the measured run time.
     """
+    from hotpipe._aio import run_coroutine
+
     namespace: dict[str, Any] = {
         "_clock": perf_counter, "_cpu": thread_time, "_res": resolve,
         "_await": run_coroutine, "_one": call_batch_of_one,
@@ -195,6 +196,8 @@ def run_broadcast(
                 raw = tuple(vals[a] for a in step.args)
                 result = call_batch_of_one(step.func, raw, step.name)
             elif step.node.is_async:
+                from hotpipe._aio import run_coroutine
+
                 result = run_coroutine(step.func(*args))
             else:
                 result = step.func(*args)
@@ -355,6 +358,8 @@ def run_step(step: Step, k: int, argcols: list[Any], n: int, ctx: Chunk,
 
 def _map_async(step: Step, k: int, argcols: list[Any], n: int, ctx: Chunk) -> list[Any]:
     """Await every item of the chunk concurrently (``max_concurrency`` at once)."""
+    from hotpipe._aio import gather_items
+
     failed = ctx.failed
     rows = [(i, row) for i, row in enumerate(_rows(argcols, 0, n)) if i not in failed]
     out: list[Any] = [FAILED] * n

@@ -19,7 +19,6 @@ import pickle
 import traceback
 import uuid
 from concurrent.futures import Future
-from concurrent.futures.process import BrokenProcessPool
 from time import perf_counter
 from typing import Any
 
@@ -134,7 +133,7 @@ class Processes(PoolEngine):
             payload = fut.result()
         except NodeError as err:
             _reraise(err)
-        except (BrokenProcessPool, _terminated()) as exc:
+        except _terminated() as exc:
             return self._isolate(handle, job, start, stop, exc)
         return pickle.loads(payload)
 
@@ -146,7 +145,7 @@ class Processes(PoolEngine):
         for i in range(start, stop):
             try:
                 values, item_stats = self.collect_one(handle, job, i)
-            except (BrokenProcessPool, _terminated()):
+            except _terminated():
                 died = WorkerDied(
                     f"the worker process died while running item {job.offset + i} "
                     f"({exc.__class__.__name__}); "
@@ -196,10 +195,13 @@ class Processes(PoolEngine):
         return f"Processes(workers={self.workers})"
 
 
-def _terminated() -> type[BaseException]:
+def _terminated() -> tuple[type[BaseException], ...]:
+    """The errors that mean a worker process died (imported when a map needs them)."""
+    from concurrent.futures.process import BrokenProcessPool
+
     from loky.process_executor import TerminatedWorkerError
 
-    return TerminatedWorkerError
+    return (BrokenProcessPool, TerminatedWorkerError)
 
 
 def _reraise(err: NodeError) -> None:
