@@ -15,11 +15,10 @@ import datetime as _dt
 import json
 import math
 import os
-import tempfile
 from html import escape
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hotpipe._files import write_atomic
 from hotpipe.profile.format import fmt_s
 
 if TYPE_CHECKING:
@@ -44,16 +43,7 @@ MAX_INPUTS_CHARS = 200
 def write_html(profile: Profile, path: str | os.PathLike[str]) -> str:
     """Write the report to ``path`` (atomically: a temp file renamed); return the path."""
     text = render_html(profile)
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or ".")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return str(path)
+    return write_atomic(path, text)
 
 
 def render_html(profile: Profile) -> str:

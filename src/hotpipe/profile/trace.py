@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from hotpipe._files import write_atomic
 
 if TYPE_CHECKING:
     from hotpipe.profile.view import Profile
@@ -32,16 +32,7 @@ US = 1e6
 def write_trace(profile: Profile, path: str | os.PathLike[str]) -> str:
     """Write the trace JSON to ``path`` (atomically: a temp file renamed); return the path."""
     text = json.dumps(trace_events(profile), separators=(",", ":"))
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or ".")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return str(path)
+    return write_atomic(path, text)
 
 
 def trace_events(profile: Profile) -> dict[str, Any]:

@@ -350,8 +350,9 @@ class Profile:
         """The profile as JSON (schema ``hotpipe.profile/1``); also written to ``path``."""
         text = json.dumps(self.to_dict(), indent=indent)
         if path is not None:
-            with open(path, "w", encoding="utf-8") as f:
-                f.write(text)
+            from hotpipe._files import write_atomic
+
+            write_atomic(path, text)
         return text
 
     def to_html(self, path: str) -> str:
