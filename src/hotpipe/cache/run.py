@@ -19,6 +19,8 @@ from itertools import repeat
 from time import perf_counter, thread_time
 from typing import TYPE_CHECKING, Any
 
+import xxhash
+
 from hotpipe._batch import batch_columns
 from hotpipe._values import FAILED
 from hotpipe.cache.keys import UnstableValue, combine, fingerprint, fingerprint_function
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
 __all__ = ["cached_broadcast", "cached_columns", "step_fingerprints"]
 
 _UNKNOWN = object()
+_digest = xxhash.xxh3_128_digest
 _VERSION = b"hotpipe.step/1"
 
 
@@ -107,6 +110,21 @@ def _param_of(step: Step, arg: str) -> str:
     return step.params[step.args.index(arg)]
 
 
+def merkle_keys(fp: bytes, parts: list[Any], n: int) -> list[bytes | None]:
+    """Per item: ``xxh3_128(fp + key of each argument)``, or None where an argument has no
+    key (it failed upstream). Every part is a 16-byte digest, so plain concatenation is
+    unambiguous; ``parts`` holds per-item lists or one key shared by all items."""
+    cols = [p if isinstance(p, list) else repeat(p, n) for p in parts]
+    if not any(p is None or (isinstance(p, list) and None in p) for p in parts):
+        if len(cols) == 1:
+            return [_digest(fp + a) for a in cols[0]]
+        return [_digest(fp + b"".join(ks)) for ks in zip(*cols, strict=False)]
+    return [
+        None if None in ks else _digest(fp + b"".join(ks))
+        for ks in zip(*cols, strict=False)
+    ]
+
+
 # ----------------------------------------------------------------------------- broadcast
 
 
@@ -137,7 +155,7 @@ def cached_broadcast(plan: Plan, scalars: dict[str, Any], n: int, on_error: str,
         if step.node.cache:
             arg_keys = [keys.get(a) for a in step.args]
             if all(ak is not None for ak in arg_keys):
-                key = combine(fps[k], *arg_keys)  # type: ignore[arg-type]
+                key = _digest(fps[k] + b"".join(arg_keys))  # type: ignore[arg-type]
         if key is not None:
             found, nbytes = cache.load([key])
             if key in found:
@@ -236,7 +254,10 @@ class _Demand:
         consumers = _first_consumers(plan)
         for name, col in columns.items():
             step, param = consumers[name]
-            self.keys[name] = [_value_key(v, step, param) for v in col]
+            try:
+                self.keys[name] = [fingerprint(v) for v in col]
+            except UnstableValue as exc:
+                raise _unstable(step, param, exc) from None
 
     def arg_keys(self, name: str) -> list[bytes | None] | bytes | None:
         if name in self.keys:
@@ -259,16 +280,14 @@ class _Demand:
                         for v in self.vals[name]
                     ]
                 continue
-            parts = [self.arg_keys(a) for a in step.args]
-            fp = self.fps[k]
-            keys: list[bytes | None] = []
-            for i in range(self.n):
-                item = [p[i] if isinstance(p, list) else p for p in parts]
-                keys.append(None if any(x is None for x in item) else combine(fp, *item))
+            keys = merkle_keys(self.fps[k], [self.arg_keys(a) for a in step.args], self.n)
             self.step_keys[k] = keys
-            outs = [_output_keys(step, key) for key in keys]
-            for j, name in enumerate(step.outputs):
-                self.keys[name] = [o[j] for o in outs]
+            if len(step.outputs) == 1:
+                self.keys[step.outputs[0]] = keys
+            else:
+                outs = [_output_keys(step, key) for key in keys]
+                for j, name in enumerate(step.outputs):
+                    self.keys[name] = [o[j] for o in outs]
 
     def column(self, name: str) -> list[Any]:
         col = self.vals.get(name)

@@ -238,11 +238,12 @@ class SQLiteStore(Store):
     Connections open lazily, one per thread; after ``fork`` or unpickling the store reopens,
     since only the path is carried. Writes are ``BEGIN IMMEDIATE`` transactions that wait up
     to 30 s for another writer. Access times for LRU pruning are batched in memory and
-    written with the next ``put_many``, every 4096 hits, or on ``close``, so a hit costs no
-    write.
+    written with the next ``put_many``, every 4096 accesses, or on ``close``; an entry read
+    within ``touch_interval`` (1 hour) of its last recorded access is not written again, so a
+    repeated warm run writes nothing.
     """
 
-    touch_interval = 60.0  # seconds: the resolution of access times used by prune
+    touch_interval = 3600.0  # seconds: the resolution of access times used by prune
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
@@ -254,8 +255,6 @@ class SQLiteStore(Store):
         self._local = threading.local()
         self._conns: list[Any] = []
         self._pending: dict[bytes, float] = {}
-        self._touched: set[bytes] = set()
-        self._touched_since = time.time()
         self._finalizer = weakref.finalize(self, _close_all, self._conns, self._pending)
 
     def __getstate__(self) -> dict[str, Any]:
@@ -349,11 +348,15 @@ class SQLiteStore(Store):
     def get_many(self, keys: Iterable[bytes]) -> dict[bytes, bytes]:
         wanted = list(dict.fromkeys(keys))
         conn = self._conn()
-        sql = "SELECT key, value FROM entries WHERE key IN (?)"  # two columns: the fastest
+        sql = "SELECT key, value, accessed FROM entries WHERE key IN (?)"
         found: dict[bytes, bytes] = {}
         bad: list[tuple[bytes, bytes]] = []
+        stale: list[bytes] = []
+        # access times have a resolution of touch_interval: only entries not read for that
+        # long get a write, so a warm run that repeats within the interval writes nothing
+        before = time.time() - self.touch_interval
         for chunk in _chunks(wanted):
-            for key, value in conn.execute(_in(sql, len(chunk)), chunk):
+            for key, value, accessed in conn.execute(_in(sql, len(chunk)), chunk):
                 checksum = value[1:9]
                 if value[0] == _INLINE:
                     payload: bytes | None = value[9:]
@@ -361,24 +364,21 @@ class SQLiteStore(Store):
                     payload = self._read_blob(key, checksum)
                 if payload is None or _checksum(payload) != checksum:
                     bad.append((key, value[:9]))
-                else:
-                    found[key] = payload
+                    continue
+                found[key] = payload
+                if accessed < before:
+                    stale.append(key)
         if bad:
             self._discard(bad)
-        if found:
-            self._touch(found.keys())
+        if stale:
+            self._touch(stale)
         return found
 
-    def _touch(self, keys: Any) -> None:
-        """Remember an access time to write later, once per key per ``touch_interval``."""
+    def _touch(self, keys: list[bytes]) -> None:
+        """Remember access times to write later (with the next put, or in batches)."""
         now = time.time()
         with self._lock:
-            if now - self._touched_since > self.touch_interval or len(self._touched) > 10**6:
-                self._touched.clear()
-                self._touched_since = now
-            new = keys - self._touched
-            self._touched |= new
-            self._pending.update(dict.fromkeys(new, now))
+            self._pending.update(dict.fromkeys(keys, now))
             flush = len(self._pending) >= _FLUSH_TOUCHES
         if flush:
             with contextlib.suppress(Exception):
@@ -482,7 +482,6 @@ class SQLiteStore(Store):
         self._transaction(lambda conn: conn.execute("DELETE FROM entries"))
         with self._lock:
             self._pending.clear()
-            self._touched.clear()
         blobs = self.path / "blobs"
         shutil.rmtree(blobs, ignore_errors=True)
         blobs.mkdir(exist_ok=True)

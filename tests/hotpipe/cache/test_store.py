@@ -66,6 +66,8 @@ def test_stats_and_clear(store):
 
 
 def test_prune_removes_least_recently_used_first(store):
+    if hasattr(store, "touch_interval"):
+        store.touch_interval = 0.0  # record every access (the default resolution is 1 hour)
     for i in range(5):
         store.put_many({key(i): payload(i, 100)})
         time.sleep(0.01)
@@ -300,3 +302,13 @@ def test_store_reopens_after_fork(tmp_path):
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     assert s.get_many([key(1), key(2)]) == {key(1): b"parent", key(2): b"child"}
+
+
+def test_reads_within_the_touch_interval_write_nothing(tmp_path):
+    store = SQLiteStore(tmp_path / "s")
+    store.put_many({key(1): payload(1, 10)})
+    store.get_many([key(1)])
+    assert store._pending == {}  # written less than touch_interval ago: no access-time write
+    store.touch_interval = 0.0
+    store.get_many([key(1)])
+    assert list(store._pending) == [key(1)]
