@@ -318,17 +318,22 @@ class _Demand:
         found, nbytes = self.cache.load([keys[i] for i in wanted]) if wanted else ({}, 0)
         self.stats.bytes_read[k] += nbytes
         misses = [i for i in missing if keys[i] is None]
-        hits = 0
+        hits, saved = 0, 0.0
+        single = None if step.unpack else self.column(step.outputs[0])
         for i in wanted:
             entry = found.get(keys[i], _UNKNOWN)  # type: ignore[arg-type]
             if entry is _UNKNOWN:
                 misses.append(i)
                 continue
             result, seconds = entry
-            self.store_result(step, i, result)
-            self.stats.saved[k] += seconds
+            if single is not None:
+                single[i] = result
+            else:
+                self.store_result(step, i, result)
+            saved += seconds
             hits += 1
         self.stats.hits[k] += hits
+        self.stats.saved[k] += saved
         self.stats.misses[k] += len(misses)
         return sorted(misses)
 
