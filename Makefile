@@ -14,6 +14,7 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(PY) examples/quickstart.py
+	$(PY) -m arcsearch --split training --tasks 40 --workers 2
 
 test: $(STAMP)
 	bash scripts/install-chromium.sh

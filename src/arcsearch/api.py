@@ -21,7 +21,16 @@ DEFAULT_BUDGET_S = 4.5
 DEFAULT_MAX_CANDIDATES = 80_000
 MAX_PROGRAMS = 8
 
-__all__ = ["execute", "generate", "load_tasks", "score", "solve_task", "validate"]
+__all__ = [
+    "execute",
+    "execute_all",
+    "generate",
+    "load_tasks",
+    "score",
+    "select",
+    "solve_task",
+    "validate",
+]
 
 
 def _pairs(task: dict):
@@ -74,23 +83,38 @@ def execute(program: dict, grids: list) -> list:
     return out
 
 
-def validate(task: dict, generated: dict, attempts: int = 2) -> dict:
-    """Re-run programs through their generated source on the demo pairs, keep the ones that
-    reproduce every demo output, and pick ``attempts`` distinct predictions per test input.
+def execute_all(task: dict, generated: dict) -> dict:
+    """Run every generated program (its compiled source) on the demo and the test inputs.
+
+    Returns {"task_id", "demo": [[grid|None per demo input] per program],
+    "test": [[grid|None per test input] per program]}.
+    """
+    demo_in = [p["input"] for p in task["train"]]
+    test_in = [p["input"] for p in task["test"]]
+    programs = generated["programs"]
+    return {
+        "task_id": task["id"],
+        "demo": [execute(prog, demo_in) for prog in programs],
+        "test": [execute(prog, test_in) for prog in programs],
+    }
+
+
+def select(task: dict, generated: dict, executed: dict, attempts: int = 2) -> dict:
+    """Keep the programs whose outputs reproduce every demo output; pick ``attempts``
+    distinct predictions per test input, best ranked first (test outputs are never read).
 
     Returns {"task_id", "attempts": [[grid, ...] per test input], "sources": [str...],
     "n_valid": int}.
     """
-    demo_in = [p["input"] for p in task["train"]]
     demo_out = [p["output"] for p in task["train"]]
-    test_in = [p["input"] for p in task["test"]]
+    n_test = len(task["test"])
     chosen, sources, keys = [], [], set()
     n_valid = 0
-    for prog in generated["programs"]:
-        if execute(prog, demo_in) != demo_out:
+    for prog, demo, preds in zip(generated["programs"], executed["demo"], executed["test"],
+                                 strict=True):
+        if demo != demo_out:
             continue
         n_valid += 1
-        preds = execute(prog, test_in)
         if any(p is None for p in preds):
             continue
         key = repr(preds)
@@ -100,8 +124,14 @@ def validate(task: dict, generated: dict, attempts: int = 2) -> dict:
         if len(chosen) < attempts:
             chosen.append(preds)
             sources.append(prog["source"])
-    per_test = [[c[i] for c in chosen] for i in range(len(test_in))]
+    per_test = [[c[i] for c in chosen] for i in range(n_test)]
     return {"task_id": task["id"], "attempts": per_test, "sources": sources, "n_valid": n_valid}
+
+
+def validate(task: dict, generated: dict, attempts: int = 2) -> dict:
+    """:func:`execute_all` then :func:`select`: re-run the programs through their generated
+    source and keep the ones that reproduce every demo pair."""
+    return select(task, generated, execute_all(task, generated), attempts)
 
 
 def score(task: dict, validated: dict) -> dict:

@@ -1,22 +1,15 @@
-"""Run the phases over a split with a process pool and write predictions + a report."""
+"""Run a split through the hotpipe pipelines and write predictions, programs and a report."""
 
 from __future__ import annotations
 
 import json
 import os
 import time
-from multiprocessing import Pool
 from pathlib import Path
 
-from .api import score, solve_task
-from .data import load_tasks
+from hotpipe import FAILED, Cache, Local, Processes
 
-
-def _work(args):
-    task, budget_s, max_candidates = args
-    r = solve_task(task, budget_s=budget_s, max_candidates=max_candidates)
-    r["solved"] = score(task, r)["solved"] if all("output" in t for t in task["test"]) else None
-    return r
+from .pipeline import loader, solve
 
 
 def summarise(results: list[dict], wall_s: float, workers: int) -> dict:
@@ -43,35 +36,69 @@ def summarise(results: list[dict], wall_s: float, workers: int) -> dict:
     }
 
 
-def run_split(split="training", dataset="arc1", ids_or_n=None, workers=2, budget_s=4.5,
-              max_candidates=80_000, out_dir=None, progress=True) -> dict:
-    tasks = load_tasks(split, dataset, ids_or_n)
-    jobs = [(t, budget_s, max_candidates) for t in tasks]
-    t0 = time.perf_counter()
-    results = []
-    if progress:
-        from rich.progress import Progress
+def phases(load_profile, map_profile) -> list[dict]:
+    """Seconds and share per phase: load, then the map's phases, then hotpipe's own time.
 
-        prog = Progress()
-        prog.start()
-        bar = prog.add_task(f"{dataset}/{split}", total=len(jobs))
-    try:
-        if workers > 1:
-            with Pool(workers) as pool:
-                for r in pool.imap(_work, jobs, chunksize=1):
-                    results.append(r)
-                    if progress:
-                        prog.update(bar, advance=1, description=_desc(results))
-        else:
-            for j in jobs:
-                results.append(_work(j))
-                if progress:
-                    prog.update(bar, advance=1, description=_desc(results))
-    finally:
-        if progress:
-            prog.stop()
-    report = summarise(results, time.perf_counter() - t0, workers)
-    report.update(split=split, dataset=dataset, budget_s=budget_s, max_candidates=max_candidates)
+    Node seconds are summed over the workers (CPU-like), so the shares say where the work
+    went; the wall time of the run is in the report apart.
+    """
+    rows = [{"phase": "load", "seconds": load_profile.node_wall}]
+    rows += [{"phase": p.name, "seconds": p.wall} for p in map_profile.phases]
+    rows.append({"phase": "(framework)", "seconds": map_profile.framework_wall
+                 + load_profile.framework_wall})
+    total = sum(r["seconds"] for r in rows) or 1e-12
+    for r in rows:
+        r["percent"] = 100.0 * r["seconds"] / total
+    return rows
+
+
+def _per_task(result, i: int, task: dict) -> dict:
+    gen, val, sub, sc = (result[k][i] for k in ("generated", "validated", "submission",
+                                                  "scored"))
+    if gen is FAILED or val is FAILED:
+        return {"task_id": task["id"], "solved": False, "candidates": 0, "search_s": 0.0,
+                "elapsed_s": 0.0, "timed_out": False, "sources": [],
+                "submission": {task["id"]: []}, "failed": True}
+    has_answers = all("output" in t for t in task["test"])
+    return {
+        "task_id": task["id"],
+        "solved": sc["solved"] if has_answers and sc is not FAILED else None,
+        "candidates": gen["candidates"],
+        "search_s": gen["elapsed_s"],
+        "elapsed_s": gen["elapsed_s"],
+        "timed_out": gen["timed_out"],
+        "sources": val["sources"],
+        "submission": sub,
+    }
+
+
+def run_split(split="training", dataset="arc1", ids_or_n=None, workers=2, budget_s=4.5,
+              max_candidates=80_000, out_dir=None, progress=True, cache=".hotpipe/cache",
+              profile_html=None) -> dict:
+    """Load a split, solve every task (cached per task), write the outputs, return the
+    report. ``cache=None`` disables the cache."""
+    t0 = time.perf_counter()
+    loaded = loader.run({"split": split, "dataset": dataset, "ids_or_n": ids_or_n})
+    tasks = loaded["tasks"]
+    # tasks take seconds each: one task per chunk, no in-process probe
+    engine = Processes(workers, chunk_size=1) if workers > 1 else Local(chunk_size=1)
+    result = solve.map(
+        {"task": tasks, "budget_s": budget_s, "max_candidates": max_candidates},
+        over="task", engine=engine, progress=progress, on_error="collect",
+        cache=Cache(cache) if cache else None,
+    )
+    wall = time.perf_counter() - t0
+    results = [_per_task(result, i, t) for i, t in enumerate(tasks)]
+    report = summarise(results, wall, workers)
+    prof = result.profile
+    report.update(
+        split=split, dataset=dataset, budget_s=budget_s, max_candidates=max_candidates,
+        phases=phases(loaded.profile, prof),
+        cache={"hits": sum(n.hits for n in prof.nodes), "misses": sum(n.misses for n in
+                                                                       prof.nodes)},
+        failed=[{"index": e.index, "node": e.node, "error": repr(e.exception)}
+                for e in result.errors],
+    )
     if out_dir:
         out = Path(out_dir)
         os.makedirs(out, exist_ok=True)
@@ -82,9 +109,8 @@ def run_split(split="training", dataset="arc1", ids_or_n=None, workers=2, budget
         (out / "programs.json").write_text(
             json.dumps({r["task_id"]: r["sources"] for r in results}, indent=1))
         (out / "report.json").write_text(json.dumps(report, indent=1))
+        prof.to_json(str(out / "profile.json"))
+    if profile_html:
+        prof.to_html(profile_html)
+    report["profile"] = prof
     return report
-
-
-def _desc(results):
-    s = sum(bool(r.get("solved")) for r in results)
-    return f"solved {s}/{len(results)}"

@@ -91,10 +91,10 @@ def test_smoke_20_tasks_report():
     from arcsearch.runner import run_split
 
     rep = run_split("training", "arc1", 20, workers=1, budget_s=2.0, max_candidates=4_000,
-                    progress=False)
+                    progress=False, cache=None)
     assert rep["n_tasks"] == 20
     assert rep["accuracy"] > 0
     for k in ("wall_s", "mean_task_s", "cand_per_s_per_core", "candidates", "solved",
-              "per_task", "timed_out"):
+              "per_task", "timed_out", "phases", "cache"):
         assert k in rep
     assert rep["cand_per_s_per_core"] > 0
