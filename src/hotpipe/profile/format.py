@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+NO_PHASE = "(no phase)"
+
 if TYPE_CHECKING:
     from rich.table import Table
 
@@ -17,58 +19,84 @@ def fmt_s(seconds: float | None) -> str:
     if seconds is None:
         return "-"
     if seconds >= 1:
-        return f"{seconds:.3g} s"
+        return f"{seconds:.3g}s"
     if seconds >= 1e-3:
-        return f"{seconds * 1e3:.3g} ms"
-    return f"{seconds * 1e6:.3g} us"
+        return f"{seconds * 1e3:.3g}ms"
+    return f"{seconds * 1e6:.3g}us"
 
 
-def profile_table(profile: Profile) -> Table:
-    """Per node: phase, calls, wall, CPU, mean, p50, p95, max, % of wall; then per phase."""
+_DROP_ORDER = ("phase", "p95", "mean", "cpu", "saved", "p50")
+
+
+def profile_table(profile: Profile, max_width: int | None = None) -> Table:
+    """Per node: calls, wall, CPU, mean, p50, p95, max, % of the time (with phase and cache
+    columns when they apply); then the framework's time and the phases.
+
+    Numbers never wrap: when the table is wider than ``max_width`` the least needed columns
+    go first (the phase column, whose totals stay below, then p95, mean, cpu, ...).
+    """
+    from rich import box
     from rich.table import Table
 
     # shares of the time spent: with parallel workers the nodes' time adds up across them
     total = (profile.node_wall + profile.framework_wall) or 1e-300
+    phased = any(n.phase != NO_PHASE for n in profile.nodes)
+    cached = any(n.hits or n.misses for n in profile.nodes)
+    names = ["calls", "wall", "cpu", "mean", "p50", "p95", "max", "%"]
+    if cached:
+        names += ["hits", "misses", "saved"]
+    rows: list[tuple[str, str, list[str], str]] = []
+    for n in profile.nodes:
+        mark = "" if n.timed >= n.items else "*"
+        cells = [f"{n.calls:,}", fmt_s(n.wall), fmt_s(n.cpu), fmt_s(n.mean),
+                 fmt_s(n.p50) + mark, fmt_s(n.p95) + mark, fmt_s(n.max) + mark,
+                 f"{100 * n.wall / total:.1f}"]
+        if cached:
+            cells += [f"{n.hits:,}", f"{n.misses:,}", fmt_s(n.saved)]
+        rows.append((n.name, n.phase, cells, ""))
+    pad = [""] * (len(names) - 8)
+    fw = profile.framework_wall
+    rows.append(("(framework)", "", ["", fmt_s(fw), "", "", "", "", "",
+                                     f"{100 * fw / total:.1f}", *pad], "dim"))
+    if phased:
+        rows += [(f"phase {p.name}", "", ["", fmt_s(p.wall), fmt_s(p.cpu), "", "", "", "",
+                                          f"{p.percent:.1f}", *pad], "italic")
+                 for p in profile.phases]
+    widths = {col: max(len(col), *(len(r[2][j]) for r in rows)) for j, col in enumerate(names)}
+    widths["node"] = max(len(r[0]) for r in rows)
+    if phased:
+        widths["phase"] = max(len("phase"), *(len(r[1]) for r in rows))
+    keep = set(widths)
+    for col in _DROP_ORDER:
+        if max_width is None or sum(widths[c] + 3 for c in keep) <= max_width:
+            break
+        keep.discard(col)
+    table = Table(title=_title(profile), title_justify="left", box=box.SIMPLE_HEAD)
+    table.add_column("node", no_wrap=True, overflow="ellipsis", min_width=8)
+    if "phase" in keep:
+        table.add_column("phase", no_wrap=True, overflow="ellipsis", min_width=6)
+    shown = [j for j, col in enumerate(names) if col in keep]
+    for j in shown:
+        table.add_column(names[j], justify="right", no_wrap=True, min_width=widths[names[j]])
+    for label, phase, cells, style in rows:
+        table.add_row(label, *([phase] if "phase" in keep else []), *(cells[j] for j in shown),
+                      style=style or None, end_section=label == "(framework)")
+    if any(n.timed < n.items for n in profile.nodes):
+        table.caption = "* percentiles of the first items, timed one by one (a sample)"
+    return table
+
+
+def _title(profile: Profile) -> str:
     items = profile.items
     par = profile.parallelism
     cpu = (
-        f"{fmt_s(profile.cpu)} CPU (parallelism {par:.2f})" if par is not None
+        f"{fmt_s(profile.cpu)} CPU, parallelism {par:.2f}" if par is not None
         else "CPU not measured (run too short)"
     )
-    title = (
+    return (
         f"{profile.pipeline}: {profile.mode} of {items:,} item{'s' * (items != 1)} on "
         f"{profile.engine}: {fmt_s(profile.wall)} wall, {cpu}"
     )
-    table = Table(title=title, title_justify="left")
-    cached = any(n.hits or n.misses for n in profile.nodes)
-    columns = [("node", False), ("phase", False), ("calls", True), ("wall", True),
-               ("cpu", True), ("mean", True), ("p50", True), ("p95", True), ("max", True),
-               ("%", True)]
-    if cached:
-        columns += [("hits", True), ("misses", True), ("saved", True)]
-    for col, right in columns:
-        table.add_column(col, justify="right" if right else "left")
-    for n in profile.nodes:
-        sampled = "" if n.timed >= n.items else "*"
-        row = [
-            n.name, n.phase, f"{n.calls:,}", fmt_s(n.wall), fmt_s(n.cpu), fmt_s(n.mean),
-            fmt_s(n.p50) + sampled, fmt_s(n.p95) + sampled, fmt_s(n.max) + sampled,
-            f"{100 * n.wall / total:.1f}",
-        ]
-        if cached:
-            row += [f"{n.hits:,}", f"{n.misses:,}", fmt_s(n.saved)]
-        table.add_row(*row)
-    fw = profile.framework_wall
-    pad = [""] * (len(columns) - 10)
-    table.add_row("(framework)", "", "", fmt_s(fw), "", "", "", "", "",
-                  f"{100 * fw / total:.1f}", *pad, style="dim", end_section=True)
-    if len(profile.phases) > 1:
-        for p in profile.phases:
-            table.add_row(f"phase {p.name}", "", "", fmt_s(p.wall), fmt_s(p.cpu), "", "", "",
-                          "", f"{p.percent:.1f}", *pad, style="italic")
-    if any(n.timed < n.items for n in profile.nodes):
-        table.caption = "* percentiles from the items timed one by one (a sample)"
-    return table
 
 
 def functions_table(profile: Profile, functions: dict, shares: dict) -> Table:

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from hotpipe.profile.format import fmt_s
+from hotpipe.profile.format import NO_PHASE, fmt_s
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 __all__ = ["SCHEMA", "NodeProfile", "PhaseProfile", "Profile", "Projection", "SlowItem"]
 
 SCHEMA = "hotpipe.profile/1"
-NO_PHASE = "(no phase)"
 
 
 @dataclass(frozen=True)
@@ -368,14 +367,16 @@ class Profile:
 
         return write_trace(self, path)
 
-    def table(self) -> Table:
-        """The profile as a ``rich`` table."""
+    def table(self, max_width: int | None = None) -> Table:
+        """The profile as a ``rich`` table (fitted to ``max_width`` columns when given)."""
         from hotpipe.profile.format import profile_table
 
-        return profile_table(self)
+        return profile_table(self, max_width)
 
-    def __rich__(self) -> Table:
-        return self.table()
+    def __rich_console__(self, console: Any, options: Any) -> Any:
+        yield self.table(options.max_width)
+        if self._sampler is not None:
+            yield self.functions_table()
 
     def __str__(self) -> str:
         from hotpipe.profile.format import render_text

@@ -82,7 +82,7 @@ def test_map_prints_results_and_profile_and_writes_reports(flow, tmp_path, capsy
     assert stderr == ""
     assert "results (100 items)" in stdout
     assert "flow: map of 100 items" in stdout  # the profile table's title
-    assert "│ inc " in stdout and "│ scale " in stdout
+    assert " inc " in stdout and " scale " in stdout
     assert "│ label " not in stdout  # --outputs z: the node producing label did not run
     assert "..." in stdout  # the 100 values are truncated
     assert json.loads(out.read_text()) == {"z": [(x + 1) * 3 for x in range(100)]}
