@@ -265,7 +265,7 @@ class Pipeline:
         engine: Engine | None = None,
         cache: Cache | bool | None = None,
         buffer: int = 4,
-        progress: Callable[[int], None] | None = None,
+        progress: bool | Callable[[int], None] = False,
     ) -> Stream:
         """Like :meth:`map` (``mode="zip"``), but yields one ``dict`` of outputs per item.
 
@@ -493,13 +493,8 @@ def _stream_impl(pipe: Pipeline, plan: Plan, inputs: Mapping[str, Any], names: S
         sources = {names[0]: inputs[names[0]]}
     scalars = {k: v for k, v in inputs.items() if k not in names and k in plan.inputs}
     scalars.update(plan.constants)
-    size = engine.stream_chunk
-    callback = None
-    if progress is True:
-        callback = None  # a bar needs a total; streams report through the callable form
-    elif callable(progress):
-        callback = progress
-    return Stream(plan, engine, sources, scalars, on_error, store, size, buffer, callback)
+    return Stream(plan, engine, sources, scalars, on_error, store, engine.stream_chunk, buffer,
+                  progress, pipe.name or "map")
 
 
 def _run_cached_impl(pipe: Pipeline, inputs: Mapping[str, Any], outputs: Any,

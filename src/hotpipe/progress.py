@@ -9,8 +9,9 @@ __all__ = ["progress_bar"]
 
 
 @contextmanager
-def progress_bar(label: str, total: int) -> Iterator[Callable[[int], None]]:
-    """Yield ``advance(n_items)``; the bar shows items done, rate and time left."""
+def progress_bar(label: str, total: int | None) -> Iterator[Callable[[int], None]]:
+    """Yield ``advance(n_items)``; the bar shows items done, rate and time left (a pulsing
+    bar and the count when the total is unknown, as for a stream)."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
@@ -116,13 +117,15 @@ class Stream:
         cache: Cache | None,
         chunk_size: int,
         buffer: int,
-        progress: Callable[[int], None] | None = None,
+        progress: Callable[[int], None] | bool | None = None,
+        label: str = "map",
     ) -> None:
         if buffer < 1 or not isinstance(buffer, int):
             raise InputError(f"buffer={buffer!r}: must be an int >= 1 (chunks read ahead).")
         self._plan, self._engine, self._on_error, self._cache = plan, engine, on_error, cache
         self._sources, self._scalars = sources, scalars
         self._chunk_size, self._buffer, self._progress = chunk_size, buffer, progress
+        self._label = label
         self._stats = Stats.empty(len(plan.steps))
         self._t0 = perf_counter()
         self._wall = 0.0
@@ -139,23 +142,32 @@ class Stream:
         bc = run_broadcast(plan, self._scalars, 0, self._on_error, stats, self._cache)
         failure = bc.failure
         prefetch = _Prefetch(self._sources, self._chunk_size, self._buffer)
-        try:
-            for cols in prefetch:
-                n = len(next(iter(cols.values())))
-                outcome = self._engine.run_map(plan, cols, self._scalars, n, self._on_error,
-                                               None, self._cache, bc, self._n)
-                stats.merge(outcome.stats)
-                self._notes.extend(n for n in outcome.notes if n not in self._notes)
-                if failure is not None:
-                    stats.errors.extend(ItemError(self._n + i, *failure) for i in range(n))
-                self._n += n
+        with self._progress_callback() as advance:
+            try:
+                for cols in prefetch:
+                    n = len(next(iter(cols.values())))
+                    outcome = self._engine.run_map(plan, cols, self._scalars, n, self._on_error,
+                                                   None, self._cache, bc, self._n)
+                    stats.merge(outcome.stats)
+                    self._notes.extend(x for x in outcome.notes if x not in self._notes)
+                    if failure is not None:
+                        stats.errors.extend(ItemError(self._n + i, *failure) for i in range(n))
+                    self._n += n
+                    self._wall = perf_counter() - self._t0
+                    if advance is not None:
+                        advance(n)
+                    yield outcome.values
+            finally:
+                prefetch.close()
                 self._wall = perf_counter() - self._t0
-                if self._progress is not None:
-                    self._progress(n)
-                yield outcome.values
-        finally:
-            prefetch.close()
-            self._wall = perf_counter() - self._t0
+
+    def _progress_callback(self) -> Any:
+        """A bar without a total (the stream's length is unknown), a callable, or nothing."""
+        if self._progress is True:
+            from hotpipe.progress import progress_bar
+
+            return progress_bar(self._label, None)
+        return nullcontext(self._progress if callable(self._progress) else None)
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         names = self._plan.outputs
