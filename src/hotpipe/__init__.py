@@ -13,6 +13,7 @@ from hotpipe.errors import (
     HotpipeError,
     InputError,
     NodeError,
+    ResourceError,
 )
 from hotpipe.graph import Edge, Graph, GraphNode
 from hotpipe.node import Hints, Node, node
@@ -60,6 +61,7 @@ __all__ = [
     "Processes",
     "Profile",
     "Resource",
+    "ResourceError",
     "Result",
     "Stream",
     "Threads",

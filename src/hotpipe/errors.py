@@ -8,6 +8,7 @@ which is reported before any node runs, from runtime failures (a node raised)::
     │   └── CycleError            the graph has a cycle; ``.path`` holds it
     ├── InputError                bad arguments to run/map/bind/as_node (raised before work starts)
     │   └── CacheKeyError         a value cannot be fingerprinted stably for the cache
+    ├── ResourceError             building a declared resource failed; the cause is chained
     └── NodeError                 a node raised; the original exception is ``__cause__``
 
 Every message says what was wrong, which value, and how to fix it.
@@ -24,6 +25,7 @@ __all__ = [
     "HotpipeError",
     "InputError",
     "NodeError",
+    "ResourceError",
 ]
 
 
@@ -58,6 +60,10 @@ class CacheKeyError(InputError):
 
     Raised before the node runs; the message names the node and parameter and the fixes.
     """
+
+
+class ResourceError(HotpipeError):
+    """A :func:`~hotpipe.resource`'s factory raised while building it; ``__cause__`` is why."""
 
 
 class NodeError(HotpipeError):

@@ -232,16 +232,15 @@ class Chunk:
     (``offset + position`` for a contiguous chunk; a list for a subset, as the cache runs).
     """
 
-    __slots__ = ("failed", "index", "offset", "on_error", "stats", "upstream")
+    __slots__ = ("failed", "index", "offset", "on_error", "stats")
 
     def __init__(self, offset: int, on_error: str, stats: Stats, failed: set[int],
-                 index: list[int] | None = None, upstream: set[int] | None = None) -> None:
+                 index: list[int] | None = None) -> None:
         self.offset = offset
         self.on_error = on_error
         self.stats = stats
         self.failed = failed
         self.index = index
-        self.upstream = upstream
 
     def item(self, position: int) -> int:
         """The map index of the item at ``position``."""
@@ -256,8 +255,6 @@ class Chunk:
             raise err from exc
         self.stats.errors.append(ItemError(i, step.name, exc))
         self.failed.add(position)
-        if self.upstream is not None and self.index is not None:
-            self.upstream.add(self.index[position])
 
 
 def _rows(argcols: list[Any], start: int, stop: int) -> Any:
@@ -397,23 +394,58 @@ def run_columns(
         return cached_columns(plan, columns, bc, n, offset, on_error, stats, cache)
     scalars = bc.values
     cols = dict(columns)
-    ctx = Chunk(offset, on_error, stats, set(range(n)) if bc.broken else set())
+    ctx = Chunk(offset, on_error, stats, set())
+    dirty = bc.broken  # some value is FAILED: steps must look for failed arguments
     for k, step in enumerate(plan.steps):
         if not step.mapped:
             continue
         t0, c0 = perf_counter(), thread_time()
-        argcols = [cols[a] if a in cols else repeat(resolve(scalars[a])) for a in step.args]
-        out, calls = run_step(step, k, argcols, n, ctx, partial(batch_columns, step, cols,
-                                                                 scalars), plan)
+        ctx.failed = skipped_items(step, cols, scalars, n) if dirty else set()
+        argcols = resolved_columns(step, cols, scalars, n, ctx)
+        if argcols is None:  # a resource could not be built: every item of the step failed
+            out, calls = [FAILED] * n, 0
+        else:
+            out, calls = run_step(step, k, argcols, n, ctx,
+                                  partial(batch_columns, step, cols, scalars), plan)
         if step.unpack:
             cols.update(zip(step.outputs, split_outputs(step, out, ctx), strict=True))
         else:
             cols[step.outputs[0]] = out
+        dirty = dirty or bool(ctx.failed)
         t1 = perf_counter()
         stats.calls[k] += calls
-        stats.items[k] += n - len(ctx.failed) if ctx.failed else n
+        stats.items[k] += n - len(ctx.failed)
         stats.wall[k] += t1 - t0
         stats.cpu[k] += thread_time() - c0
         stats.event(k, t0, t1, n)
     stats.chunks += 1
     return {name: cols[name] if name in cols else [scalars[name]] * n for name in plan.outputs}
+
+
+def skipped_items(step: Step, cols: dict[str, list[Any]], scalars: dict[str, Any],
+                  n: int) -> set[int]:
+    """Positions where an argument of ``step`` holds FAILED (an upstream failure): the step
+    is not called there and its outputs are FAILED too. Values that did not fail flow on."""
+    bad: set[int] = set()
+    for a in step.args:
+        col = cols.get(a)
+        if col is None:
+            if scalars[a] is FAILED:
+                return set(range(n))
+            continue
+        bad.update(i for i, v in enumerate(col) if v is FAILED)
+    return bad
+
+
+def resolved_columns(step: Step, cols: dict[str, list[Any]], scalars: dict[str, Any], n: int,
+                     ctx: Chunk) -> list[Any] | None:
+    """The step's argument columns, broadcast resources built. A resource that cannot be
+    built fails the step for every item (or raises, with ``on_error="raise"``)."""
+    try:
+        return [cols[a] if a in cols else repeat(resolve(scalars[a])) for a in step.args]
+    except Exception as exc:
+        for i in range(n):
+            if i not in ctx.failed:
+                ctx.fail(step, i, (), exc)
+        ctx.failed.update(range(n))
+        return None

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from hotpipe.engines.base import Engine
 from hotpipe.engines.local import Local
-from hotpipe.errors import DefinitionError, InputError
+from hotpipe.errors import DefinitionError, InputError, NodeError
 from hotpipe.graph import Edge, Graph, GraphNode, topological_order
 from hotpipe.node import Nested, Node, make_node
 from hotpipe.plan import Plan, compile_plan, product_columns, suggest
@@ -166,6 +166,11 @@ class Pipeline:
     def bind(self, **values: Any) -> Pipeline:
         """A new pipeline with these inputs fixed (they are no longer inputs)."""
         for key in values:
+            if key in self._bound:
+                raise InputError(
+                    f"bind({key}=...): {key!r} is already bound (to {self._bound[key]!r}); a "
+                    "bound input is fixed. Fix: call bind() on the pipeline it came from."
+                )
             if key not in self.inputs:
                 raise InputError(
                     f"bind({key}=...): {key!r} is not an input of this pipeline; inputs are "
@@ -511,8 +516,11 @@ def _run_cached_impl(pipe: Pipeline, inputs: Mapping[str, Any], outputs: Any,
     columns = {k: [inputs[k]] for k in plan.inputs}
     scalars = dict(plan.constants)
     engine = engine or _LOCAL
-    with _sampling(plan, profile) as sampler:
-        outcome = engine.run_map(plan, columns, scalars, 1, "raise", None, store)
+    try:
+        with _sampling(plan, profile) as sampler:
+            outcome = engine.run_map(plan, columns, scalars, 1, "raise", None, store)
+    except NodeError as err:  # one item, not a map: no index, no map-only hint
+        raise NodeError(err.node, None, err.inputs, err.error) from err.error
     values = {k: v[0] for k, v in outcome.values.items()}
     return Result(values, Profile(plan, outcome, "run", engine.name, sampler))
 

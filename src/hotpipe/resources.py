@@ -11,22 +11,44 @@ from __future__ import annotations
 
 import threading
 import uuid
+import weakref
 from collections.abc import Callable
 from typing import Any
 
-from hotpipe.errors import InputError
+from hotpipe.errors import InputError, ResourceError
 
 __all__ = ["Resource", "resolve", "resource"]
 
+# built objects by declaration token, while some copy of the declaration is alive in this
+# process (a worker unpickles a new copy per map; they share one built object)
 _BUILT: dict[str, Any] = {}
 _LOCKS: dict[str, threading.Lock] = {}
+_COPIES: dict[str, int] = {}
 _GLOBAL = threading.Lock()
+
+
+def _hold(resource: Resource) -> None:
+    with _GLOBAL:
+        _COPIES[resource.token] = _COPIES.get(resource.token, 0) + 1
+    weakref.finalize(resource, _drop, resource.token)
+
+
+def _drop(token: str) -> None:
+    """The last copy of a declaration is gone: free its built object."""
+    with _GLOBAL:
+        left = _COPIES.get(token, 1) - 1
+        if left > 0:
+            _COPIES[token] = left
+            return
+        _COPIES.pop(token, None)
+        _LOCKS.pop(token, None)
+        _BUILT.pop(token, None)
 
 
 class Resource:
     """A declared object, built on first use in each process (see :func:`resource`)."""
 
-    __slots__ = ("args", "factory", "kwargs", "token", "version")
+    __slots__ = ("__weakref__", "args", "factory", "kwargs", "token", "version")
 
     def __init__(self, factory: Callable[..., Any], args: tuple[Any, ...],
                  kwargs: dict[str, Any], version: str | None) -> None:
@@ -37,6 +59,7 @@ class Resource:
         # one identity per declaration, kept through pickling: the same declaration is
         # built once per process however many maps or tasks carry it
         self.token = uuid.uuid4().hex
+        _hold(self)
 
     def get(self) -> Any:
         """The built object for this process (built now if it is not yet)."""
@@ -48,7 +71,14 @@ class Resource:
             lock = _LOCKS.setdefault(self.token, threading.Lock())
         with lock:
             if self.token not in _BUILT:
-                _BUILT[self.token] = self.factory(*self.args, **self.kwargs)
+                try:
+                    _BUILT[self.token] = self.factory(*self.args, **self.kwargs)
+                except Exception as exc:
+                    raise ResourceError(
+                        f"building {self!r} failed with {type(exc).__name__}: {exc}. The "
+                        "factory's traceback is chained above; it will be tried again on "
+                        "next use."
+                    ) from exc
             return _BUILT[self.token]
 
     @property
@@ -69,6 +99,7 @@ class Resource:
 
     def __setstate__(self, state: tuple[Any, ...]) -> None:
         self.factory, self.args, self.kwargs, self.version, self.token = state
+        _hold(self)
 
     def __repr__(self) -> str:
         name = getattr(self.factory, "__qualname__", repr(self.factory))

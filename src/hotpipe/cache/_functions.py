@@ -29,8 +29,11 @@ from hotpipe.cache.keys import (
 
 __all__ = ["fingerprint_function"]
 
-_FUNCTIONS: weakref.WeakKeyDictionary[Any, bytes] = weakref.WeakKeyDictionary()
-_CLASSES: weakref.WeakKeyDictionary[type, bytes] = weakref.WeakKeyDictionary()
+# fingerprint and the checks that say it still holds, per top-level function
+_FUNCTIONS: weakref.WeakKeyDictionary[Any, tuple[bytes, tuple[Any, ...]]] = (
+    weakref.WeakKeyDictionary()
+)
+_MISSING = object()
 _CODES: dict[int, tuple[types.CodeType, bytes, tuple[str, ...]]] = {}
 _CLASS_SKIP = frozenset(
     {
@@ -49,72 +52,100 @@ def fingerprint_function(func: Callable[..., Any]) -> bytes:
     or positions (the code object when there is no source); closure cell values; defaults;
     and, recursively, the user-level functions, classes and constants it names as globals.
     Library and standard-library code is named, not traced: pass ``version=`` to a node when
-    a library upgrade should invalidate it. Computed once per function object per process.
+    a library upgrade should invalidate it.
+
+    The result is remembered per function object together with what it was computed from
+    (each global name's object, each closure cell, defaults, class members; data globals by
+    their fingerprint). A later call checks those first, which is much cheaper than a new
+    walk, so redefining a helper in a notebook or a REPL changes the fingerprint at once.
     """
     try:
-        cached = _FUNCTIONS.get(func)
+        entry = _FUNCTIONS.get(func)
     except TypeError:
-        cached = None
-    if cached is not None:
-        return cached
+        entry = None
+    if entry is not None and all(_holds(check) for check in entry[1]):
+        return entry[0]
+    tracer = _Tracer()
     if isinstance(func, types.FunctionType):
-        digest = _Tracer().function(func, top=True)
+        digest = tracer.function(func)
     elif isinstance(func, type):
-        digest = _Tracer().class_(func)
+        digest = tracer.class_(func)
     else:
-        digest = fingerprint(func)
+        return fingerprint(func)
     with contextlib.suppress(TypeError):  # not weak-referenceable: computed every time
-        _FUNCTIONS[func] = digest
+        _FUNCTIONS[func] = (digest, tuple(tracer.checks))
     return digest
+
+
+def _holds(check: tuple[Any, ...]) -> bool:
+    """Whether one thing a fingerprint was computed from is still the same."""
+    kind = check[0]
+    if kind == "name":  # a global or module attribute still names the same object
+        return check[1].get(check[2], _MISSING) is check[3]
+    if kind == "data":  # a global holding data still has the same content
+        value = check[1].get(check[2], _MISSING)
+        try:
+            return value is not _MISSING and fingerprint(value) == check[3]
+        except UnstableValue:
+            return False
+    if kind == "cell":
+        try:
+            return check[1].cell_contents is check[2]
+        except ValueError:
+            return check[2] is _MISSING
+    if kind == "func":  # code, defaults (functions are mutable)
+        f = check[1]
+        return (f.__code__ is check[2] and f.__defaults__ is check[3]
+                and f.__kwdefaults__ is check[4])
+    if kind == "class":  # the class's members are the same objects
+        members = vars(check[1])
+        return len(members) == len(check[2]) and all(
+            members.get(k, _MISSING) is v for k, v in check[2].items()
+        )
+    return False
 
 
 class _Tracer:
     """One walk over a function and what it references; cycles become back-references.
 
-    A result that used a back-reference is complete only at the top of the walk, so only
-    those without one are cached for reuse by later walks.
+    ``checks`` collects what the walk read (see :func:`_holds`), so the top-level result can
+    be reused while all of it is unchanged. Within a walk each function and class is traced
+    once.
     """
 
     def __init__(self) -> None:
         self.in_progress: set[int] = set()
-        self.backrefs = 0
+        self.done: dict[int, bytes] = {}
+        self.checks: list[tuple[Any, ...]] = []
 
-    def function(self, f: types.FunctionType, top: bool = False) -> bytes:
-        cached = _FUNCTIONS.get(f)
-        if cached is not None:
-            return cached
+    def function(self, f: types.FunctionType) -> bytes:
+        if id(f) in self.done:
+            return self.done[id(f)]
         if id(f) in self.in_progress:
-            self.backrefs += 1
             return _named(b"<", _qualified(f))
         self.in_progress.add(id(f))
-        before = self.backrefs
+        self.checks.append(("func", f, f.__code__, f.__defaults__, f.__kwdefaults__))
         try:
             body, names = _code_identity(f.__code__)
             parts = (body, self._closure(f), self._defaults(f), self._globals(f, names))
         finally:
             self.in_progress.discard(id(f))
-        digest = _named(b"F", _qualified(f), *parts)
-        if top or self.backrefs == before:
-            _FUNCTIONS[f] = digest
+        digest = self.done[id(f)] = _named(b"F", _qualified(f), *parts)
         return digest
 
     def class_(self, cls: type) -> bytes:
-        cached = _CLASSES.get(cls)
-        if cached is not None:
-            return cached
+        if id(cls) in self.done:
+            return self.done[id(cls)]
         if id(cls) in self.in_progress:
-            self.backrefs += 1
             return _named(b"<", _qualified(cls))
         self.in_progress.add(id(cls))
-        before = self.backrefs
+        self.checks.append(("class", cls, dict(vars(cls))))
         try:
             bases = [self.dependency(b, ()) or b"" for b in cls.__bases__]
             members = [self._member(name, value) for name, value in sorted(vars(cls).items())]
         finally:
             self.in_progress.discard(id(cls))
-        digest = _named(b"C", _qualified(cls), *bases, *members)
-        if self.backrefs == before:
-            _CLASSES[cls] = digest
+        digest = self.done[id(cls)] = _named(b"C", _qualified(cls), *bases, *members)
         return digest
 
     def _member(self, name: str, value: Any) -> bytes:
@@ -155,11 +186,29 @@ class _Tracer:
         if depth > 2 or not _is_user_module(module.__name__):
             return token
         parts = [token]
+        scope = vars(module)
         for name in names:
-            if name in vars(module) and not name.startswith("__"):
-                dep = self.dependency(vars(module)[name], names, depth + 1)
+            if name in scope and not name.startswith("__"):
+                dep = self._lookup(scope, name, names, depth + 1)
                 parts.append(_lp(name) + (dep or b""))
         return _digest(b"".join(parts))
+
+    def _lookup(self, scope: dict[str, Any], name: str, names: tuple[str, ...],
+                depth: int = 0) -> bytes | None:
+        """The token of ``scope[name]``, remembering how to check it later."""
+        value = scope.get(name, _MISSING)
+        if value is _MISSING:
+            self.checks.append(("name", scope, name, _MISSING))
+            return None
+        dep = self.dependency(value, names, depth)
+        traced = isinstance(value, types.FunctionType | type | types.ModuleType) or hasattr(
+            value, "__wrapped__"
+        )
+        if dep is not None and not traced:
+            self.checks.append(("data", scope, name, dep))
+        else:
+            self.checks.append(("name", scope, name, value))
+        return dep
 
     def _closure(self, f: types.FunctionType) -> bytes:
         parts = []
@@ -167,8 +216,10 @@ class _Tracer:
             try:
                 value = cell.cell_contents
             except ValueError:
+                self.checks.append(("cell", cell, _MISSING))
                 parts.append(_lp(name) + b"<empty>")
                 continue
+            self.checks.append(("cell", cell, value))
             if isinstance(value, types.FunctionType | type | types.ModuleType):
                 parts.append(_lp(name) + (self.dependency(value, ()) or b""))
                 continue
@@ -188,10 +239,9 @@ class _Tracer:
         scope = f.__globals__
         parts = []
         for name in names:
-            if name in scope:
-                dep = self.dependency(scope[name], names)
-                if dep is not None:
-                    parts.append(_lp(name) + dep)
+            dep = self._lookup(scope, name, names)
+            if dep is not None:
+                parts.append(_lp(name) + dep)
         return _digest(b"".join(parts))
 
 

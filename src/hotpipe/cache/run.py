@@ -25,7 +25,7 @@ from hotpipe._batch import batch_columns
 from hotpipe._values import FAILED
 from hotpipe.cache.keys import UnstableValue, combine, fingerprint, fingerprint_function
 from hotpipe.errors import CacheKeyError
-from hotpipe.execute import Broadcast, Chunk, run_step, split_outputs
+from hotpipe.execute import Broadcast, Chunk, resolved_columns, run_step, split_outputs
 from hotpipe.profile.stats import ItemError, Stats
 from hotpipe.resources import resolve
 
@@ -250,7 +250,6 @@ class _Demand:
         self.keys: dict[str, list[bytes | None]] = {}
         self.step_keys: dict[int, list[bytes | None]] = {}
         self.puts: dict[bytes, Any] = {}
-        self.failed: set[int] = set(range(n)) if bc.broken else set()
         consumers = _first_consumers(plan)
         for name, col in columns.items():
             step, param = consumers[name]
@@ -347,23 +346,28 @@ class _Demand:
     def compute(self, k: int, step: Step, idx: list[int]) -> None:
         for a in step.args:
             self.need(a, idx)
-        live = [i for i in idx if i not in self.failed and not any(
-            a in self.vals and self.vals[a][i] is FAILED for a in step.args)]
+        scalars = self.bc.values
+        if any(a not in self.vals and scalars.get(a) is FAILED for a in step.args):
+            live = []  # a broadcast argument failed: so does every item of this step
+        else:
+            cols = [self.vals[a] for a in step.args if a in self.vals]
+            live = [i for i in idx if not any(c[i] is FAILED for c in cols)]
+        live_set = set(live)
         for i in idx:
-            if i not in live:
-                self.failed.add(i)
+            if i not in live_set:
                 for name in step.outputs:
                     self.column(name)[i] = FAILED
         if not live:
             return
         t0, c0 = perf_counter(), thread_time()
         sub = {a: [self.vals[a][i] for i in live] for a in step.args if a in self.vals}
-        scalars = self.bc.values
-        argcols = [sub[a] if a in sub else repeat(resolve(scalars[a])) for a in step.args]
-        ctx = Chunk(self.offset, self.on_error, self.stats, set(), index=live,
-                    upstream=self.failed)
-        out, calls = run_step(step, k, argcols, len(live), ctx,
-                              partial(batch_columns, step, sub, scalars), self.plan)
+        ctx = Chunk(self.offset, self.on_error, self.stats, set(), index=live)
+        argcols = resolved_columns(step, sub, scalars, len(live), ctx)
+        if argcols is None:
+            out, calls = [FAILED] * len(live), 0
+        else:
+            out, calls = run_step(step, k, argcols, len(live), ctx,
+                                  partial(batch_columns, step, sub, scalars), self.plan)
         t1 = perf_counter()
         results = out
         if step.unpack:
