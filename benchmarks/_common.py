@@ -28,16 +28,24 @@ from typing import Any
 
 __all__ = [
     "REPO_ROOT",
+    "RESULTS",
     "Timing",
+    "calibrate_spin",
+    "env_footer",
     "env_info",
     "fmt_seconds",
     "git_info",
     "measure",
+    "out_path",
     "pkg_version",
+    "print_table",
+    "spin",
+    "verdict",
     "write_json",
 ]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+RESULTS = REPO_ROOT / "benchmarks" / "results"
 
 
 @dataclass
@@ -173,3 +181,79 @@ def fmt_seconds(s: float) -> str:
     if s < 1:
         return f"{s * 1e3:.3g} ms"
     return f"{s:.3g} s"
+
+
+def out_path(name: str, quick: bool) -> Path:
+    """``benchmarks/results/<name>.json``, or ``<name>-quick.json`` (git-ignored) for --quick."""
+    return RESULTS / (f"{name}-quick.json" if quick else f"{name}.json")
+
+
+# --- calibrated CPU work ---------------------------------------------------------------------
+
+
+def spin(k: int) -> int:
+    """Pure-Python busy loop of ``k`` iterations (holds the GIL; no sleep, no allocation)."""
+    acc = 0
+    for i in range(k):
+        acc ^= i
+    return acc
+
+
+def calibrate_spin(seconds: float, *, rounds: int = 5) -> int:
+    """Iterations of :func:`spin` that take ``seconds`` on this machine (median of rounds).
+
+    Calibrated on a large ``k`` so the clock's resolution does not matter, then scaled.
+    """
+    k = 20_000
+    while True:
+        t0 = time.perf_counter()
+        spin(k)
+        if time.perf_counter() - t0 > 0.02:
+            break
+        k *= 2
+    per_iter = statistics.median(_time_spin(k) for _ in range(rounds)) / k
+    return max(1, round(seconds / per_iter))
+
+
+def _time_spin(k: int) -> float:
+    t0 = time.perf_counter()
+    spin(k)
+    return time.perf_counter() - t0
+
+
+# --- reporting ---------------------------------------------------------------------------------
+
+
+def verdict(met: bool | None, gap: str = "") -> str:
+    """``yes`` / ``NO (gap)`` / ``-`` for a target check."""
+    if met is None:
+        return "-"
+    return "yes" if met else ("NO" + (f" ({gap})" if gap else ""))
+
+
+def print_table(title: str, columns: list[str], rows: list[list[Any]],
+                right: tuple[str, ...] = ()) -> None:
+    """Print ``rows`` as a rich table; columns named in ``right`` are right-justified."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=200)
+    table = Table(title=title, title_justify="left")
+    for col in columns:
+        table.add_column(col, justify="right" if col in right else "left")
+    for row in rows:
+        table.add_row(*("" if v is None else str(v) for v in row))
+    console.print(table)
+
+
+def env_footer(report: dict[str, Any]) -> str:
+    """One line: date, commit, python, cores and load average of a report's ``env_info``."""
+    git = report.get("git", {})
+    dirty = " (+ local changes)" if git.get("dirty") else ""
+    return (
+        f"date {report['date']}  commit {git.get('short')}{dirty}  "
+        f"python {report['python']['version']}  cores {report['machine']['cores']}  "
+        f"loadavg {report['machine']['loadavg']}  gc enabled"
+    )

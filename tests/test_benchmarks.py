@@ -1,0 +1,112 @@
+"""Smoke tests of the benchmark scripts: each runs with ``--quick`` in a subprocess, exits 0
+and writes a JSON report with the expected keys. The peer frameworks are not installed in the
+test environment, so their rows must say "not installed" (never a made-up number)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "benchmarks"
+ENV_KEYS = {"benchmark", "date", "git", "python", "machine", "config", "targets", "results"}
+PEERS = ("pipefunc", "hypernodes")
+
+
+def installed(name: str) -> bool:
+    return importlib.util.find_spec(name) is not None
+
+
+def run_quick(script: str, tmp_path: Path) -> dict:
+    out = tmp_path / f"{script}.json"
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / f"{script}.py"), "--quick", "--out", str(out)],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    )
+    assert proc.returncode == 0, f"{script} --quick exited {proc.returncode}:\n{proc.stderr}"
+    report = json.loads(out.read_text())
+    assert set(report) >= ENV_KEYS, f"missing keys {ENV_KEYS - set(report)}"
+    assert report["config"]["quick"] is True
+    assert report["machine"]["cores"] >= 1 and "loadavg" in report["machine"]
+    assert report["git"]["commit"], "the report names the commit it measured"
+    assert "JSON written to" in proc.stdout
+    return report
+
+
+def peer_statuses(rows: list[dict], key: str) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for row in rows:
+        if row[key] in PEERS:
+            found.setdefault(row[key], set()).add(row["status"])
+    return found
+
+
+def assert_not_installed(found: dict[str, set[str]]) -> None:
+    for peer in PEERS:
+        if not installed(peer):
+            assert found.get(peer) == {"not installed"}, (peer, found.get(peer))
+
+
+def test_overhead_quick(tmp_path):
+    report = run_quick("overhead", tmp_path)
+    assert report["benchmark"] == "overhead"
+    names = {r["name"]: r for r in report["results"]}
+    assert names["hotpipe map"]["status"] == "ok"
+    assert names["hotpipe map"]["us_per_node_call"] > 0
+    assert_not_installed(peer_statuses(report["results"], "framework"))
+
+
+def test_parallel_quick(tmp_path):
+    report = run_quick("parallel", tmp_path)
+    assert report["benchmark"] == "parallel"
+    rows = report["results"]
+    assert {r["group"] for r in rows} == {"a", "b", "c", "d"}
+    for r in rows:
+        if r["framework"] == "hotpipe":
+            assert r["status"] == "ok", r
+            assert r["timing"]["median_s"] > 0
+            assert {"speedup_vs_baseline", "target", "meets_target", "notes"} <= set(r)
+    targets = [r for r in rows if r["target"]]
+    assert len(targets) == 5 and all(r["meets_target"] in (True, False) for r in targets)
+    assert_not_installed(peer_statuses(rows, "framework"))
+
+
+def test_cache_quick(tmp_path):
+    report = run_quick("cache", tmp_path)
+    assert report["benchmark"] == "cache"
+    rows = report["results"]
+    hot = {r["phase"]: r for r in rows if r["library"] == "hotpipe"}
+    assert set(hot) == {"cold", "warm"}
+    for phase, r in hot.items():
+        assert r["status"] == "ok", r
+        assert r["us_per_node_call"] > 0 and r["meets_target"] in (True, False)
+        want = r["items"] * 3
+        assert r["samples"]["hits_misses"] == ([0, want] if phase == "cold" else [want, 0])
+    assert report["fingerprint"]["status"] == "ok" and report["fingerprint"]["gb_per_s"] > 0
+    types = report["types"]["hotpipe"]
+    assert types["status"] == "ok"
+    for phase in ("cold", "warm"):
+        for mode in ("run", "map"):
+            assert [c["input"] for c in types[phase][mode]] == ["1", "1.0", "True", "'1'"]
+    assert_not_installed(peer_statuses(rows, "library"))
+    for peer in PEERS:
+        if not installed(peer):
+            assert report["types"][peer]["status"] == "not installed"
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_profile_overhead_quick(tmp_path):
+    report = run_quick("profile_overhead", tmp_path)
+    assert report["benchmark"] == "profile_overhead"
+    assert [lvl["node_us"] for lvl in report["levels"]] == [1.0, 10.0, 50.0]
+    rows = report["results"]
+    hot = [r for r in rows if r["name"] == "hotpipe map"]
+    assert len(hot) == 3 and all("pct_vs_floor_wall" in r for r in hot)
+    assert next(r for r in hot if "target" in r)["node_us"] == 50.0
+    if not installed("pipefunc"):
+        assert {r["status"] for r in rows if r["framework"] == "pipefunc"} == {"not installed"}
