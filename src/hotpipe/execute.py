@@ -166,6 +166,7 @@ class Broadcast:
     keys: dict[str, bytes | None] | None = None
     broken: bool = False
     failure: tuple[str, BaseException] | None = None
+    fps: list[bytes | None] | None = None
 
 
 def run_broadcast(

@@ -82,10 +82,12 @@ def _holds(check: tuple[Any, ...]) -> bool:
     kind = check[0]
     if kind == "name":  # a global or module attribute still names the same object
         return check[1].get(check[2], _MISSING) is check[3]
-    if kind == "data":  # a global holding data still has the same content
+    if kind == "data":  # a global constant still has the same value
         value = check[1].get(check[2], _MISSING)
+        if value is check[3][0]:
+            return True
         try:
-            return value is not _MISSING and fingerprint(value) == check[3]
+            return value is not _MISSING and fingerprint(value) == check[3][1]
         except UnstableValue:
             return False
     if kind == "cell":
@@ -159,6 +161,8 @@ class _Tracer:
             return _lp(name) + (self.dependency(raw, ()) or b"")
         if name.startswith("__") or (name.startswith("_") and name.endswith("_")):
             return b""  # dunder data and enum internals: the members are listed on their own
+        if not _constant(value):
+            return b""  # mutable class state (a cache) is not code
         try:
             return _lp(name) + fingerprint(value)
         except UnstableValue:
@@ -176,6 +180,8 @@ class _Tracer:
         if isinstance(wrapped, types.FunctionType):  # a decorated function, a hotpipe node
             inner = self.dependency(wrapped, names, depth) or b""
             return _digest(b"w" + inner + _named(b"c", _qualified(type(value))))
+        if not _constant(value):
+            return None  # a global dict, list or object is state (a cache, a registry)
         try:
             return fingerprint(value)
         except UnstableValue:
@@ -205,7 +211,7 @@ class _Tracer:
             value, "__wrapped__"
         )
         if dep is not None and not traced:
-            self.checks.append(("data", scope, name, dep))
+            self.checks.append(("data", scope, name, (value, dep)))
         else:
             self.checks.append(("name", scope, name, value))
         return dep
@@ -243,6 +249,27 @@ class _Tracer:
             if dep is not None:
                 parts.append(_lp(name) + dep)
         return _digest(b"".join(parts))
+
+
+_IMMUTABLE = (int, float, complex, str, bytes, bool, type(None), range, type(Ellipsis))
+
+
+def _constant(value: Any, depth: int = 0) -> bool:
+    """Whether a global is a constant (part of the code) rather than state.
+
+    Numbers, strings, bytes, None, enums, and tuples or frozensets of those are constants and
+    are fingerprinted by value. A dict, a list, a set or any other object held in a global
+    is state (a memo cache, a registry, a connection) and is left out: hashing it would
+    change the keys whenever the program fills its caches. Configuration that should
+    invalidate the cache belongs in constants, in node inputs or in ``version=``.
+    """
+    import enum
+
+    if isinstance(value, (*_IMMUTABLE, enum.Enum)):
+        return True
+    if isinstance(value, tuple | frozenset) and depth < 4:
+        return all(_constant(v, depth + 1) for v in value)
+    return False
 
 
 def _code_identity(code: types.CodeType) -> tuple[bytes, tuple[str, ...]]:

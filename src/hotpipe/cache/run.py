@@ -44,12 +44,16 @@ _VERSION = b"hotpipe.step/1"
 # ----------------------------------------------------------------------------- fingerprints
 
 
+def _node_identity(node: Any) -> bytes:
+    """A node's code (and batch code, or nested pipeline) with the options that change
+    its results: version, outputs, whether it unpacks a tuple."""
+    return combine(node_fingerprint(node),
+                   fingerprint((node.version, node.outputs, node.unpack, node.params)))
+
+
 def pipeline_fingerprint(pipe: Pipeline) -> bytes:
-    """A nested pipeline's identity: its nodes' code and wiring, and its bound values."""
-    parts = [b"hotpipe.pipeline/1"]
-    for n in pipe.nodes:
-        parts.append(node_fingerprint(n))
-        parts.append(fingerprint((n.params, n.outputs)))
+    """A nested pipeline's identity: its nodes, their wiring and options, its bound values."""
+    parts = [b"hotpipe.pipeline/1", *(_node_identity(n) for n in pipe.nodes)]
     parts.append(fingerprint(dict(pipe.bound)))
     return combine(*parts)
 
@@ -67,35 +71,55 @@ def node_fingerprint(node: Any) -> bytes:
     return combine(*parts)
 
 
-def step_fingerprints(plan: Plan) -> list[bytes]:
-    """Per step: code, version, outputs, and which parameters are passed (once per plan)."""
-    fps = plan.tuning.get("fingerprints")
-    if fps is None:
-        fps = [
-            combine(
-                _VERSION, node_fingerprint(step.node), fingerprint(step.node.version),
-                fingerprint(step.outputs), fingerprint((step.node.unpack, step.params)),
-            )
-            for step in plan.steps
-        ]
-        plan.tuning["fingerprints"] = fps
+def step_fingerprints(plan: Plan) -> list[bytes | None]:
+    """Per step: its node's identity and which parameters it is given; None for a node with
+    ``cache=False`` (its outputs are keyed by value).
+
+    Computed at the start of every cached call: the function fingerprints behind it are
+    remembered per function and only re-checked, so a helper redefined since the last call
+    (a notebook cell run again) changes the keys at once.
+    """
+    fps: list[bytes | None] = []
+    for step in plan.steps:
+        if not step.node.cache:
+            fps.append(None)
+            continue
+        try:
+            fps.append(combine(_VERSION, _node_identity(step.node), fingerprint(step.params)))
+        except UnstableValue as exc:
+            raise CacheKeyError(
+                f"node {step.name!r}: its function cannot be fingerprinted for the cache "
+                f"({exc}). Fix one of: (1) @node(cache=False) on {step.name!r}; (2) make that "
+                "value plain data, or give its class a __cache_key__(); (3) pass it to the "
+                "node as an input or a hotpipe.resource(...) instead of capturing it."
+            ) from None
     return fps
 
 
-def _unstable(step: Step, param: str, exc: UnstableValue) -> CacheKeyError:
+def keyed_names(plan: Plan) -> set[str]:
+    """The values whose keys some cached step needs (the others are never fingerprinted)."""
+    return {a for step in plan.steps if step.node.cache for a in step.args}
+
+
+def _unstable(plan: Plan, name: str, exc: UnstableValue) -> CacheKeyError:
+    step = next(s for s in plan.steps if s.node.cache and name in s.args)
+    param = step.params[step.args.index(name)]
+    producer = next((s for s in plan.steps if name in s.outputs), None)
+    what = (f"parameter {param!r}" if producer is None else
+            f"parameter {param!r} (the output {name!r} of node {producer.name!r})")
     return CacheKeyError(
-        f"node {step.name!r}: the value of parameter {param!r} cannot be fingerprinted for "
-        f"the cache ({exc}). Fix one of: (1) @node(cache=False) on {step.name!r}; (2) give "
-        "the value's class a __cache_key__() returning what identifies it; (3) pass it as a "
+        f"node {step.name!r}: the value of {what} cannot be fingerprinted for the cache "
+        f"({exc}). Fix one of: (1) @node(cache=False) on {step.name!r}; (2) give the "
+        "value's class a __cache_key__() returning what identifies it; (3) pass it as a "
         "resource: hotpipe.resource(factory, *args), fingerprinted by its declaration."
     )
 
 
-def _value_key(value: Any, step: Step, param: str) -> bytes:
+def _value_key(plan: Plan, name: str, value: Any) -> bytes:
     try:
         return fingerprint(value)
     except UnstableValue as exc:
-        raise _unstable(step, param, exc) from None
+        raise _unstable(plan, name, exc) from None
 
 
 def _output_keys(step: Step, key: bytes | None) -> list[bytes | None]:
@@ -104,10 +128,6 @@ def _output_keys(step: Step, key: bytes | None) -> list[bytes | None]:
     if len(step.outputs) == 1:
         return [key]
     return [combine(key, name.encode()) for name in step.outputs]
-
-
-def _param_of(step: Step, arg: str) -> str:
-    return step.params[step.args.index(arg)]
 
 
 def merkle_keys(fp: bytes, parts: list[Any], n: int) -> list[bytes | None]:
@@ -132,14 +152,11 @@ def cached_broadcast(plan: Plan, scalars: dict[str, Any], n: int, on_error: str,
                      stats: Stats, cache: Cache) -> Broadcast:
     """Keys of the broadcast inputs, then the once-per-map steps: loaded or computed."""
     fps = step_fingerprints(plan)
+    keyed = keyed_names(plan)
     values = dict(scalars)
-    keys: dict[str, bytes | None] = {}
-    consumers = _first_consumers(plan)
-    for name, value in scalars.items():
-        step, param = consumers.get(name, (None, name))
-        if step is None:
-            continue
-        keys[name] = _value_key(value, step, param)
+    keys: dict[str, bytes | None] = {
+        name: _value_key(plan, name, value) for name, value in scalars.items() if name in keyed
+    }
     broken = False
     failure = None
     puts: dict[bytes, Any] = {}
@@ -152,10 +169,11 @@ def cached_broadcast(plan: Plan, scalars: dict[str, Any], n: int, on_error: str,
             keys.update(dict.fromkeys(step.outputs))
             continue
         key = None
-        if step.node.cache:
+        fp = fps[k]
+        if fp is not None:
             arg_keys = [keys.get(a) for a in step.args]
             if all(ak is not None for ak in arg_keys):
-                key = _digest(fps[k] + b"".join(arg_keys))  # type: ignore[arg-type]
+                key = _digest(fp + b"".join(arg_keys))  # type: ignore[arg-type]
         if key is not None:
             found, nbytes = cache.load([key])
             if key in found:
@@ -196,10 +214,11 @@ def cached_broadcast(plan: Plan, scalars: dict[str, Any], n: int, on_error: str,
             keys.update(zip(step.outputs, _output_keys(step, key), strict=True))
         else:
             for name in step.outputs:
-                keys[name] = _value_key(values[name], *consumers.get(name, (step, name)))
+                if name in keyed:
+                    keys[name] = _value_key(plan, name, values[name])
     if puts:
         stats.bytes_written_total += cache.save(puts)
-    return Broadcast(values, keys, broken, failure)
+    return Broadcast(values, keys, broken, failure, fps)
 
 
 def _call_once(step: Step, args: list[Any], raw: list[Any]) -> Any:
@@ -225,15 +244,6 @@ def _set_outputs(step: Step, values: dict[str, Any], result: Any) -> None:
         values[step.outputs[0]] = result
 
 
-def _first_consumers(plan: Plan) -> dict[str, tuple[Step, str]]:
-    """For each value name, the first step reading it and the parameter it feeds."""
-    found: dict[str, tuple[Step, str]] = {}
-    for step in plan.steps:
-        for a in step.args:
-            found.setdefault(a, (step, _param_of(step, a)))
-    return found
-
-
 # ----------------------------------------------------------------------------- columns
 
 
@@ -244,19 +254,19 @@ class _Demand:
                  offset: int, on_error: str, stats: Stats, cache: Cache) -> None:
         self.plan, self.n, self.offset, self.on_error = plan, n, offset, on_error
         self.stats, self.cache, self.bc = stats, cache, bc
-        self.fps = step_fingerprints(plan)
+        self.fps = bc.fps if bc.fps is not None else step_fingerprints(plan)
+        self.keyed = keyed_names(plan)
         self.producer = {o: k for k, s in enumerate(plan.steps) if s.mapped for o in s.outputs}
         self.vals: dict[str, list[Any]] = dict(columns)
         self.keys: dict[str, list[bytes | None]] = {}
         self.step_keys: dict[int, list[bytes | None]] = {}
         self.puts: dict[bytes, Any] = {}
-        consumers = _first_consumers(plan)
         for name, col in columns.items():
-            step, param = consumers[name]
-            try:
-                self.keys[name] = [fingerprint(v) for v in col]
-            except UnstableValue as exc:
-                raise _unstable(step, param, exc) from None
+            if name in self.keyed:
+                try:
+                    self.keys[name] = [fingerprint(v) for v in col]
+                except UnstableValue as exc:
+                    raise _unstable(plan, name, exc) from None
 
     def arg_keys(self, name: str) -> list[bytes | None] | bytes | None:
         if name in self.keys:
@@ -269,17 +279,17 @@ class _Demand:
             if not step.mapped:
                 continue
             if not step.node.cache:
+                # keyed by value, and only when a cached step reads it
                 for name in step.outputs:
-                    self.need(name, list(range(self.n)))
-                consumers = _first_consumers(self.plan)
-                for name in step.outputs:
-                    c_step, param = consumers.get(name, (step, name))
-                    self.keys[name] = [
-                        None if v is FAILED else _value_key(v, c_step, param)
-                        for v in self.vals[name]
-                    ]
+                    if name in self.keyed:
+                        self.need(name, list(range(self.n)))
+                        self.keys[name] = [
+                            None if v is FAILED else _value_key(self.plan, name, v)
+                            for v in self.vals[name]
+                        ]
                 continue
-            keys = merkle_keys(self.fps[k], [self.arg_keys(a) for a in step.args], self.n)
+            parts = [self.arg_keys(a) for a in step.args]
+            keys = merkle_keys(self.fps[k], parts, self.n)  # type: ignore[arg-type]
             self.step_keys[k] = keys
             if len(step.outputs) == 1:
                 self.keys[step.outputs[0]] = keys
