@@ -113,6 +113,7 @@ class PoolEngine(Engine):
                 self._run_local(job, probe.items, values, on_progress)
             else:
                 self._run_pool(job, probe, probe.items, size, values, on_progress)
+        stats.errors.sort(key=lambda e: e.index)  # chunks finish in any order
         outcome = Outcome(values, perf_counter() - t0, n, t0, stats=stats)
         outcome.notes.extend(notes)
         return outcome
@@ -148,7 +149,7 @@ class PoolEngine(Engine):
 
     def _run_local(self, job: Job, start: int, values: dict[str, list[Any]],
                    on_progress: Callable[[int], None] | None) -> None:
-        size = 1024
+        size = Local().chunk_size
         for s in range(start, job.n, size):
             stop = min(s + size, job.n)
             self._local_chunk(job, s, stop, values)
@@ -158,10 +159,18 @@ class PoolEngine(Engine):
     def _run_pool(self, job: Job, probe: Probe, start: int, size: int,
                   values: dict[str, list[Any]],
                   on_progress: Callable[[int], None] | None) -> None:
+        """Submit every chunk, gather results in order.
+
+        With ``on_error="raise"`` the failure reported is the one at the lowest item index,
+        as ``Local`` would report it: after a chunk fails, later chunks are cancelled and
+        earlier ones still finish. A failure cancels only this map's chunks; an interrupt
+        (Ctrl-C) stops the workers.
+        """
         bounds = [(s, min(s + size, job.n)) for s in range(start, job.n, size)]
         results: list[dict[str, list[Any]] | None] = [None] * len(bounds)
         handle = self.prepare(job, probe)
         pending: dict[Future, int] = {}
+        first_error: tuple[int, BaseException] | None = None
         try:
             for i, (a, b) in enumerate(bounds):
                 pending[self.submit(handle, job, a, b)] = i
@@ -169,17 +178,30 @@ class PoolEngine(Engine):
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for fut in done:
                     i = pending.pop(fut)
+                    if fut.cancelled():
+                        continue
                     a, b = bounds[i]
-                    produced, chunk_stats = self.collect(fut, handle, job, a, b)
+                    try:
+                        produced, chunk_stats = self.collect(fut, handle, job, a, b)
+                    except Exception as exc:
+                        if first_error is None or i < first_error[0]:
+                            first_error = (i, exc)
+                        for later in [f for f, j in pending.items() if j > i]:
+                            if later.cancel():
+                                pending.pop(later)
+                        continue
                     job.stats.merge(chunk_stats)
                     results[i] = produced
                     if on_progress is not None:
                         on_progress(b - a)
-        except BaseException:
+        except BaseException as exc:
             for fut in pending:
                 fut.cancel()
-            self.abort()
+            if not isinstance(exc, Exception):  # Ctrl-C, SystemExit: stop the workers now
+                self.abort()
             raise
+        if first_error is not None:
+            raise first_error[1]
         for produced in results:
             assert produced is not None
             for name, col in values.items():
@@ -222,7 +244,7 @@ class PoolEngine(Engine):
 
     @abstractmethod
     def abort(self) -> None:
-        """Stop the workers now (an interrupt or a failure)."""
+        """Stop the workers now: an interrupt (Ctrl-C) arrived during a map."""
 
 
 

@@ -30,6 +30,7 @@ from hotpipe.profile.stats import ItemError, Stats
 
 __all__ = ["Processes", "WorkerDied"]
 
+_POOL = {"started": False}  # the loky pool is per process, shared by every engine
 _START_SECONDS = 0.4  # measured: starting 2 loky workers takes ~0.4 s on the reference machine
 _TASK_SECONDS = 0.001  # round trip of one small task through the pool
 
@@ -55,12 +56,13 @@ class Processes(PoolEngine):
             raise InputError(f"Processes(workers={workers!r}): must be an int >= 1 or None.")
         self.workers = workers or os.cpu_count() or 1
         self.fixed_chunk = check_chunk_size("Processes", chunk_size)
-        self._started = False
 
     def _executor(self) -> Any:
+        # loky keeps one reusable pool per process, shared by every Processes engine (an
+        # engine asking for another size resizes it)
         from loky import get_reusable_executor
 
-        self._started = True
+        _POOL["started"] = True
         return get_reusable_executor(max_workers=self.workers, timeout=600)
 
     def run_map(self, plan: Plan, columns: dict[str, list[Any]], scalars: dict[str, Any],
@@ -93,7 +95,7 @@ class Processes(PoolEngine):
         transfer = _transfer_per_item(job, probe.items) * rest
         size = self.chunk_size(probe, rest, target_seconds=0.05)
         chunks = -(-rest // size)
-        start = 0.0 if self._started or local >= 0.2 else _START_SECONDS
+        start = 0.0 if _POOL["started"] or local >= 0.2 else _START_SECONDS
         pool = local / self.workers + transfer + start + chunks * _TASK_SECONDS / self.workers
         if pool >= 0.9 * local:
             notes.append(
@@ -110,17 +112,15 @@ class Processes(PoolEngine):
     # ------------------------------------------------------------------ pool protocol
 
     def prepare(self, job: Job, probe: Probe) -> Any:
-        import cloudpickle
 
         token, plan_bytes = _pickled_plan(job.plan)
-        scalars = (uuid.uuid4().hex, cloudpickle.dumps((job.bc, job.cache)))
+        scalars = (uuid.uuid4().hex, _dumps_broadcast(job))
         return token, plan_bytes, scalars, probe
 
     def submit(self, handle: Any, job: Job, start: int, stop: int) -> Future:
-        import cloudpickle
 
         token, plan_bytes, (s_token, s_bytes), probe = handle
-        cols = cloudpickle.dumps(job.chunk(start, stop))
+        cols = _dumps_columns(job.chunk(start, stop), job.offset + start)
         stats = self.chunk_stats(job.plan, probe, start == 0)
         return self._executor().submit(
             _worker, token, plan_bytes, s_token, s_bytes, cols, job.offset + start, stop - start,
@@ -170,20 +170,22 @@ class Processes(PoolEngine):
         return pickle.loads(payload)
 
     def abort(self) -> None:
-        if not self._started:
+        if not _POOL["started"]:
             return
         from loky import get_reusable_executor
 
         get_reusable_executor(max_workers=self.workers).shutdown(wait=False, kill_workers=True)
-        self._started = False
+        _POOL["started"] = False
 
     def close(self) -> None:
-        """Shut the worker processes down (they restart if the engine is used again)."""
-        if self._started:
+        """Shut the worker processes down (they restart when a map needs them again).
+
+        The pool is shared by every ``Processes`` engine of this process."""
+        if _POOL["started"]:
             from loky import get_reusable_executor
 
             get_reusable_executor(max_workers=self.workers).shutdown(wait=True)
-            self._started = False
+            _POOL["started"] = False
 
     def __enter__(self) -> Processes:
         return self
@@ -218,10 +220,52 @@ def _transfer_per_item(job: Job, items: int) -> float:
         return 0.0
     sample = job.chunk(0, items)
     t = perf_counter()
-    pickle.dumps(sample, protocol=pickle.HIGHEST_PROTOCOL)
+    _dumps_columns(sample, 0)
     inputs = perf_counter() - t
     # pickled here, unpickled there, and the outputs the other way
     return (inputs * 2 * (1 + len(job.plan.outputs)) / max(1, len(sample))) / items
+
+
+def _dumps_broadcast(job: Job) -> bytes:
+    """cloudpickle the broadcast values (resources travel as declarations)."""
+    import cloudpickle
+
+    try:
+        return cloudpickle.dumps((job.bc, job.cache))
+    except Exception as exc:
+        for name, value in job.bc.values.items():
+            try:
+                cloudpickle.dumps(value)
+            except Exception:
+                raise InputError(
+                    f"Processes: the input {name!r} is a {type(value).__qualname__} that "
+                    f"cannot be sent to worker processes ({exc}). Fix: declare it with "
+                    "hotpipe.resource(factory, *args) so each worker builds its own, or run "
+                    "this map with engine=hotpipe.Threads()."
+                ) from None
+        raise
+
+
+def _dumps_columns(columns: dict[str, list[Any]], offset: int) -> bytes:
+    """cloudpickle the chunk's columns; an item that cannot be sent is an InputError."""
+    import cloudpickle
+
+    try:
+        return cloudpickle.dumps(columns)
+    except Exception as exc:
+        for name, col in columns.items():
+            for i, value in enumerate(col):
+                try:
+                    cloudpickle.dumps(value)
+                except Exception:
+                    raise InputError(
+                        f"Processes: item {offset + i} of input {name!r} is a "
+                        f"{type(value).__qualname__} that cannot be sent to a worker process "
+                        f"({exc}). Fix: run this map with engine=hotpipe.Threads(), or pass "
+                        "a description the node can rebuild from (a path, a "
+                        "hotpipe.resource(...))."
+                    ) from None
+        raise
 
 
 def _describe_row(job: Job, i: int) -> str:

@@ -61,9 +61,9 @@ class Threads(PoolEngine):
         return fut.result()
 
     def abort(self) -> None:
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+        # threads cannot be killed; the interrupted map's chunks were cancelled and the
+        # running ones finish on their own. The pool stays for other maps.
+        pass
 
     def close(self) -> None:
         """Shut the pool down (it is recreated if the engine is used again)."""
