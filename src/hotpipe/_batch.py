@@ -12,6 +12,7 @@ then stays; the choice is kept with the plan for later maps.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from functools import partial
 from time import perf_counter
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = ["batch_columns", "call_batch_of_one", "map_batches"]
 
+_LOCK = threading.Lock()  # batch-size learning is shared by the threads mapping one plan
 START_SIZE = 16
 MAX_SIZE = 65_536
 GAIN = 1.10
@@ -53,19 +55,23 @@ def call_batch_of_one(func: Callable[..., Any], raw: tuple[Any, ...], name: str)
 
 
 def batch_columns(step: Step, cols: dict[str, list[Any]], scalars: dict[str, Any],
-                  idx: list[int] | range) -> tuple[Any, ...]:
-    """Arguments of a batch call for the items ``idx`` (chunk-relative)."""
+                  idx: list[int] | range) -> tuple[tuple[Any, ...], tuple[bool, ...]]:
+    """Arguments of a batch call for the items ``idx`` (chunk-relative), and for each
+    whether it holds one entry per item (a built resource is passed as it is)."""
     m = len(idx)
     contiguous = isinstance(idx, range)
-    args = []
+    args, per_item = [], []
     for a in step.args:
         if a in cols:
             col = cols[a]
             args.append(col[idx.start:idx.stop] if contiguous else [col[i] for i in idx])
+            per_item.append(True)
         else:
             v = scalars[a]
-            args.append(v.get() if type(v) is Resource else [v] * m)
-    return tuple(args)
+            is_resource = type(v) is Resource
+            args.append(v.get() if is_resource else [v] * m)
+            per_item.append(not is_resource)
+    return tuple(args), tuple(per_item)
 
 
 def _sizes(step: Step, k: int, tuning: dict[str, Any]) -> dict[str, Any]:
@@ -91,9 +97,10 @@ def _learn(state: dict[str, Any], m: int, seconds: float) -> None:
 
 
 def map_batches(step: Step, k: int, n: int, ctx: Any,
-                batch_args: Callable[[list[int] | range], tuple[Any, ...]],
+                batch_args: Callable[[list[int] | range], tuple[tuple[Any, ...], tuple[bool, ...]]],
                 tuning: dict[str, Any]) -> tuple[list[Any], int]:
-    """Run ``step.batch`` over the chunk's live items; returns outputs and calls made."""
+    """Run ``step.batch`` over the chunk's live items; returns outputs and calls made
+    (successful batch calls, plus singular calls made to locate failures)."""
     state = _sizes(step, k, tuning)
     live: list[int] | range = (
         range(n) if not ctx.failed else [i for i in range(n) if i not in ctx.failed]
@@ -102,42 +109,62 @@ def map_batches(step: Step, k: int, n: int, ctx: Any,
     calls, pos = 0, 0
     describe = partial(describe_inputs, step)
     while pos < len(live):
-        size = state["size"]
+        with _LOCK:
+            size = state["size"]
         idx = live[pos:pos + size]
         pos += len(idx)
-        args = batch_args(idx)
+        args, per_item = batch_args(idx)
         t = perf_counter()
         try:
             results = _results(step.batch(*args), len(idx), step.name)
         except Exception as exc:
-            _batch_failed(step, k, idx, args, exc, ctx, out)
-            calls += 1
+            calls += _batch_failed(step, idx, args, per_item, exc, ctx, out)
             continue
         seconds = perf_counter() - t
         calls += 1
-        _learn(state, len(idx), seconds)
+        with _LOCK:
+            _learn(state, len(idx), seconds)
         share = seconds / len(idx)
         for j, i in enumerate(idx):
             out[i] = results[j]
-            ctx.stats.record(k, ctx.item(i), share, _row(args, j), describe)
+            ctx.stats.record(k, ctx.item(i), share, _row(args, per_item, j), describe)
     return out, calls
 
 
-def _row(args: tuple[Any, ...], j: int) -> tuple[Any, ...]:
-    return tuple(a[j] if isinstance(a, list) else a for a in args)
+def _row(args: tuple[Any, ...], per_item: tuple[bool, ...], j: int) -> tuple[Any, ...]:
+    return tuple(a[j] if each else a for a, each in zip(args, per_item, strict=True))
 
 
-def _batch_failed(step: Step, k: int, idx: Sequence[int], args: tuple[Any, ...],
-                  exc: Exception, ctx: Any, out: list[Any]) -> None:
+def _batch_failed(step: Step, idx: Sequence[int], args: tuple[Any, ...],
+                  per_item: tuple[bool, ...], exc: Exception, ctx: Any, out: list[Any]) -> int:
     """A batch raised: find the failing items with the singular function when the node has
-    one; otherwise every item of the batch fails with the batch's exception."""
-    single = None if step.run_batch_only else step.func
+    one; otherwise every item of the batch fails with the batch's exception.
+
+    When every item succeeds one by one, the batch implementation itself failed (broken, or
+    out of memory on a large batch): the items keep the singular results and a
+    ``RuntimeWarning`` says so, rather than hiding it. Returns the number of calls made.
+    """
+    if step.run_batch_only:
+        for j, i in enumerate(idx):
+            ctx.fail(step, i, _row(args, per_item, j), exc)
+        return 1
+    single, failures = step.func, 0
     for j, i in enumerate(idx):
-        row = _row(args, j)
-        if single is None:
-            ctx.fail(step, i, row, exc)
-            continue
+        row = _row(args, per_item, j)
         try:
             out[i] = single(*row)
         except Exception as item_exc:
+            failures += 1
             ctx.fail(step, i, row, item_exc)
+    if not failures:
+        import warnings
+
+        warnings.warn(
+            f"the batch implementation of node {step.name!r} raised {type(exc).__name__}: "
+            f"{exc}, but every item of that batch ({len(idx)} items) succeeded with the "
+            "singular function, which computed them. If this repeats, the batch "
+            "implementation is broken.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    return 1 + len(idx)

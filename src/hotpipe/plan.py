@@ -167,7 +167,8 @@ def _adapter(flat: _Flat, args: dict[str, str],
         func = _nested_map_func(node.nested, flat.outputs, node)
     else:
         func = func or node.func
-        if names == list(node.positional[: len(names)]):
+        positional = node.positional if func is node.func else _positional(func)
+        if names == list(positional[: len(names)]):
             return func
     params = ", ".join(f"a{i}" for i in range(len(names)))
     call = ", ".join(f"{p}=a{i}" for i, p in enumerate(names))
@@ -176,6 +177,16 @@ def _adapter(flat: _Flat, args: dict[str, str],
     adapter = namespace["adapter"]
     adapter.__qualname__ = adapter.__name__ = f"{flat.name}_adapter"
     return adapter
+
+
+def _positional(func: Callable[..., Any]) -> tuple[str, ...]:
+    """Names that can be passed positionally (for a batch implementation's own signature)."""
+    import inspect
+
+    return tuple(
+        p.name for p in inspect.signature(func).parameters.values()
+        if p.kind is p.POSITIONAL_OR_KEYWORD
+    )
 
 
 def _nested_map_func(nested: Nested, needed: tuple[str, ...], node: Node) -> Callable[..., Any]:
