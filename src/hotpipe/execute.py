@@ -143,7 +143,11 @@ def item_failure(plan: Plan, func: Callable[..., Any], exc: BaseException) -> Ba
     cause = exc
     if tb.tb_next is None and isinstance(exc, (ValueError, TypeError)) and step.unpack:
         # the unpacking in the generated line failed, not the user's function
-        cause = _unpack_error(step, "<see traceback>")
+        n = len(step.outputs)
+        cause = ValueError(
+            f"node {step.name!r} declares {n} outputs {list(step.outputs)} and must return a "
+            f"tuple of {n} values; unpacking what it returned failed: {exc}"
+        )
         cause.__cause__ = exc
     err = NodeError(step.name, None, describe_inputs(step, values), cause)
     err.__cause__ = cause
@@ -306,8 +310,10 @@ def _map_items(step: Step, k: int, argcols: list[Any], start: int, stop: int, ct
         append(value)
 
 
-def split_outputs(step: Step, out: list[Any], ctx: Chunk) -> list[list[Any]]:
-    """Unzip a node's tuple results into one column per output."""
+def split_outputs(step: Step, out: list[Any], ctx: Chunk,
+                  argcols: list[Any] | None = None) -> list[list[Any]]:
+    """Unzip a node's tuple results into one column per output (``argcols`` give the
+    inputs of an item whose result has the wrong shape, for the message)."""
     k = len(step.outputs)
     cols: list[list[Any]] = [[] for _ in range(k)]
     failed = ctx.failed
@@ -319,7 +325,8 @@ def split_outputs(step: Step, out: list[Any], ctx: Chunk) -> list[list[Any]]:
         try:
             values = _unpack_one(step, value)
         except ValueError as exc:
-            ctx.fail(step, i, (), exc)
+            row = next(_rows(argcols, i, i + 1)) if argcols is not None else ()
+            ctx.fail(step, i, row, exc)
             values = (FAILED,) * k
         for c, v in zip(cols, values, strict=True):
             c.append(v)
@@ -409,7 +416,8 @@ def run_columns(
             out, calls = run_step(step, k, argcols, n, ctx,
                                   partial(batch_columns, step, cols, scalars), plan)
         if step.unpack:
-            cols.update(zip(step.outputs, split_outputs(step, out, ctx), strict=True))
+            split = split_outputs(step, out, ctx, argcols)
+            cols.update(zip(step.outputs, split, strict=True))
         else:
             cols[step.outputs[0]] = out
         dirty = dirty or bool(ctx.failed)

@@ -7,6 +7,7 @@ compiled once into a plan and cached, so repeated calls pay only the execution.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from types import MappingProxyType
@@ -19,6 +20,7 @@ from hotpipe.graph import Edge, Graph, GraphNode, topological_order
 from hotpipe.node import Nested, Node, make_node
 from hotpipe.plan import Plan, compile_plan, product_columns, suggest
 from hotpipe.profile import Profile
+from hotpipe.resources import Resource
 from hotpipe.result import Result
 from hotpipe.stream import Stream, is_stream
 
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
 __all__ = ["Pipeline"]
 
 _LOCAL = Local()
+_COMPILE_LOCK = threading.RLock()
 _MODES = ("zip", "product")
 _ON_ERROR = ("raise", "collect")
 
@@ -316,9 +319,12 @@ class Pipeline:
         key = (given, outputs, mapped)
         plan = self._plans.get(key)
         if plan is None:
-            self._check_names(given)
-            plan = compile_plan(self, given, outputs, mapped)
-            self._plans[key] = plan
+            with _COMPILE_LOCK:  # threads calling one pipeline share one plan (and tuning)
+                plan = self._plans.get(key)
+                if plan is None:
+                    self._check_names(given)
+                    plan = compile_plan(self, given, outputs, mapped)
+                    self._plans[key] = plan
         return plan
 
     def _check_names(self, given: frozenset[str]) -> None:
@@ -430,6 +436,13 @@ class Pipeline:
                     col.extend(cols[name])
             return Result(values, stream.profile, stream.errors)
         mapped = {name: _as_list(name, inputs[name]) for name in names}
+        for name, col in mapped.items():
+            if col and type(col[0]) is Resource:
+                raise InputError(
+                    f"map(over={name!r}): the items are resources; a resource is one shared "
+                    "object, passed as a broadcast input (not in over). Fix: pass a single "
+                    "resource outside over, or map over plain values."
+                )
         if mode == "product":
             columns, n = product_columns(mapped, list(names))
         else:
@@ -538,9 +551,10 @@ def _cache_of(cache: Any) -> Cache | None:
         import os
 
         path = os.path.abspath(".hotpipe/cache")
-        if path not in _CACHES:
-            _CACHES[path] = Cache(path)
-        return _CACHES[path]
+        with _COMPILE_LOCK:
+            if path not in _CACHES:
+                _CACHES[path] = Cache(path)
+            return _CACHES[path]
     if isinstance(cache, Cache):
         return cache
     raise InputError(

@@ -381,7 +381,7 @@ class _Demand:
         t1 = perf_counter()
         results = out
         if step.unpack:
-            cols = split_outputs(step, out, ctx)
+            cols = split_outputs(step, out, ctx, argcols)
             results = list(zip(*cols, strict=True)) if cols else []
         per_item = (t1 - t0) / len(live)
         keys = self.step_keys.get(k)
