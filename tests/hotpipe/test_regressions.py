@@ -177,7 +177,7 @@ def test_resource_failure_names_the_resource():
 
     model = resource(bad_model)
     p = Pipeline([node(lambda x, model: x, output="y")])
-    with pytest.raises(ResourceError, match="weights.bin"):
+    with pytest.raises(ResourceError, match=r"weights\.bin"):
         p.run({"x": 1, "model": model})
     r = p.map({"x": [1, 2], "model": model}, over="x", on_error="collect")
     assert r["y"] == [FAILED, FAILED]
