@@ -218,10 +218,12 @@ class PoolEngine(Engine):
         return max(1, min(balance, int(target_seconds / probe.per_item)))
 
     @staticmethod
-    def chunk_stats(plan: Plan, probe: Probe, first: bool) -> Stats:
-        """Counters for a worker's chunk: no more sampling when the probe did it, slow steps
-        timed item by item."""
-        sample = SAMPLE_ITEMS if first and not probe.items else 0
+    def chunk_stats(plan: Plan, probe: Probe) -> Stats:
+        """Counters for a worker's chunk: no more sampling when the probe did it (its slow
+        steps are timed item by item)."""
+        # without a probe (a fixed chunk size) every chunk times its first items, so slow
+        # nodes are found and timed item by item in every chunk
+        sample = SAMPLE_ITEMS if not probe.items else 0
         return Stats.empty(len(plan.steps), sample=sample, slow=probe.slow_steps)
 
     @abstractmethod

@@ -121,7 +121,7 @@ class Processes(PoolEngine):
 
         token, plan_bytes, (s_token, s_bytes), probe = handle
         cols = _dumps_columns(job.chunk(start, stop), job.offset + start)
-        stats = self.chunk_stats(job.plan, probe, start == 0)
+        stats = self.chunk_stats(job.plan, probe)
         return self._executor().submit(
             _worker, token, plan_bytes, s_token, s_bytes, cols, job.offset + start, stop - start,
             job.on_error, stats.sample, stats.slow,

@@ -51,7 +51,7 @@ class Threads(PoolEngine):
         return probe
 
     def submit(self, handle: Any, job: Job, start: int, stop: int) -> Future:
-        stats = self.chunk_stats(job.plan, handle, start == 0)
+        stats = self.chunk_stats(job.plan, handle)
         return self._executor().submit(
             _run_chunk, job, job.chunk(start, stop), start, stop, stats
         )
