@@ -4,28 +4,23 @@ from __future__ import annotations
 
 import numpy as np
 
+from .connectivity import label_cells
 from .grid import Grid, background
 
 
 def enclosed_mask(g: Grid, bg: int) -> np.ndarray:
-    """Cells of colour ``bg`` not 4-connected to the grid border through ``bg`` cells."""
+    """Cells of colour ``bg`` not 4-connected to the grid border through ``bg`` cells.
+
+    Labels the ``bg`` regions once; a region is open when one of its cells is on the border.
+    """
     free = g == bg
-    reach = np.zeros_like(free)
-    reach[0, :] = free[0, :]
-    reach[-1, :] = free[-1, :]
-    reach[:, 0] |= free[:, 0]
-    reach[:, -1] |= free[:, -1]
-    while True:
-        grown = reach.copy()
-        grown[1:, :] |= reach[:-1, :]
-        grown[:-1, :] |= reach[1:, :]
-        grown[:, 1:] |= reach[:, :-1]
-        grown[:, :-1] |= reach[:, 1:]
-        grown &= free
-        if np.array_equal(grown, reach):
-            break
-        reach = grown
-    return free & ~reach
+    h, w = g.shape
+    lab = label_cells(g, free, 4, True).reshape(h, w)
+    border = np.concatenate((lab[0][free[0]], lab[-1][free[-1]], lab[:, 0][free[:, 0]],
+                             lab[:, -1][free[:, -1]]))
+    is_open = np.zeros(h * w, dtype=bool)
+    is_open[border] = True
+    return free & ~is_open[lab]
 
 
 def fill_enclosed(g: Grid, c: int) -> Grid | None:

@@ -12,23 +12,14 @@ DIRECTIONS = ("down", "up", "left", "right")
 def gravity(g: Grid, direction: str) -> Grid | None:
     """Every non-background cell slides as far as possible in ``direction``.
 
-    Cells keep their relative order along each column (or row).
+    Cells keep their relative order along each column (or row): a stable sort of each
+    line by "is foreground" (foreground last to fall down / right, first for up / left).
     """
     bg = background(g)
-    if direction in ("left", "right"):
-        t = gravity(np.ascontiguousarray(g.T), "up" if direction == "left" else "down")
-        return None if t is None else np.ascontiguousarray(t.T)
-    h, w = g.shape
-    out = np.full_like(g, bg)
-    for j in range(w):
-        col = g[:, j]
-        vals = col[col != bg]
-        if vals.size == 0:
-            continue
-        if direction == "down":
-            out[h - vals.size :, j] = vals
-        else:
-            out[: vals.size, j] = vals
+    axis = 0 if direction in ("down", "up") else 1
+    fg = g != bg
+    key = fg if direction in ("down", "right") else ~fg
+    out = np.take_along_axis(g, np.argsort(key, axis=axis, kind="stable"), axis=axis)
     if np.array_equal(out, g):
         return None
     return out

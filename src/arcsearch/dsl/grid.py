@@ -4,47 +4,83 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
 
 import numpy as np
 
 Grid = np.ndarray
 MAX_SIDE = 30
 
-# Per-grid memo for expensive analyses. Keyed by (analysis name, shape, bytes, extra args).
-# Grids are immutable by convention inside arcsearch, so the content key is safe.
-_MEMO: dict[tuple, Any] = {}
+# Per-grid memo for expensive analyses. A grid is interned once: its content
+# (shape, bytes) gets a small integer id, remembered by object identity, so a memo lookup
+# hashes two ints instead of the grid's bytes. Interned grids are made read-only: the memo
+# relies on grids being immutable (the DSL's convention), and a write now raises instead
+# of silently leaving a stale entry. The table holds a reference to each interned grid, so
+# its ``id`` cannot be reused while the entry lives.
+_BY_OBJ: dict[int, tuple[Grid, int]] = {}
+_BY_CONTENT: dict[tuple, int] = {}
+_MEMOS: dict[str, dict] = {}  # per memoised function (a global: state, not code)
 _MEMO_LIMIT = 200_000
+_GENERATION = [0]  # bumped by clear_memo: a result computed across a clear is not stored
 
 
 def clear_memo() -> None:
-    """Drop all memoised per-grid analyses (called between tasks)."""
-    _MEMO.clear()
+    """Drop all memoised per-grid analyses and interned grids (called between tasks)."""
+    _GENERATION[0] += 1
+    _BY_OBJ.clear()
+    _BY_CONTENT.clear()
+    for m in _MEMOS.values():
+        m.clear()
 
 
 def memo_size() -> int:
-    return len(_MEMO)
+    return sum(len(m) for m in _MEMOS.values())
 
 
 def grid_key(g: Grid) -> tuple:
     return (g.shape, g.tobytes())
 
 
+def grid_id(g: Grid) -> int:
+    """Small integer naming the grid's content (equal grids share it until ``clear_memo``)."""
+    e = _BY_OBJ.get(id(g))
+    if e is not None and e[0] is g:
+        return e[1]
+    if len(_BY_OBJ) > _MEMO_LIMIT:
+        clear_memo()
+    key = (g.shape, g.tobytes())
+    gid = _BY_CONTENT.get(key)
+    if gid is None:
+        gid = _BY_CONTENT[key] = len(_BY_CONTENT)
+    g.flags.writeable = False
+    _BY_OBJ[id(g)] = (g, gid)
+    return gid
+
+
 def memo_grid(fn: Callable) -> Callable:
-    """Memoise ``fn(grid, *args)`` on the grid's content and the extra args."""
-    name = fn.__name__
+    """Memoise ``fn(grid, *args)`` on the grid's content and the extra args.
+
+    The memo lives in the global ``_MEMOS``, not in the wrapper's closure: hotpipe
+    fingerprints closure values, and a filling cache must not change a task's cache key.
+    """
+    name = f"{fn.__module__}.{fn.__qualname__}"
+    _MEMOS.setdefault(name, {})
 
     @wraps(fn)
     def wrapper(g: Grid, *args):
-        key = (name, g.shape, g.tobytes(), args)
+        memo = _MEMOS[name]
+        e = _BY_OBJ.get(id(g))
+        gid = e[1] if e is not None and e[0] is g else grid_id(g)
+        key = (gid, args) if args else gid
         try:
-            return _MEMO[key]
+            return memo[key]
         except KeyError:
             pass
+        gen = _GENERATION[0]
         res = fn(g, *args)
-        if len(_MEMO) > _MEMO_LIMIT:
-            _MEMO.clear()
-        _MEMO[key] = res
+        if len(memo) > _MEMO_LIMIT:
+            clear_memo()
+        elif gen == _GENERATION[0]:
+            memo[key] = res
         return res
 
     return wrapper

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .grid import Grid, background
+from .grid import Grid, background, colour_counts, memo_grid
 
 RAY_DIRS = {
     "up": ((-1, 0),),
@@ -39,6 +39,84 @@ def _ray_mask(src: np.ndarray, block: np.ndarray, dy: int, dx: int) -> np.ndarra
     return reach
 
 
+def _down_mask(src: np.ndarray, block: np.ndarray | None) -> np.ndarray:
+    """Cells reached by rays moving down from ``src`` (same as ``_ray_mask`` with (1, 0)).
+
+    A cell is reached when some source lies above it with no ``block`` cell between them
+    (the cell itself included): the nearest source above must lie at or below the last
+    block cell at or above the cell.
+    """
+    h = src.shape[0]
+    rows = np.arange(h)[:, None]
+    last_src = np.maximum.accumulate(np.where(src, rows, -1), axis=0)
+    above = np.empty_like(last_src)
+    above[0] = -1
+    above[1:] = last_src[:-1]
+    if block is None:
+        return above >= 0
+    last_block = np.maximum.accumulate(np.where(block, rows, -1), axis=0)
+    return (above >= 0) & (last_block <= above)
+
+
+_DIAG_INDEX: dict[tuple[int, int], np.ndarray] = {}
+
+
+def _diag_index(h: int, w: int) -> np.ndarray:
+    """Flat positions of the cells in an (h, h + w - 1) skewed array where cell (i, j)
+    sits at column j - i + h - 1: each down-right diagonal becomes a column."""
+    idx = _DIAG_INDEX.get((h, w))
+    if idx is None:
+        ii, jj = np.indices((h, w))
+        idx = _DIAG_INDEX[(h, w)] = (ii * (h + w - 1) + jj - ii + h - 1).ravel()
+    return idx
+
+
+def _down_right_mask(src: np.ndarray) -> np.ndarray:
+    """Cells reached by unblocked rays moving (1, 1) from ``src`` (skew, then go down)."""
+    h, w = src.shape
+    idx = _diag_index(h, w)
+    skew = np.zeros(h * (h + w - 1), dtype=bool)
+    skew[idx] = src.ravel()
+    reach = _down_mask(skew.reshape(h, h + w - 1), None)
+    return reach.ravel()[idx].reshape(h, w)
+
+
+def _dir_mask(src: np.ndarray, block: np.ndarray | None, dy: int, dx: int) -> np.ndarray:
+    """``_ray_mask`` for a cardinal direction, or a diagonal without blocks, vectorised by
+    flipping / transposing the direction to down (or down-right)."""
+    if dy and dx:
+        view = (slice(None, None, dy), slice(None, None, dx))
+        return _down_right_mask(src[view])[view]
+    if dx:
+        t = _dir_mask(src.T, None if block is None else block.T, dx, 0)
+        return t.T
+    if dy < 0:
+        return _down_mask(src[::-1], None if block is None else block[::-1])[::-1]
+    return _down_mask(src, block)
+
+
+@memo_grid
+def _ray_dir(g: Grid, c: int, dy: int, dx: int, stop: bool) -> np.ndarray:
+    """Mask of cells reached from cells of ``c`` in one direction (memoised: the direction
+    sets of ``rays`` share their directions)."""
+    src = g == c
+    if stop:
+        block = g != background(g)
+        if dy and dx:
+            return _ray_mask(src, block, dy, dx)
+        return _dir_mask(src, block, dy, dx)
+    acc = np.logical_or.accumulate
+    if dy and dx:
+        return _dir_mask(src, None, dy, dx)
+    if dy == 1:
+        return acc(src, axis=0)
+    if dy == -1:
+        return acc(src[::-1], axis=0)[::-1]
+    if dx == 1:
+        return acc(src, axis=1)
+    return acc(src[:, ::-1], axis=1)[:, ::-1]
+
+
 def rays(g: Grid, c: int, dirs: str, stop: bool = False) -> Grid | None:
     """From every cell of colour ``c`` draw lines of ``c`` in the given directions.
 
@@ -46,25 +124,13 @@ def rays(g: Grid, c: int, dirs: str, stop: bool = False) -> Grid | None:
     first non-background cell, otherwise they pass under (skip) other cells.
     """
     bg = background(g)
-    src = g == c
-    if c == bg or not src.any():
+    if c == bg or not colour_counts(g)[c]:
         return None
-    free = g == bg
-    block = ~free if stop else np.zeros_like(src)
-    m = np.zeros_like(src)
-    acc = np.logical_or.accumulate
-    for dy, dx in RAY_DIRS[dirs]:
-        if stop or (dy and dx):
-            m |= _ray_mask(src, block, dy, dx)
-        elif dy == 1:
-            m |= acc(src, axis=0)
-        elif dy == -1:
-            m |= acc(src[::-1], axis=0)[::-1]
-        elif dx == 1:
-            m |= acc(src, axis=1)
-        else:
-            m |= acc(src[:, ::-1], axis=1)[:, ::-1]
-    m &= free
+    dirs_ = RAY_DIRS[dirs]
+    m = _ray_dir(g, c, *dirs_[0], stop)
+    for dy, dx in dirs_[1:]:
+        m = m | _ray_dir(g, c, dy, dx, stop)
+    m = m & (g == bg)
     if not m.any():
         return None
     out = g.copy()
@@ -72,44 +138,50 @@ def rays(g: Grid, c: int, dirs: str, stop: bool = False) -> Grid | None:
     return out
 
 
+def _between(m: np.ndarray) -> np.ndarray:
+    """Cells with a True cell both before and after them in their row (inclusive scans:
+    only used where ``m`` is False, where inclusive equals strict)."""
+    acc = np.logical_or.accumulate
+    return acc(m, axis=1) & acc(m[:, ::-1], axis=1)[:, ::-1]
+
+
+def _between_diagonal(m: np.ndarray) -> np.ndarray:
+    """``_between`` along down-right diagonals (skewed so that they become rows)."""
+    h, w = m.shape
+    idx = _diag_index(h, w)
+    skew = np.zeros(h * (h + w - 1), dtype=bool)
+    skew[idx] = m.ravel()
+    sk = skew.reshape(h, h + w - 1).T
+    return _between(sk).T.ravel()[idx].reshape(h, w)
+
+
 def connect(g: Grid, c: int | None = None, diagonal: bool = False) -> Grid | None:
     """Join pairs of equal-coloured cells in the same row/column with a line of that colour.
 
     Only background cells between them are painted. ``c`` restricts to one colour.
+    Colours are painted in increasing order (a later colour wins a cell). The union of
+    the segments between all pairs of a row is the span between its first and last cell
+    of the colour, so each colour takes a few array scans.
     """
     bg = background(g)
-    out = g.copy()
-    changed = False
+    free = g == bg
+    out = None
     cols = [c] if c is not None else [k for k in range(10) if k != bg]
+    counts = colour_counts(g)
     for col in cols:
-        ys, xs = np.nonzero(g == col)
-        if ys.size < 2 or ys.size > 40:
+        n = counts[col] if 0 <= col < counts.size else 0
+        if n < 2 or n > 40:
             continue
-        pts = list(zip(ys.tolist(), xs.tolist(), strict=True))
-        for a in range(len(pts)):
-            for b in range(a + 1, len(pts)):
-                (y0, x0), (y1, x1) = pts[a], pts[b]
-                if y0 == y1:
-                    seg = out[y0, min(x0, x1) + 1 : max(x0, x1)]
-                    m = g[y0, min(x0, x1) + 1 : max(x0, x1)] == bg
-                elif x0 == x1:
-                    seg = out[min(y0, y1) + 1 : max(y0, y1), x0]
-                    m = g[min(y0, y1) + 1 : max(y0, y1), x0] == bg
-                elif diagonal and abs(y1 - y0) == abs(x1 - x0):
-                    n = abs(y1 - y0)
-                    sy = 1 if y1 > y0 else -1
-                    sx = 1 if x1 > x0 else -1
-                    for k in range(1, n):
-                        if g[y0 + k * sy, x0 + k * sx] == bg:
-                            out[y0 + k * sy, x0 + k * sx] = col
-                            changed = True
-                    continue
-                else:
-                    continue
-                if m.any():
-                    seg[m] = col
-                    changed = True
-    return out if changed else None
+        m = g == col
+        paint = _between(m) | _between(m.T).T
+        if diagonal:
+            paint |= _between_diagonal(m) | _between_diagonal(m[:, ::-1])[:, ::-1]
+        paint &= free
+        if paint.any():
+            if out is None:
+                out = g.copy()
+            out[paint] = col
+    return out
 
 
 def outline_objects(g: Grid, c: int) -> Grid | None:
@@ -117,11 +189,8 @@ def outline_objects(g: Grid, c: int) -> Grid | None:
     bg = background(g)
     fg = g != bg
     p = np.pad(fg, 1)
-    h, w = g.shape
-    near = np.zeros_like(fg)
-    for dy in (-1, 0, 1):
-        for dx in (-1, 0, 1):
-            near |= p[1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w]
+    rows = p[:, :-2] | p[:, 1:-1] | p[:, 2:]  # 3x3 dilation, separably
+    near = rows[:-2] | rows[1:-1] | rows[2:]
     m = near & ~fg
     if not m.any():
         return None

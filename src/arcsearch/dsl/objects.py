@@ -2,27 +2,79 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import numpy as np
 
+from .connectivity import label_cells
 from .grid import Grid, background, memo_grid
 
 
-class Obj(NamedTuple):
-    colour: int  # dominant colour
-    size: int  # number of cells
-    r0: int
-    r1: int
-    c0: int
-    c1: int
-    mask: np.ndarray  # bool mask in bbox coordinates
-    patch: np.ndarray  # grid values in bbox (non-object cells = background)
-    ncolours: int
+class Obj:
+    """One connected component. ``mask`` and ``patch`` are built on first use: most
+    selections only need the size, colour and bounding box."""
+
+    __slots__ = ("_k", "_lab", "_mask", "_patch", "_src", "c0", "c1", "colour", "ncolours",
+                 "r0", "r1", "size")
+
+    def __init__(self, colour, size, r0, r1, c0, c1, ncolours, k, lab, src):
+        self.colour = colour  # dominant colour (lowest on ties)
+        self.size = size  # number of cells
+        self.r0, self.r1, self.c0, self.c1 = r0, r1, c0, c1  # half-open bounding box
+        self.ncolours = ncolours
+        self._k, self._lab, self._src = k, lab, src  # index, label image, (grid, bg)
+        self._mask = self._patch = None
+
+    @property
+    def mask(self) -> np.ndarray:
+        """Bool mask in bounding-box coordinates."""
+        if self._mask is None:
+            self._mask = self._lab[self.r0 : self.r1, self.c0 : self.c1] == self._k
+        return self._mask
+
+    @property
+    def patch(self) -> np.ndarray:
+        """Grid values in the bounding box (non-object cells = background)."""
+        if self._patch is None:
+            g, bg = self._src
+            sub = g[self.r0 : self.r1, self.c0 : self.c1]
+            self._patch = np.where(self.mask, sub, bg).astype(np.uint8)
+        return self._patch
+
+    def __repr__(self) -> str:
+        return (f"Obj(colour={self.colour}, size={self.size}, bbox=({self.r0}, {self.r1}, "
+                f"{self.c0}, {self.c1}), ncolours={self.ncolours})")
 
 
-_N4 = ((1, 0), (-1, 0), (0, 1), (0, -1))
-_N8 = (*_N4, (1, 1), (1, -1), (-1, 1), (-1, -1))
+@memo_grid
+def _objects(g: Grid, conn: int, multicolour: bool) -> tuple[tuple[Obj, ...], np.ndarray]:
+    """Components and the label image (object index per cell, -1 on background)."""
+    bg = background(g)
+    h, w = g.shape
+    fg = g != bg
+    cells = np.flatnonzero(fg)
+    lab_img = np.full(h * w, -1, dtype=np.int64)
+    if cells.size == 0:
+        return (), lab_img.reshape(h, w)
+    roots, inv = np.unique(label_cells(g, fg, conn, multicolour)[cells], return_inverse=True)
+    k = roots.size  # roots sorted = row-major discovery order
+    sizes = np.bincount(inv, minlength=k)
+    order = np.argsort(inv, kind="stable")
+    starts = np.zeros(k, dtype=np.int64)
+    np.cumsum(sizes[:-1], out=starts[1:])
+    cs = cells[order]
+    rr, cc = cs // w, cs % w
+    r0, r1 = np.minimum.reduceat(rr, starts), np.maximum.reduceat(rr, starts) + 1
+    c0, c1 = np.minimum.reduceat(cc, starts), np.maximum.reduceat(cc, starts) + 1
+    cnt = np.bincount(inv * 10 + g.ravel()[cells], minlength=10 * k).reshape(k, 10)
+    lab_img[cells] = inv
+    lab_img = lab_img.reshape(h, w)
+    src = (g, bg)
+    objs = tuple(
+        Obj(*vals, i, lab_img, src)
+        for i, vals in enumerate(zip(cnt.argmax(axis=1).tolist(), sizes.tolist(), r0.tolist(),
+                                     r1.tolist(), c0.tolist(), c1.tolist(),
+                                     (cnt > 0).sum(axis=1).tolist(), strict=True))
+    )
+    return objs, lab_img
 
 
 @memo_grid
@@ -32,43 +84,7 @@ def components(g: Grid, conn: int = 4, multicolour: bool = False) -> tuple[Obj, 
     ``conn`` is 4 or 8; with ``multicolour`` any non-background neighbours join,
     otherwise only equal colours.
     """
-    bg = background(g)
-    h, w = g.shape
-    rows = g.tolist()
-    seen = [[False] * w for _ in range(h)]
-    nbrs = _N4 if conn == 4 else _N8
-    out = []
-    for i in range(h):
-        for j in range(w):
-            if seen[i][j] or rows[i][j] == bg:
-                continue
-            col = rows[i][j]
-            stack = [(i, j)]
-            seen[i][j] = True
-            cells = []
-            while stack:
-                y, x = stack.pop()
-                cells.append((y, x))
-                for dy, dx in nbrs:
-                    ny, nx = y + dy, x + dx
-                    if 0 <= ny < h and 0 <= nx < w and not seen[ny][nx]:
-                        v = rows[ny][nx]
-                        if v != bg and (multicolour or v == col):
-                            seen[ny][nx] = True
-                            stack.append((ny, nx))
-            ys = [c[0] for c in cells]
-            xs = [c[1] for c in cells]
-            r0, r1, c0, c1 = min(ys), max(ys) + 1, min(xs), max(xs) + 1
-            mask = np.zeros((r1 - r0, c1 - c0), dtype=bool)
-            mask[np.array(ys) - r0, np.array(xs) - c0] = True
-            patch = np.where(mask, g[r0:r1, c0:c1], bg).astype(np.uint8)
-            vals = patch[mask]
-            cnt = np.bincount(vals, minlength=10)
-            out.append(
-                Obj(int(cnt.argmax()), len(cells), r0, r1, c0, c1, mask, patch,
-                    int((cnt > 0).sum()))
-            )
-    return tuple(out)
+    return _objects(g, conn, multicolour)[0]
 
 
 SELECTORS = (
@@ -155,9 +171,7 @@ def keep_object(g: Grid, how: str, conn: int = 4, multicolour: bool = False) -> 
     o = select_object(g, how, conn, multicolour)
     if o is None:
         return None
-    out = np.full_like(g, background(g))
-    out[o.r0 : o.r1, o.c0 : o.c1][o.mask] = o.patch[o.mask]
-    return out
+    return np.where(o._lab == o._k, g, np.uint8(background(g)))
 
 
 def remove_object(g: Grid, how: str, conn: int = 4, multicolour: bool = False) -> Grid | None:
@@ -165,9 +179,7 @@ def remove_object(g: Grid, how: str, conn: int = 4, multicolour: bool = False) -
     o = select_object(g, how, conn, multicolour)
     if o is None:
         return None
-    out = g.copy()
-    out[o.r0 : o.r1, o.c0 : o.c1][o.mask] = background(g)
-    return out
+    return np.where(o._lab == o._k, np.uint8(background(g)), g)
 
 
 def remove_small(g: Grid, max_size: int, conn: int = 8) -> Grid | None:
@@ -197,46 +209,46 @@ def _has_hole(o: Obj) -> bool:
     return bool(enclosed_mask(m.astype(np.uint8), 1).any())
 
 
+def _label_value(o: Obj, prop: str, sizes: list[int], h: int, w: int, keys: list) -> int:
+    if prop == "size":
+        return o.size
+    if prop == "size_rank":
+        return sorted(set(sizes)).index(o.size) + 1
+    if prop == "size_rank_desc":
+        return sorted(set(sizes), reverse=True).index(o.size) + 1
+    if prop == "ncells_bbox":
+        return (o.r1 - o.r0) * (o.c1 - o.c0)
+    if prop == "is_largest":
+        return 1 if o.size == max(sizes) else 2
+    if prop == "is_smallest":
+        return 1 if o.size == min(sizes) else 2
+    if prop == "touches_border":
+        return 1 if (o.r0 == 0 or o.c0 == 0 or o.r1 == h or o.c1 == w) else 2
+    if prop == "has_hole":
+        return 1 if _has_hole(o) else 2
+    if prop == "shape_class":
+        k = o.mask.tobytes() + bytes(o.mask.shape)
+        if k not in keys:
+            keys.append(k)
+        return keys.index(k) + 1
+    raise ValueError(prop)
+
+
 def label_objects(g: Grid, prop: str, conn: int = 4) -> Grid | None:
     """Recolour each single-colour object with a colour encoding a property value.
 
     The property value v is written as colour min(v, 9) (booleans as 1/2). A learned
-    colour map applied afterwards turns these labels into the task's colours.
+    colour map applied afterwards turns these labels into the task's colours. Painting is
+    one lookup through the label image (objects are disjoint).
     """
-    objs = components(g, conn, False)
+    objs, lab = _objects(g, conn, False)
     if not objs:
         return None
     sizes = [o.size for o in objs]
     h, w = g.shape
-    out = np.full_like(g, background(g))
-    if prop == "shape_class":
-        keys: list = []
-    for o in objs:
-        if prop == "size":
-            v = o.size
-        elif prop == "size_rank":
-            v = sorted(set(sizes)).index(o.size) + 1
-        elif prop == "size_rank_desc":
-            v = sorted(set(sizes), reverse=True).index(o.size) + 1
-        elif prop == "ncells_bbox":
-            v = o.mask.size
-        elif prop == "is_largest":
-            v = 1 if o.size == max(sizes) else 2
-        elif prop == "is_smallest":
-            v = 1 if o.size == min(sizes) else 2
-        elif prop == "touches_border":
-            v = 1 if (o.r0 == 0 or o.c0 == 0 or o.r1 == h or o.c1 == w) else 2
-        elif prop == "has_hole":
-            v = 1 if _has_hole(o) else 2
-        elif prop == "shape_class":
-            k = o.mask.tobytes() + bytes(o.mask.shape)
-            if k not in keys:
-                keys.append(k)
-            v = keys.index(k) + 1
-        else:
-            raise ValueError(prop)
-        out[o.r0 : o.r1, o.c0 : o.c1][o.mask] = min(v, 9)
-    return out
+    keys: list = []
+    lut = [background(g)] + [min(_label_value(o, prop, sizes, h, w, keys), 9) for o in objs]
+    return np.array(lut, dtype=np.uint8)[lab + 1]
 
 
 def count_objects_grid(g: Grid, conn: int = 4, multicolour: bool = False) -> Grid | None:

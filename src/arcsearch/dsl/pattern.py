@@ -8,38 +8,60 @@ from .grid import Grid, background
 
 
 def _period_fill(g: Grid, unknown: np.ndarray, py: int, px: int) -> Grid | None:
+    """Tile the grid with period (py, px) if every residue class of cells has known cells,
+    all of one colour; else None. Vectorised over the classes: pad to whole periods, view as
+    (rows of tiles, py, cols of tiles, px) and compare each class's min and max known value."""
     h, w = g.shape
-    tile = np.full((py, px), 255, dtype=np.int16)
-    for i in range(py):
-        for j in range(px):
-            vals = g[i::py, j::px][~unknown[i::py, j::px]]
-            if vals.size == 0:
-                return None
-            if (vals != vals[0]).any():
-                return None
-            tile[i, j] = vals[0]
-    reps = np.tile(tile, (h // py + 1, w // px + 1))[:h, :w]
+    hh, ww = -(-h // py) * py, -(-w // px) * px
+    hi = np.full((hh, ww), -1, dtype=np.int16)  # unknown / padding: -1 for max, 99 for min
+    hi[:h, :w] = np.where(unknown, -1, g.astype(np.int16))
+    lo = np.where(hi < 0, 99, hi)
+    hi_t = hi.reshape(hh // py, py, ww // px, px).max(axis=(0, 2))
+    if hi_t.min() < 0:  # a class without any known cell
+        return None
+    if not np.array_equal(hi_t, lo.reshape(hh // py, py, ww // px, px).min(axis=(0, 2))):
+        return None
+    reps = np.tile(hi_t, (h // py + 1, w // px + 1))[:h, :w]
     return reps.astype(np.uint8)
+
+
+def _shift_ok(v: np.ndarray, known: np.ndarray, n: int) -> list[bool]:
+    """ok[k] (k = 1..n): known cells k apart along axis 0 agree (a period must pass this)."""
+    ok = [True] * (n + 1)
+    for k in range(1, n):
+        both = known[k:] & known[:-k]
+        ok[k] = not (both & (v[k:] != v[:-k])).any()
+    return ok
 
 
 def continue_pattern(g: Grid, mask_colour: int | None = None) -> Grid | None:
     """Find the smallest 2-D period consistent with all known cells and fill the rest.
 
-    Unknown cells are those of ``mask_colour`` (default: background).
+    Unknown cells are those of ``mask_colour`` (default: background). Periods are tried in
+    order of area; a period whose row (or column) shift puts two different known colours
+    on top of each other is skipped without the full per-class check.
     """
     h, w = g.shape
     m = background(g) if mask_colour is None else mask_colour
     unknown = g == m
     if not unknown.any() or unknown.all():
         return None
+    n_known = int((~unknown).sum())
     cands = sorted(
         ((py, px) for py in range(1, h + 1) for px in range(1, w + 1)
          if (py, px) != (h, w)),
         key=lambda p: (p[0] * p[1], p),
     )
+    known = ~unknown
+    ok_y = ok_x = None
     for py, px in cands:
-        if py * px * 2 > (~unknown).sum() + py * px:
+        if py * px * 2 > n_known + py * px:
             break
+        if ok_y is None:
+            ok_y = _shift_ok(g, known, h)
+            ok_x = _shift_ok(g.T, known.T, w)
+        if not (ok_y[py] and ok_x[px]):
+            continue
         res = _period_fill(g, unknown, py, px)
         if res is not None:
             return res

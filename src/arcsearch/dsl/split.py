@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .grid import Grid, background, memo_grid
+from .grid import Grid, background, colour_counts, memo_grid
 
 SPLITS = ("sep", "h2", "v2", "h3", "v3")
 OPS = ("and", "or", "xor", "nor", "left_only", "right_only")
@@ -14,22 +14,27 @@ OPS = ("and", "or", "xor", "nor", "left_only", "right_only")
 def separator_lines(g: Grid) -> tuple[tuple[int, ...], tuple[int, ...], int]:
     """Rows and columns that are entirely one non-background-like colour.
 
-    Returns (rows, cols, colour); colour is -1 when there are none.
+    Returns (rows, cols, colour); colour is -1 when there are none. Colours are tried in
+    increasing order; only colours of some uniform row or column can qualify.
     """
     h, w = g.shape
     bg = background(g)
-    for c in range(10):
-        if c == bg:
+    row_uni = (g == g[:, :1]).all(axis=1)
+    col_uni = (g == g[:1, :]).all(axis=0)
+    row_col = np.where(row_uni, g[:, 0], 255)
+    col_col = np.where(col_uni, g[0, :], 255)
+    counts = colour_counts(g)
+    for c in sorted(set(row_col.tolist()) | set(col_col.tolist())):
+        if c == bg or c == 255:
             continue
-        rows = tuple(i for i in range(h) if (g[i] == c).all())
-        cols = tuple(j for j in range(w) if (g[:, j] == c).all())
-        if not (rows or cols) or len(rows) == h or len(cols) == w:
+        rows = np.flatnonzero(row_col == c)
+        cols = np.flatnonzero(col_col == c)
+        if len(rows) == h or len(cols) == w:
             continue
-        covered = np.zeros((h, w), dtype=bool)
-        covered[list(rows), :] = True
-        covered[:, list(cols)] = True
-        if (covered | (g != c)).all():  # every cell of c lies on a separator line
-            return rows, cols, c
+        # every cell of c lies on a separator line
+        n_lines = len(rows) * w + len(cols) * h - len(rows) * len(cols)
+        if n_lines == counts[c]:
+            return tuple(rows.tolist()), tuple(cols.tolist()), c
     return (), (), -1
 
 
