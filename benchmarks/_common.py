@@ -121,9 +121,14 @@ def _git(*args: str, cwd: Path) -> str | None:
 
 
 def git_info(cwd: Path = REPO_ROOT) -> dict[str, Any]:
-    """Commit of the checkout the benchmark ran from, and whether the tree had local changes."""
+    """Commit of the checkout the benchmark ran from, and whether the tree had local changes.
+
+    Result files (``benchmarks/results/``) do not count as changes: a run of several
+    benchmarks rewrites them as it goes, and they are outputs, not the code measured.
+    """
     commit = _git("rev-parse", "HEAD", cwd=cwd)
-    status = _git("status", "--porcelain", "--untracked-files=no", cwd=cwd)
+    status = _git("status", "--porcelain", "--untracked-files=no", "--", ".",
+                  ":(exclude)benchmarks/results", cwd=cwd)
     return {
         "commit": commit,
         "short": commit[:7] if commit else None,

@@ -90,23 +90,33 @@ def make_nodes(k: int) -> tuple[Callable[[int], int], ...]:
 
 
 def calibrate(us: float) -> tuple[int, float]:
-    """``k`` such that a call of ``make_node(k)`` takes ~``us`` microseconds; and that time."""
+    """``k`` such that a call of a node takes ~``us`` microseconds; and that time.
 
-    def per_call(k: int, n: int) -> float:
+    A first guess from the loop's slope, then two secant corrections measured at the guess
+    itself (median of 7 timings each), so a burst of other work during one timing cannot
+    leave the level far from its target.
+    """
+
+    def per_call(k: int) -> float:
         f = make_nodes(k)[0]
+        n = max(50, min(20_000, int(0.01 / max(us * 1e-6, 1e-7))))
         samples = []
-        for _ in range(5):
+        for _ in range(7):
             t0 = time.perf_counter()
             for i in range(n):
                 f(i)
             samples.append((time.perf_counter() - t0) / n)
         return statistics.median(samples)
 
-    fixed = per_call(0, 20_000)
-    big = 2_000
-    slope = (per_call(big, 200) - fixed) / big
-    k = max(1, round((us * 1e-6 - fixed) / slope))
-    return k, per_call(k, max(200, int(0.05 / (us * 1e-6))))
+    target = us * 1e-6
+    fixed = per_call(0)
+    k = 2_000
+    t = per_call(k)
+    for _ in range(3):
+        slope = max((t - fixed) / k, 1e-12)
+        k = max(1, round((target - fixed) / slope))
+        t = per_call(k)
+    return k, t
 
 
 @dataclass
