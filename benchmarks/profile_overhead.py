@@ -1,7 +1,7 @@
 """What hotpipe's always-on profile costs, on nodes that do real work.
 
 A 3-node chain ``f1 -> f2 -> f3`` whose nodes each run a pure-Python busy loop calibrated to
-~1 us, ~10 us and ~50 us per call (``x + (spin(k) & 0)``: the value passes through, the loop is
+~1, ~10, ~50 and ~75 us per call (``x + (spin(k) & 0)``: the value passes through, the loop is
 the cost). For each node cost, the cases are:
 
 * ``hand-written loop`` (**the floor**): ``for x in xs: a = f1(x); b = f2(a); c = f3(b)``,
@@ -71,6 +71,9 @@ import hotpipe
 
 TARGET_PCT = 3.0  # hotpipe map vs the hand-written loop at ~50 us per node
 TARGET_NODE_US = 50
+# 75 us: clearly above hotpipe's per-item timing threshold (50 us of sampled mean), so that
+# level pays for timing every item; a ~50 us node may land on either side of it
+LEVELS_US = (1.0, 10.0, 50.0, 75.0)
 NODES = 3
 
 
@@ -238,9 +241,13 @@ def run_level(us: float, n: int, n_peer: int, rounds: int, peers: bool,
         f"({n_peer:,} for pipefunc), {rounds} rounds")
     cases = cases_for(k, n, min(n, n_peer), peers)
     live = [c for c in cases if c.status == "ok"]
+    timed = None
     for c in list(live):
         try:
-            c.check(c.once())  # correctness first; also the warm-up
+            result = c.once()
+            c.check(result)  # correctness first; also the warm-up
+            if c.name == "hotpipe map":  # was each node timed item by item, or sampled?
+                timed = {n.name: [n.timed, n.items] for n in result.profile.nodes}
             c.once()
         except Exception as exc:
             c.status = f"FAILED: {type(exc).__name__}: {exc}"
@@ -253,7 +260,8 @@ def run_level(us: float, n: int, n_peer: int, rounds: int, peers: bool,
         for c in live[shift:] + live[:shift]:
             c.once()
     return {"node_us": us, "k": k, "node_call_us_measured": measured * 1e6, "items": n,
-            "items_pipefunc": min(n, n_peer), "rounds": rounds, "cases": cases}
+            "items_pipefunc": min(n, n_peer), "rounds": rounds,
+            "hotpipe_timed_items": timed, "cases": cases}
 
 
 def summarise(level: dict[str, Any]) -> list[dict[str, Any]]:
@@ -325,9 +333,11 @@ def print_report(report: dict[str, Any], out: Path) -> None:
                      "vs floor (paired)", "vs floor (min)"),
     )
     for lvl in report["levels"]:
+        timed = lvl["hotpipe_timed_items"] or {}
         print(f"  ~{lvl['node_us']:g} us nodes: k={lvl['k']}, measured "
               f"{lvl['node_call_us_measured']:.2f} us per call, {lvl['items']:,} items "
-              f"({lvl['items_pipefunc']:,} for pipefunc), {lvl['rounds']} rounds")
+              f"({lvl['items_pipefunc']:,} for pipefunc), {lvl['rounds']} rounds; hotpipe "
+              f"timed item by item: {', '.join(f'{k} {t}/{n}' for k, (t, n) in timed.items())}")
     print(env_footer(report))
     print(f"JSON written to {out}")
 
@@ -353,7 +363,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     budget = 0.01 if a.quick else 0.1
     n_peer = 100 if a.quick else 300  # pipefunc profile=True costs ~0.3-1 ms per node call
     levels = [run_level(us, max(64, int(budget / (NODES * us * 1e-6))), n_peer, rounds,
-                        not a.no_peers, log) for us in (1.0, 10.0, 50.0)]
+                        not a.no_peers, log) for us in LEVELS_US]
     results = [row for lvl in levels for row in summarise(lvl)]
     out = a.out or out_path("profile_overhead", a.quick)
     report = {

@@ -103,10 +103,10 @@ def test_cache_quick(tmp_path):
 def test_profile_overhead_quick(tmp_path):
     report = run_quick("profile_overhead", tmp_path)
     assert report["benchmark"] == "profile_overhead"
-    assert [lvl["node_us"] for lvl in report["levels"]] == [1.0, 10.0, 50.0]
+    assert [lvl["node_us"] for lvl in report["levels"]] == [1.0, 10.0, 50.0, 75.0]
     rows = report["results"]
     hot = [r for r in rows if r["name"] == "hotpipe map"]
-    assert len(hot) == 3 and all("pct_vs_floor_wall" in r for r in hot)
+    assert len(hot) == 4 and all("pct_vs_floor_wall" in r for r in hot)
     assert next(r for r in hot if "target" in r)["node_us"] == 50.0
     if not installed("pipefunc"):
         assert {r["status"] for r in rows if r["framework"] == "pipefunc"} == {"not installed"}
