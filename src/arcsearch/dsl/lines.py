@@ -188,7 +188,9 @@ def outline_objects(g: Grid, c: int) -> Grid | None:
     """Paint background cells 8-adjacent to any non-background cell with ``c`` (halo)."""
     bg = background(g)
     fg = g != bg
-    p = np.pad(fg, 1)
+    h, w = fg.shape
+    p = np.zeros((h + 2, w + 2), dtype=bool)
+    p[1:-1, 1:-1] = fg
     rows = p[:, :-2] | p[:, 1:-1] | p[:, 2:]  # 3x3 dilation, separably
     near = rows[:-2] | rows[1:-1] | rows[2:]
     m = near & ~fg

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .connectivity import label_cells
+from .connectivity import label_cells, shape_arrays
 from .grid import Grid, background, memo_grid
 
 
@@ -54,16 +54,22 @@ def _objects(g: Grid, conn: int, multicolour: bool) -> tuple[tuple[Obj, ...], np
     lab_img = np.full(h * w, -1, dtype=np.int64)
     if cells.size == 0:
         return (), lab_img.reshape(h, w)
-    roots, inv = np.unique(label_cells(g, fg, conn, multicolour)[cells], return_inverse=True)
-    k = roots.size  # roots sorted = row-major discovery order
+    lab = label_cells(g, fg, conn, multicolour)
+    ar = shape_arrays(h, w)[0]
+    is_root = (lab == ar) & fg.ravel()
+    roots = np.flatnonzero(is_root)  # sorted = row-major discovery order
+    k = roots.size
+    inv = (np.cumsum(is_root) - 1)[lab[cells]]  # object index of each cell
     sizes = np.bincount(inv, minlength=k)
-    order = np.argsort(inv, kind="stable")
-    starts = np.zeros(k, dtype=np.int64)
-    np.cumsum(sizes[:-1], out=starts[1:])
-    cs = cells[order]
-    rr, cc = cs // w, cs % w
-    r0, r1 = np.minimum.reduceat(rr, starts), np.maximum.reduceat(rr, starts) + 1
-    c0, c1 = np.minimum.reduceat(cc, starts), np.maximum.reduceat(cc, starts) + 1
+    rr = cells // w
+    cc = cells - rr * w
+    r0 = roots // w  # a root is its object's first cell in row-major order
+    r1 = np.zeros(k, dtype=np.int64)
+    np.maximum.at(r1, inv, rr + 1)
+    c0 = np.full(k, w, dtype=np.int64)
+    np.minimum.at(c0, inv, cc)
+    c1 = np.zeros(k, dtype=np.int64)
+    np.maximum.at(c1, inv, cc + 1)
     cnt = np.bincount(inv * 10 + g.ravel()[cells], minlength=10 * k).reshape(k, 10)
     lab_img[cells] = inv
     lab_img = lab_img.reshape(h, w)
@@ -106,50 +112,66 @@ def _argext(vals: list, largest: bool) -> int | None:
     return idx[0] if len(idx) == 1 else None
 
 
-@memo_grid
-def select_object(g: Grid, how: str, conn: int = 4, multicolour: bool = False) -> Obj | None:
-    """Pick one object by a selection rule; None if the rule is ambiguous."""
-    objs = components(g, conn, multicolour)
-    if not objs:
-        return None
-    if len(objs) == 1:
-        return objs[0]
+def _pick(objs: tuple[Obj, ...], how: str, cols: list[int], sizes: list[int]) -> int | None:
     if how == "largest":
-        i = _argext([o.size for o in objs], True)
-    elif how == "smallest":
-        i = _argext([o.size for o in objs], False)
-    elif how == "largest_bbox":
-        i = _argext([(o.r1 - o.r0) * (o.c1 - o.c0) for o in objs], True)
-    elif how in ("most_common_colour", "least_common_colour"):
-        cols = [o.colour for o in objs]
+        return _argext(sizes, True)
+    if how == "smallest":
+        return _argext(sizes, False)
+    if how == "largest_bbox":
+        return _argext([(o.r1 - o.r0) * (o.c1 - o.c0) for o in objs], True)
+    if how in ("most_common_colour", "least_common_colour"):
         uniq = sorted(set(cols))
         k = _argext([cols.count(c) for c in uniq], how == "most_common_colour")
         if k is None:
             return None
-        cand = [n for n, o in enumerate(objs) if o.colour == uniq[k]]
-        j = _argext([objs[n].size for n in cand], True) if len(cand) > 1 else 0
-        i = None if j is None else cand[j]
-    elif how == "unique_colour":
-        i = _unique([o.colour for o in objs])
-    elif how == "unique_shape":
-        i = _unique([o.mask.tobytes() + bytes(o.mask.shape) for o in objs])
-    elif how == "most_colours":
-        i = _argext([o.ncolours for o in objs], True)
-    elif how == "top":
-        i = _argext([o.r0 for o in objs], False)
-    elif how == "bottom":
-        i = _argext([o.r1 for o in objs], True)
-    elif how == "left":
-        i = _argext([o.c0 for o in objs], False)
-    elif how == "right":
-        i = _argext([o.c1 for o in objs], True)
-    elif how == "densest":
-        i = _argext([o.size / o.mask.size for o in objs], True)
-    elif how == "sparsest":
-        i = _argext([o.size / o.mask.size for o in objs], False)
+        cand = [n for n, c in enumerate(cols) if c == uniq[k]]
+        j = _argext([sizes[n] for n in cand], True) if len(cand) > 1 else 0
+        return None if j is None else cand[j]
+    if how == "unique_colour":
+        return _unique(cols)
+    if how == "unique_shape":
+        return _unique([o.mask.tobytes() + bytes(o.mask.shape) for o in objs])
+    if how == "most_colours":
+        return _argext([o.ncolours for o in objs], True)
+    if how == "top":
+        return _argext([o.r0 for o in objs], False)
+    if how == "bottom":
+        return _argext([o.r1 for o in objs], True)
+    if how == "left":
+        return _argext([o.c0 for o in objs], False)
+    if how == "right":
+        return _argext([o.c1 for o in objs], True)
+    if how in ("densest", "sparsest"):
+        dens = [o.size / ((o.r1 - o.r0) * (o.c1 - o.c0)) for o in objs]
+        return _argext(dens, how == "densest")
+    raise ValueError(how)
+
+
+@memo_grid
+def _selections(g: Grid, conn: int, multicolour: bool) -> dict:
+    """Per grid and connectivity: the selectors answered so far (filled on demand), plus
+    the components and the lists the selectors share."""
+    objs = components(g, conn, multicolour)
+    return {"": (objs, [o.colour for o in objs], [o.size for o in objs])}
+
+
+def select_object(g: Grid, how: str, conn: int = 4, multicolour: bool = False) -> Obj | None:
+    """Pick one object by a selection rule; None if the rule is ambiguous."""
+    sel = _selections(g, conn, multicolour)
+    try:
+        return sel[how]
+    except KeyError:
+        pass
+    objs, cols, sizes = sel[""]
+    if not objs:
+        o = None
+    elif len(objs) == 1:
+        o = objs[0]
     else:
-        raise ValueError(how)
-    return None if i is None else objs[i]
+        i = _pick(objs, how, cols, sizes)
+        o = None if i is None else objs[i]
+    sel[how] = o
+    return o
 
 
 def crop_object(g: Grid, how: str, conn: int = 4, multicolour: bool = False) -> Grid | None:
@@ -209,19 +231,11 @@ def _has_hole(o: Obj) -> bool:
     return bool(enclosed_mask(m.astype(np.uint8), 1).any())
 
 
-def _label_value(o: Obj, prop: str, sizes: list[int], h: int, w: int, keys: list) -> int:
+def _label_value(o: Obj, prop: str, h: int, w: int, keys: list) -> int:
     if prop == "size":
         return o.size
-    if prop == "size_rank":
-        return sorted(set(sizes)).index(o.size) + 1
-    if prop == "size_rank_desc":
-        return sorted(set(sizes), reverse=True).index(o.size) + 1
     if prop == "ncells_bbox":
         return (o.r1 - o.r0) * (o.c1 - o.c0)
-    if prop == "is_largest":
-        return 1 if o.size == max(sizes) else 2
-    if prop == "is_smallest":
-        return 1 if o.size == min(sizes) else 2
     if prop == "touches_border":
         return 1 if (o.r0 == 0 or o.c0 == 0 or o.r1 == h or o.c1 == w) else 2
     if prop == "has_hole":
@@ -246,8 +260,17 @@ def label_objects(g: Grid, prop: str, conn: int = 4) -> Grid | None:
         return None
     sizes = [o.size for o in objs]
     h, w = g.shape
-    keys: list = []
-    lut = [background(g)] + [min(_label_value(o, prop, sizes, h, w, keys), 9) for o in objs]
+    if prop in ("size_rank", "size_rank_desc"):
+        ranked = sorted(set(sizes), reverse=prop == "size_rank_desc")
+        rank = {v: i + 1 for i, v in enumerate(ranked)}
+        vals = [rank[v] for v in sizes]
+    elif prop in ("is_largest", "is_smallest"):
+        best = max(sizes) if prop == "is_largest" else min(sizes)
+        vals = [1 if v == best else 2 for v in sizes]
+    else:
+        keys: list = []
+        vals = [_label_value(o, prop, h, w, keys) for o in objs]
+    lut = [background(g), *(min(v, 9) for v in vals)]
     return np.array(lut, dtype=np.uint8)[lab + 1]
 
 

@@ -121,11 +121,19 @@ class _Searcher:
 
     # -- enumeration ----------------------------------------------------------------------
     def run(self) -> SearchResult:
+        """Breadth-first over depths; see the module docstring.
+
+        At the last depth values are not stored, only checked, and a value whose demo
+        grid has the wrong shape fails the check. So evaluation stops at the first demo
+        grid of the wrong shape: the result is the same (such a value adds nothing; a later
+        duplicate of it would fail the same way, so skipping it in ``seen`` changes nothing).
+        """
         seen = {tuple((g.shape, g.tobytes()) for g in self.inputs)}
         level = [(self.inputs, ())]
         self.check(self.inputs, (), 0)
         res = self.res
         n_in = len(self.inputs)
+        n_demo, tshapes = self.n_demo, self.tshapes
         for depth in range(1, self.max_depth + 1):
             if self.n_distinct() >= 2 or self.stop:
                 break
@@ -133,8 +141,9 @@ class _Searcher:
             keep = depth < self.max_depth
             ops = self.ops if depth < 3 else self.cheap_ops
             nxt = []
+            calls = [(op.fn, op.params, op.name) for op in ops]
             for vals, steps in level:
-                for op in ops:
+                for fn, params, name in calls:
                     res.candidates += 1
                     if res.candidates & 255 == 0:
                         if time.perf_counter() - self.t0 > self.budget_s:
@@ -148,22 +157,24 @@ class _Searcher:
                     out = []
                     try:
                         for g in vals:
-                            r = op(g)
+                            r = fn(g, *params)
                             if r is None or r.ndim != 2:
                                 break
                             h, w = r.shape
                             if h == 0 or w == 0 or h > MAX_SIDE or w > MAX_SIDE:
                                 break
+                            if not keep and len(out) < n_demo and r.shape != tshapes[len(out)]:
+                                break  # last depth: a wrong demo shape cannot match (see run)
                             out.append(r)
                     except (ValueError, IndexError, KeyError, ZeroDivisionError):
                         continue
                     if len(out) != n_in:
                         continue
-                    key = tuple((r.shape, r.tobytes()) for r in out)
+                    key = tuple([(r.shape, r.tobytes()) for r in out])
                     if key in seen:
                         continue
                     seen.add(key)
-                    st = (*steps, (op.name, op.params))
+                    st = (*steps, (name, params))
                     if keep:
                         nxt.append((out, st))
                     self.check(out, st, depth)
