@@ -157,10 +157,6 @@ def item_failure(plan: Plan, func: Callable[..., Any], exc: BaseException) -> Ba
 # ----------------------------------------------------------------------------- broadcast
 
 
-class _Skip(Exception):
-    """Internal: a broadcast step's input failed upstream."""
-
-
 @dataclass
 class Broadcast:
     """The broadcast values of a map (inputs, constants, outputs of once-per-map steps),
@@ -179,7 +175,8 @@ def run_broadcast(
 ) -> Broadcast:
     """Run the steps that depend on broadcast values only, once for all items.
 
-    With ``on_error="collect"`` a failing step marks every item as failed (``broken``).
+    With ``on_error="collect"`` a failing step's outputs are FAILED for every item (and the
+    failure is recorded for each); the steps that read them fail in turn, the others run.
     With a cache, the steps are loaded or computed and stored (see :mod:`hotpipe.cache.run`).
     """
     if cache is not None:
@@ -187,44 +184,57 @@ def run_broadcast(
 
         return cached_broadcast(plan, scalars, n, on_error, stats, cache)
     vals = dict(scalars)
-    broken = False
     failure: tuple[str, BaseException] | None = None
     for k, step in enumerate(plan.steps):
         if step.mapped:
             continue
-        t0, c0 = perf_counter(), thread_time()
-        args = tuple(resolve(vals[a]) for a in step.args)
+        raw = tuple(vals[a] for a in step.args)
+        if any(v is FAILED for v in raw):
+            vals.update(dict.fromkeys(step.outputs, FAILED))
+            continue
         try:
-            if broken and any(v is FAILED for v in args):
-                raise _Skip
-            if step.run_batch_only:
-                raw = tuple(vals[a] for a in step.args)
-                result = call_batch_of_one(step.func, raw, step.name)
-            elif step.node.is_async:
+            results = call_once(step, k, raw, stats)
+        except Exception as exc:
+            results = once_failed(step, raw, exc, on_error, n, stats)
+            failure = failure or (step.name, exc)
+        vals.update(zip(step.outputs, results, strict=True))
+    return Broadcast(vals, None, failure is not None, failure)
+
+
+def call_once(step: Step, k: int, raw: tuple[Any, ...], stats: Stats) -> tuple[Any, ...]:
+    """Call a once-per-map step (resources built, async awaited, batch-only nodes given lists
+    of one) and record it; returns its outputs."""
+    t0, c0 = perf_counter(), thread_time()
+    try:
+        if step.run_batch_only:
+            result = call_batch_of_one(step.func, raw, step.name)
+        else:
+            args = tuple(resolve(v) for v in raw)
+            if step.node.is_async:
                 from hotpipe._aio import run_coroutine
 
                 result = run_coroutine(step.func(*args))
             else:
                 result = step.func(*args)
-            results = _unpack_one(step, result) if step.unpack else (result,)
-        except _Skip:
-            results = (FAILED,) * len(step.outputs)
-        except Exception as exc:
-            if on_error == "raise":
-                raise NodeError(step.name, None, describe_inputs(step, args), exc) from exc
-            stats.errors.extend(ItemError(i, step.name, exc) for i in range(n))
-            broken = True
-            failure = failure or (step.name, exc)
-            results = (FAILED,) * len(step.outputs)
-        vals.update(zip(step.outputs, results, strict=True))
+        return _unpack_one(step, result) if step.unpack else (result,)
+    finally:
         t1 = perf_counter()
         stats.calls[k] += 1
         stats.items[k] += 1
         stats.wall[k] += t1 - t0
         stats.cpu[k] += thread_time() - c0
-        stats.record(k, 0, t1 - t0, args, lambda row, s=step: describe_inputs(s, row))
+        stats.record(k, 0, t1 - t0, raw, partial(describe_inputs, step))
         stats.event(k, t0, t1, 1)
-    return Broadcast(vals, None, broken, failure)
+
+
+def once_failed(step: Step, raw: tuple[Any, ...], exc: Exception, on_error: str, n: int,
+                stats: Stats) -> tuple[Any, ...]:
+    """A once-per-map step raised: raise its NodeError, or (collect) record it for every
+    item and return FAILED outputs (only the steps that read them fail in turn)."""
+    if on_error == "raise":
+        raise NodeError(step.name, None, describe_inputs(step, raw), exc) from exc
+    stats.errors.extend(ItemError(i, step.name, exc) for i in range(n))
+    return (FAILED,) * len(step.outputs)
 
 
 # ----------------------------------------------------------------------------- columns

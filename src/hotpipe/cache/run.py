@@ -25,9 +25,16 @@ from hotpipe._batch import batch_columns
 from hotpipe._values import FAILED
 from hotpipe.cache.keys import UnstableValue, combine, fingerprint, fingerprint_function
 from hotpipe.errors import CacheKeyError
-from hotpipe.execute import Broadcast, Chunk, resolved_columns, run_step, split_outputs
-from hotpipe.profile.stats import ItemError, Stats
-from hotpipe.resources import resolve
+from hotpipe.execute import (
+    Broadcast,
+    Chunk,
+    call_once,
+    once_failed,
+    resolved_columns,
+    run_step,
+    split_outputs,
+)
+from hotpipe.profile.stats import Stats
 
 if TYPE_CHECKING:
     from hotpipe.cache.store import Cache
@@ -157,16 +164,14 @@ def cached_broadcast(plan: Plan, scalars: dict[str, Any], n: int, on_error: str,
     keys: dict[str, bytes | None] = {
         name: _value_key(plan, name, value) for name, value in scalars.items() if name in keyed
     }
-    broken = False
-    failure = None
+    failure: tuple[str, BaseException] | None = None
     puts: dict[bytes, Any] = {}
     for k, step in enumerate(plan.steps):
         if step.mapped:
             continue
-        args = [values[a] for a in step.args]
-        if any(v is FAILED for v in args):
+        raw = tuple(values[a] for a in step.args)
+        if any(v is FAILED for v in raw):
             values.update(dict.fromkeys(step.outputs, FAILED))
-            keys.update(dict.fromkeys(step.outputs))
             continue
         key = None
         fp = fps[k]
@@ -185,32 +190,17 @@ def cached_broadcast(plan: Plan, scalars: dict[str, Any], n: int, on_error: str,
                 stats.bytes_read[k] += nbytes
                 continue
             stats.misses[k] += 1
-        t0, c0 = perf_counter(), thread_time()
+        t0 = perf_counter()
         try:
-            result = _call_once(step, [resolve(v) for v in args], [v for v in args])
+            results = call_once(step, k, raw, stats)
         except Exception as exc:
-            if on_error == "raise":
-                from hotpipe.errors import NodeError
-                from hotpipe.execute import describe_inputs
-
-                raise NodeError(step.name, None, describe_inputs(step, tuple(args)),
-                                exc) from exc
-            stats.errors.extend(ItemError(i, step.name, exc) for i in range(n))
+            values.update(zip(step.outputs, once_failed(step, raw, exc, on_error, n, stats),
+                              strict=True))
             failure = failure or (step.name, exc)
-            broken = True
-            values.update(dict.fromkeys(step.outputs, FAILED))
-            keys.update(dict.fromkeys(step.outputs))
             continue
-        finally:
-            t1 = perf_counter()
-            stats.calls[k] += 1
-            stats.items[k] += 1
-            stats.wall[k] += t1 - t0
-            stats.cpu[k] += thread_time() - c0
-            stats.event(k, t0, t1, 1)
-        _set_outputs(step, values, result)
+        values.update(zip(step.outputs, results, strict=True))
         if key is not None:
-            puts[key] = (result, t1 - t0)
+            puts[key] = (results if step.unpack else results[0], perf_counter() - t0)
             keys.update(zip(step.outputs, _output_keys(step, key), strict=True))
         else:
             for name in step.outputs:
@@ -218,23 +208,7 @@ def cached_broadcast(plan: Plan, scalars: dict[str, Any], n: int, on_error: str,
                     keys[name] = _value_key(plan, name, values[name])
     if puts:
         stats.bytes_written_total += cache.save(puts)
-    return Broadcast(values, keys, broken, failure, fps)
-
-
-def _call_once(step: Step, args: list[Any], raw: list[Any]) -> Any:
-    from hotpipe._aio import run_coroutine
-    from hotpipe._batch import call_batch_of_one
-
-    if step.run_batch_only:
-        return call_batch_of_one(step.func, tuple(raw), step.name)
-    if step.node.is_async:
-        return run_coroutine(step.func(*args))
-    result = step.func(*args)
-    if step.unpack:
-        from hotpipe.execute import _unpack_one
-
-        _unpack_one(step, result)
-    return result
+    return Broadcast(values, keys, failure is not None, failure, fps)
 
 
 def _set_outputs(step: Step, values: dict[str, Any], result: Any) -> None:
