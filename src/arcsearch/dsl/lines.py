@@ -139,10 +139,13 @@ def rays(g: Grid, c: int, dirs: str, stop: bool = False) -> Grid | None:
 
 
 def _between(m: np.ndarray) -> np.ndarray:
-    """Cells with a True cell both before and after them in their row (inclusive scans:
-    only used where ``m`` is False, where inclusive equals strict)."""
+    """Cells with a True cell strictly before and strictly after them in their row."""
     acc = np.logical_or.accumulate
-    return acc(m, axis=1) & acc(m[:, ::-1], axis=1)[:, ::-1]
+    before = np.zeros_like(m)
+    before[:, 1:] = acc(m, axis=1)[:, :-1]
+    after = np.zeros_like(m)
+    after[:, :-1] = acc(m[:, ::-1], axis=1)[:, ::-1][:, 1:]
+    return before & after
 
 
 def _between_diagonal(m: np.ndarray) -> np.ndarray:
