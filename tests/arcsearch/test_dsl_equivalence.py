@@ -19,7 +19,7 @@ CHANGED = (
     "crop_object", "extract_object", "keep_object", "remove_object", "remove_small",
     "label_objects", "count_objects_grid", "rays", "connect", "outline_objects",
     "fill_enclosed", "fill_bbox_holes", "symmetry_complete", "continue_pattern",
-    "overlay_parts", "stack_parts", "pick_part", "gravity",
+    "overlay_parts", "stack_parts", "pick_part", "gravity", "downscale_any",
 )
 
 
@@ -115,6 +115,15 @@ def test_random_grids_match_reference(n_colours):
                              ref_dsl.connect(fresh(g), None, diag))
         for d in ("down", "up", "left", "right"):
             assert same_grid(dsl.gravity(fresh(g), d), ref_dsl.gravity(fresh(g), d))
+        for c in (1, 5):
+            assert same_grid(dsl.fill_bbox_holes(fresh(g), c),
+                             ref_dsl.fill_bbox_holes(fresh(g), c))
+        for ky, kx in ((1, 2), (2, 1), (2, 2), (3, 3), (1, 5)):
+            assert same_grid(dsl.downscale_any(fresh(g), ky, kx),
+                             ref_dsl.downscale_any(fresh(g), ky, kx))
+        for prop in ref_dsl.objects.PROPERTIES:
+            assert same_grid(dsl.label_objects(fresh(g), prop, 4),
+                             ref_dsl.label_objects(fresh(g), prop, 4))
 
 
 def test_ray_masks_match_the_step_by_step_rays():

@@ -34,16 +34,25 @@ def fill_enclosed(g: Grid, c: int) -> Grid | None:
 
 
 def fill_bbox_holes(g: Grid, c: int) -> Grid | None:
-    """Background cells inside the bounding box of each single-colour object become ``c``."""
-    from .objects import components
+    """Background cells inside the bounding box of each single-colour object become ``c``.
+
+    The union of the boxes comes from a 2-D difference array (+1/-1 at each box's corners,
+    then cumulative sums), not from a loop over the objects.
+    """
+    from .objects import object_boxes
 
     bg = background(g)
+    r0, r1, c0, c1 = object_boxes(g, 8, False)
+    if r0.size == 0:
+        return None
+    h, w = g.shape
+    diff = np.zeros((h + 1) * (w + 1), dtype=np.int32)
+    np.add.at(diff, np.concatenate((r0 * (w + 1) + c0, r1 * (w + 1) + c1)), 1)
+    np.add.at(diff, np.concatenate((r0 * (w + 1) + c1, r1 * (w + 1) + c0)), -1)
+    inside = diff.reshape(h + 1, w + 1).cumsum(axis=0).cumsum(axis=1)[:h, :w] > 0
+    m = inside & (g == bg)
+    if not m.any():
+        return None
     out = g.copy()
-    changed = False
-    for o in components(g, 8, False):
-        sub = out[o.r0 : o.r1, o.c0 : o.c1]
-        m = g[o.r0 : o.r1, o.c0 : o.c1] == bg
-        if m.any():
-            sub[m] = c
-            changed = True
-    return out if changed else None
+    out[m] = c
+    return out

@@ -45,15 +45,17 @@ class Obj:
 
 
 @memo_grid
-def _objects(g: Grid, conn: int, multicolour: bool) -> tuple[tuple[Obj, ...], np.ndarray]:
-    """Components and the label image (object index per cell, -1 on background)."""
+def _objects(g: Grid, conn: int, multicolour: bool) -> tuple:
+    """Components, the label image (object index per cell, -1 on background) and the
+    bounding boxes as arrays (r0, r1, c0, c1)."""
     bg = background(g)
     h, w = g.shape
     fg = g != bg
     cells = np.flatnonzero(fg)
     lab_img = np.full(h * w, -1, dtype=np.int64)
     if cells.size == 0:
-        return (), lab_img.reshape(h, w)
+        none = np.zeros(0, dtype=np.int64)
+        return (), lab_img.reshape(h, w), (none, none, none, none)
     lab = label_cells(g, fg, conn, multicolour)
     ar = shape_arrays(h, w)[0]
     is_root = (lab == ar) & fg.ravel()
@@ -80,7 +82,12 @@ def _objects(g: Grid, conn: int, multicolour: bool) -> tuple[tuple[Obj, ...], np
                                      r1.tolist(), c0.tolist(), c1.tolist(),
                                      (cnt > 0).sum(axis=1).tolist(), strict=True))
     )
-    return objs, lab_img
+    return objs, lab_img, (r0, r1, c0, c1)
+
+
+def object_boxes(g: Grid, conn: int, multicolour: bool) -> tuple[np.ndarray, ...]:
+    """(r0, r1, c0, c1) arrays of the components' half-open bounding boxes."""
+    return _objects(g, conn, multicolour)[2]
 
 
 @memo_grid
@@ -224,7 +231,7 @@ PROPERTIES = ("size", "size_rank", "size_rank_desc", "ncells_bbox", "is_largest"
 def _has_hole(o: Obj) -> bool:
     m = ~o.mask
     h, w = m.shape
-    if h < 3 or w < 3:
+    if h < 3 or w < 3 or not m[1:-1, 1:-1].any():  # a hole needs a free interior cell
         return False
     from .fill import enclosed_mask
 
@@ -255,7 +262,7 @@ def label_objects(g: Grid, prop: str, conn: int = 4) -> Grid | None:
     colour map applied afterwards turns these labels into the task's colours. Painting is
     one lookup through the label image (objects are disjoint).
     """
-    objs, lab = _objects(g, conn, False)
+    objs, lab, _ = _objects(g, conn, False)
     if not objs:
         return None
     sizes = [o.size for o in objs]

@@ -25,13 +25,26 @@ def _period_fill(g: Grid, unknown: np.ndarray, py: int, px: int) -> Grid | None:
     return reps.astype(np.uint8)
 
 
-def _shift_ok(v: np.ndarray, known: np.ndarray, n: int) -> list[bool]:
-    """ok[k] (k = 1..n): known cells k apart along axis 0 agree (a period must pass this)."""
-    ok = [True] * (n + 1)
-    for k in range(1, n):
-        both = known[k:] & known[:-k]
-        ok[k] = not (both & (v[k:] != v[:-k])).any()
-    return ok
+def _shift_clash(v: np.ndarray, known: np.ndarray, k: int) -> bool:
+    """True if two known cells k apart along axis 0 differ (then k is no period)."""
+    if k >= v.shape[0]:
+        return False
+    return bool((known[k:] & known[:-k] & (v[k:] != v[:-k])).any())
+
+
+_PERIODS: dict[tuple[int, int], list[tuple[int, int]]] = {}
+
+
+def _periods(h: int, w: int) -> list[tuple[int, int]]:
+    """Candidate periods (py, px) != (h, w) by area, then (py, px); cached per shape."""
+    cands = _PERIODS.get((h, w))
+    if cands is None:
+        cands = _PERIODS[(h, w)] = sorted(
+            ((py, px) for py in range(1, h + 1) for px in range(1, w + 1)
+             if (py, px) != (h, w)),
+            key=lambda p: (p[0] * p[1], p),
+        )
+    return cands
 
 
 def continue_pattern(g: Grid, mask_colour: int | None = None) -> Grid | None:
@@ -46,21 +59,20 @@ def continue_pattern(g: Grid, mask_colour: int | None = None) -> Grid | None:
     unknown = g == m
     if not unknown.any() or unknown.all():
         return None
-    n_known = int((~unknown).sum())
-    cands = sorted(
-        ((py, px) for py in range(1, h + 1) for px in range(1, w + 1)
-         if (py, px) != (h, w)),
-        key=lambda p: (p[0] * p[1], p),
-    )
     known = ~unknown
-    ok_y = ok_x = None
-    for py, px in cands:
+    n_known = int(known.sum())
+    clash_y: dict[int, bool] = {}
+    clash_x: dict[int, bool] = {}
+    for py, px in _periods(h, w):
         if py * px * 2 > n_known + py * px:
             break
-        if ok_y is None:
-            ok_y = _shift_ok(g, known, h)
-            ok_x = _shift_ok(g.T, known.T, w)
-        if not (ok_y[py] and ok_x[px]):
+        if py not in clash_y:
+            clash_y[py] = _shift_clash(g, known, py)
+        if clash_y[py]:
+            continue
+        if px not in clash_x:
+            clash_x[px] = _shift_clash(g.T, known.T, px)
+        if clash_x[px]:
             continue
         res = _period_fill(g, unknown, py, px)
         if res is not None:

@@ -32,15 +32,13 @@ def downscale_any(g: Grid, ky: int, kx: int) -> Grid | None:
     if h % ky or w % kx or (ky == 1 and kx == 1):
         return None
     bg = background(g)
-    blocks = g.reshape(h // ky, ky, w // kx, kx).transpose(0, 2, 1, 3).reshape(h // ky, w // kx, -1)
-    out = np.full((h // ky, w // kx), bg, dtype=np.uint8)
-    for i in range(out.shape[0]):
-        for j in range(out.shape[1]):
-            cnt = np.bincount(blocks[i, j], minlength=10)
-            cnt[bg] = 0
-            if cnt.any():
-                out[i, j] = cnt.argmax()
-    return out
+    nb = (h // ky) * (w // kx)
+    blocks = g.reshape(h // ky, ky, w // kx, kx).transpose(0, 2, 1, 3).reshape(nb, -1)
+    block_id = np.repeat(np.arange(nb), ky * kx)
+    cnt = np.bincount(block_id * 10 + blocks.ravel(), minlength=nb * 10).reshape(nb, 10)
+    cnt[:, bg] = 0
+    out = np.where(cnt.any(axis=1), cnt.argmax(axis=1), bg).astype(np.uint8)
+    return out.reshape(h // ky, w // kx)
 
 
 def tile(g: Grid, ny: int, nx: int) -> Grid | None:
