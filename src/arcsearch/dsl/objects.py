@@ -238,20 +238,30 @@ def _has_hole(o: Obj) -> bool:
     return bool(enclosed_mask(m.astype(np.uint8), 1).any())
 
 
-def _label_value(o: Obj, prop: str, h: int, w: int, keys: list) -> int:
+def _label_values(objs: tuple[Obj, ...], prop: str, boxes: tuple, h: int, w: int):
+    """The property value of every object (a list or an int array)."""
+    r0, r1, c0, c1 = boxes
     if prop == "size":
-        return o.size
+        return [o.size for o in objs]
     if prop == "ncells_bbox":
-        return (o.r1 - o.r0) * (o.c1 - o.c0)
+        return (r1 - r0) * (c1 - c0)
+    if prop in ("size_rank", "size_rank_desc"):
+        sizes = [o.size for o in objs]
+        ranked = sorted(set(sizes), reverse=prop == "size_rank_desc")
+        rank = {v: i + 1 for i, v in enumerate(ranked)}
+        return [rank[v] for v in sizes]
+    if prop in ("is_largest", "is_smallest"):
+        sizes = [o.size for o in objs]
+        best = max(sizes) if prop == "is_largest" else min(sizes)
+        return [1 if v == best else 2 for v in sizes]
     if prop == "touches_border":
-        return 1 if (o.r0 == 0 or o.c0 == 0 or o.r1 == h or o.c1 == w) else 2
+        return np.where((r0 == 0) | (c0 == 0) | (r1 == h) | (c1 == w), 1, 2)
     if prop == "has_hole":
-        return 1 if _has_hole(o) else 2
+        return [1 if _has_hole(o) else 2 for o in objs]
     if prop == "shape_class":
-        k = o.mask.tobytes() + bytes(o.mask.shape)
-        if k not in keys:
-            keys.append(k)
-        return keys.index(k) + 1
+        classes: dict[bytes, int] = {}
+        return [classes.setdefault(o.mask.tobytes() + bytes(o.mask.shape), len(classes) + 1)
+                for o in objs]
     raise ValueError(prop)
 
 
@@ -262,23 +272,14 @@ def label_objects(g: Grid, prop: str, conn: int = 4) -> Grid | None:
     colour map applied afterwards turns these labels into the task's colours. Painting is
     one lookup through the label image (objects are disjoint).
     """
-    objs, lab, _ = _objects(g, conn, False)
+    objs, lab, boxes = _objects(g, conn, False)
     if not objs:
         return None
-    sizes = [o.size for o in objs]
-    h, w = g.shape
-    if prop in ("size_rank", "size_rank_desc"):
-        ranked = sorted(set(sizes), reverse=prop == "size_rank_desc")
-        rank = {v: i + 1 for i, v in enumerate(ranked)}
-        vals = [rank[v] for v in sizes]
-    elif prop in ("is_largest", "is_smallest"):
-        best = max(sizes) if prop == "is_largest" else min(sizes)
-        vals = [1 if v == best else 2 for v in sizes]
-    else:
-        keys: list = []
-        vals = [_label_value(o, prop, h, w, keys) for o in objs]
-    lut = [background(g), *(min(v, 9) for v in vals)]
-    return np.array(lut, dtype=np.uint8)[lab + 1]
+    vals = np.minimum(_label_values(objs, prop, boxes, *g.shape), 9)
+    lut = np.empty(len(objs) + 1, dtype=np.uint8)
+    lut[0] = background(g)
+    lut[1:] = vals
+    return lut[lab + 1]
 
 
 def count_objects_grid(g: Grid, conn: int = 4, multicolour: bool = False) -> Grid | None:

@@ -24,7 +24,7 @@ import numpy as np
 
 from .. import dsl
 from ..dsl.grid import MAX_SIDE, Grid
-from .ops import EXPENSIVE, Op, TaskContext, build_ops
+from .ops import EXPENSIVE, SAME_SHAPE, SWAPPED_SHAPE, Op, TaskContext, build_ops
 
 LOCAL_KINDS = ("n4", "rays", "n8", "rowcol")
 
@@ -62,6 +62,12 @@ def _colour_map(vals: list[Grid], targets: list[Grid]) -> dict[int, int] | None:
         if a != b:
             mapping[a] = b
     return mapping
+
+
+def _shape_kind(name: str) -> str:
+    if name in SAME_SHAPE:
+        return "same"
+    return "swapped" if name in SWAPPED_SHAPE else ""
 
 
 class _Searcher:
@@ -111,6 +117,13 @@ class _Searcher:
                 self._add(depth + 2, st, [dsl.apply_local_rule(g, table, kind) for g in test])
                 return
 
+    def _wrong_shape_kinds(self, vals) -> tuple[str, ...]:
+        """Shape kinds ("same", "swapped") whose outputs cannot match a demo output shape."""
+        demo = vals[: self.n_demo]
+        same = all(g.shape == t for g, t in zip(demo, self.tshapes, strict=True))
+        swapped = all(g.shape[::-1] == t for g, t in zip(demo, self.tshapes, strict=True))
+        return tuple(k for k, ok in (("same", same), ("swapped", swapped)) if not ok)
+
     def n_distinct(self, max_cost=None) -> int:
         keys = {
             tuple(g.tobytes() + bytes(g.shape) for g in f.test_preds)
@@ -125,8 +138,11 @@ class _Searcher:
 
         At the last depth values are not stored, only checked, and a value whose demo
         grid has the wrong shape fails the check. So evaluation stops at the first demo
-        grid of the wrong shape: the result is the same (such a value adds nothing; a later
-        duplicate of it would fail the same way, so skipping it in ``seen`` changes nothing).
+        grid of the wrong shape, and an op whose output shape follows from its input's
+        (``SAME_SHAPE``, ``SWAPPED_SHAPE``) is not called when that shape is wrong. The
+        candidate still counts; the result is the same (such a value adds nothing; a later
+        duplicate of it would fail the same way, so leaving it out of ``seen`` changes
+        nothing).
         """
         seen = {tuple((g.shape, g.tobytes()) for g in self.inputs)}
         level = [(self.inputs, ())]
@@ -141,9 +157,11 @@ class _Searcher:
             keep = depth < self.max_depth
             ops = self.ops if depth < 3 else self.cheap_ops
             nxt = []
-            calls = [(op.fn, op.params, op.name) for op in ops]
+            calls = [(op.fn, op.params, op.name, _shape_kind(op.name)) for op in ops]
             for vals, steps in level:
-                for fn, params, name in calls:
+                # last depth: which shape kinds can still give the demo outputs' shapes
+                wrong = () if keep else self._wrong_shape_kinds(vals)
+                for fn, params, name, kind in calls:
                     res.candidates += 1
                     if res.candidates & 255 == 0:
                         if time.perf_counter() - self.t0 > self.budget_s:
@@ -154,6 +172,8 @@ class _Searcher:
                             self.stop = True
                         if self.stop:
                             break
+                    if kind in wrong:
+                        continue
                     out = []
                     try:
                         for g in vals:

@@ -77,6 +77,17 @@ EXPENSIVE = frozenset({
 })
 _MEMO_FNS: dict = {}
 
+# Output shape known from the input shape: the same, or transposed (else None/unknown).
+# The search uses it at the last depth to skip calls whose result cannot have the demo
+# outputs' shapes.
+SAME_SHAPE = frozenset({
+    "flip_h", "flip_v", "rot180", "binarise", "keep_colour", "remove_colour", "swap_fg_bg",
+    "gravity", "rays", "connect", "outline_objects", "fill_enclosed", "fill_bbox_holes",
+    "symmetry_complete", "continue_pattern", "symmetrize_overlay", "continue_diagonal",
+    "label_objects", "keep_object", "remove_object", "remove_small",
+})
+SWAPPED_SHAPE = frozenset({"rot90", "rot270", "transpose", "antitranspose"})
+
 
 def _op(name: str, *params) -> Op:
     fn = getattr(dsl, name)
