@@ -66,21 +66,22 @@ def _objects(g: Grid, conn: int, multicolour: bool) -> tuple:
     rr = cells // w
     cc = cells - rr * w
     r0 = roots // w  # a root is its object's first cell in row-major order
-    r1 = np.zeros(k, dtype=np.int64)
-    np.maximum.at(r1, inv, rr + 1)
-    c0 = np.full(k, w, dtype=np.int64)
-    np.minimum.at(c0, inv, cc)
-    c1 = np.zeros(k, dtype=np.int64)
-    np.maximum.at(c1, inv, cc + 1)
-    cnt = np.bincount(inv * 10 + g.ravel()[cells], minlength=10 * k).reshape(k, 10)
+    ext = np.zeros((k, 3), dtype=np.int64)  # max of (row + 1, -col, col + 1)
+    ext[:, 1] = -w
+    np.maximum.at(ext, inv, np.stack((rr + 1, -cc, cc + 1), axis=1))
+    r1, c0, c1 = ext[:, 0], -ext[:, 1], ext[:, 2]
+    if multicolour:
+        cnt = np.bincount(inv * 10 + g.ravel()[cells], minlength=10 * k).reshape(k, 10)
+        colours, ncolours = cnt.argmax(axis=1).tolist(), (cnt > 0).sum(axis=1).tolist()
+    else:  # one colour per object: its first cell's
+        colours, ncolours = g.ravel()[roots].tolist(), [1] * k
     lab_img[cells] = inv
     lab_img = lab_img.reshape(h, w)
     src = (g, bg)
     objs = tuple(
         Obj(*vals, i, lab_img, src)
-        for i, vals in enumerate(zip(cnt.argmax(axis=1).tolist(), sizes.tolist(), r0.tolist(),
-                                     r1.tolist(), c0.tolist(), c1.tolist(),
-                                     (cnt > 0).sum(axis=1).tolist(), strict=True))
+        for i, vals in enumerate(zip(colours, sizes.tolist(), r0.tolist(), r1.tolist(),
+                                     c0.tolist(), c1.tolist(), ncolours, strict=True))
     )
     return objs, lab_img, (r0, r1, c0, c1)
 
