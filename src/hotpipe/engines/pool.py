@@ -41,9 +41,15 @@ class Probe:
     wall: float
     cpu: float
     slow_steps: frozenset[int]
+    typical: float = 0.0
 
     @property
     def per_item(self) -> float:
+        """Seconds per item: the sum over the nodes of their median item time (robust to
+        a preemption landing in a probe of a few hundred microseconds on a busy machine),
+        or the mean when no item was timed."""
+        if self.typical > 0:
+            return self.typical
         return self.wall / self.items if self.items else 0.0
 
     @property
@@ -138,7 +144,10 @@ class PoolEngine(Engine):
             k for k in mapped
             if s.timed[k] and s.timed_wall[k] / s.timed[k] >= TIME_EVERY_ITEM_ABOVE
         )
-        return Probe(done, wall, cpu, slow)
+        medians = [s.percentile(k, 0.5) for k in mapped]
+        typical = sum(m for m in medians if m is not None) if all(
+            m is not None for m in medians) else 0.0
+        return Probe(done, wall, cpu, slow, typical)
 
     def _local_chunk(self, job: Job, start: int, stop: int,
                      values: dict[str, list[Any]]) -> None:
