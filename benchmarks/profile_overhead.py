@@ -102,7 +102,10 @@ def calibrate(us: float) -> tuple[int, float]:
 
     def per_call(k: int) -> float:
         f = make_nodes(k)[0]
-        n = max(50, min(20_000, int(0.01 / max(us * 1e-6, 1e-7))))
+        t0 = time.perf_counter()
+        f(0)
+        one = time.perf_counter() - t0
+        n = max(20, min(20_000, int(0.005 / max(one, 1e-7))))  # ~5 ms per timing
         samples = []
         for _ in range(7):
             t0 = time.perf_counter()
