@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from .grid import Grid, background
@@ -91,7 +93,9 @@ def _first_maps(h: int, w: int, kind: str, cands: tuple) -> tuple:
     return stacked
 
 
+@functools.lru_cache(maxsize=8192)
 def _axis_candidates(h: int, w: int, kind: str) -> tuple:
+    """Axis sums to try for a shape, centred first (cached: it depends on the shape only)."""
     ays = sorted(set(range(max(1, h // 2), 2 * h - 2)), key=lambda a: abs(a - (h - 1)))
     axs = sorted(set(range(max(1, w // 2), 2 * w - 2)), key=lambda a: abs(a - (w - 1)))
     if kind == "lr":
