@@ -6,8 +6,9 @@ instead. It returns a sequence (a list, a tuple, an array) of the same length. I
 is called with lists of one item.
 
 The batch size, unless the node sets ``batch_size``, is found as the map runs: it starts at
-16 and doubles while the measured throughput (items per second) improves by more than 10 %,
-then stays; the choice is kept with the plan for later maps.
+16 and doubles while the measured throughput (items per second, the better of two batches
+per size) stays within 5 % of the best so far, then settles; the choice is kept with the
+plan for later maps. A chunk of the engine caps a batch.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ __all__ = ["batch_columns", "call_batch_of_one", "map_batches"]
 _LOCK = threading.Lock()  # batch-size learning is shared by the threads mapping one plan
 START_SIZE = 16
 MAX_SIZE = 65_536
-GAIN = 1.10
+TOLERANCE = 0.05
 
 
 def _results(out: Any, m: int, name: str) -> Sequence[Any]:
@@ -78,21 +79,33 @@ def _sizes(step: Step, k: int, tuning: dict[str, Any]) -> dict[str, Any]:
     state = tuning.get(("batch", k))
     if state is None:
         fixed = step.node.batch_size
-        state = {"size": fixed or START_SIZE, "best": 0.0, "done": fixed is not None}
+        state = {"size": fixed or START_SIZE, "best": 0.0, "done": fixed is not None,
+                 "rates": []}
         tuning[("batch", k)] = state
     return state
 
 
 def _learn(state: dict[str, Any], m: int, seconds: float) -> None:
+    """Grow the batch size while throughput does not drop.
+
+    Each size is measured on two full batches and judged by the better one (one pause of
+    the machine must not freeze a small size); the size doubles while that rate stays within
+    5 % of the best so far, and settles on the previous size when it falls below. Batches cut
+    short by the end of a chunk are not measured.
+    """
     if state["done"] or m < state["size"]:
         return
-    rate = m / seconds if seconds > 0 else float("inf")
-    if rate > state["best"] * GAIN and state["size"] < MAX_SIZE:
-        state["best"] = rate
+    state["rates"].append(m / seconds if seconds > 0 else float("inf"))
+    if len(state["rates"]) < 2:
+        return
+    rate = max(state["rates"])
+    state["rates"] = []
+    if rate >= state["best"] * (1 - TOLERANCE) and state["size"] < MAX_SIZE:
+        state["best"] = max(state["best"], rate)
         state["size"] *= 2
     else:
         state["done"] = True
-        if rate <= state["best"]:
+        if rate < state["best"] * (1 - TOLERANCE):
             state["size"] = max(1, state["size"] // 2)
 
 
@@ -124,10 +137,13 @@ def map_batches(step: Step, k: int, n: int, ctx: Any,
         calls += 1
         with _LOCK:
             _learn(state, len(idx), seconds)
-        share = seconds / len(idx)
-        for j, i in enumerate(idx):
-            out[i] = results[j]
-            ctx.stats.record(k, ctx.item(i), share, _row(args, per_item, j), describe)
+        if isinstance(idx, range):
+            out[idx.start:idx.stop] = results  # a list, tuple or array: one C-level copy
+        else:
+            for j, i in enumerate(idx):
+                out[i] = results[j]
+        ctx.stats.record_batch(k, ctx.item(idx[0]), seconds, len(idx),
+                               _row(args, per_item, 0), describe)
     return out, calls
 
 

@@ -20,11 +20,12 @@ __all__ = ["SAMPLE_ITEMS", "TIME_EVERY_ITEM_ABOVE", "TOP_K", "Event", "ItemError
 SAMPLE_ITEMS = 64
 """Items timed one by one at the start of every map, per node (the rest run in C loops)."""
 
-TIME_EVERY_ITEM_ABOVE = 50e-6
+TIME_EVERY_ITEM_ABOVE = 100e-6
 """A node whose sampled mean is above this many seconds is timed item by item for the whole
-map. Timing one item costs ~0.5-1 us here (two clock reads and the O(1) record), so under
-~2 % of such a node; faster nodes keep the C loop and their percentiles come from the
-sample."""
+map. Timing one item costs ~1-2 us on the reference machine (two clock reads, the O(1)
+record, and a Python loop instead of the C one), so under ~2 % of such a node; faster
+nodes keep the C loop and their percentiles come from the sample (benchmarks/
+profile_overhead.py measures both)."""
 
 TOP_K = 5
 _BUCKETS_PER_OCTAVE = 8
@@ -154,6 +155,24 @@ class Stats:
             heapq.heappush(top, (seconds, index, describe(row)))
         elif seconds > top[0][0]:
             heapq.heapreplace(top, (seconds, index, describe(row)))
+
+    def record_batch(self, step: int, index: int, seconds: float, items: int,
+                     row: tuple[Any, ...], describe: Any) -> None:
+        """A batch of ``items`` items took ``seconds``: each item is counted with an equal
+        share, in O(1); the batch enters the slowest list under its first item."""
+        share = seconds / items
+        self.timed[step] += items
+        self.timed_wall[step] += seconds
+        h = self.hist[step]
+        b = bucket_of(share)
+        h[b] = h.get(b, 0) + items
+        if share > self.peak[step]:
+            self.peak[step] = share
+        top = self.slowest[step]
+        if len(top) < TOP_K:
+            heapq.heappush(top, (share, index, describe(row)))
+        elif share > top[0][0]:
+            heapq.heapreplace(top, (share, index, describe(row)))
 
     def event(self, step: int, start: float, end: float, items: int) -> None:
         self.events.append(Event(step, os.getpid(), threading.get_ident(), start, end, items))
