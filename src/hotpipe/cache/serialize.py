@@ -26,8 +26,9 @@ def dumps(value: Any) -> bytes:
     return buffer.getvalue()
 
 
-def loads(payload: bytes) -> Any:
+def loads(payload: bytes | memoryview) -> Any:
     """The value of a payload; raises ``ValueError`` for an unknown format tag."""
-    if payload[:1] != _PICKLE5:
-        raise ValueError(f"unknown cache payload format {payload[:1]!r}")
-    return pickle.loads(memoryview(payload)[1:])
+    view = memoryview(payload)
+    if view[0] != 1:
+        raise ValueError(f"unknown cache payload format {bytes(view[:1])!r}")
+    return pickle.loads(view[1:])

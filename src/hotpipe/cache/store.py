@@ -359,7 +359,7 @@ class SQLiteStore(Store):
             for key, value, accessed in conn.execute(_in(sql, len(chunk)), chunk):
                 checksum = value[1:9]
                 if value[0] == _INLINE:
-                    payload: bytes | None = value[9:]
+                    payload: bytes | memoryview | None = memoryview(value)[9:]  # no copy
                 else:
                     payload = self._read_blob(key, checksum)
                 if payload is None or _checksum(payload) != checksum:
@@ -657,19 +657,21 @@ class Cache:
         except Exception as e:
             self._warn("reading failed, treating every key as a miss", e)
             payloads = {}
-        values, broken = {}, []
+        values, broken, read = {}, [], 0
+        loads = serialize.loads
         for key, payload in payloads.items():
             try:
-                values[key] = serialize.loads(payload)
+                values[key] = loads(payload)
             except Exception as e:
                 self._warn("an entry cannot be unpickled, recomputing it", e)
                 broken.append(key)
+                continue
+            read += len(payload)
         if broken:
             with contextlib.suppress(Exception):
                 self.store.delete(broken)
-        read = sum(len(payloads[k]) for k in values)
-        self._count(hits=len(values), misses=len(keys) - len(values), bytes_read=read)
-        self._count(corrupt=len(broken))
+        self._count(hits=len(values), misses=len(keys) - len(values), bytes_read=read,
+                    corrupt=len(broken))
         return values, read
 
     def put_many(self, items: Mapping[bytes, Any]) -> None:
