@@ -166,6 +166,7 @@ def cached_broadcast(plan: Plan, scalars: dict[str, Any], n: int, on_error: str,
     }
     failure: tuple[str, BaseException] | None = None
     puts: dict[bytes, Any] = {}
+    put_step: dict[bytes, int] = {}
     for k, step in enumerate(plan.steps):
         if step.mapped:
             continue
@@ -201,14 +202,25 @@ def cached_broadcast(plan: Plan, scalars: dict[str, Any], n: int, on_error: str,
         values.update(zip(step.outputs, results, strict=True))
         if key is not None:
             puts[key] = (results if step.unpack else results[0], perf_counter() - t0)
+            put_step[key] = k
             keys.update(zip(step.outputs, _output_keys(step, key), strict=True))
         else:
             for name in step.outputs:
                 if name in keyed:
                     keys[name] = _value_key(plan, name, values[name])
-    if puts:
-        stats.bytes_written_total += cache.save(puts)
+    _save(cache, puts, put_step, stats)
     return Broadcast(values, keys, failure is not None, failure, fps)
+
+
+def _save(cache: Cache, puts: dict[bytes, Any], step_of: dict[bytes, int],
+          stats: Stats) -> None:
+    """Store the results in one transaction; count the bytes per step."""
+    if not puts:
+        return
+    sizes: dict[bytes, int] = {}
+    cache.save(puts, sizes)
+    for key, size in sizes.items():
+        stats.bytes_written[step_of[key]] += size
 
 
 def _set_outputs(step: Step, values: dict[str, Any], result: Any) -> None:
@@ -235,6 +247,7 @@ class _Demand:
         self.keys: dict[str, list[bytes | None]] = {}
         self.step_keys: dict[int, list[bytes | None]] = {}
         self.puts: dict[bytes, Any] = {}
+        self.put_step: dict[bytes, int] = {}
         for name, col in columns.items():
             if name in self.keyed:
                 try:
@@ -368,6 +381,7 @@ class _Demand:
             self.store_result(step, i, value)
             if keys is not None and keys[i] is not None and step.node.cache:
                 self.puts[keys[i]] = (value, per_item)
+                self.put_step[keys[i]] = k
         stats = self.stats
         stats.calls[k] += calls
         stats.items[k] += len(live) - len(ctx.failed)
@@ -379,8 +393,7 @@ class _Demand:
         for name in self.plan.outputs:
             if name in self.producer:
                 self.need(name, list(range(self.n)))
-        if self.puts:
-            self.stats.bytes_written_total += self.cache.save(self.puts)
+        _save(self.cache, self.puts, self.put_step, self.stats)
         out = {}
         for name in self.plan.outputs:
             col = self.vals.get(name)

@@ -678,8 +678,9 @@ class Cache:
         """Store the values; one that cannot be pickled is skipped with a warning."""
         self.save(items)
 
-    def save(self, items: Mapping[bytes, Any]) -> int:
-        """Like :meth:`put_many`, returning the number of payload bytes written."""
+    def save(self, items: Mapping[bytes, Any], sizes: dict[bytes, int] | None = None) -> int:
+        """Like :meth:`put_many`, returning the number of payload bytes written (and, when
+        ``sizes`` is given, filling it with each written key's payload size)."""
         payloads = {}
         for key, value in items.items():
             try:
@@ -696,6 +697,8 @@ class Cache:
             return 0
         written = sum(map(len, payloads.values()))
         self._count(bytes_written=written)
+        if sizes is not None:
+            sizes.update((key, len(payload)) for key, payload in payloads.items())
         return written
 
     def contains_many(self, keys: Iterable[bytes]) -> set[bytes]:

@@ -86,13 +86,13 @@ class Stats:
     misses: list[int]
     saved: list[float]
     bytes_read: list[int]
+    bytes_written: list[int]
     events: list[Event] = field(default_factory=list)
     errors: list[ItemError] = field(default_factory=list)
     chunks: int = 0
     sample: int = SAMPLE_ITEMS
     slow: frozenset[int] = frozenset()
     cpu_measured: bool = True
-    bytes_written_total: int = 0
 
     @classmethod
     def empty(cls, steps: int, sample: int = SAMPLE_ITEMS,
@@ -115,6 +115,7 @@ class Stats:
             misses=[0] * steps,
             saved=[0.0] * steps,
             bytes_read=[0] * steps,
+            bytes_written=[0] * steps,
         )
 
     @classmethod
@@ -180,7 +181,7 @@ class Stats:
     def merge(self, other: Stats) -> None:
         """Add another worker's or chunk's counters to these."""
         for name in ("calls", "items", "wall", "cpu", "timed", "timed_wall", "hits", "misses",
-                     "saved", "bytes_read"):
+                     "saved", "bytes_read", "bytes_written"):
             mine, theirs = getattr(self, name), getattr(other, name)
             for i, v in enumerate(theirs):
                 mine[i] += v
@@ -196,7 +197,6 @@ class Stats:
         self.errors.extend(other.errors)
         self.chunks += other.chunks
         self.cpu_measured = self.cpu_measured and other.cpu_measured
-        self.bytes_written_total += other.bytes_written_total
 
     def percentile(self, step: int, q: float) -> float | None:
         """The ``q`` quantile (0..1) of the per-item times of ``step``, or None if untimed."""

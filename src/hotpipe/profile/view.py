@@ -57,6 +57,7 @@ class NodeProfile:
     misses: int
     saved: float
     bytes_read: int
+    bytes_written: int
     per_item: bool
     slowest: tuple[SlowItem, ...]
 
@@ -163,6 +164,7 @@ class Profile:
                     misses=s.misses[k],
                     saved=s.saved[k],
                     bytes_read=s.bytes_read[k],
+                    bytes_written=s.bytes_written[k],
                     per_item=step.mapped or self.mode == "run",
                     slowest=tuple(SlowItem(i, sec, inp) for sec, i, inp in slow),
                 )
@@ -324,7 +326,7 @@ class Profile:
                 "misses": sum(n.misses for n in self.nodes),
                 "saved": sum(n.saved for n in self.nodes),
                 "bytes_read": sum(n.bytes_read for n in self.nodes),
-                "bytes_written": self.stats.bytes_written_total,
+                "bytes_written": sum(n.bytes_written for n in self.nodes),
             },
             "notes": list(self.notes),
             "nodes": [
