@@ -8,17 +8,25 @@ compiled once into a plan and cached, so repeated calls pay only the execution.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from hotpipe._calls import (
+    LOCAL,
+    as_list,
+    cache_of,
+    outputs_key,
+    over_names,
+    run_cached,
+    sampling,
+    stream,
+)
 from hotpipe.engines.base import Engine
-from hotpipe.engines.local import Local
-from hotpipe.errors import DefinitionError, InputError, NodeError
+from hotpipe.errors import DefinitionError, InputError
 from hotpipe.graph import Edge, Graph, GraphNode, topological_order
 from hotpipe.node import Nested, Node, make_node
-from hotpipe.plan import Plan, compile_plan, product_columns, suggest
+from hotpipe.plan import Plan, compile_plan, nested_function, product_columns, suggest
 from hotpipe.profile import Profile
 from hotpipe.resources import Resource
 from hotpipe.result import Result
@@ -26,11 +34,9 @@ from hotpipe.stream import Stream, is_stream
 
 if TYPE_CHECKING:
     from hotpipe.cache import Cache
-    from hotpipe.profile.sampler import Sampler
 
 __all__ = ["Pipeline"]
 
-_LOCAL = Local()
 _COMPILE_LOCK = threading.RLock()
 _MODES = ("zip", "product")
 _ON_ERROR = ("raise", "collect")
@@ -224,7 +230,7 @@ class Pipeline:
                     f"nested pipeline; its outputs are {list(self._outputs)}."
                     + suggest(inner, self._outputs)
                 )
-        over_t = _over_names(over, self.inputs, where) if over is not None else ()
+        over_t = over_names(over, self.inputs, where) if over is not None else ()
         if mode not in _MODES:
             raise InputError(f"{where}: mode={mode!r}; choose one of {list(_MODES)}.")
         full_inputs = {inner_to_outer: inner for inner_to_outer, inner in inner_of.items()}
@@ -246,7 +252,7 @@ class Pipeline:
                 "node. Fix: rename it with inputs= or outputs=."
             )
         return Node(
-            func=_nested_call(self, nested),
+            func=nested_function(nested),
             name=name,
             outputs=outs,
             params=tuple(full_inputs),
@@ -288,31 +294,17 @@ class Pipeline:
             )
         if on_error not in _ON_ERROR:
             raise InputError(f"imap(on_error={on_error!r}): choose one of {list(_ON_ERROR)}.")
-        names = _over_names(over, self.inputs, "imap", self._producer, self._bound)
+        names = over_names(over, self.inputs, "imap", self._producer, self._bound)
         for name in names:
             if name not in inputs:
                 raise InputError(
                     f"imap(over={name!r}) but no value for {name!r} was given. "
                     f"Fix: pass {{{name!r}: ...}} in the inputs."
                 )
-        plan = self._plan(frozenset(inputs), _outputs_key(outputs), frozenset(names))
-        return self._stream(plan, inputs, names, "zip", on_error, engine, _cache_of(cache),
-                            buffer, progress)
+        plan = self._plan(frozenset(inputs), outputs_key(outputs), frozenset(names))
+        return stream(plan, inputs, names, "zip", on_error, engine, cache_of(cache), buffer,
+                      progress, self._name)
 
-    def _stream(self, plan: Plan, inputs: Mapping[str, Any], names: Sequence[str], mode: str,
-                on_error: str, engine: Engine | None, store: Cache | None, buffer: int,
-                progress: Any) -> Stream:
-        for name in names:
-            value = inputs[name]
-            if not is_stream(value) and (isinstance(value, (str, bytes, Mapping))
-                                         or not hasattr(value, "__iter__")):
-                _as_list(name, value)  # raises the usual message
-        return _stream_impl(self, plan, inputs, names, mode, on_error, engine, store, buffer,
-                            progress)
-
-    def _run_cached(self, inputs: Mapping[str, Any], outputs: Any, engine: Engine | None,
-                    profile: str | None, cache: Any) -> Result:
-        return _run_cached_impl(self, inputs, outputs, engine, profile, cache)
 
     def _plan(self, given: frozenset[str], outputs: tuple[str, ...] | None,
               mapped: frozenset[str] = frozenset()) -> Plan:
@@ -363,8 +355,8 @@ class Pipeline:
         reuses results computed before for the same code and inputs.
         """
         if cache is not None and cache is not False:
-            return self._run_cached(inputs, outputs, engine, profile, cache)
-        outs = outputs if outputs is None else _outputs_key(outputs)
+            return run_cached(self, inputs, outputs, engine, profile, cache)
+        outs = outputs if outputs is None else outputs_key(outputs)
         try:
             plan = self._plans[(frozenset(inputs), outs, _NO_MAP)]
         except (KeyError, TypeError):
@@ -374,11 +366,11 @@ class Pipeline:
                     f"{type(inputs).__name__}. Fix: pipe.run({{'x': 1}})."
                 ) from None
             plan = self._plan(frozenset(inputs), outs)
-        engine = engine or _LOCAL
+        engine = engine or LOCAL
         if profile is None:
             outcome = engine.run_item(plan, inputs)
             return Result(outcome.values, profile_args=(plan, outcome, "run", engine.name))
-        with _sampling(plan, profile) as sampler:
+        with sampling(plan, profile) as sampler:
             outcome = engine.run_item(plan, inputs)
         return Result(outcome.values, Profile(plan, outcome, "run", engine.name, sampler))
 
@@ -409,7 +401,7 @@ class Pipeline:
         A mapped input may be an iterator or generator of unknown length: it is read on a
         background thread ``buffer`` chunks ahead (see :meth:`imap`).
         """
-        store = _cache_of(cache)
+        store = cache_of(cache)
         if not isinstance(inputs, Mapping):
             raise InputError(
                 f"map(inputs) takes a dict of input name -> value, got {type(inputs).__name__}."
@@ -418,7 +410,7 @@ class Pipeline:
             raise InputError(f"map(mode={mode!r}): choose one of {list(_MODES)}.")
         if on_error not in _ON_ERROR:
             raise InputError(f"map(on_error={on_error!r}): choose one of {list(_ON_ERROR)}.")
-        names = _over_names(over, self.inputs, "map", self._producer, self._bound)
+        names = over_names(over, self.inputs, "map", self._producer, self._bound)
         given = frozenset(inputs)
         for name in names:
             if name not in given:
@@ -426,16 +418,16 @@ class Pipeline:
                     f"map(over={name!r}) but no value for {name!r} was given. "
                     f"Fix: pass {{{name!r}: [...]}} in the inputs."
                 )
-        plan = self._plan(given, _outputs_key(outputs), frozenset(names))
+        plan = self._plan(given, outputs_key(outputs), frozenset(names))
         if any(is_stream(inputs[name]) for name in names):
-            stream = self._stream(plan, inputs, names, mode, on_error, engine, store, buffer,
-                                  progress)
+            flow = stream(plan, inputs, names, mode, on_error, engine, store, buffer, progress,
+                          self._name)
             values: dict[str, list[Any]] = {name: [] for name in plan.outputs}
-            for cols in stream.chunks():
+            for cols in flow.chunks():
                 for name, col in values.items():
                     col.extend(cols[name])
-            return Result(values, stream.profile, stream.errors)
-        mapped = {name: _as_list(name, inputs[name]) for name in names}
+            return Result(values, flow.profile, flow.errors)
+        mapped = {name: as_list(name, inputs[name]) for name in names}
         for name, col in mapped.items():
             if col and type(col[0]) is Resource:
                 raise InputError(
@@ -456,8 +448,8 @@ class Pipeline:
         scalars = {k: v for k, v in inputs.items() if k not in mapped and k in plan.inputs}
         scalars.update(plan.constants)
         columns = {k: v for k, v in columns.items() if k in plan.inputs}
-        engine = engine or _LOCAL
-        with _sampling(plan, profile) as sampler:
+        engine = engine or LOCAL
+        with sampling(plan, profile) as sampler:
             if progress is True:
                 from hotpipe.progress import progress_bar
 
@@ -479,155 +471,3 @@ class _Optional:
 
 _OPTIONAL = _Optional()
 _NO_MAP: frozenset[str] = frozenset()
-
-
-def _nested_call(pipe: Pipeline, nested: Nested) -> Callable[..., Any]:
-    """Calling a nested node directly runs (or maps) the inner pipeline."""
-    to_inner = dict(nested.inputs)
-    wanted = tuple(nested.outputs)
-
-    def call_nested(**kwargs: Any) -> Any:
-        values = {to_inner[k]: v for k, v in kwargs.items() if v is not _OPTIONAL}
-        if nested.over:
-            r = pipe.map(values, over=list(nested.over), mode=nested.mode, outputs=wanted)
-        else:
-            r = pipe.run(values, outputs=wanted)
-        return r[wanted[0]] if len(wanted) == 1 else tuple(r[w] for w in wanted)
-
-    return call_nested
-
-
-def _stream_impl(pipe: Pipeline, plan: Plan, inputs: Mapping[str, Any], names: Sequence[str],
-                 mode: str, on_error: str, engine: Engine | None, store: Cache | None,
-                 buffer: int, progress: Any) -> Stream:
-    if mode != "zip":
-        raise InputError(
-            f"map(mode={mode!r}) needs sized inputs to combine; an iterator can only be "
-            "mapped with mode='zip'. Fix: pass lists, e.g. list(iterator)."
-        )
-    engine = engine or _LOCAL
-    sources = {n: inputs[n] for n in names if n in plan.inputs or n in plan.mapped}
-    if not sources:
-        sources = {names[0]: inputs[names[0]]}
-    scalars = {k: v for k, v in inputs.items() if k not in names and k in plan.inputs}
-    scalars.update(plan.constants)
-    return Stream(plan, engine, sources, scalars, on_error, store, engine.stream_chunk, buffer,
-                  progress, pipe.name or "map")
-
-
-def _run_cached_impl(pipe: Pipeline, inputs: Mapping[str, Any], outputs: Any,
-                     engine: Engine | None, profile: str | None, cache: Any) -> Result:
-    """``run`` with a cache runs the per-item path over one item: it is demand-driven, so
-    when the requested outputs are cached nothing upstream is loaded or computed."""
-    store = _cache_of(cache)
-    if not isinstance(inputs, Mapping):
-        raise InputError(
-            f"run(inputs) takes a dict of input name -> value, got {type(inputs).__name__}."
-        )
-    given = frozenset(inputs)
-    plan = pipe._plan(given, _outputs_key(outputs), given)
-    columns = {k: [inputs[k]] for k in plan.inputs}
-    scalars = dict(plan.constants)
-    engine = engine or _LOCAL
-    try:
-        with _sampling(plan, profile) as sampler:
-            outcome = engine.run_map(plan, columns, scalars, 1, "raise", None, store)
-    except NodeError as err:  # one item, not a map: no index, no map-only hint
-        raise NodeError(err.node, None, err.inputs, err.error) from err.error
-    values = {k: v[0] for k, v in outcome.values.items()}
-    return Result(values, Profile(plan, outcome, "run", engine.name, sampler))
-
-
-_CACHES: dict[str, Any] = {}
-
-
-def _cache_of(cache: Any) -> Cache | None:
-    """``None``/``False``: no cache; ``True``: the default store; a ``Cache``: itself."""
-    if cache is None or cache is False:
-        return None
-    from hotpipe.cache import Cache
-
-    if cache is True:
-        import os
-
-        path = os.path.abspath(".hotpipe/cache")
-        with _COMPILE_LOCK:
-            if path not in _CACHES:
-                _CACHES[path] = Cache(path)
-            return _CACHES[path]
-    if isinstance(cache, Cache):
-        return cache
-    raise InputError(
-        f"cache={cache!r}: pass True (the store in ./.hotpipe/cache), a hotpipe.Cache(path), "
-        "or None."
-    )
-
-
-@contextmanager
-def _sampling(plan: Plan, profile: str | None) -> Iterator[Sampler | None]:
-    """Run the body under the function sampler when ``profile="functions"``."""
-    if profile is None or profile == "nodes":
-        yield None
-        return
-    if profile != "functions":
-        raise InputError(
-            f"profile={profile!r}: choose None (always-on node profile) or 'functions' "
-            "(also sample the functions inside the nodes)."
-        )
-    from hotpipe.profile.sampler import Sampler
-
-    with Sampler(plan) as sampler:
-        yield sampler
-
-
-def _outputs_key(outputs: str | Sequence[str] | None) -> tuple[str, ...] | None:
-    if outputs is None:
-        return None
-    if isinstance(outputs, str):
-        return (outputs,)
-    return tuple(outputs)
-
-
-def _over_names(
-    over: str | Sequence[str],
-    inputs: tuple[str, ...],
-    where: str,
-    producer: Mapping[str, Node] | None = None,
-    bound: Mapping[str, Any] | None = None,
-) -> tuple[str, ...]:
-    names = (over,) if isinstance(over, str) else tuple(over)
-    if not names or not all(isinstance(n, str) for n in names):
-        raise InputError(
-            f"{where}(over={over!r}): give an input name or a list of input names."
-        )
-    if len(set(names)) != len(names):
-        raise InputError(f"{where}(over={over!r}) repeats a name.")
-    for name in names:
-        if name in inputs:
-            continue
-        if producer and name in producer:
-            why = f"it is produced by node {producer[name].name!r}"
-        elif bound and name in bound:
-            why = "it was fixed by bind()"
-        else:
-            why = f"the inputs are {list(inputs)}." + suggest(name, inputs)
-            raise InputError(f"{where}(over={name!r}): {name!r} is not an input; {why}")
-        raise InputError(f"{where}(over={name!r}): {name!r} is not an input; {why}.")
-    return names
-
-
-def _as_list(name: str, values: Any) -> list[Any]:
-    if isinstance(values, list):
-        return values
-    if isinstance(values, (set, frozenset)):
-        raise InputError(
-            f"map(over={name!r}): a {type(values).__name__} has no order, so results could not "
-            "be matched to items. Fix: pass sorted(...) or a list."
-        )
-    if isinstance(values, (str, bytes, Mapping)) or not hasattr(values, "__len__"):
-        raise InputError(
-            f"map(over={name!r}): the value for {name!r} must be a sequence of items (list, "
-            f"tuple, range, numpy array) or an iterator, got {type(values).__name__}. "
-            "Fix: pass a list (a string or a dict is one value, not items)."
-        )
-    return list(values)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import difflib
 import itertools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from hotpipe.node import Nested, Node
     from hotpipe.pipeline import Pipeline
 
-__all__ = ["Plan", "Step", "compile_plan", "suggest"]
+__all__ = ["Plan", "Step", "compile_plan", "nested_function", "suggest"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -164,7 +164,7 @@ def _adapter(flat: _Flat, args: dict[str, str],
     node = flat.node
     names = list(args)
     if func is None and node.nested is not None and node.nested.over:
-        func = _nested_map_func(node.nested, flat.outputs, node)
+        func = nested_function(node.nested, flat.outputs)
     else:
         func = func or node.func
         positional = node.positional if func is node.func else _positional(func)
@@ -189,20 +189,23 @@ def _positional(func: Callable[..., Any]) -> tuple[str, ...]:
     )
 
 
-def _nested_map_func(nested: Nested, needed: tuple[str, ...], node: Node) -> Callable[..., Any]:
-    """The function of a nested pipeline mapped ``over`` some of its inputs: lists in, lists out.
-
-    Only the outputs listed in ``needed`` (outer names) are computed.
-    """
+def nested_function(nested: Nested, needed: Iterable[str] | None = None) -> Callable[..., Any]:
+    """The function of a nested pipeline: keyword arguments under the outer names in, its
+    outputs (outer ``needed`` ones, all by default) out; with ``over``, lists in and lists
+    out, like ``map``. Omitted optional inputs take the inner defaults."""
     outer_of = dict(nested.outputs)
-    wanted = tuple(inner for inner, outer in outer_of.items() if outer in needed)
+    keep = set(outer_of.values()) if needed is None else set(needed)
+    wanted = tuple(inner for inner, outer in outer_of.items() if outer in keep)
     to_inner = dict(nested.inputs)
     inner, over, mode = nested.pipeline, list(nested.over), nested.mode
     single = len(wanted) == 1
 
     def run_nested(**kwargs: Any) -> Any:
         values = {to_inner.get(k, k): v for k, v in kwargs.items()}
-        result = inner.map(values, over=over, mode=mode, outputs=wanted)
+        if over:
+            result = inner.map(values, over=over, mode=mode, outputs=wanted)
+        else:
+            result = inner.run(values, outputs=wanted)
         return result[wanted[0]] if single else tuple(result[w] for w in wanted)
 
     return run_nested
