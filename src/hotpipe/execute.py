@@ -32,8 +32,6 @@ __all__ = [
     "FAILED",
     "Broadcast",
     "Chunk",
-    "ItemError",
-    "Stats",
     "compile_item_function",
     "item_failure",
     "run_broadcast",

@@ -122,9 +122,6 @@ class Node:
         """Parameters without a default value."""
         return tuple(p for p in self.params if p not in self.defaults)
 
-    def renamed(self, name: str) -> Node:
-        """The same node under another name (used when inlining nested pipelines)."""
-        return replace(self, name=name)
 
     def __repr__(self) -> str:
         params = ", ".join(f"{p}=…" if p in self.defaults else p for p in self.params)

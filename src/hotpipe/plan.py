@@ -42,9 +42,12 @@ class Step:
     """The node's batch implementation, called positionally with lists (map only)."""
     params: tuple[str, ...] = ()
     """The node's parameters that ``args`` feed, in the same order (the others default)."""
-    run_batch_only: bool = False
-    """The node's own function takes lists (``batch=True``): ``run`` calls it with lists of
-    one item."""
+
+    @property
+    def run_batch_only(self) -> bool:
+        """The node's own function takes lists (``batch=True``): ``run`` calls it with
+        lists of one item."""
+        return self.node.is_batch
 
 
 @dataclass(frozen=True, eq=False)
@@ -264,7 +267,6 @@ def compile_plan(
                 node=node,
                 phase=flat.phase,
                 batch=_adapter(flat, args, node.batch_func) if node.batch_func else None,
-                run_batch_only=node.is_batch,
                 params=tuple(args),
             )
         )

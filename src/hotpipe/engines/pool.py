@@ -52,10 +52,6 @@ class Probe:
             return self.typical
         return self.wall / self.items if self.items else 0.0
 
-    @property
-    def cpu_ratio(self) -> float:
-        """CPU per wall second of the nodes: ~1 compute-bound, ~0 waiting on I/O."""
-        return self.cpu / self.wall if self.wall > 0 else 1.0
 
 
 @dataclass
