@@ -7,6 +7,10 @@ re-invoked with ``--child``), so "warm" really reopens the cache from disk in a 
 
 * **cold**: an empty cache directory; every node call is a miss that computes and stores;
 * **warm**: a new process, the same directory; every node call must be a hit.
+* **reordered**: one more new process mapping the same items in reverse order: every node
+  call is still a hit, but hotpipe's packs (one entry per chunk and node, written by the
+  cold run) no longer match, so each value is read from its own entry. No target: the row
+  shows what a warm map costs when its items are not the same sequence as before.
 
 Inside a child, a warm-up map over other items in a scratch directory runs first (imports,
 code paths, and for warm a miss-then-hit pass), then the timed map on the real directory; its
@@ -78,6 +82,7 @@ except ImportError:  # imported as ``benchmarks.cache``
 NODES = 3
 LIBS = ("hotpipe", "pipefunc", "pipefunc-unshared-lru", "hypernodes")
 DIST = {"pipefunc-unshared-lru": "pipefunc"}  # library row -> distribution to look up
+PHASES = ("cold", "warm", "reordered")
 PINNED = {"pipefunc": "0.93.2", "hypernodes": "0.4.8"}
 WARM_TARGET_US = 3.0
 COLD_TARGET_US = 15.0
@@ -281,13 +286,15 @@ def child_timed(lib: Lib, phase: str, path: Path, n: int, profile: bool) -> dict
         spare = list(range(-1, -1 - min(n, 1000), -1))  # other items than the timed ones
         built = lib.build(scratch)
         lib.map_s(built, spare)  # misses
-        if phase == "warm":
-            lib.map_s(built, spare)  # hits
+        if phase != "cold":
+            lib.map_s(built, spare[::-1] if phase == "reordered" else spare)  # hits
         lib.close(built)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
     xs = list(range(n))
+    if phase == "reordered":
+        xs.reverse()
     t0 = time.perf_counter()
     built = lib.build(path)
     t1 = time.perf_counter()
@@ -352,7 +359,7 @@ def child_types(lib: Lib, phase: str, path: Path) -> dict[str, Any]:
 def child_main(a: argparse.Namespace) -> int:
     lib = LIB_CLASSES[a.lib]()
     try:
-        if a.child in ("cold", "warm"):
+        if a.child in PHASES:
             data = child_timed(lib, a.child, Path(a.dir), a.n, a.cprofile)
         else:
             data = child_types(lib, a.child.removeprefix("types-"), Path(a.dir))
@@ -382,20 +389,17 @@ def spawn(lib: str, phase: str, path: Path, n: int, cprofile: bool = False) -> d
 
 
 def timed_rounds(lib: str, n: int, rounds: int, log: Callable[[str], None]) -> dict[str, Any]:
-    cold: list[dict[str, Any]] = []
-    warm: list[dict[str, Any]] = []
+    runs: dict[str, list[dict[str, Any]]] = {phase: [] for phase in PHASES}
     for r in range(rounds):
         path = Path(tempfile.mkdtemp(prefix=f"hp-cache-{lib}-"))
         try:
-            log(f"{lib}: round {r + 1}/{rounds}, {n:,} items: cold, then warm in a new process")
-            c = spawn(lib, "cold", path, n)
-            if c["status"] != "ok":
-                return {"status": c["status"], "detail": c.get("traceback")}
-            w = spawn(lib, "warm", path, n)
-            if w["status"] != "ok":
-                return {"status": w["status"], "detail": w.get("traceback")}
-            cold.append(c)
-            warm.append(w)
+            log(f"{lib}: round {r + 1}/{rounds}, {n:,} items: cold, warm, reordered, each in "
+                "a new process")
+            for phase in PHASES:
+                got = spawn(lib, phase, path, n)
+                if got["status"] != "ok":
+                    return {"status": got["status"], "detail": got.get("traceback")}
+                runs[phase].append(got)
         finally:
             shutil.rmtree(path, ignore_errors=True)
 
@@ -412,8 +416,8 @@ def timed_rounds(lib: str, n: int, rounds: int, log: Callable[[str], None]) -> d
             "entries": runs[0]["entries"],
         }
 
-    return {"status": "ok", "items": n, "rounds": rounds, "cold": summary(cold),
-            "warm": summary(warm)}
+    return {"status": "ok", "items": n, "rounds": rounds,
+            **{phase: summary(runs[phase]) for phase in PHASES}}
 
 
 def types_check(lib: str) -> dict[str, Any]:
@@ -450,8 +454,8 @@ def fingerprint_throughput(mb: int, repeats: int) -> dict[str, Any]:
 def build_rows(timed: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     rows = []
     for lib, res in timed.items():
-        for phase in ("cold", "warm"):
-            target = WARM_TARGET_US if phase == "warm" else COLD_TARGET_US
+        for phase in PHASES:
+            target = {"cold": COLD_TARGET_US, "warm": WARM_TARGET_US}.get(phase)
             row: dict[str, Any] = {"library": lib, "phase": phase,
                                    "version": pkg_version(DIST.get(lib, lib)),
                                    "status": res["status"]}
@@ -460,7 +464,7 @@ def build_rows(timed: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
                 us = s["us_per_node_call"]
                 row.update(items=res["items"], rounds=res["rounds"], us_per_node_call=us,
                            us_per_node_call_min=s["us_per_node_call_min"], samples=s)
-                if lib == "hotpipe":
+                if lib == "hotpipe" and target is not None:
                     row.update(target_us=target, meets_target=us <= target,
                                gap_us=max(0.0, us - target))
             rows.append(row)
@@ -533,7 +537,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=None)
     # internal: run one phase in this process
     p.add_argument("--child", default=None,
-                   choices=["cold", "warm", "types-cold", "types-warm"], help=argparse.SUPPRESS)
+                   choices=[*PHASES, "types-cold", "types-warm"], help=argparse.SUPPRESS)
     p.add_argument("--lib", default=None, help=argparse.SUPPRESS)
     p.add_argument("--dir", default=None, help=argparse.SUPPRESS)
     p.add_argument("--cprofile", action="store_true", help=argparse.SUPPRESS)

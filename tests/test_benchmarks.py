@@ -81,10 +81,11 @@ def test_cache_quick(tmp_path):
     assert report["benchmark"] == "cache"
     rows = report["results"]
     hot = {r["phase"]: r for r in rows if r["library"] == "hotpipe"}
-    assert set(hot) == {"cold", "warm"}
+    assert set(hot) == {"cold", "warm", "reordered"}
     for phase, r in hot.items():
         assert r["status"] == "ok", r
-        assert r["us_per_node_call"] > 0 and r["meets_target"] in (True, False)
+        assert r["us_per_node_call"] > 0
+        assert ("meets_target" in r) == (phase != "reordered")
         want = r["items"] * 3
         assert r["samples"]["hits_misses"] == ([0, want] if phase == "cold" else [want, 0])
     assert report["fingerprint"]["status"] == "ok" and report["fingerprint"]["gb_per_s"] > 0

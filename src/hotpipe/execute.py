@@ -165,6 +165,7 @@ class Broadcast:
     broken: bool = False
     failure: tuple[str, BaseException] | None = None
     fps: list[bytes | None] | None = None
+    present: frozenset[bytes] | None = None  # key prefixes of cached steps stored at the start
 
 
 def run_broadcast(

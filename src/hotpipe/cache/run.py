@@ -9,11 +9,21 @@ A node with ``cache=False`` is not stored, and its inputs need no fingerprint: i
 are keyed by their *values* (fingerprinted after it runs), so what depends on it is cached
 correctly even when the node reads changing state.
 
-Each stored entry is ``(result, seconds it took)``, so a hit knows the time it saved.
+Each stored entry is ``(result, seconds it took)``, so a hit knows the time it saved. A
+stored key is the first 8 bytes of the step's fingerprint followed by the item's key, so the
+entries of one step are neighbours in the index: one query tells whether a step has any
+entry at all (a cold run then skips its lookups).
+
+A chunk of a map also stores a **pack** per step: one entry holding the results of all its
+items, keyed by the step and every item key of the chunk in order. The same map run again
+(the common case: a pipeline rerun on the same data) reads a step's results with one lookup
+and one unpickling instead of one per item; any other mix of items falls back to the
+per-item entries. Packs only hold small results (up to ``PACK_LIMIT`` bytes per pack).
 """
 
 from __future__ import annotations
 
+from collections.abc import Set
 from functools import partial
 from itertools import repeat
 from time import perf_counter, thread_time
@@ -46,6 +56,8 @@ __all__ = ["cached_broadcast", "cached_columns", "step_fingerprints"]
 _UNKNOWN = object()
 _digest = xxhash.xxh3_128_digest
 _VERSION = b"hotpipe.step/1"
+PACK_LIMIT = 1 << 20  # bytes: the results of a chunk's step are packed when no larger
+_PREFIX = 8  # bytes of the step fingerprint that start each of its stored keys
 
 
 # ----------------------------------------------------------------------------- fingerprints
@@ -181,9 +193,10 @@ def cached_broadcast(plan: Plan, scalars: dict[str, Any], n: int, on_error: str,
             if all(ak is not None for ak in arg_keys):
                 key = _digest(fp + b"".join(arg_keys))  # type: ignore[arg-type]
         if key is not None:
-            found, nbytes = cache.load([key])
-            if key in found:
-                result, seconds = found[key]
+            stored = fp[:_PREFIX] + key  # type: ignore[index]
+            found, nbytes = cache.load([stored])
+            if stored in found:
+                result, seconds = found[stored]
                 _set_outputs(step, values, result)
                 keys.update(zip(step.outputs, _output_keys(step, key), strict=True))
                 stats.hits[k] += 1
@@ -201,26 +214,61 @@ def cached_broadcast(plan: Plan, scalars: dict[str, Any], n: int, on_error: str,
             continue
         values.update(zip(step.outputs, results, strict=True))
         if key is not None:
-            puts[key] = (results if step.unpack else results[0], perf_counter() - t0)
-            put_step[key] = k
+            stored = fp[:_PREFIX] + key  # type: ignore[index]
+            puts[stored] = (results if step.unpack else results[0], perf_counter() - t0)
+            put_step[stored] = k
             keys.update(zip(step.outputs, _output_keys(step, key), strict=True))
         else:
             for name in step.outputs:
                 if name in keyed:
                     keys[name] = _value_key(plan, name, values[name])
     _save(cache, puts, put_step, stats)
-    return Broadcast(values, keys, failure is not None, failure, fps)
+    # which mapped steps have any entry, asked once per map: a step with none (new code, or
+    # a new cache) is computed without per-item lookups in every chunk; entries that the
+    # map's own earlier chunks write meanwhile are of other items
+    present = cache.prefixes_present(
+        fp[:_PREFIX] for fp, step in zip(fps, plan.steps, strict=True)
+        if fp is not None and step.mapped)
+    return Broadcast(values, keys, failure is not None, failure, fps, frozenset(present))
 
 
 def _save(cache: Cache, puts: dict[bytes, Any], step_of: dict[bytes, int],
-          stats: Stats) -> None:
-    """Store the results in one transaction; count the bytes per step."""
-    if not puts:
+          stats: Stats, packs: dict[int, _Pack] | None = None) -> None:
+    """Store the results, and the packs small enough, in one transaction; count the bytes
+    per step."""
+    if not puts and not packs:
         return
-    sizes: dict[bytes, int] = {}
-    cache.save(puts, sizes)
-    for key, size in sizes.items():
-        stats.bytes_written[step_of[key]] += size
+    payloads = cache.encode(puts)
+    step_bytes: dict[int, int] = {}
+    for key, payload in payloads.items():
+        step_bytes[step_of[key]] = step_bytes.get(step_of[key], 0) + len(payload)
+    dropped = {step_of[key] for key in puts if key not in payloads}  # unpicklable
+    packed: dict[bytes, bytes] = {}
+    pack_bytes: dict[int, int] = {}
+    for k, pack in (packs or {}).items():
+        if k in dropped or pack.loaded_bytes + step_bytes.get(k, 0) > PACK_LIMIT:
+            continue
+        encoded = cache.encode({pack.key: (pack.values, pack.seconds)})
+        if pack.key in encoded:
+            packed[pack.key] = encoded[pack.key]
+            pack_bytes[k] = len(encoded[pack.key])
+    if not cache.write(payloads, packed):
+        return
+    for k, size in step_bytes.items():
+        stats.bytes_written[k] += size
+    for k, size in pack_bytes.items():
+        stats.bytes_written[k] += size
+
+
+class _Pack:
+    """The results of one step over a whole chunk, to store as one entry."""
+
+    __slots__ = ("key", "loaded_bytes", "seconds", "values")
+
+    def __init__(self, key: bytes, values: list[Any], seconds: list[float],
+                 loaded_bytes: int) -> None:
+        self.key, self.values, self.seconds = key, values, seconds
+        self.loaded_bytes = loaded_bytes
 
 
 def _set_outputs(step: Step, values: dict[str, Any], result: Any) -> None:
@@ -248,6 +296,12 @@ class _Demand:
         self.step_keys: dict[int, list[bytes | None]] = {}
         self.puts: dict[bytes, Any] = {}
         self.put_step: dict[bytes, int] = {}
+        self.present: Set[bytes] | None = None  # prefixes of the steps with stored entries
+        self.tried: set[int] = set()  # steps whose pack was looked up
+        self.unpacked: dict[int, bytes] = {}  # steps whose pack missed: its key
+        self.computed: set[int] = set()
+        self.seconds: dict[int, list[float]] = {}
+        self.loaded_bytes: dict[int, int] = {}
         for name, col in columns.items():
             if name in self.keyed:
                 try:
@@ -285,6 +339,9 @@ class _Demand:
                 for j, name in enumerate(step.outputs):
                     self.keys[name] = [o[j] for o in outs]
 
+    def prefix(self, k: int) -> bytes:
+        return self.fps[k][:_PREFIX]  # type: ignore[index]
+
     def column(self, name: str) -> list[Any]:
         col = self.vals.get(name)
         if col is None:
@@ -310,14 +367,30 @@ class _Demand:
     def load(self, k: int, step: Step, missing: list[int]) -> list[int]:
         """Load the cached results among ``missing``; return the items still to compute."""
         keys = self.step_keys[k]
+        if k not in self.tried:
+            self.tried.add(k)
+            if self.load_pack(k, step, keys):
+                col = self.column(step.outputs[0])
+                return [i for i in missing if col[i] is _UNKNOWN]
+        if self.present is None:
+            self.present = self.bc.present if self.bc.present is not None else \
+                self.cache.prefixes_present(
+                    self.prefix(j) for j in self.step_keys if self.fps[j] is not None)
+        prefix = self.prefix(k)
+        if prefix not in self.present:
+            self.stats.misses[k] += len(missing)
+            return missing  # nothing of this step is stored: no lookups
         wanted = [i for i in missing if keys[i] is not None]
-        found, nbytes = self.cache.load([keys[i] for i in wanted]) if wanted else ({}, 0)
+        stored = [prefix + keys[i] for i in wanted]  # type: ignore[operator]
+        found, nbytes = self.cache.load(stored) if wanted else ({}, 0)
         self.stats.bytes_read[k] += nbytes
+        self.loaded_bytes[k] = self.loaded_bytes.get(k, 0) + nbytes
         misses = [i for i in missing if keys[i] is None]
         hits, saved = 0, 0.0
         single = None if step.unpack else self.column(step.outputs[0])
-        for i in wanted:
-            entry = found.get(keys[i], _UNKNOWN)  # type: ignore[arg-type]
+        times = self.seconds.get(k)
+        for i, skey in zip(wanted, stored, strict=True):
+            entry = found.get(skey, _UNKNOWN)
             if entry is _UNKNOWN:
                 misses.append(i)
                 continue
@@ -326,12 +399,48 @@ class _Demand:
                 single[i] = result
             else:
                 self.store_result(step, i, result)
+            if times is not None:
+                times[i] = seconds
             saved += seconds
             hits += 1
         self.stats.hits[k] += hits
         self.stats.saved[k] += saved
         self.stats.misses[k] += len(misses)
         return sorted(misses)
+
+    def load_pack(self, k: int, step: Step, keys: list[bytes | None]) -> bool:
+        """Fill the step's unknown results from the chunk's pack; False when there is none
+        (and then remember its key, to write the pack at the end of the chunk)."""
+        if self.n < 2 or None in keys:
+            return False
+        key = self.prefix(k) + _digest(b"pack" + b"".join(keys))  # type: ignore[arg-type]
+        found, nbytes = self.cache.load([key])
+        entry = found.get(key)
+        n = self.n
+        if not (type(entry) is tuple and len(entry) == 2
+                and len(entry[0]) == n and len(entry[1]) == n):
+            self.unpacked[k] = key
+            self.seconds[k] = [0.0] * n
+            return False
+        values, seconds = entry
+        cols = [self.column(name) for name in step.outputs]
+        if step.unpack:
+            values = [tuple(v) for v in values]
+        filled, saved = 0, 0.0
+        for i in range(n):
+            if cols[0][i] is _UNKNOWN:
+                if step.unpack:
+                    for col, v in zip(cols, values[i], strict=True):
+                        col[i] = v
+                else:
+                    cols[0][i] = values[i]
+                saved += seconds[i]
+                filled += 1
+        stats = self.stats
+        stats.hits[k] += filled
+        stats.saved[k] += saved
+        stats.bytes_read[k] += nbytes
+        return True
 
     def store_result(self, step: Step, i: int, result: Any) -> None:
         if step.unpack:
@@ -371,7 +480,10 @@ class _Demand:
             cols = split_outputs(step, out, ctx, argcols)
             results = list(zip(*cols, strict=True)) if cols else []
         per_item = (t1 - t0) / len(live)
-        keys = self.step_keys.get(k)
+        keys = self.step_keys.get(k) if step.node.cache else None
+        prefix = self.prefix(k) if keys is not None else b""
+        times = self.seconds.get(k)
+        self.computed.add(k)
         for j, i in enumerate(live):
             value = results[j]
             if j in ctx.failed:
@@ -379,9 +491,12 @@ class _Demand:
                     self.column(name)[i] = FAILED
                 continue
             self.store_result(step, i, value)
-            if keys is not None and keys[i] is not None and step.node.cache:
-                self.puts[keys[i]] = (value, per_item)
-                self.put_step[keys[i]] = k
+            if keys is not None and keys[i] is not None:
+                stored = prefix + keys[i]
+                self.puts[stored] = (value, per_item)
+                self.put_step[stored] = k
+                if times is not None:
+                    times[i] = per_item
         stats = self.stats
         stats.calls[k] += calls
         stats.items[k] += len(live) - len(ctx.failed)
@@ -389,11 +504,27 @@ class _Demand:
         stats.cpu[k] += thread_time() - c0
         stats.event(k, t0, t1, len(live))
 
+    def packs(self) -> dict[int, _Pack]:
+        """The packs to write: steps whose pack missed, computed here, and now known (and
+        not failed) for every item of the chunk."""
+        packs = {}
+        for k, key in self.unpacked.items():
+            if k not in self.computed:
+                continue  # every result came from its own entry: this chunk's mix of items
+            step = self.plan.steps[k]  # is not worth another copy of them
+            cols = [self.vals.get(name) for name in step.outputs]
+            if any(c is None or any(v is FAILED or v is _UNKNOWN for v in c) for c in cols):
+                continue
+            values = cols[0] if not step.unpack else list(zip(*cols, strict=True))
+            packs[k] = _Pack(key, values, self.seconds[k],  # type: ignore[arg-type]
+                             self.loaded_bytes.get(k, 0))
+        return packs
+
     def finish(self) -> dict[str, list[Any]]:
         for name in self.plan.outputs:
             if name in self.producer:
                 self.need(name, list(range(self.n)))
-        _save(self.cache, self.puts, self.put_step, self.stats)
+        _save(self.cache, self.puts, self.put_step, self.stats, self.packs())
         out = {}
         for name in self.plan.outputs:
             col = self.vals.get(name)

@@ -65,6 +65,7 @@ class StoreStats:
     bytes: int = 0
     inline_entries: int = 0
     file_entries: int = 0
+    packs: int = 0
     oldest_access: float | None = None
     newest_access: float | None = None
 
@@ -77,8 +78,15 @@ class Store(ABC):
         """The payloads of the keys present; missing or corrupt keys are left out."""
 
     @abstractmethod
-    def put_many(self, items: Mapping[bytes, bytes]) -> None:
-        """Store all items at once (one transaction where the store has them)."""
+    def put_many(self, items: Mapping[bytes, bytes],
+                 packs: Mapping[bytes, bytes] | None = None) -> None:
+        """Store all items at once (one transaction where the store has them). ``packs``
+        are entries like the items, counted apart in :meth:`stats`: each holds the values of
+        many items, a copy written to read them back with one lookup."""
+
+    @abstractmethod
+    def prefixes_present(self, prefixes: Iterable[bytes]) -> set[bytes]:
+        """The prefixes that at least one stored key starts with."""
 
     @abstractmethod
     def contains_many(self, keys: Iterable[bytes]) -> set[bytes]:
@@ -116,8 +124,12 @@ class NullStore(Store):
     def get_many(self, keys: Iterable[bytes]) -> dict[bytes, bytes]:
         return {}
 
-    def put_many(self, items: Mapping[bytes, bytes]) -> None:
+    def put_many(self, items: Mapping[bytes, bytes],
+                 packs: Mapping[bytes, bytes] | None = None) -> None:
         pass
+
+    def prefixes_present(self, prefixes: Iterable[bytes]) -> set[bytes]:
+        return set()
 
     def contains_many(self, keys: Iterable[bytes]) -> set[bytes]:
         return set()
@@ -143,6 +155,7 @@ class MemoryStore(Store):
 
     def __init__(self) -> None:
         self._data: dict[bytes, tuple[bytes, float]] = {}
+        self._packs: set[bytes] = set()
         self._lock = threading.Lock()
 
     def get_many(self, keys: Iterable[bytes]) -> dict[bytes, bytes]:
@@ -156,28 +169,44 @@ class MemoryStore(Store):
                     self._data[key] = (entry[0], now)
         return found
 
-    def put_many(self, items: Mapping[bytes, bytes]) -> None:
+    def put_many(self, items: Mapping[bytes, bytes],
+                 packs: Mapping[bytes, bytes] | None = None) -> None:
         now = time.time()
         with self._lock:
             self._data.update((k, (bytes(v), now)) for k, v in items.items())
+            self._packs.difference_update(items)
+            if packs:
+                self._data.update((k, (bytes(v), now)) for k, v in packs.items())
+                self._packs.update(packs)
+
+    def prefixes_present(self, prefixes: Iterable[bytes]) -> set[bytes]:
+        wanted = set(prefixes)
+        with self._lock:
+            return {p for p in wanted if any(k.startswith(p) for k in self._data)}
 
     def contains_many(self, keys: Iterable[bytes]) -> set[bytes]:
         return {k for k in keys if k in self._data}
 
     def delete(self, keys: Iterable[bytes]) -> int:
         with self._lock:
-            return sum(self._data.pop(k, None) is not None for k in set(keys))
+            gone = {k for k in set(keys) if self._data.pop(k, None) is not None}
+            self._packs -= gone
+            return len(gone)
 
     def stats(self) -> StoreStats:
         with self._lock:
             times = [t for _, t in self._data.values()]
             size = sum(len(p) for p, _ in self._data.values())
-        n = len(times)
-        return StoreStats(n, size, n, 0, min(times, default=None), max(times, default=None))
+            packs = len(self._packs)
+        n = len(times) - packs
+        return StoreStats(entries=n, bytes=size, inline_entries=n, file_entries=0, packs=packs,
+                          oldest_access=min(times, default=None),
+                          newest_access=max(times, default=None))
 
     def clear(self) -> None:
         with self._lock:
             self._data.clear()
+            self._packs.clear()
 
     def prune(self, max_bytes: int) -> int:
         with self._lock:
@@ -187,6 +216,7 @@ class MemoryStore(Store):
                 if total <= max_bytes:
                     break
                 del self._data[key]
+                self._packs.discard(key)
                 total -= len(payload)
                 removed += 1
         return removed
@@ -197,24 +227,30 @@ class MemoryStore(Store):
 
 # --- SQLite + files ------------------------------------------------------------------------
 
+_SCHEMA_VERSION = 2
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS entries (
+CREATE TABLE entries (
     key BLOB PRIMARY KEY,
     value BLOB NOT NULL,  -- b'i' + checksum + payload, or b'f' + checksum for a blob file
     size INTEGER NOT NULL,
-    created REAL NOT NULL,
-    accessed REAL NOT NULL
+    accessed REAL NOT NULL,
+    pack INTEGER NOT NULL  -- 1 for a pack (the values of many items, see Store.put_many)
 );
-CREATE INDEX IF NOT EXISTS entries_accessed ON entries(accessed);
 """
-_INSERT = (
-    "INSERT OR REPLACE INTO entries(key, value, size, created, accessed) VALUES (?, ?, ?, ?, ?)"
-)
+_COLUMNS = "entries(key, value, size, accessed, pack) VALUES (?, ?, ?, ?, ?)"
+_INSERT_NEW = f"INSERT OR IGNORE INTO {_COLUMNS}"
+_INSERT = f"INSERT OR REPLACE INTO {_COLUMNS}"
 _INLINE, _FILE = ord("i"), ord("f")
 _IS_FILE = "substr(value, 1, 1) = x'66'"
 _DELETE_EXACT = "DELETE FROM entries WHERE key = ? AND substr(value, 1, 9) = ?"
 _ABANDONED: list[Any] = []  # connections inherited through fork: never used, never closed
 _LIVE: weakref.WeakSet[SQLiteStore] = weakref.WeakSet()
+
+
+def _after(prefix: bytes) -> bytes | None:
+    """The smallest byte string above every string starting with ``prefix`` (None: no bound)."""
+    head = prefix.rstrip(b"\xff")
+    return head[:-1] + bytes([head[-1] + 1]) if head else None
 
 
 @functools.cache
@@ -410,31 +446,50 @@ class SQLiteStore(Store):
             self._transaction(body)
         self._unlink(bad)
 
-    def put_many(self, items: Mapping[bytes, bytes]) -> None:
-        if not items:
+    def put_many(self, items: Mapping[bytes, bytes],
+                 packs: Mapping[bytes, bytes] | None = None) -> None:
+        if not items and not packs:
             return
         self._conn()  # opens (and creates) the store before its files are written
         now = time.time()
         rows = []
-        for key, payload in items.items():
-            checksum = _checksum(payload)
-            if len(payload) <= INLINE_LIMIT:
-                value = b"i" + checksum + payload
-            else:
-                self._write_blob(self._blob(key, checksum), payload)
-                value = b"f" + checksum
-            rows.append((key, value, len(payload), now, now))
-        keys = list(items)
+        for group, flag in ((items, 0), (packs or {}, 1)):
+            for key, payload in group.items():
+                checksum = _checksum(payload)
+                if len(payload) <= INLINE_LIMIT:
+                    value = b"i" + checksum + payload
+                else:
+                    self._write_blob(self._blob(key, checksum), payload)
+                    value = b"f" + checksum
+                rows.append((key, value, len(payload), now, flag))
 
         def body(conn: Any) -> list[tuple[bytes, bytes]]:
-            old = self._file_rows(conn, keys)
-            conn.executemany(_INSERT, rows)
+            # the common case, new keys only, costs one statement; when some keys exist,
+            # they are replaced and the files of replaced file entries removed
+            old: list[tuple[bytes, bytes]] = []
+            if conn.executemany(_INSERT_NEW, rows).rowcount != len(rows):
+                old = self._file_rows(conn, [r[0] for r in rows])
+                conn.executemany(_INSERT, rows)
             self._flush_touches(conn)
             return old
 
         replaced = self._transaction(body)
         new_files = {(r[0], r[1]) for r in rows if r[1][0] == _FILE}
         self._unlink([kc for kc in replaced if kc not in new_files])
+
+    def prefixes_present(self, prefixes: Iterable[bytes]) -> set[bytes]:
+        conn = self._conn()
+        found = set()
+        for prefix in set(prefixes):
+            end = _after(prefix)
+            if end is None:
+                row = conn.execute("SELECT 1 FROM entries WHERE key >= ? LIMIT 1", (prefix,))
+            else:
+                row = conn.execute("SELECT 1 FROM entries WHERE key >= ? AND key < ? LIMIT 1",
+                                   (prefix, end))
+            if row.fetchone() is not None:
+                found.add(prefix)
+        return found
 
     def _file_rows(self, conn: Any, keys: list[bytes]) -> list[tuple[bytes, bytes]]:
         sql = f"SELECT key, substr(value, 1, 9) FROM entries WHERE {_IS_FILE} AND key IN (?)"
@@ -470,13 +525,17 @@ class SQLiteStore(Store):
         row = (
             self._conn()
             .execute(
-                f"SELECT count(*), coalesce(sum(size), 0), coalesce(sum({_IS_FILE}), 0), "
-                "min(accessed), max(accessed) FROM entries"
+                f"SELECT count(*), coalesce(sum(size), 0), "
+                f"coalesce(sum(pack = 0 AND {_IS_FILE}), 0), "
+                "min(accessed), max(accessed), coalesce(sum(pack), 0) FROM entries"
             )
             .fetchone()
         )
-        n, size, files, oldest, newest = row
-        return StoreStats(n, size, n - files, files, oldest, newest)
+        n, size, files, oldest, newest, packs = row
+        n -= packs
+        return StoreStats(entries=n, bytes=size, inline_entries=n - files,
+                          file_entries=files, packs=packs, oldest_access=oldest,
+                          newest_access=newest)
 
     def clear(self) -> None:
         self._transaction(lambda conn: conn.execute("DELETE FROM entries"))
@@ -548,12 +607,37 @@ def _connect(index: Path) -> Any:
                     raise
                 time.sleep(0.01 * (1 + attempt % 10))
         conn.execute("PRAGMA synchronous = NORMAL")
-        if conn.execute("PRAGMA user_version").fetchone()[0] == 0:
-            conn.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} PRAGMA user_version = 1; COMMIT;")
+        if conn.execute("PRAGMA user_version").fetchone()[0] != _SCHEMA_VERSION:
+            _create_schema(conn, index)
     except BaseException:
         conn.close()
         raise
     return conn
+
+
+def _create_schema(conn: Any, index: Path) -> None:
+    """Create the table in a new file; a file from an older hotpipe is emptied first (its
+    keys are of another format: none of them could ever be found again)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > _SCHEMA_VERSION:
+            raise RuntimeError(
+                f"{index} was written by a newer hotpipe (cache format {version}, this one "
+                f"reads {_SCHEMA_VERSION}); upgrade hotpipe or use another cache directory"
+            )
+        if version != _SCHEMA_VERSION:  # not created meanwhile by another process
+            if version != 0:
+                conn.execute("DROP INDEX IF EXISTS entries_accessed")
+                conn.execute("DROP TABLE IF EXISTS entries")
+                shutil.rmtree(index.parent / "blobs", ignore_errors=True)
+                (index.parent / "blobs").mkdir(exist_ok=True)
+            conn.execute(_SCHEMA)
+            conn.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
 
 
 def _close_all(conns: list[Any], pending: dict[bytes, float]) -> None:
@@ -681,25 +765,49 @@ class Cache:
     def save(self, items: Mapping[bytes, Any], sizes: dict[bytes, int] | None = None) -> int:
         """Like :meth:`put_many`, returning the number of payload bytes written (and, when
         ``sizes`` is given, filling it with each written key's payload size)."""
+        payloads = self.encode(items)
+        written = self.write(payloads)
+        if sizes is not None and written:
+            sizes.update((key, len(payload)) for key, payload in payloads.items())
+        return written
+
+    def encode(self, items: Mapping[bytes, Any]) -> dict[bytes, bytes]:
+        """The payloads of the values; one that cannot be pickled is left out, with a warning."""
         payloads = {}
+        dumps = serialize.dumps
         for key, value in items.items():
             try:
-                payloads[key] = serialize.dumps(value)
+                payloads[key] = dumps(value)
             except Exception as e:
                 self._warn(f"a {type(value).__qualname__} cannot be pickled, not caching it", e)
                 self._count(unpicklable=1)
-        if not payloads:
+        return payloads
+
+    def write(self, payloads: Mapping[bytes, bytes],
+              packs: Mapping[bytes, bytes] | None = None) -> int:
+        """Store encoded payloads (and packs, see :meth:`Store.put_many`) in one transaction;
+        returns the bytes written, 0 (with a warning) when the store fails."""
+        if not payloads and not packs:
             return 0
         try:
-            self.store.put_many(payloads)
+            self.store.put_many(payloads, packs)
         except Exception as e:
-            self._warn(f"writing {len(payloads)} entries failed, they stay uncached", e)
+            n = len(payloads) + len(packs or ())
+            self._warn(f"writing {n} entries failed, they stay uncached", e)
             return 0
-        written = sum(map(len, payloads.values()))
+        written = sum(map(len, payloads.values())) + sum(map(len, (packs or {}).values()))
         self._count(bytes_written=written)
-        if sizes is not None:
-            sizes.update((key, len(payload)) for key, payload in payloads.items())
         return written
+
+    def prefixes_present(self, prefixes: Iterable[bytes]) -> set[bytes]:
+        """The prefixes some stored key starts with; all of them when the store fails (a
+        lookup then finds out)."""
+        prefixes = set(prefixes)
+        try:
+            return self.store.prefixes_present(prefixes)
+        except Exception as e:
+            self._warn("checking key prefixes failed", e)
+            return prefixes
 
     def contains_many(self, keys: Iterable[bytes]) -> set[bytes]:
         """The keys present (not verified: a corrupt one still turns into a miss on read)."""
