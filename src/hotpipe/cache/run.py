@@ -34,6 +34,7 @@ import xxhash
 from hotpipe._batch import batch_columns
 from hotpipe._values import FAILED
 from hotpipe.cache.keys import UnstableValue, combine, fingerprint, fingerprint_function
+from hotpipe.cache.store import HEAD
 from hotpipe.errors import CacheKeyError
 from hotpipe.execute import (
     Broadcast,
@@ -57,7 +58,7 @@ _UNKNOWN = object()
 _digest = xxhash.xxh3_128_digest
 _VERSION = b"hotpipe.step/1"
 PACK_LIMIT = 1 << 20  # bytes: the results of a chunk's step are packed when no larger
-_PREFIX = 8  # bytes of the step fingerprint that start each of its stored keys
+_PREFIX = HEAD  # bytes of the step fingerprint that start each of its stored keys
 
 
 # ----------------------------------------------------------------------------- fingerprints

@@ -45,6 +45,7 @@ __all__ = [
     "StoreStats",
 ]
 
+HEAD = 8  # bytes: the key prefix a pipeline step's keys share (see hotpipe.cache.run)
 INLINE_LIMIT = 64 * 1024  # payloads up to this size live in the index, larger ones in files
 _CHUNK = 500  # keys per SELECT ... IN (...)
 _FLUSH_TOUCHES = 4096  # pending access-time updates that trigger a write
@@ -156,7 +157,24 @@ class MemoryStore(Store):
     def __init__(self) -> None:
         self._data: dict[bytes, tuple[bytes, float]] = {}
         self._packs: set[bytes] = set()
+        self._heads: dict[bytes, int] = {}  # keys per first HEAD bytes, for prefixes_present
         self._lock = threading.Lock()
+
+    def _add(self, key: bytes, payload: bytes, now: float) -> None:
+        if key not in self._data:
+            head = key[:HEAD]
+            self._heads[head] = self._heads.get(head, 0) + 1
+        self._data[key] = (bytes(payload), now)
+
+    def _remove(self, key: bytes) -> bool:
+        if self._data.pop(key, None) is None:
+            return False
+        self._packs.discard(key)
+        head = key[:HEAD]
+        self._heads[head] -= 1
+        if not self._heads[head]:
+            del self._heads[head]
+        return True
 
     def get_many(self, keys: Iterable[bytes]) -> dict[bytes, bytes]:
         now = time.time()
@@ -173,25 +191,29 @@ class MemoryStore(Store):
                  packs: Mapping[bytes, bytes] | None = None) -> None:
         now = time.time()
         with self._lock:
-            self._data.update((k, (bytes(v), now)) for k, v in items.items())
+            for key, payload in items.items():
+                self._add(key, payload, now)
             self._packs.difference_update(items)
-            if packs:
-                self._data.update((k, (bytes(v), now)) for k, v in packs.items())
-                self._packs.update(packs)
+            for key, payload in (packs or {}).items():
+                self._add(key, payload, now)
+                self._packs.add(key)
 
     def prefixes_present(self, prefixes: Iterable[bytes]) -> set[bytes]:
-        wanted = set(prefixes)
+        found = set()
         with self._lock:
-            return {p for p in wanted if any(k.startswith(p) for k in self._data)}
+            for p in set(prefixes):
+                if len(p) >= HEAD and p[:HEAD] not in self._heads:
+                    continue
+                if len(p) == HEAD or any(k.startswith(p) for k in self._data):
+                    found.add(p)
+        return found
 
     def contains_many(self, keys: Iterable[bytes]) -> set[bytes]:
         return {k for k in keys if k in self._data}
 
     def delete(self, keys: Iterable[bytes]) -> int:
         with self._lock:
-            gone = {k for k in set(keys) if self._data.pop(k, None) is not None}
-            self._packs -= gone
-            return len(gone)
+            return sum(self._remove(k) for k in set(keys))
 
     def stats(self) -> StoreStats:
         with self._lock:
@@ -207,6 +229,7 @@ class MemoryStore(Store):
         with self._lock:
             self._data.clear()
             self._packs.clear()
+            self._heads.clear()
 
     def prune(self, max_bytes: int) -> int:
         with self._lock:
@@ -215,8 +238,7 @@ class MemoryStore(Store):
             for key, (payload, _) in sorted(self._data.items(), key=lambda kv: kv[1][1]):
                 if total <= max_bytes:
                     break
-                del self._data[key]
-                self._packs.discard(key)
+                self._remove(key)
                 total -= len(payload)
                 removed += 1
         return removed
