@@ -53,6 +53,7 @@ def _stats(args: argparse.Namespace) -> int:
     table = Table(title=f"hotpipe cache {args.path}", show_header=False)
     rows = [
         ("entries", f"{s.entries:,}"),
+        ("packs (chunk copies)", f"{s.packs:,}"),
         ("total size", format_size(s.bytes)),
         ("inline entries", f"{s.inline_entries:,}"),
         ("file entries", f"{s.file_entries:,}"),
