@@ -225,8 +225,8 @@ def cached_broadcast(plan: Plan, scalars: dict[str, Any], n: int, on_error: str,
                     keys[name] = _value_key(plan, name, values[name])
     _save(cache, puts, put_step, stats)
     # which mapped steps have any entry, asked once per map: a step with none (new code, or
-    # a new cache) is computed without per-item lookups in every chunk; entries that the
-    # map's own earlier chunks write meanwhile are of other items
+    # a new cache) is computed without per-item lookups in every chunk (an item repeated in
+    # a later chunk of the same map is then computed again: rare, and still correct)
     present = cache.prefixes_present(
         fp[:_PREFIX] for fp, step in zip(fps, plan.steps, strict=True)
         if fp is not None and step.mapped)
@@ -259,6 +259,23 @@ def _save(cache: Cache, puts: dict[bytes, Any], step_of: dict[bytes, int],
         stats.bytes_written[k] += size
     for k, size in pack_bytes.items():
         stats.bytes_written[k] += size
+
+
+def _pack_entry(entry: Any, n: int, width: int) -> tuple[list[Any], list[float]] | None:
+    """A loaded pack as (values, seconds) if it has the shape written for this chunk (``n``
+    items; tuples of ``width`` values for a tuple-output step), else None: a damaged or
+    foreign entry is a miss, never an error in the map."""
+    try:
+        values, seconds = entry
+        if not (type(values) is list and type(seconds) is list
+                and len(values) == n and len(seconds) == n):
+            return None
+        saved = [float(t) for t in seconds]
+        if width and not all(type(v) is tuple and len(v) == width for v in values):
+            return None
+    except (TypeError, ValueError):
+        return None
+    return values, saved
 
 
 class _Pack:
@@ -300,7 +317,6 @@ class _Demand:
         self.present: Set[bytes] | None = None  # prefixes of the steps with stored entries
         self.tried: set[int] = set()  # steps whose pack was looked up
         self.unpacked: dict[int, bytes] = {}  # steps whose pack missed: its key
-        self.computed: set[int] = set()
         self.seconds: dict[int, list[float]] = {}
         self.loaded_bytes: dict[int, int] = {}
         for name, col in columns.items():
@@ -368,11 +384,6 @@ class _Demand:
     def load(self, k: int, step: Step, missing: list[int]) -> list[int]:
         """Load the cached results among ``missing``; return the items still to compute."""
         keys = self.step_keys[k]
-        if k not in self.tried:
-            self.tried.add(k)
-            if self.load_pack(k, step, keys):
-                col = self.column(step.outputs[0])
-                return [i for i in missing if col[i] is _UNKNOWN]
         if self.present is None:
             self.present = self.bc.present if self.bc.present is not None else \
                 self.cache.prefixes_present(
@@ -380,7 +391,13 @@ class _Demand:
         prefix = self.prefix(k)
         if prefix not in self.present:
             self.stats.misses[k] += len(missing)
+            self.want_pack(k, keys)
             return missing  # nothing of this step is stored: no lookups
+        if k not in self.tried:
+            self.tried.add(k)
+            if self.load_pack(k, step, keys):
+                col = self.column(step.outputs[0])
+                return [i for i in missing if col[i] is _UNKNOWN]
         wanted = [i for i in missing if keys[i] is not None]
         stored = [prefix + keys[i] for i in wanted]  # type: ignore[operator]
         found, nbytes = self.cache.load(stored) if wanted else ({}, 0)
@@ -409,24 +426,32 @@ class _Demand:
         self.stats.misses[k] += len(misses)
         return sorted(misses)
 
+    def pack_key(self, k: int, keys: list[bytes | None]) -> bytes | None:
+        if self.n < 2 or None in keys:
+            return None  # one item has its entry; a failed argument has no key
+        return self.prefix(k) + _digest(b"pack" + b"".join(keys))  # type: ignore[arg-type]
+
+    def want_pack(self, k: int, keys: list[bytes | None]) -> None:
+        """Remember to write the chunk's pack for step ``k`` once its results are known."""
+        key = self.pack_key(k, keys)
+        if key is not None and k not in self.unpacked:
+            self.unpacked[k] = key
+            self.seconds[k] = [0.0] * self.n
+
     def load_pack(self, k: int, step: Step, keys: list[bytes | None]) -> bool:
         """Fill the step's unknown results from the chunk's pack; False when there is none
         (and then remember its key, to write the pack at the end of the chunk)."""
-        if self.n < 2 or None in keys:
+        key = self.pack_key(k, keys)
+        if key is None:
             return False
-        key = self.prefix(k) + _digest(b"pack" + b"".join(keys))  # type: ignore[arg-type]
         found, nbytes = self.cache.load([key])
-        entry = found.get(key)
-        n = self.n
-        if not (type(entry) is tuple and len(entry) == 2
-                and len(entry[0]) == n and len(entry[1]) == n):
-            self.unpacked[k] = key
-            self.seconds[k] = [0.0] * n
+        entry = _pack_entry(found.get(key), self.n, len(step.outputs) if step.unpack else 0)
+        if entry is None:
+            self.want_pack(k, keys)
             return False
         values, seconds = entry
+        n = self.n
         cols = [self.column(name) for name in step.outputs]
-        if step.unpack:
-            values = [tuple(v) for v in values]
         filled, saved = 0, 0.0
         for i in range(n):
             if cols[0][i] is _UNKNOWN:
@@ -484,7 +509,6 @@ class _Demand:
         keys = self.step_keys.get(k) if step.node.cache else None
         prefix = self.prefix(k) if keys is not None else b""
         times = self.seconds.get(k)
-        self.computed.add(k)
         for j, i in enumerate(live):
             value = results[j]
             if j in ctx.failed:
@@ -506,17 +530,16 @@ class _Demand:
         stats.event(k, t0, t1, len(live))
 
     def packs(self) -> dict[int, _Pack]:
-        """The packs to write: steps whose pack missed, computed here, and now known (and
-        not failed) for every item of the chunk."""
+        """The packs to write: steps whose pack was missing and whose results are now known
+        (and not failed) for every item of the chunk, computed or read item by item (a
+        chunking seen before: the next run with it reads the chunk with one lookup)."""
         packs = {}
         for k, key in self.unpacked.items():
-            if k not in self.computed:
-                continue  # every result came from its own entry: this chunk's mix of items
-            step = self.plan.steps[k]  # is not worth another copy of them
+            step = self.plan.steps[k]
             cols = [self.vals.get(name) for name in step.outputs]
             if any(c is None or any(v is FAILED or v is _UNKNOWN for v in c) for c in cols):
                 continue
-            values = cols[0] if not step.unpack else list(zip(*cols, strict=True))
+            values = list(cols[0]) if not step.unpack else list(zip(*cols, strict=True))
             packs[k] = _Pack(key, values, self.seconds[k],  # type: ignore[arg-type]
                              self.loaded_bytes.get(k, 0))
         return packs

@@ -614,6 +614,7 @@ def _connect(index: Path) -> Any:
     conn = sqlite3.connect(index, timeout=30.0, isolation_level=None, check_same_thread=False)
     conn.text_factory = bytes  # a damaged row holding TEXT still reads, and fails its checksum
     try:
+        _check_version(conn, index)  # before anything changes the file
         conn.execute("PRAGMA busy_timeout = 30000")
         conn.execute("PRAGMA auto_vacuum = INCREMENTAL")  # takes effect only on a new file
         # WAL is a property of the file: only its creator switches it on. The switch needs an
@@ -637,17 +638,22 @@ def _connect(index: Path) -> Any:
     return conn
 
 
+def _check_version(conn: Any, index: Path) -> int:
+    version: int = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > _SCHEMA_VERSION:
+        raise RuntimeError(
+            f"{index} was written by a newer hotpipe (cache format {version}, this one "
+            f"reads {_SCHEMA_VERSION}); upgrade hotpipe or use another cache directory"
+        )
+    return version
+
+
 def _create_schema(conn: Any, index: Path) -> None:
     """Create the table in a new file; a file from an older hotpipe is emptied first (its
     keys are of another format: none of them could ever be found again)."""
     conn.execute("BEGIN IMMEDIATE")
     try:
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > _SCHEMA_VERSION:
-            raise RuntimeError(
-                f"{index} was written by a newer hotpipe (cache format {version}, this one "
-                f"reads {_SCHEMA_VERSION}); upgrade hotpipe or use another cache directory"
-            )
+        version = _check_version(conn, index)
         if version != _SCHEMA_VERSION:  # not created meanwhile by another process
             if version != 0:
                 conn.execute("DROP INDEX IF EXISTS entries_accessed")
