@@ -196,8 +196,9 @@ def cached_broadcast(plan: Plan, scalars: dict[str, Any], n: int, on_error: str,
         if key is not None:
             stored = fp[:_PREFIX] + key  # type: ignore[index]
             found, nbytes = cache.load([stored])
-            if stored in found:
-                result, seconds = found[stored]
+            entry = _entry(found.get(stored))
+            if entry is not None:
+                result, seconds = entry
                 _set_outputs(step, values, result)
                 keys.update(zip(step.outputs, _output_keys(step, key), strict=True))
                 stats.hits[k] += 1
@@ -259,6 +260,13 @@ def _save(cache: Cache, puts: dict[bytes, Any], step_of: dict[bytes, int],
         stats.bytes_written[k] += size
     for k, size in pack_bytes.items():
         stats.bytes_written[k] += size
+
+
+def _entry(entry: Any) -> tuple[Any, float] | None:
+    """A loaded entry as (result, seconds), or None: missing, damaged or foreign (a miss)."""
+    if type(entry) is tuple and len(entry) == 2 and type(entry[1]) is float:
+        return entry
+    return None
 
 
 def _pack_entry(entry: Any, n: int, width: int) -> tuple[list[Any], list[float]] | None:
@@ -408,8 +416,8 @@ class _Demand:
         single = None if step.unpack else self.column(step.outputs[0])
         times = self.seconds.get(k)
         for i, skey in zip(wanted, stored, strict=True):
-            entry = found.get(skey, _UNKNOWN)
-            if entry is _UNKNOWN:
+            entry = _entry(found.get(skey))
+            if entry is None:
                 misses.append(i)
                 continue
             result, seconds = entry
@@ -433,8 +441,10 @@ class _Demand:
 
     def want_pack(self, k: int, keys: list[bytes | None]) -> None:
         """Remember to write the chunk's pack for step ``k`` once its results are known."""
+        if k in self.unpacked:
+            return
         key = self.pack_key(k, keys)
-        if key is not None and k not in self.unpacked:
+        if key is not None:
             self.unpacked[k] = key
             self.seconds[k] = [0.0] * self.n
 
@@ -451,17 +461,25 @@ class _Demand:
             return False
         values, seconds = entry
         n = self.n
-        cols = [self.column(name) for name in step.outputs]
-        filled, saved = 0, 0.0
-        for i in range(n):
-            if cols[0][i] is _UNKNOWN:
-                if step.unpack:
-                    for col, v in zip(cols, values[i], strict=True):
-                        col[i] = v
-                else:
-                    cols[0][i] = values[i]
-                saved += seconds[i]
-                filled += 1
+        if all(name not in self.vals for name in step.outputs):  # the usual case: all new
+            if step.unpack:
+                columns = map(list, zip(*values, strict=True))
+                self.vals.update(zip(step.outputs, columns, strict=True))
+            else:
+                self.vals[step.outputs[0]] = values
+            filled, saved = n, sum(seconds)
+        else:
+            cols = [self.column(name) for name in step.outputs]
+            filled, saved = 0, 0.0
+            for i in range(n):
+                if cols[0][i] is _UNKNOWN:
+                    if step.unpack:
+                        for col, v in zip(cols, values[i], strict=True):
+                            col[i] = v
+                    else:
+                        cols[0][i] = values[i]
+                    saved += seconds[i]
+                    filled += 1
         stats = self.stats
         stats.hits[k] += filled
         stats.saved[k] += saved

@@ -649,3 +649,17 @@ def test_serialize_is_pickle_protocol_5():
         serialize.loads(pickle.dumps(value, protocol=4))
     with pytest.raises(ValueError, match="unknown cache payload format"):
         serialize.loads(b"garbage")
+
+
+@pytest.mark.parametrize("foreign", ["a string", (1, 2), ("value", "not seconds"), None])
+def test_item_entry_of_the_wrong_shape_is_a_miss(mem, foreign):
+    first = chain_map(mem, range(50))
+    entries = [k for k in mem._data if k not in mem._packs]
+    mem.delete(pack_keys(mem))
+    mem.put_many(dict.fromkeys(entries, serialize.dumps(foreign)))
+    CALLS.clear()
+    again = chain_map(mem, range(50))
+    assert again["z"] == first["z"]
+    assert hits_misses(again) == [(0, 50), (0, 50)]
+    assert len(ran("inc")) == 50 and len(ran("dbl")) == 50
+    assert Pipeline([inc, dbl]).run({"x": 3}, cache=Cache(store=mem))["z"] == 8
