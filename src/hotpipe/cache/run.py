@@ -403,7 +403,10 @@ class _Demand:
             return missing  # nothing of this step is stored: no lookups
         if k not in self.tried:
             self.tried.add(k)
-            if self.load_pack(k, step, keys):
+            whole = len(missing) == self.n
+            if self.load_pack(k, step, keys, whole):
+                if whole:
+                    return []
                 col = self.column(step.outputs[0])
                 return [i for i in missing if col[i] is _UNKNOWN]
         wanted = [i for i in missing if keys[i] is not None]
@@ -448,9 +451,10 @@ class _Demand:
             self.unpacked[k] = key
             self.seconds[k] = [0.0] * self.n
 
-    def load_pack(self, k: int, step: Step, keys: list[bytes | None]) -> bool:
-        """Fill the step's unknown results from the chunk's pack; False when there is none
-        (and then remember its key, to write the pack at the end of the chunk)."""
+    def load_pack(self, k: int, step: Step, keys: list[bytes | None], whole: bool) -> bool:
+        """Fill the step's unknown results from the chunk's pack (``whole``: all of them are
+        unknown); False when there is none (and then remember its key, to write the pack at
+        the end of the chunk)."""
         key = self.pack_key(k, keys)
         if key is None:
             return False
@@ -461,7 +465,7 @@ class _Demand:
             return False
         values, seconds = entry
         n = self.n
-        if all(name not in self.vals for name in step.outputs):  # the usual case: all new
+        if whole:  # the usual case
             if step.unpack:
                 columns = map(list, zip(*values, strict=True))
                 self.vals.update(zip(step.outputs, columns, strict=True))
