@@ -1,7 +1,8 @@
 """The ``hotpipe`` command: ``hotpipe cache stats|clear|prune [PATH]`` and ``hotpipe run``.
 
 Each command is an argparse sub-parser (``run`` comes from ``hotpipe.cli_run``). Cache exit
-codes: 0 done, 1 no cache at PATH for ``stats``, 2 bad arguments.
+codes: 0 done, 1 no cache at PATH for ``stats`` or a cache this version cannot open, 2 bad
+arguments.
 
 >>> parse_size("1.5GiB"), parse_size("500MB"), parse_size("12")
 (1610612736, 500000000, 12)
@@ -72,9 +73,9 @@ def _clear(args: argparse.Namespace) -> int:
         print(f"nothing to clear: no cache at {args.path}")
         return 0
     with store:
-        n = store.stats().entries
+        s = store.stats()
         store.clear()
-    print(f"cleared {n:,} entries from {args.path}")
+    print(f"cleared {s.entries:,} entries and {s.packs:,} packs from {args.path}")
     return 0
 
 
@@ -87,7 +88,8 @@ def _prune(args: argparse.Namespace) -> int:
         removed = store.prune(args.max_size)
         left = store.stats()
     print(
-        f"removed {removed:,} least recently used entries; {left.entries:,} entries, "
+        f"removed {removed:,} least recently used entries and packs; {left.entries:,} "
+        f"entries, {left.packs:,} packs, "
         f"{format_size(left.bytes)} left in {args.path}"
     )
     return 0
@@ -119,8 +121,16 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
+    import sqlite3
+
     args = _parser().parse_args(argv)
-    return int(args.func(args))
+    if args.command != "cache":
+        return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except (RuntimeError, sqlite3.Error) as exc:  # a cache from a newer hotpipe, a locked file
+        print(f"hotpipe: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -105,7 +105,9 @@ def step_fingerprints(plan: Plan) -> list[bytes | None]:
             fps.append(None)
             continue
         try:
-            fps.append(combine(_VERSION, _node_identity(step.node), fingerprint(step.params)))
+            # the step's own outputs: a nested pipeline's step computes only those read
+            fps.append(combine(_VERSION, _node_identity(step.node), fingerprint(step.params),
+                               fingerprint((step.outputs, step.unpack))))
         except UnstableValue as exc:
             raise CacheKeyError(
                 f"node {step.name!r}: its function cannot be fingerprinted for the cache "
@@ -196,7 +198,7 @@ def cached_broadcast(plan: Plan, scalars: dict[str, Any], n: int, on_error: str,
         if key is not None:
             stored = fp[:_PREFIX] + key  # type: ignore[index]
             found, nbytes = cache.load([stored])
-            entry = _entry(found.get(stored))
+            entry = _entry(found.get(stored), _width(step))
             if entry is not None:
                 result, seconds = entry
                 _set_outputs(step, values, result)
@@ -225,13 +227,17 @@ def cached_broadcast(plan: Plan, scalars: dict[str, Any], n: int, on_error: str,
                 if name in keyed:
                     keys[name] = _value_key(plan, name, values[name])
     _save(cache, puts, put_step, stats)
-    # which mapped steps have any entry, asked once per map: a step with none (new code, or
-    # a new cache) is computed without per-item lookups in every chunk (an item repeated in
-    # a later chunk of the same map is then computed again: rare, and still correct)
-    present = cache.prefixes_present(
-        fp[:_PREFIX] for fp, step in zip(fps, plan.steps, strict=True)
-        if fp is not None and step.mapped)
-    return Broadcast(values, keys, failure is not None, failure, fps, frozenset(present))
+    # which mapped steps have any entry, asked once per map of 2+ items: a step with none
+    # (new code, or a new cache) is computed without per-item lookups in every chunk (an
+    # item repeated in a later chunk of the same map is then computed again: rare, and
+    # still correct). A single item (run) or a stream (n = 0: its length is unknown, and a
+    # long stream should find what it wrote itself) looks everything up.
+    present = None
+    if n >= 2:
+        present = frozenset(cache.prefixes_present(
+            fp[:_PREFIX] for fp, step in zip(fps, plan.steps, strict=True)
+            if fp is not None and step.mapped))
+    return Broadcast(values, keys, failure is not None, failure, fps, present)
 
 
 def _save(cache: Cache, puts: dict[bytes, Any], step_of: dict[bytes, int],
@@ -248,7 +254,7 @@ def _save(cache: Cache, puts: dict[bytes, Any], step_of: dict[bytes, int],
     packed: dict[bytes, bytes] = {}
     pack_bytes: dict[int, int] = {}
     for k, pack in (packs or {}).items():
-        if k in dropped or pack.loaded_bytes + step_bytes.get(k, 0) > PACK_LIMIT:
+        if k in dropped or pack.size(payloads) > PACK_LIMIT:
             continue
         encoded = cache.encode({pack.key: (pack.values, pack.seconds)})
         if pack.key in encoded:
@@ -262,11 +268,18 @@ def _save(cache: Cache, puts: dict[bytes, Any], step_of: dict[bytes, int],
         stats.bytes_written[k] += size
 
 
-def _entry(entry: Any) -> tuple[Any, float] | None:
-    """A loaded entry as (result, seconds), or None: missing, damaged or foreign (a miss)."""
-    if type(entry) is tuple and len(entry) == 2 and type(entry[1]) is float:
-        return entry
-    return None
+def _entry(entry: Any, width: int) -> tuple[Any, float] | None:
+    """A loaded entry as (result, seconds), or None: missing, damaged or foreign (a miss).
+    ``width``: the number of outputs of a tuple-output step (0 for one output)."""
+    if not (type(entry) is tuple and len(entry) == 2 and type(entry[1]) is float):
+        return None
+    if width and not (type(entry[0]) in (tuple, list) and len(entry[0]) == width):
+        return None
+    return entry
+
+
+def _width(step: Step) -> int:
+    return len(step.outputs) if step.unpack else 0
 
 
 def _pack_entry(entry: Any, n: int, width: int) -> tuple[list[Any], list[float]] | None:
@@ -281,7 +294,7 @@ def _pack_entry(entry: Any, n: int, width: int) -> tuple[list[Any], list[float]]
         saved = [float(t) for t in seconds]
         if width and not all(type(v) is tuple and len(v) == width for v in values):
             return None
-    except (TypeError, ValueError):
+    except Exception:  # anything a foreign payload can raise (OverflowError, ...)
         return None
     return values, saved
 
@@ -289,12 +302,18 @@ def _pack_entry(entry: Any, n: int, width: int) -> tuple[list[Any], list[float]]
 class _Pack:
     """The results of one step over a whole chunk, to store as one entry."""
 
-    __slots__ = ("key", "loaded_bytes", "seconds", "values")
+    __slots__ = ("computed", "key", "loaded_bytes", "seconds", "values")
 
     def __init__(self, key: bytes, values: list[Any], seconds: list[float],
-                 loaded_bytes: int) -> None:
+                 loaded_bytes: int, computed: list[bytes]) -> None:
         self.key, self.values, self.seconds = key, values, seconds
-        self.loaded_bytes = loaded_bytes
+        self.loaded_bytes = loaded_bytes  # payload bytes of the items read, per item
+        self.computed = computed  # the keys of the items computed, one per item
+
+    def size(self, payloads: dict[bytes, bytes]) -> int:
+        """The pack's payload size, estimated from its items' own payloads (each item
+        counted, a repeated one as often as it appears)."""
+        return self.loaded_bytes + sum(len(payloads.get(key, b"")) for key in self.computed)
 
 
 def _set_outputs(step: Step, values: dict[str, Any], result: Any) -> None:
@@ -322,11 +341,13 @@ class _Demand:
         self.step_keys: dict[int, list[bytes | None]] = {}
         self.puts: dict[bytes, Any] = {}
         self.put_step: dict[bytes, int] = {}
-        self.present: Set[bytes] | None = None  # prefixes of the steps with stored entries
+        # prefixes of the steps with stored entries; None: not known, look everything up
+        self.present: Set[bytes] | None = bc.present
         self.tried: set[int] = set()  # steps whose pack was looked up
         self.unpacked: dict[int, bytes] = {}  # steps whose pack missed: its key
         self.seconds: dict[int, list[float]] = {}
-        self.loaded_bytes: dict[int, int] = {}
+        self.loaded_bytes: dict[int, int] = {}  # per step: payload bytes of items read
+        self.computed_keys: dict[int, list[bytes]] = {}  # per step: keys of items computed
         for name, col in columns.items():
             if name in self.keyed:
                 try:
@@ -392,37 +413,31 @@ class _Demand:
     def load(self, k: int, step: Step, missing: list[int]) -> list[int]:
         """Load the cached results among ``missing``; return the items still to compute."""
         keys = self.step_keys[k]
-        if self.present is None:
-            self.present = self.bc.present if self.bc.present is not None else \
-                self.cache.prefixes_present(
-                    self.prefix(j) for j in self.step_keys if self.fps[j] is not None)
         prefix = self.prefix(k)
-        if prefix not in self.present:
+        if self.present is not None and prefix not in self.present:
             self.stats.misses[k] += len(missing)
             self.want_pack(k, keys)
             return missing  # nothing of this step is stored: no lookups
         if k not in self.tried:
             self.tried.add(k)
-            whole = len(missing) == self.n
-            if self.load_pack(k, step, keys, whole):
-                if whole:
-                    return []
-                col = self.column(step.outputs[0])
-                return [i for i in missing if col[i] is _UNKNOWN]
+            if self.load_pack(k, step, keys, missing):
+                return []
         wanted = [i for i in missing if keys[i] is not None]
         stored = [prefix + keys[i] for i in wanted]  # type: ignore[operator]
-        found, nbytes = self.cache.load(stored) if wanted else ({}, 0)
+        sizes: dict[bytes, int] = {}
+        found, nbytes = self.cache.load(stored, sizes) if wanted else ({}, 0)
         self.stats.bytes_read[k] += nbytes
-        self.loaded_bytes[k] = self.loaded_bytes.get(k, 0) + nbytes
         misses = [i for i in missing if keys[i] is None]
-        hits, saved = 0, 0.0
+        hits, saved, loaded = 0, 0.0, 0
         single = None if step.unpack else self.column(step.outputs[0])
         times = self.seconds.get(k)
+        width = _width(step)
         for i, skey in zip(wanted, stored, strict=True):
-            entry = _entry(found.get(skey))
+            entry = _entry(found.get(skey), width)
             if entry is None:
                 misses.append(i)
                 continue
+            loaded += sizes.get(skey, 0)  # per item: a repeated item counts each time
             result, seconds = entry
             if single is not None:
                 single[i] = result
@@ -435,6 +450,7 @@ class _Demand:
         self.stats.hits[k] += hits
         self.stats.saved[k] += saved
         self.stats.misses[k] += len(misses)
+        self.loaded_bytes[k] = self.loaded_bytes.get(k, 0) + loaded
         return sorted(misses)
 
     def pack_key(self, k: int, keys: list[bytes | None]) -> bytes | None:
@@ -451,39 +467,41 @@ class _Demand:
             self.unpacked[k] = key
             self.seconds[k] = [0.0] * self.n
 
-    def load_pack(self, k: int, step: Step, keys: list[bytes | None], whole: bool) -> bool:
-        """Fill the step's unknown results from the chunk's pack (``whole``: all of them are
-        unknown); False when there is none (and then remember its key, to write the pack at
-        the end of the chunk)."""
+    def load_pack(self, k: int, step: Step, keys: list[bytes | None],
+                  missing: list[int]) -> bool:
+        """Fill the results of the items ``missing`` from the chunk's pack; False when there
+        is none (and then remember its key, to write the pack at the end of the chunk)."""
         key = self.pack_key(k, keys)
         if key is None:
             return False
-        found, nbytes = self.cache.load([key])
-        entry = _pack_entry(found.get(key), self.n, len(step.outputs) if step.unpack else 0)
+        prefix = self.prefix(k)
+        # when the pack's access time is refreshed, its items' are too: pruning by last
+        # access must not drop the entries of the data read through packs
+        found, nbytes = self.cache.load(
+            [key], members=lambda _: [prefix + ik for ik in keys])  # type: ignore[operator]
+        entry = _pack_entry(found.get(key), self.n, _width(step))
         if entry is None:
             self.want_pack(k, keys)
             return False
         values, seconds = entry
         n = self.n
-        if whole:  # the usual case
+        if len(missing) == n:  # the usual case: every item, so whole columns
             if step.unpack:
                 columns = map(list, zip(*values, strict=True))
                 self.vals.update(zip(step.outputs, columns, strict=True))
             else:
                 self.vals[step.outputs[0]] = values
             filled, saved = n, sum(seconds)
-        else:
+        else:  # only the items asked for: the others are counted when (if) they are needed
             cols = [self.column(name) for name in step.outputs]
-            filled, saved = 0, 0.0
-            for i in range(n):
-                if cols[0][i] is _UNKNOWN:
-                    if step.unpack:
-                        for col, v in zip(cols, values[i], strict=True):
-                            col[i] = v
-                    else:
-                        cols[0][i] = values[i]
-                    saved += seconds[i]
-                    filled += 1
+            filled, saved = len(missing), 0.0
+            for i in missing:
+                if step.unpack:
+                    for col, v in zip(cols, values[i], strict=True):
+                        col[i] = v
+                else:
+                    cols[0][i] = values[i]
+                saved += seconds[i]
         stats = self.stats
         stats.hits[k] += filled
         stats.saved[k] += saved
@@ -531,6 +549,7 @@ class _Demand:
         keys = self.step_keys.get(k) if step.node.cache else None
         prefix = self.prefix(k) if keys is not None else b""
         times = self.seconds.get(k)
+        computed = self.computed_keys.setdefault(k, []) if times is not None else None
         for j, i in enumerate(live):
             value = results[j]
             if j in ctx.failed:
@@ -542,8 +561,9 @@ class _Demand:
                 stored = prefix + keys[i]
                 self.puts[stored] = (value, per_item)
                 self.put_step[stored] = k
-                if times is not None:
+                if computed is not None and times is not None:
                     times[i] = per_item
+                    computed.append(stored)
         stats = self.stats
         stats.calls[k] += calls
         stats.items[k] += len(live) - len(ctx.failed)
@@ -563,7 +583,7 @@ class _Demand:
                 continue
             values = list(cols[0]) if not step.unpack else list(zip(*cols, strict=True))
             packs[k] = _Pack(key, values, self.seconds[k],  # type: ignore[arg-type]
-                             self.loaded_bytes.get(k, 0))
+                             self.loaded_bytes.get(k, 0), self.computed_keys.get(k, []))
         return packs
 
     def finish(self) -> dict[str, list[Any]]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 import os
 import shutil
 import threading
@@ -85,9 +86,19 @@ class Store(ABC):
         are entries like the items, counted apart in :meth:`stats`: each holds the values of
         many items, a copy written to read them back with one lookup."""
 
-    @abstractmethod
     def prefixes_present(self, prefixes: Iterable[bytes]) -> set[bytes]:
-        """The prefixes that at least one stored key starts with."""
+        """The prefixes that at least one stored key starts with. This default answers all
+        of them (always safe: the lookups then find out); stores with an ordered index
+        answer exactly."""
+        return set(prefixes)
+
+    def get_linked(self, keys: Iterable[bytes],
+                   members: Callable[[bytes], Iterable[bytes]]) -> dict[bytes, bytes]:
+        """Like :meth:`get_many`, for keys that stand for others (a pack and its items): when
+        a key's access time is refreshed, so are those of ``members(key)``, so that pruning
+        by last access keeps the items of a pack in use. This default is ``get_many``, for
+        stores that keep no access times."""
+        return self.get_many(keys)
 
     @abstractmethod
     def contains_many(self, keys: Iterable[bytes]) -> set[bytes]:
@@ -185,6 +196,18 @@ class MemoryStore(Store):
                 if entry is not None:
                     found[key] = entry[0]
                     self._data[key] = (entry[0], now)
+        return found
+
+    def get_linked(self, keys: Iterable[bytes],
+                   members: Callable[[bytes], Iterable[bytes]]) -> dict[bytes, bytes]:
+        found = self.get_many(keys)
+        now = time.time()
+        with self._lock:
+            for key in found:
+                for member in members(key):
+                    entry = self._data.get(member)
+                    if entry is not None:
+                        self._data[member] = (entry[0], now)
         return found
 
     def put_many(self, items: Mapping[bytes, bytes],
@@ -384,8 +407,9 @@ class SQLiteStore(Store):
     # blobs
 
     def _blob(self, key: bytes, checksum: bytes) -> Path:
+        # spread over 256 directories by the key's last byte (a step's keys share a prefix)
         name = key.hex()
-        return self.path / "blobs" / name[:2] / f"{name}-{checksum.hex()}"
+        return self.path / "blobs" / name[-2:] / f"{name}-{checksum.hex()}"
 
     def _write_blob(self, path: Path, payload: bytes) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -404,6 +428,14 @@ class SQLiteStore(Store):
     # primitives
 
     def get_many(self, keys: Iterable[bytes]) -> dict[bytes, bytes]:
+        return self._get(keys, None)
+
+    def get_linked(self, keys: Iterable[bytes],
+                   members: Callable[[bytes], Iterable[bytes]]) -> dict[bytes, bytes]:
+        return self._get(keys, members)
+
+    def _get(self, keys: Iterable[bytes],
+             members: Callable[[bytes], Iterable[bytes]] | None) -> dict[bytes, bytes]:
         wanted = list(dict.fromkeys(keys))
         conn = self._conn()
         sql = "SELECT key, value, accessed FROM entries WHERE key IN (?)"
@@ -429,6 +461,8 @@ class SQLiteStore(Store):
         if bad:
             self._discard(bad)
         if stale:
+            if members is not None:
+                stale += [m for key in stale for m in members(key)]
             self._touch(stale)
         return found
 
@@ -658,14 +692,16 @@ def _create_schema(conn: Any, index: Path) -> None:
             if version != 0:
                 conn.execute("DROP INDEX IF EXISTS entries_accessed")
                 conn.execute("DROP TABLE IF EXISTS entries")
-                shutil.rmtree(index.parent / "blobs", ignore_errors=True)
-                (index.parent / "blobs").mkdir(exist_ok=True)
             conn.execute(_SCHEMA)
             conn.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+    if version not in (0, _SCHEMA_VERSION):  # the old entries' files, once nothing points
+        blobs = index.parent / "blobs"  # to them any more
+        shutil.rmtree(blobs, ignore_errors=True)
+        blobs.mkdir(exist_ok=True)
 
 
 def _close_all(conns: list[Any], pending: dict[bytes, float]) -> None:
@@ -724,6 +760,7 @@ class Cache:
         if store is None:
             store = NullStore() if path is None else SQLiteStore(path)
         self.store = store
+        self._takes_packs = "packs" in inspect.signature(store.put_many).parameters
         self._lock = threading.Lock()
         self._counts = dict.fromkeys(
             ("hits", "misses", "bytes_read", "bytes_written", "unpicklable", "corrupt"), 0
@@ -761,11 +798,18 @@ class Cache:
         """The values of the keys found; a key left out is a miss (``None`` is a value)."""
         return self.load(keys)[0]
 
-    def load(self, keys: Iterable[bytes]) -> tuple[dict[bytes, Any], int]:
-        """Like :meth:`get_many`, with the number of payload bytes read."""
+    def load(self, keys: Iterable[bytes], sizes: dict[bytes, int] | None = None,
+             members: Callable[[bytes], Iterable[bytes]] | None = None,
+             ) -> tuple[dict[bytes, Any], int]:
+        """Like :meth:`get_many`, with the number of payload bytes read (and, when ``sizes``
+        is given, each found key's payload size). ``members``: see
+        :meth:`Store.get_linked`."""
         keys = list(keys)
         try:
-            payloads = self.store.get_many(keys)
+            if members is None:
+                payloads = self.store.get_many(keys)
+            else:
+                payloads = self.store.get_linked(keys, members)
         except Exception as e:
             self._warn("reading failed, treating every key as a miss", e)
             payloads = {}
@@ -779,6 +823,8 @@ class Cache:
                 broken.append(key)
                 continue
             read += len(payload)
+            if sizes is not None:
+                sizes[key] = len(payload)
         if broken:
             with contextlib.suppress(Exception):
                 self.store.delete(broken)
@@ -817,8 +863,13 @@ class Cache:
         returns the bytes written, 0 (with a warning) when the store fails."""
         if not payloads and not packs:
             return 0
+        if not self._takes_packs:
+            packs = None  # a store written before packs existed: items only
         try:
-            self.store.put_many(payloads, packs)
+            if packs:
+                self.store.put_many(payloads, packs)
+            else:
+                self.store.put_many(payloads)
         except Exception as e:
             n = len(payloads) + len(packs or ())
             self._warn(f"writing {n} entries failed, they stay uncached", e)

@@ -71,3 +71,14 @@ def test_installed_script_has_run_and_cache():
 )
 def test_parse_size(text, size):
     assert parse_size(text) == size
+
+
+def test_cache_from_a_newer_hotpipe_is_refused_without_a_traceback(tmp_path):
+    import sqlite3
+
+    (tmp_path / "c").mkdir()
+    with sqlite3.connect(tmp_path / "c" / "index.sqlite") as conn:
+        conn.execute("PRAGMA user_version = 99")
+    out = hotpipe("cache", "stats", str(tmp_path / "c"))
+    assert out.returncode == 1
+    assert "newer hotpipe" in out.stderr and "Traceback" not in out.stderr

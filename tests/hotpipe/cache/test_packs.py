@@ -10,7 +10,7 @@ import pytest
 
 import hotpipe.cache.run as cache_run
 from hotpipe import FAILED, Local, Pipeline, node
-from hotpipe.cache import Cache, CacheWarning, MemoryStore, SQLiteStore, serialize
+from hotpipe.cache import Cache, CacheWarning, MemoryStore, SQLiteStore, Store, serialize
 from hotpipe.cache.store import INLINE_LIMIT
 
 CALLS: list[tuple[str, object]] = []
@@ -67,10 +67,22 @@ class Counting:
         self.calls: list[list[bytes]] = []
         self.prefix_calls: list[set[bytes]] = []
 
+    _inner = False  # inside get_linked (MemoryStore's calls get_many): count once
+
     def get_many(self, keys):
         keys = list(keys)
-        self.calls.append(keys)
+        if not self._inner:
+            self.calls.append(keys)
         return super().get_many(keys)
+
+    def get_linked(self, keys, members):
+        keys = list(keys)
+        self.calls.append(keys)
+        self._inner = True
+        try:
+            return super().get_linked(keys, members)
+        finally:
+            self._inner = False
 
     def prefixes_present(self, prefixes):
         prefixes = set(prefixes)
@@ -663,3 +675,147 @@ def test_item_entry_of_the_wrong_shape_is_a_miss(mem, foreign):
     assert hits_misses(again) == [(0, 50), (0, 50)]
     assert len(ran("inc")) == 50 and len(ran("dbl")) == 50
     assert Pipeline([inc, dbl]).run({"x": 3}, cache=Cache(store=mem))["z"] == 8
+
+
+# --- review findings: shapes, partial packs, repeated items, LRU, nested outputs --------------
+
+
+def test_tuple_output_entry_of_the_wrong_width_is_a_miss(mem):
+    pipe = Pipeline([split])
+    first = chain_map(mem, range(4), pipe=pipe, chunk=4)
+    mem.delete(pack_keys(mem))
+    for wrong in (("value", 1.0), ((1, 2, 3), 1.0)):
+        mem.put_many(dict.fromkeys(list(mem._data), serialize.dumps(wrong)))
+        CALLS.clear()
+        again = chain_map(mem, range(4), pipe=pipe, chunk=4)
+        assert (again["a"], again["b"]) == (first["a"], first["b"])
+        assert hits_misses(again) == [(0, 4)] and len(ran("split")) == 4
+        mem.delete(pack_keys(mem))
+        mem.put_many(dict.fromkeys(list(mem._data), serialize.dumps(wrong)))
+        assert pipe.run({"x": 2}, cache=Cache(store=mem))["b"] == -2
+
+
+@node(output="y")
+def slow_inc(x):
+    CALLS.append(("slow_inc", x))
+    return x + 1
+
+
+def test_partial_pack_hit_counts_only_the_items_needed(mem):
+    pipe = Pipeline([slow_inc, dbl])
+    chain_map(mem, [0, 1, 2, 3], pipe=pipe, chunk=4, outputs=["y"])
+    chain_map(mem, [0, 1], pipe=pipe, chunk=4, outputs=["z"])  # dbl cached for 0 and 1 only
+    r = chain_map(mem, [0, 1, 2, 3], pipe=pipe, chunk=4, outputs=["z"])
+    assert r["z"] == [2, 4, 6, 8]
+    # z of 0 and 1 are per-item hits, so slow_inc is needed (and hit, from its pack) for
+    # items 2 and 3 only
+    assert hits_misses(r) == [(2, 0), (2, 2)]
+
+
+@node(output="y")
+def large(x):
+    return "v" * 200_000
+
+
+def test_repeated_items_count_each_time_toward_the_pack_limit(mem):
+    chain_map(mem, [1] * 50, pipe=Pipeline([large]))
+    assert (mem.stats().entries, mem.stats().packs) == (1, 0)  # 50 x 200 KB: over 1 MiB
+    mem.clear()
+    chain_map(mem, [1] * 5, pipe=Pipeline([large]))  # 5 x 200 KB = 1,000,000 bytes: under
+    assert (mem.stats().entries, mem.stats().packs) == (1, 1)
+
+
+def test_reading_a_pack_keeps_its_items_alive_for_prune(tmp_path):
+    store = SQLiteStore(tmp_path / "c")
+    store.touch_interval = 0.0  # record every access
+    a, b = range(100), range(1000, 1100)
+    chain_map(store, a)
+    chain_map(store, b)
+    for _ in range(3):
+        chain_map(store, a)  # read through packs only
+    store.close()
+    total = store.stats().bytes
+    store.prune(total // 2)
+    CALLS.clear()
+    subset = chain_map(store, list(a)[::2])  # other chunks: read item by item
+    assert hits_misses(subset) == [(50, 0), (50, 0)] and CALLS == []
+    store.close()
+
+
+@node(output="a")
+def fa(x):
+    return x + 100
+
+
+@node(output="b")
+def fb(x):
+    return -x
+
+
+@node(output="sa")
+def use_a(a):
+    return ("A", a)
+
+
+@node(output="sb")
+def use_b(b):
+    return ("B", b)
+
+
+@pytest.mark.parametrize("order", [(["sa", "sb"], ["sa"]), (["sa"], ["sa", "sb"])])
+def test_nested_step_computing_fewer_outputs_has_its_own_key(mem, order):
+    nest = Pipeline([fa, fb], name="inner").as_node(name="nest", over="x")
+    outer = Pipeline([nest, use_a, use_b])
+    xs = [[1, 2], [3]]
+    want = {"sa": [("A", [101, 102]), ("A", [103])], "sb": [("B", [-1, -2]), ("B", [-3])]}
+    for outputs in order:
+        r = outer.map({"x": xs}, over="x", outputs=outputs, engine=Local(chunk_size=2),
+                      cache=Cache(store=mem))
+        assert {name: r[name] for name in outputs} == {name: want[name] for name in outputs}
+
+
+def test_pack_with_overflowing_seconds_is_a_miss(mem):
+    chain_map(mem, range(50))
+    mem.put_many({}, dict.fromkeys(pack_keys(mem), serialize.dumps(([1] * 50, [10**400] * 50))))
+    again = chain_map(mem, range(50))
+    assert again["z"] == [2 * (x + 1) for x in range(50)]
+
+
+def test_large_results_spread_over_blob_directories(tmp_path):
+    store = SQLiteStore(tmp_path / "c")
+    chain_map(store, range(8), pipe=Pipeline([large]), chunk=1)
+    dirs = {p.parent.name for p in (tmp_path / "c" / "blobs").glob("*/*")}
+    assert len(dirs) >= 4  # 8 keys sharing a step prefix, spread by their last byte
+    store.close()
+
+
+class MinimalStore(MemoryStore):
+    """A user store written against the older interface: no prefixes_present, no
+    get_linked, put_many without packs."""
+
+    prefixes_present = Store.prefixes_present
+    get_linked = Store.get_linked
+
+    def put_many(self, items):
+        return super().put_many(items)
+
+
+def test_store_without_the_new_methods_still_works():
+    store = MinimalStore()
+    first = chain_map(store, range(100))
+    CALLS.clear()
+    again = chain_map(store, range(100))
+    assert again["z"] == first["z"] and CALLS == []
+    assert hits_misses(again) == [(100, 0), (100, 0)]
+
+
+def test_run_asks_no_prefix_and_a_stream_finds_what_it_wrote(mem):
+    pipe = Pipeline([inc, dbl])
+    assert pipe.run({"x": 1}, cache=Cache(store=mem))["z"] == 4
+    assert mem.prefix_calls == []
+    CALLS.clear()
+    items = (x % 10 for x in range(200))  # a stream repeating ten items
+    out = list(pipe.imap({"x": items}, over="x", cache=Cache(store=mem),
+                         engine=Local(chunk_size=50)))
+    assert len(out) == 200
+    assert len(ran("inc")) < 200  # the repeats were found in the cache
