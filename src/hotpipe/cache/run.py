@@ -24,6 +24,7 @@ per-item entries. Packs only hold small results (up to ``PACK_LIMIT`` bytes per 
 from __future__ import annotations
 
 from collections.abc import Set
+from dataclasses import dataclass
 from functools import partial
 from itertools import repeat
 from time import perf_counter, thread_time
@@ -189,14 +190,14 @@ def cached_broadcast(plan: Plan, scalars: dict[str, Any], n: int, on_error: str,
         if any(v is FAILED for v in raw):
             values.update(dict.fromkeys(step.outputs, FAILED))
             continue
-        key = None
+        key = stored = None
         fp = fps[k]
         if fp is not None:
             arg_keys = [keys.get(a) for a in step.args]
             if all(ak is not None for ak in arg_keys):
                 key = _digest(fp + b"".join(arg_keys))  # type: ignore[arg-type]
-        if key is not None:
-            stored = fp[:_PREFIX] + key  # type: ignore[index]
+                stored = fp[:_PREFIX] + key
+        if stored is not None:
             found, nbytes = cache.load([stored])
             entry = _entry(found.get(stored), _width(step))
             if entry is not None:
@@ -217,8 +218,7 @@ def cached_broadcast(plan: Plan, scalars: dict[str, Any], n: int, on_error: str,
             failure = failure or (step.name, exc)
             continue
         values.update(zip(step.outputs, results, strict=True))
-        if key is not None:
-            stored = fp[:_PREFIX] + key  # type: ignore[index]
+        if stored is not None:
             puts[stored] = (results if step.unpack else results[0], perf_counter() - t0)
             put_step[stored] = k
             keys.update(zip(step.outputs, _output_keys(step, key), strict=True))
@@ -247,25 +247,17 @@ def _save(cache: Cache, puts: dict[bytes, Any], step_of: dict[bytes, int],
     if not puts and not packs:
         return
     payloads = cache.encode(puts)
-    step_bytes: dict[int, int] = {}
-    for key, payload in payloads.items():
-        step_bytes[step_of[key]] = step_bytes.get(step_of[key], 0) + len(payload)
     dropped = {step_of[key] for key in puts if key not in payloads}  # unpicklable
-    packed: dict[bytes, bytes] = {}
-    pack_bytes: dict[int, int] = {}
-    for k, pack in (packs or {}).items():
-        if k in dropped or pack.size(payloads) > PACK_LIMIT:
-            continue
-        encoded = cache.encode({pack.key: (pack.values, pack.seconds)})
-        if pack.key in encoded:
-            packed[pack.key] = encoded[pack.key]
-            pack_bytes[k] = len(encoded[pack.key])
+    chosen = {pack.key: k for k, pack in (packs or {}).items()
+              if k not in dropped and pack.size(payloads) <= PACK_LIMIT}
+    packed = cache.encode({pack.key: (pack.values, pack.seconds)
+                           for pack in (packs or {}).values() if pack.key in chosen})
     if not cache.write(payloads, packed):
         return
-    for k, size in step_bytes.items():
-        stats.bytes_written[k] += size
-    for k, size in pack_bytes.items():
-        stats.bytes_written[k] += size
+    for key, payload in payloads.items():
+        stats.bytes_written[step_of[key]] += len(payload)
+    for key, payload in packed.items():
+        stats.bytes_written[chosen[key]] += len(payload)
 
 
 def _entry(entry: Any, width: int) -> tuple[Any, float] | None:
@@ -299,16 +291,15 @@ def _pack_entry(entry: Any, n: int, width: int) -> tuple[list[Any], list[float]]
     return values, saved
 
 
+@dataclass(slots=True)
 class _Pack:
     """The results of one step over a whole chunk, to store as one entry."""
 
-    __slots__ = ("computed", "key", "loaded_bytes", "seconds", "values")
-
-    def __init__(self, key: bytes, values: list[Any], seconds: list[float],
-                 loaded_bytes: int, computed: list[bytes]) -> None:
-        self.key, self.values, self.seconds = key, values, seconds
-        self.loaded_bytes = loaded_bytes  # payload bytes of the items read, per item
-        self.computed = computed  # the keys of the items computed, one per item
+    key: bytes
+    values: list[Any]
+    seconds: list[float]
+    loaded_bytes: int  # payload bytes of the items read, per item
+    computed: list[bytes]  # the keys of the items computed, one per item
 
     def size(self, payloads: dict[bytes, bytes]) -> int:
         """The pack's payload size, estimated from its items' own payloads (each item
@@ -561,8 +552,8 @@ class _Demand:
                 stored = prefix + keys[i]
                 self.puts[stored] = (value, per_item)
                 self.put_step[stored] = k
-                if computed is not None and times is not None:
-                    times[i] = per_item
+                if computed is not None:  # a pack is wanted: track its items
+                    times[i] = per_item  # type: ignore[index]
                     computed.append(stored)
         stats = self.stats
         stats.calls[k] += calls

@@ -648,7 +648,7 @@ def _connect(index: Path) -> Any:
     conn = sqlite3.connect(index, timeout=30.0, isolation_level=None, check_same_thread=False)
     conn.text_factory = bytes  # a damaged row holding TEXT still reads, and fails its checksum
     try:
-        _check_version(conn, index)  # before anything changes the file
+        version = _check_version(conn, index)  # before anything changes the file
         conn.execute("PRAGMA busy_timeout = 30000")
         conn.execute("PRAGMA auto_vacuum = INCREMENTAL")  # takes effect only on a new file
         # WAL is a property of the file: only its creator switches it on. The switch needs an
@@ -664,8 +664,8 @@ def _connect(index: Path) -> Any:
                     raise
                 time.sleep(0.01 * (1 + attempt % 10))
         conn.execute("PRAGMA synchronous = NORMAL")
-        if conn.execute("PRAGMA user_version").fetchone()[0] != _SCHEMA_VERSION:
-            _create_schema(conn, index)
+        if version != _SCHEMA_VERSION:
+            _create_schema(conn, index)  # checks again, under the write lock
     except BaseException:
         conn.close()
         raise
