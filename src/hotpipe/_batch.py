@@ -19,6 +19,7 @@ from functools import partial
 from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
+from hotpipe._state import BatchSizing, Tuning
 from hotpipe._values import FAILED, describe_inputs
 from hotpipe.resources import Resource
 
@@ -75,17 +76,15 @@ def batch_columns(step: Step, cols: dict[str, list[Any]], scalars: dict[str, Any
     return tuple(args), tuple(per_item)
 
 
-def _sizes(step: Step, k: int, tuning: dict[str, Any]) -> dict[str, Any]:
-    state = tuning.get(("batch", k))
+def _sizes(step: Step, k: int, tuning: Tuning) -> BatchSizing:
+    state = tuning.batch.get(k)
     if state is None:
         fixed = step.node.batch_size
-        state = {"size": fixed or START_SIZE, "best": 0.0, "done": fixed is not None,
-                 "rates": []}
-        tuning[("batch", k)] = state
+        state = tuning.batch[k] = BatchSizing(fixed or START_SIZE, done=fixed is not None)
     return state
 
 
-def _learn(state: dict[str, Any], m: int, seconds: float) -> None:
+def _learn(state: BatchSizing, m: int, seconds: float) -> None:
     """Grow the batch size while throughput does not drop.
 
     Each size is measured on two full batches and judged by the better one (one pause of
@@ -93,25 +92,25 @@ def _learn(state: dict[str, Any], m: int, seconds: float) -> None:
     5 % of the best so far, and settles on the previous size when it falls below. Batches cut
     short by the end of a chunk are not measured.
     """
-    if state["done"] or m < state["size"]:
+    if state.done or m < state.size:
         return
-    state["rates"].append(m / seconds if seconds > 0 else float("inf"))
-    if len(state["rates"]) < 2:
+    state.rates.append(m / seconds if seconds > 0 else float("inf"))
+    if len(state.rates) < 2:
         return
-    rate = max(state["rates"])
-    state["rates"] = []
-    if rate >= state["best"] * (1 - TOLERANCE) and state["size"] < MAX_SIZE:
-        state["best"] = max(state["best"], rate)
-        state["size"] *= 2
+    rate = max(state.rates)
+    state.rates = []
+    if rate >= state.best * (1 - TOLERANCE) and state.size < MAX_SIZE:
+        state.best = max(state.best, rate)
+        state.size *= 2
     else:
-        state["done"] = True
-        if rate < state["best"] * (1 - TOLERANCE):
-            state["size"] = max(1, state["size"] // 2)
+        state.done = True
+        if rate < state.best * (1 - TOLERANCE):
+            state.size = max(1, state.size // 2)
 
 
 def map_batches(step: Step, k: int, n: int, ctx: Any,
                 batch_args: Callable[[list[int] | range], tuple[tuple[Any, ...], tuple[bool, ...]]],
-                tuning: dict[str, Any]) -> tuple[list[Any], int]:
+                tuning: Tuning) -> tuple[list[Any], int]:
     """Run ``step.batch`` over the chunk's live items; returns outputs and calls made
     (successful batch calls, plus singular calls made to locate failures)."""
     state = _sizes(step, k, tuning)
@@ -123,7 +122,7 @@ def map_batches(step: Step, k: int, n: int, ctx: Any,
     describe = partial(describe_inputs, step)
     while pos < len(live):
         with _LOCK:
-            size = state["size"]
+            size = state.size
         idx = live[pos:pos + size]
         pos += len(idx)
         args, per_item = batch_args(idx)

@@ -13,6 +13,8 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from hotpipe.engines.local import Local
+from hotpipe._values import as_list
+from hotpipe.runners import runner_for
 from hotpipe.errors import InputError, NodeError
 from hotpipe.plan import Plan, suggest
 from hotpipe.profile import Profile
@@ -83,9 +85,10 @@ def run_cached(pipe: Pipeline, inputs: Mapping[str, Any], outputs: Any,
     engine = engine or LOCAL
     try:
         with sampling(plan, profile) as sampler:
-            outcome = engine.run_map(plan, columns, scalars, 1, "raise", None, store)
+            outcome = engine.run_map(plan, columns, scalars, 1, "raise", None,
+                                     runner_for(store))
     except NodeError as err:  # one item, not a map: no index, no map-only hint
-        raise NodeError(err.node, None, err.inputs, err.error) from err.error
+        raise NodeError(err.node, None, err.inputs, err.error, err.path[1:]) from err.error
     values = {k: v[0] for k, v in outcome.values.items()}
     return Result(values, Profile(plan, outcome, "run", engine.name, sampler))
 
@@ -165,18 +168,3 @@ def over_names(
     return names
 
 
-def as_list(name: str, values: Any) -> list[Any]:
-    if isinstance(values, list):
-        return values
-    if isinstance(values, (set, frozenset)):
-        raise InputError(
-            f"map(over={name!r}): a {type(values).__name__} has no order, so results could not "
-            "be matched to items. Fix: pass sorted(...) or a list."
-        )
-    if isinstance(values, (str, bytes, Mapping)) or not hasattr(values, "__len__"):
-        raise InputError(
-            f"map(over={name!r}): the value for {name!r} must be a sequence of items (list, "
-            f"tuple, range, numpy array) or an iterator, got {type(values).__name__}. "
-            "Fix: pass a list (a string or a dict is one value, not items)."
-        )
-    return list(values)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import reprlib
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
+
+from hotpipe.errors import InputError
 
 if TYPE_CHECKING:
     from hotpipe.plan import Step
 
-__all__ = ["FAILED", "describe_inputs", "short_repr"]
+__all__ = ["FAILED", "as_list", "describe_inputs", "short_repr"]
 
 _short = reprlib.Repr()
 _short.maxstring = 60
@@ -50,3 +53,21 @@ def describe_inputs(step: Step, values: tuple[Any, ...]) -> str:
 def short_repr(value: Any) -> str:
     """A repr cut to ~60 characters and 4 elements per container."""
     return _short.repr(value)
+
+
+def as_list(name: str, values: Any, where: str = "map") -> list[Any]:
+    """The items of a mapped input as a list, or an InputError saying what to pass."""
+    if isinstance(values, list):
+        return values
+    if isinstance(values, (set, frozenset)):
+        raise InputError(
+            f"{where}(over={name!r}): a {type(values).__name__} has no order, so results "
+            "could not be matched to items. Fix: pass sorted(...) or a list."
+        )
+    if isinstance(values, (str, bytes, Mapping)) or not hasattr(values, "__len__"):
+        raise InputError(
+            f"{where}(over={name!r}): the value for {name!r} must be a sequence of items "
+            f"(list, tuple, range, numpy array) or an iterator, got {type(values).__name__}. "
+            "Fix: pass a list (a string or a dict is one value, not items)."
+        )
+    return list(values)

@@ -9,23 +9,31 @@ which is reported before any node runs, from runtime failures (a node raised)::
     ├── InputError                bad arguments to run/map/bind/as_node (raised before work starts)
     │   └── CacheKeyError         a value cannot be fingerprinted stably for the cache
     ├── ResourceError             building a declared resource failed; the cause is chained
-    └── NodeError                 a node raised; the original exception is ``__cause__``
+    ├── NodeError                 a node raised; the original exception is ``__cause__``
+    └── WorkerDied                a worker process exited abruptly (chained under a NodeError)
+
+    ItemError                     not an exception: one failed item of a map with
+                                  ``on_error="collect"`` (index, node, exception, path)
+    CacheWarning                  a warning (UserWarning): an entry could not be read or written
 
 Every message says what was wrong, which value, and how to fix it.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = [
     "CacheKeyError",
+    "CacheWarning",
     "CycleError",
     "DefinitionError",
     "HotpipeError",
     "InputError",
+    "ItemError",
     "NodeError",
     "ResourceError",
+    "WorkerDied",
 ]
 
 
@@ -69,22 +77,59 @@ class ResourceError(HotpipeError):
 class NodeError(HotpipeError):
     """A node raised an exception; the original one is chained as ``__cause__``.
 
-    Attributes: ``node`` (its name), ``index`` (the item's position in a map, ``None`` in
-    ``run``), ``inputs`` (a short repr of the arguments it was called with).
+    Attributes: ``node`` (its name; a node of a nested pipeline mapped with ``over`` is
+    ``"<outer node>/<inner node>"``), ``index`` (the item's position in a map, ``None`` in
+    ``run``), ``path`` (the index at every nesting level, outermost first: ``(3, 7)`` is inner
+    item 7 of map item 3; ``()`` in ``run`` outside nested maps), ``inputs`` (a short repr of
+    the arguments it was called with).
     """
 
-    def __init__(self, node: str, index: int | None, inputs: str, error: BaseException) -> None:
+    def __init__(self, node: str, index: int | None, inputs: str, error: BaseException,
+                 path: tuple[int, ...] | None = None) -> None:
         self.node = node
         self.index = index
+        self.path = path if path is not None else (() if index is None else (index,))
         self.inputs = inputs
         self.error = error
-        where = f"node {node!r}" if index is None else f"node {node!r} on item {index}"
-        hint = "" if index is None else "; map(..., on_error='collect') keeps the other items"
         super().__init__(
-            f"{where} raised {type(error).__name__}: {error}; inputs: {inputs}. "
-            f"The original traceback is chained above{hint}."
+            f"{where_item(node, index, self.path)} raised {type(error).__name__}: {error}; "
+            f"inputs: {inputs}. The original traceback is chained above"
+            + ("" if index is None else "; map(..., on_error='collect') keeps the other items")
+            + "."
         )
 
     def __reduce__(self) -> tuple[Any, ...]:
         # keeps extra attributes (e.g. a worker's traceback) across processes
-        return (type(self), (self.node, self.index, self.inputs, self.error), self.__dict__)
+        return (type(self), (self.node, self.index, self.inputs, self.error, self.path),
+                self.__dict__)
+
+
+def where_item(node: str, index: int | None, path: tuple[int, ...]) -> str:
+    """``node 'x' on item 3``, or with nesting ``node 'per/enc' on item 3, inner item 7``."""
+    where = f"node {node!r}"
+    inner = path[1:] if index is not None else path
+    if index is not None:
+        where += f" on item {index}"
+    if inner:
+        where += (", " if index is not None else " on ") + "inner item " + " > ".join(
+            str(i) for i in inner)
+    return where
+
+
+class WorkerDied(HotpipeError, RuntimeError):
+    """The worker process running an item exited abruptly (the item is named in the
+    :class:`NodeError` that carries this)."""
+
+
+class ItemError(NamedTuple):
+    """One failed item of a map: its index, the node that raised, and the exception.
+    ``path`` is the index at every nesting level (``(index,)`` outside nested maps)."""
+
+    index: int
+    node: str
+    exception: BaseException
+    path: tuple[int, ...] = ()
+
+
+class CacheWarning(UserWarning):
+    """The cache could not read or write an entry; the value is computed instead."""

@@ -12,26 +12,29 @@ slow enough that timing costs under ~2 % is timed item by item throughout.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from itertools import islice, repeat
 from time import perf_counter, thread_time
 from typing import TYPE_CHECKING, Any
 
 from hotpipe._batch import batch_columns, call_batch_of_one, map_batches
+from hotpipe._state import Tuning, state_of
 from hotpipe._values import FAILED, describe_inputs, short_repr
-from hotpipe.errors import NodeError
+from hotpipe.errors import ItemError, NodeError
 from hotpipe.plan import Plan, Step
-from hotpipe.profile.stats import TIME_EVERY_ITEM_ABOVE, ItemError, Stats
+from hotpipe.profile.stats import TIME_EVERY_ITEM_ABOVE, Stats
 from hotpipe.resources import Resource, resolve
 
 if TYPE_CHECKING:
-    from hotpipe.cache.store import Cache
+    from collections.abc import Sequence
 
 __all__ = [
     "FAILED",
+    "PLAIN",
     "Broadcast",
     "Chunk",
+    "PlainRunner",
     "compile_item_function",
     "item_failure",
     "run_broadcast",
@@ -157,34 +160,53 @@ def item_failure(plan: Plan, func: Callable[..., Any], exc: BaseException) -> Ba
 
 @dataclass
 class Broadcast:
-    """The broadcast values of a map (inputs, constants, outputs of once-per-map steps),
-    their cache keys when caching, and whether a once-per-map step failed."""
+    """The broadcast values of a map (inputs, constants, outputs of once-per-map steps) and
+    whether a once-per-map step failed. ``inner`` keeps, per nested map step, the broadcast
+    values of its inner plans, computed once per map on first use. A cached run extends it
+    with the keys it needs (:class:`hotpipe.cache.run.KeyedBroadcast`)."""
 
     values: dict[str, Any]
-    keys: dict[str, bytes | None] | None = None
     broken: bool = False
     failure: tuple[str, BaseException] | None = None
-    fps: list[bytes | None] | None = None
-    present: frozenset[bytes] | None = None  # key prefixes of cached steps stored at the start
+    inner: dict[int, Any] = field(default_factory=dict)
+
+
+class PlainRunner:
+    """Runs a plan's steps with no cache: the reference executors of this module.
+
+    Engines receive a runner chosen once per call (this one, or a cached runner from
+    :mod:`hotpipe.runners`) and never see the cache; nested maps run their inner plans
+    through the same runner.
+    """
+
+    cached = False
+
+    def broadcast(self, plan: Plan, scalars: dict[str, Any], n: int, on_error: str,
+                  stats: Stats, tuning: Tuning | None = None) -> Broadcast:
+        return run_broadcast(plan, scalars, n, on_error, stats, self, tuning)
+
+    def columns(self, plan: Plan, columns: dict[str, list[Any]], bc: Broadcast, n: int,
+                offset: int, on_error: str, stats: Stats,
+                paths: Sequence[tuple[int, ...]] | None = None,
+                tuning: Tuning | None = None) -> dict[str, list[Any]]:
+        return run_columns(plan, columns, bc, n, offset, on_error, stats, self, paths, tuning)
+
+
+PLAIN = PlainRunner()
 
 
 def run_broadcast(
     plan: Plan, scalars: dict[str, Any], n: int, on_error: str, stats: Stats,
-    cache: Cache | None = None,
+    runner: Any = PLAIN, tuning: Tuning | None = None,
 ) -> Broadcast:
     """Run the steps that depend on broadcast values only, once for all items.
 
     With ``on_error="collect"`` a failing step's outputs are FAILED for every item (and the
     failure is recorded for each); the steps that read them fail in turn, the others run.
-    With a cache, the steps are loaded or computed and stored (see :mod:`hotpipe.cache.run`).
     """
-    if cache is not None:
-        from hotpipe.cache.run import cached_broadcast
-
-        return cached_broadcast(plan, scalars, n, on_error, stats, cache)
     vals = dict(scalars)
-    failure: tuple[str, BaseException] | None = None
-    for k, step in enumerate(plan.steps):
+    bc = Broadcast(vals)
+    for step in plan.steps:
         if step.mapped:
             continue
         raw = tuple(vals[a] for a in step.args)
@@ -192,17 +214,24 @@ def run_broadcast(
             vals.update(dict.fromkeys(step.outputs, FAILED))
             continue
         try:
-            results = call_once(step, k, raw, stats)
+            results = call_once(step, raw, stats, runner, bc, tuning or state_of(plan).tuning)
         except Exception as exc:
             results = once_failed(step, raw, exc, on_error, n, stats)
-            failure = failure or (step.name, exc)
+            bc.failure = bc.failure or (step.name, exc)
         vals.update(zip(step.outputs, results, strict=True))
-    return Broadcast(vals, None, failure is not None, failure)
+    bc.broken = bc.failure is not None
+    return bc
 
 
-def call_once(step: Step, k: int, raw: tuple[Any, ...], stats: Stats) -> tuple[Any, ...]:
+def call_once(step: Step, raw: tuple[Any, ...], stats: Stats, runner: Any = PLAIN,
+              bc: Broadcast | None = None, tuning: Tuning | None = None) -> tuple[Any, ...]:
     """Call a once-per-map step (resources built, async awaited, batch-only nodes given lists
-    of one) and record it; returns its outputs."""
+    of one, a nested map run over its inner items) and record it; returns its outputs."""
+    if step.nested is not None:
+        from hotpipe._nested import run_nested_once
+
+        return run_nested_once(step, raw, stats, runner, bc or Broadcast({}), tuning)
+    k = step.slot
     t0, c0 = perf_counter(), thread_time()
     try:
         if step.run_batch_only:
@@ -230,9 +259,11 @@ def once_failed(step: Step, raw: tuple[Any, ...], exc: Exception, on_error: str,
                 stats: Stats) -> tuple[Any, ...]:
     """A once-per-map step raised: raise its NodeError, or (collect) record it for every
     item and return FAILED outputs (only the steps that read them fail in turn)."""
+    if isinstance(exc, NodeError) and step.nested is not None:
+        raise exc  # an inner step failed for every outer item: already said
     if on_error == "raise":
         raise NodeError(step.name, None, describe_inputs(step, raw), exc) from exc
-    stats.errors.extend(ItemError(i, step.name, exc) for i in range(n))
+    stats.errors.extend(ItemError(i, step.name, exc, (i,)) for i in range(n))
     return (FAILED,) * len(step.outputs)
 
 
@@ -240,34 +271,61 @@ def once_failed(step: Step, raw: tuple[Any, ...], exc: Exception, on_error: str,
 
 
 class Chunk:
-    """The per-chunk context the column loops share: where items are, what failed.
+    """The per-chunk context the column loops share: where items are, what failed, and how
+    inner plans of nested maps run (the ``runner``, the map's ``bc``, the ``tuning``).
 
-    ``index`` maps a position in the columns being run to the item's index in the map
-    (``offset + position`` for a contiguous chunk; a list for a subset, as the cache runs).
+    ``index`` maps a position in the columns being run to a position of the chunk (a list
+    for a subset, as the cache runs); ``paths`` gives a chunk position's index at every
+    nesting level (None: a top-level chunk, whose position ``p`` is item ``offset + p``).
     """
 
-    __slots__ = ("failed", "index", "offset", "on_error", "stats")
+    __slots__ = ("bc", "failed", "index", "offset", "on_error", "paths", "runner", "stats",
+                 "tuning")
 
     def __init__(self, offset: int, on_error: str, stats: Stats, failed: set[int],
-                 index: list[int] | None = None) -> None:
+                 index: list[int] | None = None,
+                 paths: Sequence[tuple[int, ...]] | None = None,
+                 runner: Any = PLAIN, bc: Broadcast | None = None,
+                 tuning: Tuning | None = None) -> None:
         self.offset = offset
         self.on_error = on_error
         self.stats = stats
         self.failed = failed
         self.index = index
+        self.paths = paths
+        self.runner = runner
+        self.bc = bc
+        self.tuning = tuning
+
+    def path(self, position: int) -> tuple[int, ...]:
+        """The index path of the item at ``position`` (outermost map first)."""
+        p = position if self.index is None else self.index[position]
+        return (self.offset + p,) if self.paths is None else self.paths[p]
 
     def item(self, position: int) -> int:
-        """The map index of the item at ``position``."""
-        return self.offset + (position if self.index is None else self.index[position])
+        """The map index of the item at ``position`` (-1 inside ``run``)."""
+        p = position if self.index is None else self.index[position]
+        if self.paths is None:
+            return self.offset + p
+        path = self.paths[p]
+        return path[0] if path else -1
 
     def fail(self, step: Step, position: int, values: tuple[Any, ...],
              exc: BaseException) -> None:
         """The item at ``position`` of ``step`` raised ``exc``."""
-        i = self.item(position)
-        err = NodeError(step.name, i, describe_inputs(step, values), exc)
+        path = self.path(position)
+        if isinstance(exc, NodeError) and step.nested is not None:
+            err = exc  # an inner step of a nested map: it already names itself and its path
+        else:
+            index = self.item(position)
+            err = NodeError(step.name, None if index < 0 else index,
+                            describe_inputs(step, values), exc,
+                            path[1:] if index < 0 else path)
         if self.on_error == "raise":
+            if err is exc:
+                raise err
             raise err from exc
-        self.stats.errors.append(ItemError(i, step.name, exc))
+        self.stats.errors.append(ItemError(self.item(position), step.name, exc, path))
         self.failed.add(position)
 
 
@@ -343,7 +401,7 @@ def split_outputs(step: Step, out: list[Any], ctx: Chunk,
 
 
 def run_step(step: Step, k: int, argcols: list[Any], n: int, ctx: Chunk,
-              batch_args: Callable[[int, int], tuple[Any, ...]], plan: Plan) -> tuple[list, int]:
+             batch_args: Callable[[int, int], tuple[Any, ...]]) -> tuple[list, int]:
     """One mapped step over the chunk; returns the outputs and the number of calls.
 
     Singular functions: timed samples first, then the fastest safe loop. Async functions:
@@ -352,7 +410,7 @@ def run_step(step: Step, k: int, argcols: list[Any], n: int, ctx: Chunk,
     if step.node.is_async:
         return _map_async(step, k, argcols, n, ctx), n - len(ctx.failed)
     if step.batch is not None:
-        return map_batches(step, k, n, ctx, batch_args, plan.tuning)
+        return map_batches(step, k, n, ctx, batch_args, ctx.tuning)
     stats = ctx.stats
     out: list[Any] = []
     sample = min(n, max(0, stats.sample - stats.timed[k]))
@@ -397,44 +455,53 @@ def run_columns(
     offset: int,
     on_error: str,
     stats: Stats,
-    cache: Cache | None = None,
+    runner: Any = PLAIN,
+    paths: Sequence[tuple[int, ...]] | None = None,
+    tuning: Tuning | None = None,
 ) -> dict[str, list[Any]]:
     """Run the plan's per-item steps over ``n`` items held column-wise.
 
     ``columns`` hold the mapped inputs (lists of length ``n``); ``bc`` every broadcast
     value, from :func:`run_broadcast`. ``offset`` is the index of the first item (for
-    messages). Returns the columns of ``plan.outputs``.
+    messages); inside a nested map ``paths`` give each item's index path instead. Returns
+    the columns of ``plan.outputs``.
     """
-    if cache is not None:
-        from hotpipe.cache.run import cached_columns
-
-        return cached_columns(plan, columns, bc, n, offset, on_error, stats, cache)
     scalars = bc.values
     cols = dict(columns)
-    ctx = Chunk(offset, on_error, stats, set())
+    tuning = tuning or state_of(plan).tuning
+    ctx = Chunk(offset, on_error, stats, set(), None, paths, runner, bc, tuning)
     dirty = bc.broken  # some value is FAILED: steps must look for failed arguments
-    for k, step in enumerate(plan.steps):
+    for step in plan.steps:
         if not step.mapped:
             continue
+        k = step.slot
         t0, c0 = perf_counter(), thread_time()
         ctx.failed = skipped_items(step, cols, scalars, n) if dirty else set()
-        argcols = resolved_columns(step, cols, scalars, n, ctx)
-        if argcols is None:  # a resource could not be built: every item of the step failed
-            out, calls = [FAILED] * n, 0
+        if step.nested is not None:
+            from hotpipe._nested import run_nested
+
+            outs, inner_wall, inner_cpu = run_nested(step, cols, scalars, n, ctx)
+            cols.update(zip(step.outputs, outs, strict=True))
+            calls = n - len(ctx.failed)
         else:
-            out, calls = run_step(step, k, argcols, n, ctx,
-                                  partial(batch_columns, step, cols, scalars), plan)
-        if step.unpack:
-            split = split_outputs(step, out, ctx, argcols)
-            cols.update(zip(step.outputs, split, strict=True))
-        else:
-            cols[step.outputs[0]] = out
+            inner_wall = inner_cpu = 0.0
+            argcols = resolved_columns(step, cols, scalars, n, ctx)
+            if argcols is None:  # a resource could not be built: every item failed
+                out, calls = [FAILED] * n, 0
+            else:
+                out, calls = run_step(step, k, argcols, n, ctx,
+                                      partial(batch_columns, step, cols, scalars))
+            if step.unpack:
+                split = split_outputs(step, out, ctx, argcols)
+                cols.update(zip(step.outputs, split, strict=True))
+            else:
+                cols[step.outputs[0]] = out
         dirty = dirty or bool(ctx.failed)
         t1 = perf_counter()
         stats.calls[k] += calls
         stats.items[k] += n - len(ctx.failed)
-        stats.wall[k] += t1 - t0
-        stats.cpu[k] += thread_time() - c0
+        stats.wall[k] += t1 - t0 - inner_wall
+        stats.cpu[k] += thread_time() - c0 - inner_cpu
         stats.event(k, t0, t1, n)
     stats.chunks += 1
     return {name: cols[name] if name in cols else [scalars[name]] * n for name in plan.outputs}

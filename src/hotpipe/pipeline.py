@@ -27,6 +27,7 @@ from hotpipe.errors import DefinitionError, InputError
 from hotpipe.graph import Edge, Graph, GraphNode, topological_order
 from hotpipe.node import Nested, Node, make_node
 from hotpipe.plan import Plan, compile_plan, nested_function, product_columns, suggest
+from hotpipe.runners import runner_for
 from hotpipe.profile import Profile
 from hotpipe.resources import Resource
 from hotpipe.result import Result
@@ -449,17 +450,18 @@ class Pipeline:
         scalars.update(plan.constants)
         columns = {k: v for k, v in columns.items() if k in plan.inputs}
         engine = engine or LOCAL
+        runner = runner_for(store)
         with sampling(plan, profile) as sampler:
             if progress is True:
                 from hotpipe.progress import progress_bar
 
                 with progress_bar(f"{self._name or 'map'}", n) as advance:
                     outcome = engine.run_map(plan, columns, scalars, n, on_error, advance,
-                                             store)
+                                             runner)
             else:
                 callback = progress if callable(progress) else None
                 outcome = engine.run_map(plan, columns, scalars, n, on_error, callback,
-                                         store)
+                                         runner)
         prof = Profile(plan, outcome, "map", engine.name, sampler)
         return Result(outcome.values, prof, outcome.stats.errors)
 

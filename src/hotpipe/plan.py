@@ -1,19 +1,23 @@
 """Compile (pipeline, given inputs, requested outputs) into an execution plan, once.
 
-Compiling flattens nested pipelines into the parent (their inner values get private names
-``"<node>.<name>"``), prunes every step the requested outputs do not need, checks that each
-needed parameter has a value or a default, and decides for a map which steps run per item and
-which run once (those that depend on broadcast inputs only). Engines only execute plans; a
-pipeline caches its plans, so this work is paid once per call shape, not per call.
+A plan is frozen plain data (``docs/plan.md`` is its spec): steps in order, each naming its
+function, the values it reads and writes, whether it runs per item or once, its batch
+function, phase and hints. Compiling flattens nested pipelines without ``over`` into the
+parent (their inner values get private names ``"<node>.<name>"``); a nested pipeline mapped
+``over`` a list becomes one step holding a :class:`NestedMap`, itself two plans, that the
+executors run by exploding inner items into one flat column (never one map per outer item).
+Compiling also prunes every step the requested outputs do not need, checks that each needed
+parameter has a value or a default, and decides for a map which steps run per item and which
+run once. What executors learn while running (CPU clock on or off, batch sizes) lives in
+:mod:`hotpipe._state`, not here.
 """
 
 from __future__ import annotations
 
 import difflib
 import itertools
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from functools import cached_property
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from hotpipe.errors import InputError
@@ -23,12 +27,18 @@ if TYPE_CHECKING:
     from hotpipe.node import Nested, Node
     from hotpipe.pipeline import Pipeline
 
-__all__ = ["Plan", "Step", "compile_plan", "nested_function", "suggest"]
+__all__ = ["NestedMap", "Plan", "Step", "compile_plan", "nested_function", "suggest"]
 
 
 @dataclass(frozen=True, eq=False)
 class Step:
-    """One call site of the plan: ``func(*args)`` where ``args`` are value names."""
+    """One call site of the plan: ``func(*args)`` where ``args`` are value names.
+
+    ``slot`` is the step's row in the counters (:class:`~hotpipe.profile.stats.Stats`) and
+    the profile: the steps of a plan have slots ``0..len(steps)-1`` in order, the steps of
+    nested maps the slots after. ``nested`` is set for a nested pipeline mapped ``over`` a
+    list: then ``func`` is only its direct-call form, and executors run ``nested`` instead.
+    """
 
     name: str
     func: Callable[..., Any]
@@ -42,6 +52,8 @@ class Step:
     """The node's batch implementation, called positionally with lists (map only)."""
     params: tuple[str, ...] = ()
     """The node's parameters that ``args`` feed, in the same order (the others default)."""
+    slot: int = 0
+    nested: NestedMap | None = None
 
     @property
     def run_batch_only(self) -> bool:
@@ -51,9 +63,36 @@ class Step:
 
 
 @dataclass(frozen=True, eq=False)
+class NestedMap:
+    """A nested pipeline mapped ``over`` lists, as data the executors run column-wise.
+
+    Per outer item the ``over`` inputs hold lists; their items (zipped, or every combination
+    with ``mode="product"``) are the inner items. ``pre`` holds the inner steps that read no
+    ``over`` value: once per map when they read only broadcast values, else once per outer
+    item. ``body`` holds the others, run per inner item over one flat column of every outer
+    item's inner items. ``args[i]`` is the inner input fed by the outer step's ``args[i]``;
+    ``outputs[i]`` the inner value returned as the outer step's ``outputs[i]`` (a list per
+    outer item, aligned with its inner items).
+    """
+
+    pre: Plan
+    body: Plan
+    over: tuple[str, ...]
+    mode: str
+    args: tuple[str, ...]
+    outputs: tuple[str, ...]
+
+    @property
+    def slots(self) -> tuple[int, ...]:
+        """Counter rows of every inner step, nested ones included."""
+        return tuple(step.slot for step in self.pre.rows + self.body.rows)
+
+
+@dataclass(frozen=True, eq=False)
 class Plan:
     """What to run, in order. ``constants`` are bound values; ``inputs`` the names read from
-    the caller; ``mapped`` the names that hold one value per item (empty for ``run``)."""
+    the caller; ``mapped`` the names that hold one value per item (empty for ``run``);
+    ``rows`` every step with its counter row, nested maps' steps after their parent step."""
 
     pipeline_name: str
     steps: tuple[Step, ...]
@@ -61,34 +100,23 @@ class Plan:
     constants: Mapping[str, Any]
     outputs: tuple[str, ...]
     mapped: frozenset[str]
+    rows: tuple[Step, ...] = ()
+    width: int = 0
+    """Counter rows of the whole plan (``max slot + 1`` over ``rows``)."""
 
-    tuning: dict[str, Any] = field(default_factory=lambda: {"cpu": True})
-    """Mutable per-plan choices made from measurements (e.g. whether ``run`` reads the CPU
-    clock per node); never part of the plan's meaning."""
+    @property
+    def has_nested(self) -> bool:
+        return any(step.nested is not None for step in self.steps)
 
-    @cached_property
-    def item_function(self) -> Callable[..., dict[str, Any]]:
-        """The plan as one generated function, for ``run`` (built on first use)."""
-        from hotpipe.execute import compile_item_function
-
-        return compile_item_function(self, cpu=True)
-
-    @cached_property
-    def lean_item_function(self) -> Callable[..., dict[str, Any]]:
-        """The same without CPU clock reads, for runs too short to afford them."""
-        from hotpipe.execute import compile_item_function
-
-        return compile_item_function(self, cpu=False)
-
-    def __getstate__(self) -> dict[str, Any]:
-        # the generated functions are rebuilt where the plan is unpickled
-        state = dict(self.__dict__)
-        state.pop("item_function", None)
-        state.pop("lean_item_function", None)
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
+    def mapped_slots(self) -> list[int]:
+        """Counter rows of the work done per item: mapped steps and their inner steps."""
+        slots = []
+        for step in self.steps:
+            if step.mapped:
+                slots.append(step.slot)
+                if step.nested is not None:
+                    slots.extend(step.nested.slots)
+        return slots
 
 
 @dataclass
@@ -219,12 +247,21 @@ def compile_plan(
     given: frozenset[str],
     outputs: tuple[str, ...] | None,
     mapped: frozenset[str] = frozenset(),
+    *,
+    prefix: str = "",
+    phase: str | None = None,
+    slots: Iterator[int] | None = None,
 ) -> Plan:
-    """Validate a call shape and build its :class:`Plan`."""
+    """Validate a call shape and build its :class:`Plan`.
+
+    ``prefix``, ``phase`` and ``slots`` are for the plans of nested maps: their steps are
+    named ``"<outer step>/<inner step>"``, grouped under the outer step's phase, and numbered
+    after the steps of the enclosing plan.
+    """
     where = f" in pipeline {pipe.name!r}" if pipe.name else ""
     flats: list[_Flat] = []
     constants: dict[str, Any] = {}
-    _flatten(pipe, "", {}, flats, constants)
+    _flatten(pipe, "", {}, flats, constants, phase)
     public = pipe.outputs
     if outputs is None:
         outputs = public
@@ -241,13 +278,16 @@ def compile_plan(
     needed = ancestors(deps, [producer[o].name for o in outputs])
     available = set(given) | set(constants) | set(producer)
     consumed = set(outputs).union(*(f.args.values() for f in flats if f.name in needed))
+    kept = [f for f in flats if f.name in needed]
+    slots = slots if slots is not None else itertools.count()
+    own_slots = [next(slots) for _ in kept]
     steps: list[Step] = []
+    rows: list[Step] = []
     mapped_values = set(mapped)
     used_inputs: set[str] = set()
-    for flat in flats:
-        if flat.name not in needed:
-            continue
-        if flat.node.nested is not None and flat.node.nested.over:
+    for flat, slot in zip(kept, own_slots, strict=True):
+        nested_over = flat.node.nested is not None and bool(flat.node.nested.over)
+        if nested_over:
             # a mapped nested pipeline computes only the outputs someone reads
             flat.outputs = tuple(o for o in flat.outputs if o in consumed)
         args = _call_args(flat, available, where)
@@ -256,20 +296,27 @@ def compile_plan(
             mapped_values.update(flat.outputs)
         used_inputs.update(v for v in args.values() if v in given)
         node = flat.node
-        steps.append(
-            Step(
-                name=flat.name,
-                func=_adapter(flat, args),
-                args=tuple(args.values()),
-                outputs=flat.outputs,
-                unpack=len(flat.outputs) > 1 if node.nested else node.unpack,
-                mapped=is_mapped,
-                node=node,
-                phase=flat.phase,
-                batch=_adapter(flat, args, node.batch_func) if node.batch_func else None,
-                params=tuple(args),
-            )
+        inner = None
+        if nested_over:
+            inner = _nested_map(flat, args, mapped_values, prefix + flat.name, slots)
+        step = Step(
+            name=prefix + flat.name,
+            func=_adapter(flat, args),
+            args=tuple(args.values()),
+            outputs=flat.outputs,
+            unpack=len(flat.outputs) > 1 if node.nested else node.unpack,
+            mapped=is_mapped,
+            node=node,
+            phase=flat.phase,
+            batch=_adapter(flat, args, node.batch_func) if node.batch_func else None,
+            params=tuple(args),
+            slot=slot,
+            nested=inner,
         )
+        steps.append(step)
+        rows.append(step)
+        if inner is not None:
+            rows.extend(inner.pre.rows + inner.body.rows)
     return Plan(
         pipeline_name=pipe.name or "pipeline",
         steps=tuple(steps),
@@ -277,6 +324,57 @@ def compile_plan(
         constants=constants,
         outputs=tuple(outputs),
         mapped=frozenset(mapped_values),
+        rows=tuple(rows),
+        width=max((r.slot for r in rows), default=-1) + 1,
+    )
+
+
+def _nested_map(flat: _Flat, args: dict[str, str], outer_mapped: set[str], name: str,
+                slots: Iterator[int]) -> NestedMap:
+    """Compile the inner pipeline of a nested map into its ``pre`` and ``body`` plans."""
+    nested = flat.node.nested
+    assert nested is not None
+    inner_of = dict(nested.inputs)  # outer parameter -> inner input
+    inner_args = tuple(inner_of[p] for p in args)
+    over = tuple(nested.over)
+    missing = [o for o in over if o not in inner_args]
+    if missing:
+        raise InputError(
+            f"nested node {name!r} maps over {missing[0]!r}, but the outer pipeline gives it "
+            f"no value. Fix: pass {missing[0]!r} (a list per item) in the inputs."
+        )
+    per_outer = {inner_of[p] for p, v in args.items() if v in outer_mapped}
+    outputs_of = {outer: inner for inner, outer in nested.outputs.items()}
+    wanted = tuple(outputs_of[o] for o in flat.outputs)
+    full = compile_plan(
+        nested.pipeline, frozenset(inner_args) | frozenset(over), wanted,
+        frozenset(over) | frozenset(per_outer), prefix=name + "/", phase=flat.phase,
+        slots=slots,
+    )
+    per_inner = set(over)
+    body, pre = [], []
+    for step in full.steps:
+        if any(a in per_inner for a in step.args):
+            body.append(step)
+            per_inner.update(step.outputs)
+        else:
+            pre.append(step)
+    read = set(wanted).union(*(s.args for s in body))
+    pre_out = tuple(o for s in pre for o in s.outputs if o in read)
+    pre_mapped = full.mapped - per_inner
+    def part(steps: list[Step], outs: tuple[str, ...], mapped: frozenset[str]) -> Plan:
+        rows = tuple(r for s in steps for r in
+                     (s, *((s.nested.pre.rows + s.nested.body.rows) if s.nested else ())))
+        return Plan(full.pipeline_name, tuple(steps), full.inputs, full.constants, outs,
+                    mapped, rows, full.width)
+
+    return NestedMap(
+        pre=part(pre, pre_out, frozenset(pre_mapped)),
+        body=part(body, wanted, full.mapped),
+        over=over,
+        mode=nested.mode,
+        args=inner_args,
+        outputs=wanted,
     )
 
 

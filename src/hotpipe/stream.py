@@ -17,9 +17,8 @@ from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
 from hotpipe.engines.base import Outcome
-from hotpipe.errors import InputError
-from hotpipe.execute import run_broadcast
-from hotpipe.profile.stats import ItemError, Stats
+from hotpipe.errors import InputError, ItemError
+from hotpipe.profile.stats import Stats
 
 if TYPE_CHECKING:
     from hotpipe.cache.store import Cache
@@ -122,11 +121,14 @@ class Stream:
     ) -> None:
         if buffer < 1 or not isinstance(buffer, int):
             raise InputError(f"buffer={buffer!r}: must be an int >= 1 (chunks read ahead).")
-        self._plan, self._engine, self._on_error, self._cache = plan, engine, on_error, cache
+        from hotpipe.runners import runner_for
+
+        self._plan, self._engine, self._on_error = plan, engine, on_error
+        self._runner = runner_for(cache)
         self._sources, self._scalars = sources, scalars
         self._chunk_size, self._buffer, self._progress = chunk_size, buffer, progress
         self._label = label
-        self._stats = Stats.empty(len(plan.steps))
+        self._stats = Stats.empty(plan.width)
         self._t0 = perf_counter()
         self._wall = 0.0
         self._n = 0
@@ -139,7 +141,7 @@ class Stream:
             raise InputError("a stream can be iterated only once; call imap() again.")
         self._started = True
         plan, stats = self._plan, self._stats
-        bc = run_broadcast(plan, self._scalars, 0, self._on_error, stats, self._cache)
+        bc = self._runner.broadcast(plan, self._scalars, 0, self._on_error, stats)
         failure = bc.failure
         prefetch = _Prefetch(self._sources, self._chunk_size, self._buffer)
         with self._progress_callback() as advance:
@@ -147,11 +149,12 @@ class Stream:
                 for cols in prefetch:
                     n = len(next(iter(cols.values())))
                     outcome = self._engine.run_map(plan, cols, self._scalars, n, self._on_error,
-                                                   None, self._cache, bc, self._n)
+                                                   None, self._runner, bc, self._n)
                     stats.merge(outcome.stats)
                     self._notes.extend(x for x in outcome.notes if x not in self._notes)
                     if failure is not None:
-                        stats.errors.extend(ItemError(self._n + i, *failure) for i in range(n))
+                        stats.errors.extend(ItemError(self._n + i, *failure, (self._n + i,))
+                                            for i in range(n))
                     self._n += n
                     self._wall = perf_counter() - self._t0
                     if advance is not None:

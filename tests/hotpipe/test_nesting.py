@@ -122,9 +122,11 @@ def test_nested_error_is_a_node_error(inner):
     n = p.as_node(name="wrap", over="v", outputs={"bad": "bad"})
     with pytest.raises(NodeError) as info:
         Pipeline([n]).run({"v": [1]})
-    assert info.value.node == "wrap"
-    assert isinstance(info.value.__cause__, NodeError)
-    assert info.value.__cause__.node == "bad" and info.value.__cause__.index == 0
+    # the inner node is named, with its index path; the original exception is the cause
+    assert info.value.node == "wrap/bad"
+    assert info.value.index is None and info.value.path == (0,)
+    assert isinstance(info.value.__cause__, ValueError)
+    assert str(info.value).count("traceback") == 1
 
 
 @pytest.mark.parametrize(

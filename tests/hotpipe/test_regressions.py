@@ -52,8 +52,9 @@ def test_version_inside_a_nested_mapped_pipeline_is_in_the_key(tmp_path):
         return Pipeline([inner.as_node(name="each", over="v")])
 
     build("1").run({"v": [1, 2]}, cache=cache)
-    assert build("1").run({"v": [1, 2]}, cache=cache).profile["each"].hits == 1
-    assert build("2").run({"v": [1, 2]}, cache=cache).profile["each"].hits == 0
+    # inner nodes are cached per inner item, under their qualified names
+    assert build("1").run({"v": [1, 2]}, cache=cache).profile["each/double"].hits == 2
+    assert build("2").run({"v": [1, 2]}, cache=cache).profile["each/double"].hits == 0
 
 
 def test_cache_false_node_takes_unfingerprintable_inputs(tmp_path):

@@ -23,8 +23,8 @@ per-item entries. Packs only hold small results (up to ``PACK_LIMIT`` bytes per 
 
 from __future__ import annotations
 
-from collections.abc import Set
-from dataclasses import dataclass
+from collections.abc import Sequence, Set
+from dataclasses import dataclass, field
 from functools import partial
 from itertools import repeat
 from time import perf_counter, thread_time
@@ -37,6 +37,7 @@ from hotpipe._values import FAILED
 from hotpipe.cache.keys import UnstableValue, combine, fingerprint, fingerprint_function
 from hotpipe.cache.store import HEAD
 from hotpipe.errors import CacheKeyError
+from hotpipe._state import Tuning, state_of
 from hotpipe.execute import (
     Broadcast,
     Chunk,
@@ -53,7 +54,18 @@ if TYPE_CHECKING:
     from hotpipe.pipeline import Pipeline
     from hotpipe.plan import Plan, Step
 
-__all__ = ["cached_broadcast", "cached_columns", "step_fingerprints"]
+__all__ = ["KeyedBroadcast", "cached_broadcast", "cached_columns", "step_fingerprints"]
+
+
+@dataclass
+class KeyedBroadcast(Broadcast):
+    """The broadcast values of a cached map, with what the cache needs per map: the keys of
+    the broadcast values, the step fingerprints, and the key prefixes of the steps that had
+    stored entries at the start (None: look everything up)."""
+
+    keys: dict[str, bytes | None] = field(default_factory=dict)
+    fps: list[bytes | None] | None = None
+    present: frozenset[bytes] | None = None
 
 _UNKNOWN = object()
 _digest = xxhash.xxh3_128_digest
@@ -172,20 +184,27 @@ def merkle_keys(fp: bytes, parts: list[Any], n: int) -> list[bytes | None]:
 
 
 def cached_broadcast(plan: Plan, scalars: dict[str, Any], n: int, on_error: str,
-                     stats: Stats, cache: Cache) -> Broadcast:
-    """Keys of the broadcast inputs, then the once-per-map steps: loaded or computed."""
+                     stats: Stats, cache: Cache, runner: Any = None,
+                     tuning: Tuning | None = None) -> KeyedBroadcast:
+    """Keys of the broadcast inputs, then the once-per-map steps: loaded or computed.
+
+    A nested map step is never stored as a whole: its inner steps are cached per inner item
+    (through ``runner``); its outputs still get Merkle keys, so what reads them is cached.
+    """
     fps = step_fingerprints(plan)
     keyed = keyed_names(plan)
     values = dict(scalars)
     keys: dict[str, bytes | None] = {
         name: _value_key(plan, name, value) for name, value in scalars.items() if name in keyed
     }
-    failure: tuple[str, BaseException] | None = None
+    bc = KeyedBroadcast(values, keys=keys, fps=fps)
+    tuning = tuning or state_of(plan).tuning
     puts: dict[bytes, Any] = {}
     put_step: dict[bytes, int] = {}
     for k, step in enumerate(plan.steps):
         if step.mapped:
             continue
+        slot = step.slot
         raw = tuple(values[a] for a in step.args)
         if any(v is FAILED for v in raw):
             values.update(dict.fromkeys(step.outputs, FAILED))
@@ -196,7 +215,8 @@ def cached_broadcast(plan: Plan, scalars: dict[str, Any], n: int, on_error: str,
             arg_keys = [keys.get(a) for a in step.args]
             if all(ak is not None for ak in arg_keys):
                 key = _digest(fp + b"".join(arg_keys))  # type: ignore[arg-type]
-                stored = fp[:_PREFIX] + key
+                if step.nested is None:
+                    stored = fp[:_PREFIX] + key
         if stored is not None:
             found, nbytes = cache.load([stored])
             entry = _entry(found.get(stored), _width(step))
@@ -204,40 +224,41 @@ def cached_broadcast(plan: Plan, scalars: dict[str, Any], n: int, on_error: str,
                 result, seconds = entry
                 _set_outputs(step, values, result)
                 keys.update(zip(step.outputs, _output_keys(step, key), strict=True))
-                stats.hits[k] += 1
-                stats.saved[k] += seconds
-                stats.bytes_read[k] += nbytes
+                stats.hits[slot] += 1
+                stats.saved[slot] += seconds
+                stats.bytes_read[slot] += nbytes
                 continue
-            stats.misses[k] += 1
+            stats.misses[slot] += 1
         t0 = perf_counter()
         try:
-            results = call_once(step, k, raw, stats)
+            results = call_once(step, raw, stats, runner, bc, tuning)
         except Exception as exc:
             values.update(zip(step.outputs, once_failed(step, raw, exc, on_error, n, stats),
                               strict=True))
-            failure = failure or (step.name, exc)
+            bc.failure = bc.failure or (step.name, exc)
             continue
         values.update(zip(step.outputs, results, strict=True))
-        if stored is not None:
-            puts[stored] = (results if step.unpack else results[0], perf_counter() - t0)
-            put_step[stored] = k
+        if key is not None:
             keys.update(zip(step.outputs, _output_keys(step, key), strict=True))
         else:
             for name in step.outputs:
                 if name in keyed:
                     keys[name] = _value_key(plan, name, values[name])
+        if stored is not None:
+            puts[stored] = (results if step.unpack else results[0], perf_counter() - t0)
+            put_step[stored] = slot
     _save(cache, puts, put_step, stats)
+    bc.broken = bc.failure is not None
     # which mapped steps have any entry, asked once per map of 2+ items: a step with none
     # (new code, or a new cache) is computed without per-item lookups in every chunk (an
     # item repeated in a later chunk of the same map is then computed again: rare, and
     # still correct). A single item (run) or a stream (n = 0: its length is unknown, and a
     # long stream should find what it wrote itself) looks everything up.
-    present = None
     if n >= 2:
-        present = frozenset(cache.prefixes_present(
+        bc.present = frozenset(cache.prefixes_present(
             fp[:_PREFIX] for fp, step in zip(fps, plan.steps, strict=True)
-            if fp is not None and step.mapped))
-    return Broadcast(values, keys, failure is not None, failure, fps, present)
+            if fp is not None and step.mapped and step.nested is None))
+    return bc
 
 
 def _save(cache: Cache, puts: dict[bytes, Any], step_of: dict[bytes, int],
@@ -248,8 +269,8 @@ def _save(cache: Cache, puts: dict[bytes, Any], step_of: dict[bytes, int],
         return
     payloads = cache.encode(puts)
     dropped = {step_of[key] for key in puts if key not in payloads}  # unpicklable
-    chosen = {pack.key: k for k, pack in (packs or {}).items()
-              if k not in dropped and pack.size(payloads) <= PACK_LIMIT}
+    chosen = {pack.key: slot for slot, pack in (packs or {}).items()
+              if slot not in dropped and pack.size(payloads) <= PACK_LIMIT}
     packed = cache.encode({pack.key: (pack.values, pack.seconds)
                            for pack in (packs or {}).values() if pack.key in chosen})
     if not cache.write(payloads, packed):
@@ -320,10 +341,13 @@ def _set_outputs(step: Step, values: dict[str, Any], result: Any) -> None:
 class _Demand:
     """Demand-driven evaluation of one chunk's per-item steps through the cache."""
 
-    def __init__(self, plan: Plan, columns: dict[str, list[Any]], bc: Broadcast, n: int,
-                 offset: int, on_error: str, stats: Stats, cache: Cache) -> None:
+    def __init__(self, plan: Plan, columns: dict[str, list[Any]], bc: KeyedBroadcast, n: int,
+                 offset: int, on_error: str, stats: Stats, cache: Cache, runner: Any,
+                 paths: Sequence[tuple[int, ...]] | None, tuning: Tuning) -> None:
         self.plan, self.n, self.offset, self.on_error = plan, n, offset, on_error
         self.stats, self.cache, self.bc = stats, cache, bc
+        self.runner, self.paths, self.tuning = runner, paths, tuning
+        self.slot = [step.slot for step in plan.steps]
         self.fps = bc.fps if bc.fps is not None else step_fingerprints(plan)
         self.keyed = keyed_names(plan)
         self.producer = {o: k for k, s in enumerate(plan.steps) if s.mapped for o in s.outputs}
@@ -396,7 +420,7 @@ class _Demand:
             return
         step = self.plan.steps[k]
         misses = missing
-        if step.node.cache and k in self.step_keys:
+        if step.node.cache and k in self.step_keys and step.nested is None:
             misses = self.load(k, step, missing)
         if misses:
             self.compute(k, step, misses)
@@ -405,8 +429,9 @@ class _Demand:
         """Load the cached results among ``missing``; return the items still to compute."""
         keys = self.step_keys[k]
         prefix = self.prefix(k)
+        slot = self.slot[k]
         if self.present is not None and prefix not in self.present:
-            self.stats.misses[k] += len(missing)
+            self.stats.misses[slot] += len(missing)
             self.want_pack(k, keys)
             return missing  # nothing of this step is stored: no lookups
         if k not in self.tried:
@@ -417,7 +442,7 @@ class _Demand:
         stored = [prefix + keys[i] for i in wanted]  # type: ignore[operator]
         sizes: dict[bytes, int] = {}
         found, nbytes = self.cache.load(stored, sizes) if wanted else ({}, 0)
-        self.stats.bytes_read[k] += nbytes
+        self.stats.bytes_read[slot] += nbytes
         misses = [i for i in missing if keys[i] is None]
         hits, saved, loaded = 0, 0.0, 0
         single = None if step.unpack else self.column(step.outputs[0])
@@ -438,9 +463,9 @@ class _Demand:
                 times[i] = seconds
             saved += seconds
             hits += 1
-        self.stats.hits[k] += hits
-        self.stats.saved[k] += saved
-        self.stats.misses[k] += len(misses)
+        self.stats.hits[slot] += hits
+        self.stats.saved[slot] += saved
+        self.stats.misses[slot] += len(misses)
         self.loaded_bytes[k] = self.loaded_bytes.get(k, 0) + loaded
         return sorted(misses)
 
@@ -493,10 +518,10 @@ class _Demand:
                 else:
                     cols[0][i] = values[i]
                 saved += seconds[i]
-        stats = self.stats
-        stats.hits[k] += filled
-        stats.saved[k] += saved
-        stats.bytes_read[k] += nbytes
+        stats, slot = self.stats, self.slot[k]
+        stats.hits[slot] += filled
+        stats.saved[slot] += saved
+        stats.bytes_read[slot] += nbytes
         return True
 
     def store_result(self, step: Step, i: int, result: Any) -> None:
@@ -524,20 +549,30 @@ class _Demand:
             return
         t0, c0 = perf_counter(), thread_time()
         sub = {a: [self.vals[a][i] for i in live] for a in step.args if a in self.vals}
-        ctx = Chunk(self.offset, self.on_error, self.stats, set(), index=live)
-        argcols = resolved_columns(step, sub, scalars, len(live), ctx)
-        if argcols is None:
-            out, calls = [FAILED] * len(live), 0
+        ctx = Chunk(self.offset, self.on_error, self.stats, set(), live, self.paths,
+                    self.runner, self.bc, self.tuning)
+        inner_wall = inner_cpu = 0.0
+        argcols = None
+        if step.nested is not None:
+            from hotpipe._nested import run_nested
+
+            outs, inner_wall, inner_cpu = run_nested(step, sub, scalars, len(live), ctx)
+            calls = len(live) - len(ctx.failed)
+            out = list(zip(*outs, strict=True)) if step.unpack else outs[0]
         else:
-            out, calls = run_step(step, k, argcols, len(live), ctx,
-                                  partial(batch_columns, step, sub, scalars), self.plan)
+            argcols = resolved_columns(step, sub, scalars, len(live), ctx)
+            if argcols is None:
+                out, calls = [FAILED] * len(live), 0
+            else:
+                out, calls = run_step(step, self.slot[k], argcols, len(live), ctx,
+                                      partial(batch_columns, step, sub, scalars))
         t1 = perf_counter()
         results = out
-        if step.unpack:
+        if step.unpack and step.nested is None:
             cols = split_outputs(step, out, ctx, argcols)
             results = list(zip(*cols, strict=True)) if cols else []
         per_item = (t1 - t0) / len(live)
-        keys = self.step_keys.get(k) if step.node.cache else None
+        keys = self.step_keys.get(k) if step.node.cache and step.nested is None else None
         prefix = self.prefix(k) if keys is not None else b""
         times = self.seconds.get(k)
         computed = self.computed_keys.setdefault(k, []) if times is not None else None
@@ -551,16 +586,16 @@ class _Demand:
             if keys is not None and keys[i] is not None:
                 stored = prefix + keys[i]
                 self.puts[stored] = (value, per_item)
-                self.put_step[stored] = k
+                self.put_step[stored] = self.slot[k]
                 if computed is not None:  # a pack is wanted: track its items
                     times[i] = per_item  # type: ignore[index]
                     computed.append(stored)
-        stats = self.stats
-        stats.calls[k] += calls
-        stats.items[k] += len(live) - len(ctx.failed)
-        stats.wall[k] += t1 - t0
-        stats.cpu[k] += thread_time() - c0
-        stats.event(k, t0, t1, len(live))
+        stats, slot = self.stats, self.slot[k]
+        stats.calls[slot] += calls
+        stats.items[slot] += len(live) - len(ctx.failed)
+        stats.wall[slot] += t1 - t0 - inner_wall
+        stats.cpu[slot] += thread_time() - c0 - inner_cpu
+        stats.event(slot, t0, t1, len(live))
 
     def packs(self) -> dict[int, _Pack]:
         """The packs to write: steps whose pack was missing and whose results are now known
@@ -573,8 +608,9 @@ class _Demand:
             if any(c is None or any(v is FAILED or v is _UNKNOWN for v in c) for c in cols):
                 continue
             values = list(cols[0]) if not step.unpack else list(zip(*cols, strict=True))
-            packs[k] = _Pack(key, values, self.seconds[k],  # type: ignore[arg-type]
-                             self.loaded_bytes.get(k, 0), self.computed_keys.get(k, []))
+            packs[self.slot[k]] = _Pack(key, values, self.seconds[k],  # type: ignore[arg-type]
+                                        self.loaded_bytes.get(k, 0),
+                                        self.computed_keys.get(k, []))
         return packs
 
     def finish(self) -> dict[str, list[Any]]:
@@ -589,11 +625,13 @@ class _Demand:
         return out
 
 
-def cached_columns(plan: Plan, columns: dict[str, list[Any]], bc: Broadcast, n: int,
-                   offset: int, on_error: str, stats: Stats,
-                   cache: Cache) -> dict[str, list[Any]]:
+def cached_columns(plan: Plan, columns: dict[str, list[Any]], bc: KeyedBroadcast, n: int,
+                   offset: int, on_error: str, stats: Stats, cache: Cache, runner: Any = None,
+                   paths: Sequence[tuple[int, ...]] | None = None,
+                   tuning: Tuning | None = None) -> dict[str, list[Any]]:
     """The cached counterpart of :func:`hotpipe.execute.run_columns` for one chunk."""
-    demand = _Demand(plan, columns, bc, n, offset, on_error, stats, cache)
+    demand = _Demand(plan, columns, bc, n, offset, on_error, stats, cache, runner, paths,
+                     tuning or state_of(plan).tuning)
     demand.key_pass()
     result = demand.finish()
     stats.chunks += 1

@@ -17,8 +17,7 @@ from hotpipe.plan import Plan
 from hotpipe.profile.stats import Stats
 
 if TYPE_CHECKING:
-    from hotpipe.cache.store import Cache
-    from hotpipe.execute import Broadcast
+    from hotpipe.execute import Broadcast, PlainRunner
 
 __all__ = ["Engine", "Outcome"]
 
@@ -88,14 +87,15 @@ class Engine(ABC):
         n: int,
         on_error: str,
         on_progress: Callable[[int], None] | None = None,
-        cache: Cache | None = None,
+        runner: PlainRunner | None = None,
         broadcast: Broadcast | None = None,
         offset: int = 0,
     ) -> Outcome:
         """Run the plan over ``n`` items: ``columns`` hold one value per item (lists),
         ``scalars`` are broadcast. Returns columns for ``plan.outputs``. ``on_progress`` is
-        called with the number of items finished each time a chunk completes (after its
-        results are stored in ``cache``, when one is given). A stream passes the
+        called with the number of items finished each time a chunk completes (after the
+        ``runner`` stored its results, when it caches). ``runner`` runs each chunk (default
+        :data:`hotpipe.execute.PLAIN`); the engine only decides where. A stream passes the
         ``broadcast`` values it computed once, and the ``offset`` of the first item."""
 
     def __repr__(self) -> str:

@@ -6,14 +6,15 @@ from collections.abc import Callable
 from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
+from hotpipe._state import state_of
 from hotpipe.engines.base import Engine, Outcome
 from hotpipe.errors import InputError
-from hotpipe.execute import Broadcast, item_failure, run_broadcast, run_columns
+from hotpipe.execute import PLAIN, Broadcast, item_failure
 from hotpipe.plan import Plan
 from hotpipe.profile.stats import Stats
 
 if TYPE_CHECKING:
-    from hotpipe.cache.store import Cache
+    from hotpipe.execute import PlainRunner
 
 __all__ = ["CPU_AFTER", "Local"]
 
@@ -45,9 +46,12 @@ class Local(Engine):
         # Reading the CPU clock is a system call (~0.4 us): per node it would be most of
         # the cost of a run of cheap nodes. A plan whose run takes under CPU_AFTER seconds
         # measures wall time only; one that gets slower measures CPU again.
-        tuning = plan.tuning
-        measure_cpu = tuning["cpu"]
-        func = plan.item_function if measure_cpu else plan.lean_item_function
+        if plan.has_nested:
+            return self._run_nested_item(plan, inputs)
+        state = state_of(plan)
+        tuning = state.tuning
+        measure_cpu = tuning.cpu
+        func = state.item_function(plan, measure_cpu)
         k = len(plan.steps)
         wall, cpu = [0.0] * k, [0.0] * k
         t0 = perf_counter()
@@ -60,9 +64,23 @@ class Local(Engine):
             raise err from err.__cause__
         total = perf_counter() - t0
         if (total >= CPU_AFTER) != measure_cpu:
-            tuning["cpu"] = not measure_cpu
+            tuning.cpu = not measure_cpu
         return Outcome(values, total, 1, t0, step_wall=wall,
                        step_cpu=cpu if measure_cpu else None)
+
+    @staticmethod
+    def _run_nested_item(plan: Plan, inputs: dict[str, Any]) -> Outcome:
+        """A plan with nested maps runs once through the column executors: every step is
+        once-per-call, the nested maps explode their inner items, and the inner steps get
+        their own counter rows."""
+        stats = Stats.empty(plan.width)
+        t0 = perf_counter()
+        scalars = dict(plan.constants)
+        scalars.update((name, inputs[name]) for name in plan.inputs)
+        bc = PLAIN.broadcast(plan, scalars, 1, "raise", stats)
+        values = {name: bc.values[name] for name in plan.outputs}
+        stats.chunks = 1
+        return Outcome(values, perf_counter() - t0, 1, t0, stats=stats)
 
     def run_map(
         self,
@@ -72,20 +90,21 @@ class Local(Engine):
         n: int,
         on_error: str,
         on_progress: Callable[[int], None] | None = None,
-        cache: Cache | None = None,
+        runner: PlainRunner | None = None,
         broadcast: Broadcast | None = None,
         offset: int = 0,
     ) -> Outcome:
-        stats = Stats.empty(len(plan.steps))
+        runner = runner or PLAIN
+        stats = Stats.empty(plan.width)
         size = self.chunk_size
         t0 = perf_counter()
-        bc = broadcast or run_broadcast(plan, scalars, n, on_error, stats, cache)
+        bc = broadcast or runner.broadcast(plan, scalars, n, on_error, stats)
         values: dict[str, list[Any]] = {name: [] for name in plan.outputs}
         for start in range(0, max(n, 1), size):
             stop = min(start + size, n)
             chunk = columns if stop - start == n else {k: v[start:stop] for k, v in columns.items()}
-            produced = run_columns(plan, chunk, bc, stop - start, offset + start, on_error,
-                                   stats, cache)
+            produced = runner.columns(plan, chunk, bc, stop - start, offset + start, on_error,
+                                      stats)
             if stop - start == n:
                 values = produced
             else:

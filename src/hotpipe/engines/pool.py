@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING, Any
 
 from hotpipe.engines.base import Engine, Outcome
 from hotpipe.engines.local import Local
-from hotpipe.execute import Broadcast, run_broadcast, run_columns
+from hotpipe.execute import PLAIN, Broadcast
 from hotpipe.plan import Plan
 from hotpipe.profile.stats import SAMPLE_ITEMS, TIME_EVERY_ITEM_ABOVE, Stats
 
 if TYPE_CHECKING:
-    from hotpipe.cache.store import Cache
+    from hotpipe.execute import PlainRunner
 
 __all__ = ["Job", "PoolEngine", "Probe", "check_chunk_size"]
 
@@ -64,7 +64,7 @@ class Job:
     n: int
     on_error: str
     stats: Stats
-    cache: Cache | None
+    runner: PlainRunner
     offset: int = 0
 
     def chunk(self, start: int, stop: int) -> dict[str, list[Any]]:
@@ -94,14 +94,15 @@ class PoolEngine(Engine):
         n: int,
         on_error: str,
         on_progress: Callable[[int], None] | None = None,
-        cache: Cache | None = None,
+        runner: PlainRunner | None = None,
         broadcast: Broadcast | None = None,
         offset: int = 0,
     ) -> Outcome:
         t0 = perf_counter()
-        stats = Stats.empty(len(plan.steps))
-        bc = broadcast or run_broadcast(plan, scalars, n, on_error, stats, cache)
-        job = Job(plan, columns, bc, n, on_error, stats, cache, offset)
+        runner = runner or PLAIN
+        stats = Stats.empty(plan.width)
+        bc = broadcast or runner.broadcast(plan, scalars, n, on_error, stats)
+        job = Job(plan, columns, bc, n, on_error, stats, runner, offset)
         values: dict[str, list[Any]] = {name: [] for name in plan.outputs}
         notes: list[str] = []
         if self.fixed_chunk is None:
@@ -133,22 +134,24 @@ class PoolEngine(Engine):
                 on_progress(stop - done)
             done, size = stop, size * 2
         s = job.stats
-        mapped = [k for k, step in enumerate(job.plan.steps) if step.mapped]
+        mapped = job.plan.mapped_slots()
         wall = sum(s.wall[k] for k in mapped)
         cpu = sum(s.cpu[k] for k in mapped)
         slow = frozenset(
             k for k in mapped
             if s.timed[k] and s.timed_wall[k] / s.timed[k] >= TIME_EVERY_ITEM_ABOVE
         )
+        # per-item medians add up to an item's cost only without nested maps (whose inner
+        # rows count inner items)
         medians = [s.percentile(k, 0.5) for k in mapped]
         typical = sum(m for m in medians if m is not None) if all(
-            m is not None for m in medians) else 0.0
+            m is not None for m in medians) and not job.plan.has_nested else 0.0
         return Probe(done, wall, cpu, slow, typical)
 
     def _local_chunk(self, job: Job, start: int, stop: int,
                      values: dict[str, list[Any]]) -> None:
-        produced = run_columns(job.plan, job.chunk(start, stop), job.bc, stop - start,
-                               job.offset + start, job.on_error, job.stats, job.cache)
+        produced = job.runner.columns(job.plan, job.chunk(start, stop), job.bc, stop - start,
+                                      job.offset + start, job.on_error, job.stats)
         for name, col in values.items():
             col.extend(produced[name])
 
@@ -229,7 +232,7 @@ class PoolEngine(Engine):
         # without a probe (a fixed chunk size) every chunk times its first items, so slow
         # nodes are found and timed item by item in every chunk
         sample = SAMPLE_ITEMS if not probe.items else 0
-        return Stats.empty(len(plan.steps), sample=sample, slow=probe.slow_steps)
+        return Stats.empty(plan.width, sample=sample, slow=probe.slow_steps)
 
     @abstractmethod
     def plan_chunks(self, job: Job, probe: Probe, rest: int, notes: list[str]) -> int | None:

@@ -23,21 +23,18 @@ from time import perf_counter
 from typing import Any
 
 from hotpipe.engines.pool import Job, PoolEngine, Probe, check_chunk_size
-from hotpipe.errors import InputError, NodeError
-from hotpipe.execute import FAILED, run_columns
+from hotpipe.errors import InputError, NodeError, WorkerDied
+from hotpipe._state import state_of
+from hotpipe.errors import ItemError
+from hotpipe.execute import FAILED
 from hotpipe.plan import Plan
-from hotpipe.profile.stats import ItemError, Stats
+from hotpipe.profile.stats import Stats
 
 __all__ = ["Processes", "WorkerDied"]
 
 _POOL = {"started": False}  # the loky pool is per process, shared by every engine
 _START_SECONDS = 0.4  # measured: starting 2 loky workers takes ~0.4 s on the reference machine
 _TASK_SECONDS = 0.001  # round trip of one small task through the pool
-
-
-class WorkerDied(RuntimeError):
-    """The worker process running an item exited abruptly (the item is named in the
-    :class:`~hotpipe.NodeError` that carries this)."""
 
 
 class Processes(PoolEngine):
@@ -66,18 +63,18 @@ class Processes(PoolEngine):
         return get_reusable_executor(max_workers=self.workers, timeout=600)
 
     def run_map(self, plan: Plan, columns: dict[str, list[Any]], scalars: dict[str, Any],
-                n: int, on_error: str, on_progress: Any = None, cache: Any = None,
+                n: int, on_error: str, on_progress: Any = None, runner: Any = None,
                 broadcast: Any = None, offset: int = 0) -> Any:
         gpu = [s.name for s in plan.steps if s.mapped and (s.node.hints.gpus or 0) > 0]
         if not gpu:
-            return super().run_map(plan, columns, scalars, n, on_error, on_progress, cache,
+            return super().run_map(plan, columns, scalars, n, on_error, on_progress, runner,
                                    broadcast, offset)
         # a GPU context does not survive fork and each process would claim the device:
         # nodes that need a GPU run on threads of this process instead
         from hotpipe.engines.threads import Threads
 
         outcome = Threads(self.workers, self.fixed_chunk).run_map(
-            plan, columns, scalars, n, on_error, on_progress, cache, broadcast, offset
+            plan, columns, scalars, n, on_error, on_progress, runner, broadcast, offset
         )
         outcome.notes.append(
             f"processes: node(s) {gpu} declare gpus, so this map ran on {self.workers} "
@@ -135,12 +132,12 @@ class Processes(PoolEngine):
             _reraise(err)
         except _terminated() as exc:
             return self._isolate(handle, job, start, stop, exc)
-        return pickle.loads(payload)
+        return _loads_result(job, payload)
 
     def _isolate(self, handle: Any, job: Job, start: int, stop: int,
                  exc: BaseException) -> tuple[dict[str, list[Any]], Stats]:
         """A worker died in this chunk: rerun it one item per task to find the item."""
-        stats = Stats.empty(len(job.plan.steps), sample=0)
+        stats = Stats.empty(job.plan.width, sample=0)
         produced: dict[str, list[Any]] = {name: [] for name in job.plan.outputs}
         for i in range(start, stop):
             try:
@@ -154,7 +151,8 @@ class Processes(PoolEngine):
                 err = NodeError("(worker process)", job.offset + i, _describe_row(job, i), died)
                 if job.on_error == "raise":
                     raise err from died
-                stats.errors.append(ItemError(job.offset + i, "(worker process)", died))
+                stats.errors.append(ItemError(job.offset + i, "(worker process)", died,
+                                              (job.offset + i,)))
                 values = {name: [FAILED] for name in job.plan.outputs}
             else:
                 stats.merge(item_stats)
@@ -167,7 +165,7 @@ class Processes(PoolEngine):
             payload = self.submit(handle, job, i, i + 1).result()
         except NodeError as err:
             _reraise(err)
-        return pickle.loads(payload)
+        return _loads_result(job, payload)
 
     def abort(self) -> None:
         if not _POOL["started"]:
@@ -195,6 +193,13 @@ class Processes(PoolEngine):
 
     def __repr__(self) -> str:
         return f"Processes(workers={self.workers})"
+
+
+def _loads_result(job: Job, payload: bytes) -> tuple[dict[str, list[Any]], Stats]:
+    """A worker's outputs and counters; what it learned is merged into this process."""
+    produced, stats, tuning = pickle.loads(payload)
+    state_of(job.plan).tuning.merge(tuning)
+    return produced, stats
 
 
 def _terminated() -> tuple[type[BaseException], ...]:
@@ -234,7 +239,7 @@ def _dumps_broadcast(job: Job) -> bytes:
     import cloudpickle
 
     try:
-        return cloudpickle.dumps((job.bc, job.cache))
+        return cloudpickle.dumps((job.bc, job.runner))
     except Exception as exc:
         for name, value in job.bc.values.items():
             try:
@@ -313,20 +318,22 @@ def _worker(token: str, plan_bytes: bytes, s_token: str, s_bytes: bytes, cols: b
             slow: frozenset[int]) -> bytes:
     """Run one chunk in a worker; return the pickled ``(outputs, stats)``."""
     plan: Plan = _remember(_PLANS, token, plan_bytes)
-    bc, cache = _remember(_SCALARS, s_token, s_bytes)
+    bc, runner = _remember(_SCALARS, s_token, s_bytes)
     columns = pickle.loads(cols)
-    stats = Stats.empty(len(plan.steps), sample=sample, slow=slow)
+    stats = Stats.empty(plan.width, sample=sample, slow=slow)
     try:
-        produced = run_columns(plan, columns, bc, n, offset, on_error, stats, cache)
+        produced = runner.columns(plan, columns, bc, n, offset, on_error, stats)
     except NodeError as err:
         raise _portable(err) from None
+    # what this worker learned (batch sizes) goes back with the results
+    result = (produced, stats, state_of(plan).tuning)
     try:
-        return pickle.dumps((produced, stats), protocol=pickle.HIGHEST_PROTOCOL)
+        return pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
     except Exception:
         import cloudpickle
 
         try:
-            return cloudpickle.dumps((produced, stats))
+            return cloudpickle.dumps(result)
         except Exception as exc:
             raise _unpicklable(plan, produced, offset, exc) from None
 
@@ -339,7 +346,7 @@ def _portable(err: NodeError) -> NodeError:
         pickle.loads(pickle.dumps(cause))
     except Exception:
         cause = RuntimeError(f"{type(cause).__module__}.{type(cause).__qualname__}: {cause}")
-    portable = NodeError(err.node, err.index, err.inputs, cause)
+    portable = NodeError(err.node, err.index, err.inputs, cause, err.path)
     portable.remote_traceback = tb  # type: ignore[attr-defined]
     return portable
 

@@ -12,7 +12,6 @@ from typing import Any
 
 from hotpipe.engines.pool import Job, PoolEngine, Probe, check_chunk_size
 from hotpipe.errors import InputError
-from hotpipe.execute import run_columns
 from hotpipe.profile.stats import Stats
 
 __all__ = ["Threads"]
@@ -83,6 +82,6 @@ class Threads(PoolEngine):
 
 def _run_chunk(job: Job, columns: dict[str, list[Any]], start: int, stop: int,
                stats: Stats) -> tuple[dict[str, list[Any]], Stats]:
-    produced = run_columns(job.plan, columns, job.bc, stop - start, job.offset + start,
-                           job.on_error, stats, job.cache)
+    produced = job.runner.columns(job.plan, columns, job.bc, stop - start,
+                                  job.offset + start, job.on_error, stats)
     return produced, stats

@@ -57,7 +57,7 @@ def categorize(function: str, categories: Mapping[str, str | tuple[str, ...]]) -
 
 def _node_codes(plan: Plan) -> dict[CodeType, str]:
     codes: dict[CodeType, str] = {}
-    for step in plan.steps:
+    for step in plan.rows or plan.steps:
         for func in (step.func, step.node.func):
             code = getattr(func, "__code__", None)
             if code is not None:

@@ -15,6 +15,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from hotpipe.errors import ItemError
+
 __all__ = ["SAMPLE_ITEMS", "TIME_EVERY_ITEM_ABOVE", "TOP_K", "Event", "ItemError", "Stats"]
 
 SAMPLE_ITEMS = 64
@@ -29,14 +31,6 @@ profile_overhead.py measures both)."""
 
 TOP_K = 5
 _BUCKETS_PER_OCTAVE = 8
-
-
-class ItemError(NamedTuple):
-    """One failed item of a map: its index, the node that raised, and the exception."""
-
-    index: int
-    node: str
-    exception: BaseException
 
 
 class Event(NamedTuple):

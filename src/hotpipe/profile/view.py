@@ -146,7 +146,8 @@ class Profile:
 
         s = self.stats
         result = []
-        for k, step in enumerate(self._plan.steps):
+        for step in self._plan.rows or self._plan.steps:
+            k = step.slot
             slow = sorted(s.slowest[k], reverse=True)[:TOP_K]
             result.append(
                 NodeProfile(
@@ -309,7 +310,7 @@ class Profile:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data in the documented schema ``hotpipe.profile/1`` (docs/profiling.md)."""
-        steps = self._plan.steps
+        steps = {step.slot: step for step in self._plan.rows or self._plan.steps}
         return {
             "schema": SCHEMA,
             "pipeline": self.pipeline,
