@@ -12,13 +12,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from hotpipe.engines.local import Local
 from hotpipe._values import as_list
-from hotpipe.runners import runner_for
+from hotpipe.engines.local import Local
 from hotpipe.errors import InputError, NodeError
 from hotpipe.plan import Plan, suggest
 from hotpipe.profile import Profile
 from hotpipe.result import Result
+from hotpipe.runners import runner_for
 from hotpipe.stream import Stream, is_stream
 
 if TYPE_CHECKING:

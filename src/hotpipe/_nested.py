@@ -19,6 +19,8 @@ explode/regroup time only.
 from __future__ import annotations
 
 import itertools
+from bisect import bisect_right
+from itertools import chain
 from time import perf_counter, thread_time
 from typing import TYPE_CHECKING, Any
 
@@ -53,19 +55,60 @@ def _inner_broadcasts(step: Step, inner_scalars: dict[str, Any], ctx: Chunk) -> 
     return memo
 
 
-def _explode(nm: NestedMap, lists: dict[str, list[Any]], j: int,
-             where: str) -> list[tuple[Any, ...]]:
-    """The inner items of outer item ``j``: one tuple of ``over`` values per inner item."""
-    values = [as_list(name, lists[name][j], where) for name in nm.over]
+class _Paths:
+    """The index paths of a flat column of inner items, computed only when asked (for an
+    error): inner item ``q`` is item ``q - starts[j]`` of outer item ``live[j]``."""
+
+    __slots__ = ("ctx", "live", "starts")
+
+    def __init__(self, ctx: Chunk, live: list[int], starts: list[int]) -> None:
+        self.ctx, self.live, self.starts = ctx, live, starts
+
+    def __getitem__(self, q: int) -> tuple[int, ...]:
+        j = bisect_right(self.starts, q) - 1
+        return (*self.ctx.path(self.live[j]), q - self.starts[j])
+
+
+def _inner_lists(nm: NestedMap, per_outer: dict[str, list[Any]], live: list[int],
+                 where: str) -> tuple[dict[str, list[list[Any]]], dict[int, InputError]]:
+    """Each outer item's ``over`` values as lists (product: every combination, one list per
+    name); ``bad`` maps a position of ``live`` to why its values are not lists of items."""
+    bad: dict[int, InputError] = {}
+    lists: dict[str, list[list[Any]]] = {}
+    for name in nm.over:
+        src = per_outer[name]
+        if all(type(v) is list for v in src):
+            lists[name] = src
+            continue
+        converted: list[list[Any]] = []
+        for j, v in enumerate(src):
+            try:
+                converted.append(as_list(name, v, where))
+            except InputError as exc:
+                bad.setdefault(j, exc)
+                converted.append([])
+        lists[name] = converted
     if nm.mode == "product":
-        return list(itertools.product(*values))
-    lengths = {name: len(v) for name, v in zip(nm.over, values, strict=True)}
-    if len(set(lengths.values())) > 1:
-        raise InputError(
-            f"{where}(over={list(nm.over)}, mode='zip') needs lists of equal length in each "
-            f"item, got {lengths}. Fix: make them equal, or use mode='product'."
-        )
-    return list(zip(*values, strict=True))
+        combos = [list(itertools.product(*vals)) for vals in zip(*lists.values(), strict=True)]
+        lists = {name: [[row[r] for row in rows] for rows in combos]
+                 for r, name in enumerate(nm.over)}
+        return lists, bad
+    sizes = list(map(len, lists[nm.over[0]]))
+    for name in nm.over[1:]:
+        if list(map(len, lists[name])) != sizes:
+            for j, vals in enumerate(zip(*lists.values(), strict=True)):
+                lengths = {o: len(v) for o, v in zip(nm.over, vals, strict=True)}
+                if len(set(lengths.values())) > 1:
+                    bad.setdefault(j, InputError(
+                        f"{where}(over={list(nm.over)}, mode='zip') needs lists of equal "
+                        f"length in each item, got {lengths}. Fix: make them equal, or use "
+                        "mode='product'."))
+            break
+    return lists, bad
+
+
+def _failed_in(parts: list[list[Any]]) -> bool:
+    return any(v is FAILED for part in parts for v in part)
 
 
 def run_nested(step: Step, cols: dict[str, list[Any]], scalars: dict[str, Any], n: int,
@@ -94,65 +137,74 @@ def run_nested(step: Step, cols: dict[str, list[Any]], scalars: dict[str, Any], 
         else:
             inner_scalars[inner] = scalars[a]
     pre_bc, body_bc = _inner_broadcasts(step, inner_scalars, ctx)
-    outs: list[list[Any]] = [[FAILED] * n for _ in step.outputs]
     if pre_bc.broken:  # a once-per-map inner step failed (collect): every outer item fails
         name, exc = pre_bc.failure
         for i in live:
             ctx.stats.errors.append(ItemError(ctx.item(i), name, exc, ctx.path(i)))
             ctx.failed.add(i)
-        return outs, 0.0, 0.0
-    paths = [ctx.path(i) for i in live]
+        return [[FAILED] * n for _ in step.outputs], 0.0, 0.0
     if any(s.mapped for s in nm.pre.steps):
+        errors0 = len(stats.errors)
         pre_cols = {k: v for k, v in per_outer.items() if k in nm.pre.mapped}
+        pre_paths = _Paths(ctx, live, list(range(len(live))))
         produced = runner.columns(nm.pre, pre_cols, pre_bc, len(live), 0, ctx.on_error,
-                                  stats, paths, ctx.tuning)
+                                  stats, pre_paths, ctx.tuning)  # type: ignore[arg-type]
         per_outer.update((k, v) for k, v in produced.items() if k in nm.pre.mapped)
-        bad = {j for v in produced.values() for j, x in enumerate(v) if x is FAILED}
-        for j in bad:  # failed in pre (recorded there): the outer item fails
-            ctx.failed.add(live[j])
-        if bad:
-            keep = [j for j in range(len(live)) if j not in bad]
-            live = [live[j] for j in keep]
-            paths = [paths[j] for j in keep]
-            per_outer = {k: [v[j] for j in keep] for k, v in per_outer.items()}
-    need = set(nm.outputs).union(*(s.args for s in nm.body.steps))
-    repeat_names = [k for k in per_outer if k in need and k not in nm.over]
-    flat: dict[str, list[Any]] = {k: [] for k in (*nm.over, *repeat_names)}
-    flat_paths: list[tuple[int, ...]] = []
-    spans: list[tuple[int, int, int]] = []  # (outer position, start, stop) in the flat column
+        if len(stats.errors) > errors0:  # failed in pre (recorded there): the items fail
+            bad = {j for v in produced.values() for j, x in enumerate(v) if x is FAILED}
+            live, per_outer = _drop(live, per_outer, bad, ctx)
     where = f"nested node {step.name!r}: map"
-    for j, i in enumerate(live):
-        try:
-            rows = _explode(nm, per_outer, j, where)
-        except InputError as exc:
+    lists, bad_lists = _inner_lists(nm, per_outer, live, where)
+    if bad_lists:
+        for j, exc in sorted(bad_lists.items()):
+            i = live[j]
             ctx.fail(step, i, tuple(cols[a][i] if a in cols else scalars[a]
                                     for a in step.args), exc)
-            continue
-        start = len(flat_paths)
-        for r, name in enumerate(nm.over):
-            flat[name].extend(row[r] for row in rows)
-        for name in repeat_names:
-            flat[name].extend(itertools.repeat(per_outer[name][j], len(rows)))
-        base = paths[j]
-        flat_paths.extend(base + (t,) for t in range(len(rows)))
-        spans.append((i, start, len(flat_paths)))
-    total = len(flat_paths)
+        keep = [j for j in range(len(live)) if j not in bad_lists]
+        live = [live[j] for j in keep]
+        lists = {k: [v[j] for j in keep] for k, v in lists.items()}
+        per_outer = {k: [v[j] for j in keep] for k, v in per_outer.items()}
+    sizes = list(map(len, lists[nm.over[0]]))
+    starts = list(itertools.accumulate(sizes, initial=0))
+    total = starts[-1]
+    need = set(nm.outputs).union(*(s.args for s in nm.body.steps))
+    flat = {name: list(chain.from_iterable(lists[name])) for name in nm.over}
+    for name, vals in per_outer.items():
+        if name in need and name not in nm.over:
+            flat[name] = list(chain.from_iterable(map(itertools.repeat, vals, sizes)))
+    errors0 = len(stats.errors)
     if total:
         body = runner.columns(nm.body, flat, body_bc, total, 0, ctx.on_error, stats,
-                              flat_paths, ctx.tuning)
+                              _Paths(ctx, live, starts[:-1]), ctx.tuning)  # type: ignore[arg-type]
     else:
         body = {name: [] for name in nm.outputs}
-    results = [body[name] for name in nm.outputs]
-    for i, a, b in spans:
-        parts = [col[a:b] for col in results]
-        if any(FAILED in part for part in parts):
-            ctx.failed.add(i)  # an inner item failed: recorded under the inner node
-            continue
-        for out, part in zip(outs, parts, strict=True):
-            out[i] = part
+    bounds = list(itertools.pairwise(starts))
+    grouped = [[col[a:b] for a, b in bounds] for col in (body[name] for name in nm.outputs)]
+    if len(stats.errors) > errors0:  # an inner item failed (recorded): its outer item fails
+        for j, i in enumerate(live):
+            if _failed_in([g[j] for g in grouped]):
+                ctx.failed.add(i)
+                for g in grouped:
+                    g[j] = FAILED
+    if len(live) == n:
+        outs = grouped
+    else:
+        outs = [[FAILED] * n for _ in step.outputs]
+        for out, g in zip(outs, grouped, strict=True):
+            for i, v in zip(live, g, strict=True):
+                out[i] = v
     stats.chunks = chunks0
     return (outs, sum(stats.wall[s] for s in slots) - wall0,
             sum(stats.cpu[s] for s in slots) - cpu0)
+
+
+def _drop(live: list[int], per_outer: dict[str, list[Any]], bad: set[int],
+          ctx: Chunk) -> tuple[list[int], dict[str, list[Any]]]:
+    """Remove the outer items at positions ``bad`` of ``live`` (they failed)."""
+    for j in bad:
+        ctx.failed.add(live[j])
+    keep = [j for j in range(len(live)) if j not in bad]
+    return [live[j] for j in keep], {k: [v[j] for j in keep] for k, v in per_outer.items()}
 
 
 def run_nested_once(step: Step, raw: tuple[Any, ...], stats: Stats, runner: Any,

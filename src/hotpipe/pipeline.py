@@ -27,10 +27,10 @@ from hotpipe.errors import DefinitionError, InputError
 from hotpipe.graph import Edge, Graph, GraphNode, topological_order
 from hotpipe.node import Nested, Node, make_node
 from hotpipe.plan import Plan, compile_plan, nested_function, product_columns, suggest
-from hotpipe.runners import runner_for
 from hotpipe.profile import Profile
 from hotpipe.resources import Resource
 from hotpipe.result import Result
+from hotpipe.runners import runner_for
 from hotpipe.stream import Stream, is_stream
 
 if TYPE_CHECKING:

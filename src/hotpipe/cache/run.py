@@ -33,11 +33,11 @@ from typing import TYPE_CHECKING, Any
 import xxhash
 
 from hotpipe._batch import batch_columns
+from hotpipe._state import Tuning, state_of
 from hotpipe._values import FAILED
 from hotpipe.cache.keys import UnstableValue, combine, fingerprint, fingerprint_function
 from hotpipe.cache.store import HEAD
 from hotpipe.errors import CacheKeyError
-from hotpipe._state import Tuning, state_of
 from hotpipe.execute import (
     Broadcast,
     Chunk,

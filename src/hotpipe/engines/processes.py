@@ -22,10 +22,9 @@ from concurrent.futures import Future
 from time import perf_counter
 from typing import Any
 
-from hotpipe.engines.pool import Job, PoolEngine, Probe, check_chunk_size
-from hotpipe.errors import InputError, NodeError, WorkerDied
 from hotpipe._state import state_of
-from hotpipe.errors import ItemError
+from hotpipe.engines.pool import Job, PoolEngine, Probe, check_chunk_size
+from hotpipe.errors import InputError, ItemError, NodeError, WorkerDied
 from hotpipe.execute import FAILED
 from hotpipe.plan import Plan
 from hotpipe.profile.stats import Stats
