@@ -1,84 +1,56 @@
-"""The engine interface: two methods, one for a single item and one for a map.
+"""The engine interface: an adapter that says where chunks of a map run.
 
-An engine receives a compiled :class:`~hotpipe.plan.Plan` and the values, and returns an
-:class:`Outcome` (values, per-step counters, item errors). It never validates or plans: the
-pipeline did that already. Engines reuse :mod:`hotpipe.execute`, the reference executors, on
-whatever unit of work they distribute (a chunk of items to a thread, a process, a cluster),
-and merge the workers' :class:`~hotpipe.profile.stats.Stats`.
+Every engine runs the same loop (:func:`hotpipe.schedule.run_map`: broadcast once, probe,
+chunk sizes, ordered merge, first error at the lowest index, cancellation) and the same
+runner (plain or cached, chosen once per call). An engine only answers the loop's questions:
+how many items per chunk (``plan_chunks``, or a ``fixed_chunk``), and how to start a chunk on
+a worker and get its results back (``prepare``/``submit``/``collect``/``abort``). ``Local``
+runs every chunk in the calling thread (``window = 0``). A new engine is such an adapter plus
+the conformance suite (``tests/hotpipe/engines``); docs/engines.md shows one.
 """
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
 from collections.abc import Callable
+from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 from hotpipe.plan import Plan
-from hotpipe.profile.stats import Stats
+from hotpipe.schedule import Job, Outcome, Probe, run_map
 
 if TYPE_CHECKING:
     from hotpipe.execute import Broadcast, PlainRunner
+    from hotpipe.profile.stats import Stats
 
 __all__ = ["Engine", "Outcome"]
 
 
-class Outcome:
-    """What an engine returns: the requested values, counters per step, the wall time.
+class Engine:
+    """Base class of execution engines: ``Local``, ``Threads``, ``Processes``.
 
-    ``run`` fills only two lists of numbers (wall and CPU per step); the full
-    :class:`Stats` is built from them when the profile is read.
+    Class attributes the loop reads: ``workers``; ``fixed_chunk`` (items per chunk, or None
+    to size chunks from the probe with :meth:`plan_chunks`); ``wants_probe``; ``window``
+    (chunks in flight at once; 0 runs every chunk in the calling thread).
     """
 
-    __slots__ = ("_cpu", "_notes", "_stats", "_wall", "n_items", "start", "values", "wall")
-
-    def __init__(
-        self,
-        values: dict[str, Any],
-        wall: float,
-        n_items: int,
-        start: float,
-        stats: Stats | None = None,
-        step_wall: list[float] | None = None,
-        step_cpu: list[float] | None = None,
-    ) -> None:
-        self.values = values
-        self.wall = wall
-        self.n_items = n_items
-        self.start = start
-        self._stats = stats
-        self._wall = step_wall
-        self._cpu = step_cpu
-        self._notes: list[str] | None = None
-
-    @property
-    def notes(self) -> list[str]:
-        """What the engine decided and why, for the profile."""
-        if self._notes is None:
-            self._notes = []
-        return self._notes
-
-    @property
-    def stats(self) -> Stats:
-        if self._stats is None:
-            self._stats = Stats.from_run(self._wall or [], self._cpu, self.start)
-        return self._stats
-
-
-class Engine(ABC):
-    """Base class of execution engines (``Local``, and the parallel engines)."""
-
     name: str = "engine"
+    workers: int = 1
+    fixed_chunk: int | None = None
+    wants_probe: bool = False
+    window: int = 0
 
     @property
     def stream_chunk(self) -> int:
         """Items per chunk when mapping an iterator of unknown length."""
         return 256
 
-    @abstractmethod
     def run_item(self, plan: Plan, inputs: dict[str, Any]) -> Outcome:
-        """Run the plan once on ``inputs``; raise :class:`~hotpipe.NodeError` on failure."""
+        """Run the plan once on ``inputs`` (in the caller: there is nothing to split);
+        raise :class:`~hotpipe.NodeError` on failure."""
+        from hotpipe.engines.local import run_item
 
-    @abstractmethod
+        return run_item(plan, inputs)
+
     def run_map(
         self,
         plan: Plan,
@@ -97,6 +69,31 @@ class Engine(ABC):
         ``runner`` stored its results, when it caches). ``runner`` runs each chunk (default
         :data:`hotpipe.execute.PLAIN`); the engine only decides where. A stream passes the
         ``broadcast`` values it computed once, and the ``offset`` of the first item."""
+        return run_map(self, plan, columns, scalars, n, on_error, on_progress, runner,
+                       broadcast, offset)
+
+    # ------------------------------------------------------------------ adapter protocol
+
+    def plan_chunks(self, job: Job, probe: Probe, rest: int, notes: list[str]) -> int | None:
+        """Items per chunk for the remaining ``rest`` items, or None to run them in the
+        calling thread (append the reason to ``notes``)."""
+        return None
+
+    def prepare(self, job: Job, probe: Probe) -> Any:
+        """Per-map state shared by the submissions (e.g. the pickled plan)."""
+        return probe
+
+    def submit(self, handle: Any, job: Job, start: int, stop: int) -> Future:
+        """Start items ``start..stop`` on a worker."""
+        raise NotImplementedError(f"{type(self).__name__} runs every chunk in the caller")
+
+    def collect(self, fut: Future, handle: Any, job: Job, start: int,
+                stop: int) -> tuple[dict[str, list[Any]], Stats]:
+        """The finished chunk's output columns and counters (raise its NodeError)."""
+        return fut.result()
+
+    def abort(self) -> None:
+        """Stop the workers now: an interrupt (Ctrl-C) arrived during a map."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"

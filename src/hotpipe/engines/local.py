@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from time import perf_counter
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from hotpipe._state import state_of
-from hotpipe.engines.base import Engine, Outcome
+from hotpipe.engines.base import Engine
 from hotpipe.errors import InputError
-from hotpipe.execute import PLAIN, Broadcast, item_failure
+from hotpipe.execute import PLAIN, item_failure
 from hotpipe.plan import Plan
 from hotpipe.profile.stats import Stats
+from hotpipe.schedule import IN_PROCESS_CHUNK, Outcome
 
-if TYPE_CHECKING:
-    from hotpipe.execute import PlainRunner
-
-__all__ = ["CPU_AFTER", "Local"]
+__all__ = ["CPU_AFTER", "Local", "run_item"]
 
 CPU_AFTER = 100e-6
 """Runs shorter than this (seconds) skip per-node CPU clocks: 2 reads per node would cost
@@ -32,87 +29,58 @@ class Local(Engine):
     """
 
     name = "local"
+    window = 0  # every chunk in the calling thread
 
-    def __init__(self, chunk_size: int = 1024) -> None:
+    def __init__(self, chunk_size: int = IN_PROCESS_CHUNK) -> None:
         if not isinstance(chunk_size, int) or chunk_size < 1:
             raise InputError(f"Local(chunk_size={chunk_size!r}): must be an int >= 1.")
         self.chunk_size = chunk_size
+        self.fixed_chunk = chunk_size
 
     @property
     def stream_chunk(self) -> int:
         return self.chunk_size
 
-    def run_item(self, plan: Plan, inputs: dict[str, Any]) -> Outcome:
-        # Reading the CPU clock is a system call (~0.4 us): per node it would be most of
-        # the cost of a run of cheap nodes. A plan whose run takes under CPU_AFTER seconds
-        # measures wall time only; one that gets slower measures CPU again.
-        if plan.has_nested:
-            return self._run_nested_item(plan, inputs)
-        state = state_of(plan)
-        tuning = state.tuning
-        measure_cpu = tuning.cpu
-        func = state.item_function(plan, measure_cpu)
-        k = len(plan.steps)
-        wall, cpu = [0.0] * k, [0.0] * k
-        t0 = perf_counter()
-        try:
-            values = func(inputs, wall, cpu)
-        except Exception as exc:
-            err = item_failure(plan, func, exc)
-            if err is exc:
-                raise
-            raise err from err.__cause__
-        total = perf_counter() - t0
-        if (total >= CPU_AFTER) != measure_cpu:
-            tuning.cpu = not measure_cpu
-        return Outcome(values, total, 1, t0, step_wall=wall,
-                       step_cpu=cpu if measure_cpu else None)
-
-    @staticmethod
-    def _run_nested_item(plan: Plan, inputs: dict[str, Any]) -> Outcome:
-        """A plan with nested maps runs once through the column executors: every step is
-        once-per-call, the nested maps explode their inner items, and the inner steps get
-        their own counter rows."""
-        stats = Stats.empty(plan.width)
-        t0 = perf_counter()
-        scalars = dict(plan.constants)
-        scalars.update((name, inputs[name]) for name in plan.inputs)
-        bc = PLAIN.broadcast(plan, scalars, 1, "raise", stats)
-        values = {name: bc.values[name] for name in plan.outputs}
-        stats.chunks = 1
-        return Outcome(values, perf_counter() - t0, 1, t0, stats=stats)
-
-    def run_map(
-        self,
-        plan: Plan,
-        columns: dict[str, list[Any]],
-        scalars: dict[str, Any],
-        n: int,
-        on_error: str,
-        on_progress: Callable[[int], None] | None = None,
-        runner: PlainRunner | None = None,
-        broadcast: Broadcast | None = None,
-        offset: int = 0,
-    ) -> Outcome:
-        runner = runner or PLAIN
-        stats = Stats.empty(plan.width)
-        size = self.chunk_size
-        t0 = perf_counter()
-        bc = broadcast or runner.broadcast(plan, scalars, n, on_error, stats)
-        values: dict[str, list[Any]] = {name: [] for name in plan.outputs}
-        for start in range(0, max(n, 1), size):
-            stop = min(start + size, n)
-            chunk = columns if stop - start == n else {k: v[start:stop] for k, v in columns.items()}
-            produced = runner.columns(plan, chunk, bc, stop - start, offset + start, on_error,
-                                      stats)
-            if stop - start == n:
-                values = produced
-            else:
-                for name, col in values.items():
-                    col.extend(produced[name])
-            if on_progress is not None:
-                on_progress(stop - start)
-        return Outcome(values, perf_counter() - t0, n, t0, stats=stats)
-
     def __repr__(self) -> str:
         return f"Local(chunk_size={self.chunk_size})"
+
+
+def run_item(plan: Plan, inputs: dict[str, Any]) -> Outcome:
+    """One item through the plan's generated function (every engine's ``run``)."""
+    # Reading the CPU clock is a system call (~0.4 us): per node it would be most of the
+    # cost of a run of cheap nodes. A plan whose run takes under CPU_AFTER seconds measures
+    # wall time only; one that gets slower measures CPU again.
+    if plan.has_nested:
+        return _run_nested_item(plan, inputs)
+    state = state_of(plan)
+    tuning = state.tuning
+    measure_cpu = tuning.cpu
+    func = state.item_function(plan, measure_cpu)
+    k = len(plan.steps)
+    wall, cpu = [0.0] * k, [0.0] * k
+    t0 = perf_counter()
+    try:
+        values = func(inputs, wall, cpu)
+    except Exception as exc:
+        err = item_failure(plan, func, exc)
+        if err is exc:
+            raise
+        raise err from err.__cause__
+    total = perf_counter() - t0
+    if (total >= CPU_AFTER) != measure_cpu:
+        tuning.cpu = not measure_cpu
+    return Outcome(values, total, 1, t0, step_wall=wall, step_cpu=cpu if measure_cpu else None)
+
+
+def _run_nested_item(plan: Plan, inputs: dict[str, Any]) -> Outcome:
+    """A plan with nested maps runs once through the column executors: every step is
+    once-per-call, the nested maps explode their inner items, and the inner steps get their
+    own counter rows."""
+    stats = Stats.empty(plan.width)
+    t0 = perf_counter()
+    scalars = dict(plan.constants)
+    scalars.update((name, inputs[name]) for name in plan.inputs)
+    bc = PLAIN.broadcast(plan, scalars, 1, "raise", stats)
+    values = {name: bc.values[name] for name in plan.outputs}
+    stats.chunks = 1
+    return Outcome(values, perf_counter() - t0, 1, t0, stats=stats)

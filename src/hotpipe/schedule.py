@@ -1,0 +1,291 @@
+"""The one scheduling loop every engine runs: broadcast once, probe, size chunks, submit
+them, merge the results in order.
+
+:func:`run_map` is the whole life of a map. The broadcast steps run once, in the caller,
+through the call's runner (plain or cached). An engine that wants one then gets an in-process
+*probe* of the first items (doubling chunks of 1, 2, 4, ... items until ~10 ms are spent or
+64 items are done) that measures the per-item cost; the engine decides from it how many items
+go in a chunk, or that the rest is too small to pay for its workers and runs in-process (the
+profile's notes say why). Chunks are then submitted at most ``engine.window`` at a time and
+merged in item order. With ``on_error="raise"`` the failure reported is the one at the lowest
+item index, as a loop over the items would report it: after a chunk fails, later chunks are
+cancelled and earlier ones still finish. An interrupt (Ctrl-C) stops the workers.
+
+Engines are adapters (:class:`hotpipe.engines.base.Engine`): they say where a chunk runs
+(``submit``/``collect``), never how; the runner and this loop are the same for all of them.
+"""
+
+from __future__ import annotations
+
+import math
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from dataclasses import dataclass
+from time import perf_counter
+from typing import TYPE_CHECKING, Any, Protocol
+
+from hotpipe.execute import PLAIN, Broadcast
+from hotpipe.plan import Plan
+from hotpipe.profile.stats import SAMPLE_ITEMS, TIME_EVERY_ITEM_ABOVE, Stats
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from hotpipe.execute import PlainRunner
+
+__all__ = ["IN_PROCESS_CHUNK", "Job", "Outcome", "Probe", "balanced_chunk", "run_map"]
+
+PROBE_SECONDS = 0.01
+PROBE_MAX_ITEMS = 64
+IN_PROCESS_CHUNK = 1024
+"""Items per chunk when a map runs in the calling thread (``Local``'s default)."""
+
+
+class Outcome:
+    """What an engine returns: the requested values, counters per step, the wall time.
+
+    ``run`` fills only two lists of numbers (wall and CPU per step); the full
+    :class:`Stats` is built from them when the profile is read.
+    """
+
+    __slots__ = ("_cpu", "_notes", "_stats", "_wall", "n_items", "start", "values", "wall")
+
+    def __init__(
+        self,
+        values: dict[str, Any],
+        wall: float,
+        n_items: int,
+        start: float,
+        stats: Stats | None = None,
+        step_wall: list[float] | None = None,
+        step_cpu: list[float] | None = None,
+    ) -> None:
+        self.values = values
+        self.wall = wall
+        self.n_items = n_items
+        self.start = start
+        self._stats = stats
+        self._wall = step_wall
+        self._cpu = step_cpu
+        self._notes: list[str] | None = None
+
+    @property
+    def notes(self) -> list[str]:
+        """What the engine decided and why, for the profile."""
+        if self._notes is None:
+            self._notes = []
+        return self._notes
+
+    @property
+    def stats(self) -> Stats:
+        if self._stats is None:
+            self._stats = Stats.from_run(self._wall or [], self._cpu, self.start)
+        return self._stats
+
+
+@dataclass
+class Probe:
+    """What the in-process probe measured on the first ``items`` items."""
+
+    items: int
+    wall: float
+    cpu: float
+    slow_steps: frozenset[int]
+    typical: float = 0.0
+
+    @property
+    def per_item(self) -> float:
+        """Seconds per item: the sum over the nodes of their median item time (robust to
+        a preemption landing in a probe of a few hundred microseconds on a busy machine),
+        or the mean when no item was timed."""
+        if self.typical > 0:
+            return self.typical
+        return self.wall / self.items if self.items else 0.0
+
+
+NO_PROBE = Probe(0, 0.0, 0.0, frozenset())
+
+
+@dataclass
+class Job:
+    """One map being executed: the plan, the values, the runner and the counters."""
+
+    plan: Plan
+    columns: dict[str, list[Any]]
+    bc: Broadcast
+    n: int
+    on_error: str
+    stats: Stats
+    runner: PlainRunner
+    offset: int = 0
+
+    def chunk(self, start: int, stop: int) -> dict[str, list[Any]]:
+        if start == 0 and stop == self.n:
+            return self.columns
+        return {k: v[start:stop] for k, v in self.columns.items()}
+
+    def run_here(self, start: int, stop: int) -> dict[str, list[Any]]:
+        """Items ``start..stop`` in this thread, counted in the map's counters."""
+        return self.runner.columns(self.plan, self.chunk(start, stop), self.bc, stop - start,
+                                   self.offset + start, self.on_error, self.stats)
+
+
+class Adapter(Protocol):
+    """What :func:`run_map` asks of an engine (see :class:`hotpipe.engines.base.Engine`)."""
+
+    workers: int
+    fixed_chunk: int | None
+    wants_probe: bool
+    window: int
+
+    def plan_chunks(self, job: Job, probe: Probe, rest: int,
+                    notes: list[str]) -> int | None: ...
+    def prepare(self, job: Job, probe: Probe) -> Any: ...
+    def submit(self, handle: Any, job: Job, start: int, stop: int) -> Future | None: ...
+    def collect(self, fut: Future, handle: Any, job: Job, start: int,
+                stop: int) -> tuple[dict[str, list[Any]], Stats]: ...
+    def abort(self) -> None: ...
+
+
+def run_map(engine: Adapter, plan: Plan, columns: dict[str, list[Any]],
+            scalars: dict[str, Any], n: int, on_error: str,
+            on_progress: Callable[[int], None] | None = None,
+            runner: PlainRunner | None = None, broadcast: Broadcast | None = None,
+            offset: int = 0) -> Outcome:
+    """Run ``plan`` over ``n`` items on ``engine``; see the module docstring."""
+    t0 = perf_counter()
+    runner = runner or PLAIN
+    stats = Stats.empty(plan.width)
+    bc = broadcast or runner.broadcast(plan, scalars, n, on_error, stats)
+    job = Job(plan, columns, bc, n, on_error, stats, runner, offset)
+    values: dict[str, list[Any]] = {name: [] for name in plan.outputs}
+    notes: list[str] = []
+    probe = NO_PROBE
+    if engine.wants_probe and engine.fixed_chunk is None:
+        probe = _probe(job, values, on_progress)
+    rest = n - probe.items
+    if n == 0:
+        _run_here(job, 0, 1, values, on_progress)
+    elif rest > 0:
+        size = engine.fixed_chunk or engine.plan_chunks(job, probe, rest, notes)
+        if size is None or engine.window <= 0:
+            _run_here(job, probe.items, size or IN_PROCESS_CHUNK, values, on_progress)
+        else:
+            _run_workers(engine, job, probe, probe.items, size, values, on_progress)
+    stats.errors.sort(key=lambda e: e.path or (e.index,))  # chunks finish in any order
+    outcome = Outcome(values, perf_counter() - t0, n, t0, stats=stats)
+    outcome.notes.extend(notes)
+    return outcome
+
+
+def _merge(values: dict[str, list[Any]], produced: dict[str, list[Any]], whole: bool) -> None:
+    if whole:  # one chunk holds every item: its columns are the result
+        values.update(produced)
+        return
+    for name, col in values.items():
+        col.extend(produced[name])
+
+
+def _run_here(job: Job, start: int, size: int, values: dict[str, list[Any]],
+              on_progress: Callable[[int], None] | None) -> None:
+    """The chunks in this thread, in order (a failure stops the map where it happens)."""
+    n = job.n
+    for s in range(start, max(n, 1), size):
+        stop = min(s + size, n)
+        _merge(values, job.run_here(s, stop), s == 0 and stop == n)
+        if on_progress is not None:
+            on_progress(stop - s)
+
+
+def _probe(job: Job, values: dict[str, list[Any]],
+           on_progress: Callable[[int], None] | None) -> Probe:
+    done, size = 0, 1
+    t0 = perf_counter()
+    while done < min(job.n, PROBE_MAX_ITEMS) and perf_counter() - t0 < PROBE_SECONDS:
+        stop = min(done + size, job.n, PROBE_MAX_ITEMS)
+        _merge(values, job.run_here(done, stop), False)
+        if on_progress is not None:
+            on_progress(stop - done)
+        done, size = stop, size * 2
+    s = job.stats
+    mapped = job.plan.mapped_slots()
+    wall = sum(s.wall[k] for k in mapped)
+    cpu = sum(s.cpu[k] for k in mapped)
+    slow = frozenset(
+        k for k in mapped
+        if s.timed[k] and s.timed_wall[k] / s.timed[k] >= TIME_EVERY_ITEM_ABOVE
+    )
+    # per-item medians add up to an item's cost only without nested maps (whose inner
+    # rows count inner items)
+    medians = [s.percentile(k, 0.5) for k in mapped]
+    typical = sum(m for m in medians if m is not None) if all(
+        m is not None for m in medians) and not job.plan.has_nested else 0.0
+    return Probe(done, wall, cpu, slow, typical)
+
+
+def _run_workers(engine: Adapter, job: Job, probe: Probe, start: int, size: int,
+                 values: dict[str, list[Any]],
+                 on_progress: Callable[[int], None] | None) -> None:
+    """Submit the chunks (at most ``engine.window`` in flight), gather them in order."""
+    bounds = [(s, min(s + size, job.n)) for s in range(start, job.n, size)]
+    results: list[dict[str, list[Any]] | None] = [None] * len(bounds)
+    handle = engine.prepare(job, probe)
+    pending: dict[Future, int] = {}
+    first_error: tuple[int, BaseException] | None = None
+    nxt = 0
+    try:
+        while nxt < len(bounds) or pending:
+            while nxt < len(bounds) and len(pending) < engine.window and (
+                    first_error is None or nxt < first_error[0]):
+                a, b = bounds[nxt]
+                pending[engine.submit(handle, job, a, b)] = nxt
+                nxt += 1
+            if not pending:
+                break
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in done:
+                i = pending.pop(fut)
+                if fut.cancelled():
+                    continue
+                a, b = bounds[i]
+                try:
+                    produced, chunk_stats = engine.collect(fut, handle, job, a, b)
+                except Exception as exc:
+                    if first_error is None or i < first_error[0]:
+                        first_error = (i, exc)
+                    for later in [f for f, j in pending.items() if j > i]:
+                        if later.cancel():
+                            pending.pop(later)
+                    continue
+                job.stats.merge(chunk_stats)
+                results[i] = produced
+                if on_progress is not None:
+                    on_progress(b - a)
+    except BaseException as exc:
+        for fut in pending:
+            fut.cancel()
+        if not isinstance(exc, Exception):  # Ctrl-C, SystemExit: stop the workers now
+            engine.abort()
+        raise
+    if first_error is not None:
+        raise first_error[1]
+    for produced in results:
+        assert produced is not None
+        _merge(values, produced, False)
+
+
+def balanced_chunk(workers: int, probe: Probe, rest: int, target_seconds: float) -> int:
+    """Items per chunk so that a chunk takes ~``target_seconds``, with at least ~4 chunks
+    per worker for balance."""
+    balance = max(1, math.ceil(rest / (workers * 4)))
+    if probe.per_item <= 0:
+        return balance
+    return max(1, min(balance, int(target_seconds / probe.per_item)))
+
+
+def chunk_stats(plan: Plan, probe: Probe) -> Stats:
+    """Counters for a worker's chunk: no more sampling when the probe did it (its slow
+    steps are timed item by item)."""
+    # without a probe (a fixed chunk size) every chunk times its first items, so slow
+    # nodes are found and timed item by item in every chunk
+    sample = SAMPLE_ITEMS if not probe.items else 0
+    return Stats.empty(plan.width, sample=sample, slow=probe.slow_steps)
