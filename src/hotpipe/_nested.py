@@ -140,7 +140,7 @@ def run_nested(step: Step, cols: dict[str, list[Any]], scalars: dict[str, Any], 
     if pre_bc.broken:  # a once-per-map inner step failed (collect): every outer item fails
         name, exc = pre_bc.failure
         for i in live:
-            ctx.stats.errors.append(ItemError(ctx.item(i), name, exc, ctx.path(i)))
+            ctx.stats.failed(ItemError(ctx.item(i), name, exc, ctx.path(i)))
             ctx.failed.add(i)
         return [[FAILED] * n for _ in step.outputs], 0.0, 0.0
     if any(s.mapped for s in nm.pre.steps):
@@ -219,9 +219,5 @@ def run_nested_once(step: Step, raw: tuple[Any, ...], stats: Stats, runner: Any,
     outs, inner_wall, inner_cpu = run_nested(step, {}, dict(zip(step.args, raw, strict=True)),
                                              1, ctx)
     t1 = perf_counter()
-    stats.calls[k] += 1
-    stats.items[k] += 1
-    stats.wall[k] += t1 - t0 - inner_wall
-    stats.cpu[k] += thread_time() - c0 - inner_cpu
-    stats.event(k, t0, t1, 1)
+    stats.step_done(k, 1, 1, t0, t1, thread_time() - c0 - inner_cpu, t1 - t0 - inner_wall)
     return tuple(out[0] for out in outs)

@@ -247,12 +247,8 @@ def call_once(step: Step, raw: tuple[Any, ...], stats: Stats, runner: Any = PLAI
         return _unpack_one(step, result) if step.unpack else (result,)
     finally:
         t1 = perf_counter()
-        stats.calls[k] += 1
-        stats.items[k] += 1
-        stats.wall[k] += t1 - t0
-        stats.cpu[k] += thread_time() - c0
+        stats.step_done(k, 1, 1, t0, t1, thread_time() - c0)
         stats.record(k, 0, t1 - t0, raw, partial(describe_inputs, step))
-        stats.event(k, t0, t1, 1)
 
 
 def once_failed(step: Step, raw: tuple[Any, ...], exc: Exception, on_error: str, n: int,
@@ -263,7 +259,8 @@ def once_failed(step: Step, raw: tuple[Any, ...], exc: Exception, on_error: str,
         raise exc  # an inner step failed for every outer item: already said
     if on_error == "raise":
         raise NodeError(step.name, None, describe_inputs(step, raw), exc) from exc
-    stats.errors.extend(ItemError(i, step.name, exc, (i,)) for i in range(n))
+    for i in range(n):
+        stats.failed(ItemError(i, step.name, exc, (i,)))
     return (FAILED,) * len(step.outputs)
 
 
@@ -325,7 +322,7 @@ class Chunk:
             if err is exc:
                 raise err
             raise err from exc
-        self.stats.errors.append(ItemError(self.item(position), step.name, exc, path))
+        self.stats.failed(ItemError(self.item(position), step.name, exc, path))
         self.failed.add(position)
 
 
@@ -498,11 +495,8 @@ def run_columns(
                 cols[step.outputs[0]] = out
         dirty = dirty or bool(ctx.failed)
         t1 = perf_counter()
-        stats.calls[k] += calls
-        stats.items[k] += n - len(ctx.failed)
-        stats.wall[k] += t1 - t0 - inner_wall
-        stats.cpu[k] += thread_time() - c0 - inner_cpu
-        stats.event(k, t0, t1, n)
+        stats.step_done(k, calls, n - len(ctx.failed), t0, t1,
+                        thread_time() - c0 - inner_cpu, t1 - t0 - inner_wall)
     stats.chunks += 1
     return {name: cols[name] if name in cols else [scalars[name]] * n for name in plan.outputs}
 

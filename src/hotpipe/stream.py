@@ -153,8 +153,8 @@ class Stream:
                     stats.merge(outcome.stats)
                     self._notes.extend(x for x in outcome.notes if x not in self._notes)
                     if failure is not None:
-                        stats.errors.extend(ItemError(self._n + i, *failure, (self._n + i,))
-                                            for i in range(n))
+                        for i in range(self._n, self._n + n):
+                            stats.failed(ItemError(i, *failure, (i,)))
                     self._n += n
                     self._wall = perf_counter() - self._t0
                     if advance is not None:

@@ -224,11 +224,9 @@ def cached_broadcast(plan: Plan, scalars: dict[str, Any], n: int, on_error: str,
                 result, seconds = entry
                 _set_outputs(step, values, result)
                 keys.update(zip(step.outputs, _output_keys(step, key), strict=True))
-                stats.hits[slot] += 1
-                stats.saved[slot] += seconds
-                stats.bytes_read[slot] += nbytes
+                stats.cache_read(slot, hits=1, saved=seconds, nbytes=nbytes)
                 continue
-            stats.misses[slot] += 1
+            stats.cache_read(slot, misses=1)
         t0 = perf_counter()
         try:
             results = call_once(step, raw, stats, runner, bc, tuning)
@@ -276,9 +274,9 @@ def _save(cache: Cache, puts: dict[bytes, Any], step_of: dict[bytes, int],
     if not cache.write(payloads, packed):
         return
     for key, payload in payloads.items():
-        stats.bytes_written[step_of[key]] += len(payload)
+        stats.cache_written(step_of[key], len(payload))
     for key, payload in packed.items():
-        stats.bytes_written[chosen[key]] += len(payload)
+        stats.cache_written(chosen[key], len(payload))
 
 
 def _entry(entry: Any, width: int) -> tuple[Any, float] | None:
@@ -431,7 +429,7 @@ class _Demand:
         prefix = self.prefix(k)
         slot = self.slot[k]
         if self.present is not None and prefix not in self.present:
-            self.stats.misses[slot] += len(missing)
+            self.stats.cache_read(slot, misses=len(missing))
             self.want_pack(k, keys)
             return missing  # nothing of this step is stored: no lookups
         if k not in self.tried:
@@ -442,7 +440,7 @@ class _Demand:
         stored = [prefix + keys[i] for i in wanted]  # type: ignore[operator]
         sizes: dict[bytes, int] = {}
         found, nbytes = self.cache.load(stored, sizes) if wanted else ({}, 0)
-        self.stats.bytes_read[slot] += nbytes
+        self.stats.cache_read(slot, nbytes=nbytes)
         misses = [i for i in missing if keys[i] is None]
         hits, saved, loaded = 0, 0.0, 0
         single = None if step.unpack else self.column(step.outputs[0])
@@ -463,9 +461,7 @@ class _Demand:
                 times[i] = seconds
             saved += seconds
             hits += 1
-        self.stats.hits[slot] += hits
-        self.stats.saved[slot] += saved
-        self.stats.misses[slot] += len(misses)
+        self.stats.cache_read(slot, hits=hits, misses=len(misses), saved=saved)
         self.loaded_bytes[k] = self.loaded_bytes.get(k, 0) + loaded
         return sorted(misses)
 
@@ -519,9 +515,7 @@ class _Demand:
                     cols[0][i] = values[i]
                 saved += seconds[i]
         stats, slot = self.stats, self.slot[k]
-        stats.hits[slot] += filled
-        stats.saved[slot] += saved
-        stats.bytes_read[slot] += nbytes
+        stats.cache_read(slot, hits=filled, saved=saved, nbytes=nbytes)
         return True
 
     def store_result(self, step: Step, i: int, result: Any) -> None:
@@ -591,11 +585,8 @@ class _Demand:
                     times[i] = per_item  # type: ignore[index]
                     computed.append(stored)
         stats, slot = self.stats, self.slot[k]
-        stats.calls[slot] += calls
-        stats.items[slot] += len(live) - len(ctx.failed)
-        stats.wall[slot] += t1 - t0 - inner_wall
-        stats.cpu[slot] += thread_time() - c0 - inner_cpu
-        stats.event(slot, t0, t1, len(live))
+        stats.step_done(slot, calls, len(live) - len(ctx.failed), t0, t1,
+                        thread_time() - c0 - inner_cpu, t1 - t0 - inner_wall)
 
     def packs(self) -> dict[int, _Pack]:
         """The packs to write: steps whose pack was missing and whose results are now known

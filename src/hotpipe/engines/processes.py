@@ -150,8 +150,8 @@ class Processes(PoolEngine):
                 err = NodeError("(worker process)", job.offset + i, _describe_row(job, i), died)
                 if job.on_error == "raise":
                     raise err from died
-                stats.errors.append(ItemError(job.offset + i, "(worker process)", died,
-                                              (job.offset + i,)))
+                stats.failed(ItemError(job.offset + i, "(worker process)", died,
+                                       (job.offset + i,)))
                 values = {name: [FAILED] for name in job.plan.outputs}
             else:
                 stats.merge(item_stats)

@@ -1,9 +1,14 @@
-"""Running counters that engines update while they execute a plan.
+"""The profile's collector: running counters fed by the executors' events.
 
-Everything here is O(1) per update and O(steps) in memory, whatever the number of items:
-sums, a log-bucketed histogram of per-item times (8 buckets per octave: percentiles within
-~4.5 %), the maximum, and the k slowest items. Per-chunk timeline events are kept for the
-trace (one per step per chunk). Counters from several workers merge by addition.
+:class:`Stats` is the one listener every executor reports to, through its event methods:
+``step_done`` (a step finished on a chunk, or once), ``record``/``record_batch`` (an item or
+a batch was timed), ``cache_read``/``cache_written`` (hits, misses, bytes), ``failed`` (an
+item failed with ``on_error="collect"``). There is no other accounting path. Everything is
+O(1) per event and O(steps) in memory, whatever the number of items: sums, a log-bucketed
+histogram of per-item times (8 buckets per octave: percentiles within ~4.5 %), the maximum,
+and the k slowest items; one timeline event per step per chunk for the trace. A worker's
+collector comes back to the caller as data and merges by addition (:meth:`Stats.merge`).
+The progress bar listens to the other event, a chunk done (``on_progress``).
 """
 
 from __future__ import annotations
@@ -134,6 +139,32 @@ class Stats:
         stats.chunks = 1
         return stats
 
+    def step_done(self, step: int, calls: int, items: int, start: float, end: float,
+                  cpu: float, wall: float | None = None) -> None:
+        """``step`` ran ``items`` items in ``calls`` calls from ``start`` to ``end``
+        (``wall``, when given, is its own share: a nested map's time minus its inner
+        steps')."""
+        self.calls[step] += calls
+        self.items[step] += items
+        self.wall[step] += end - start if wall is None else wall
+        self.cpu[step] += cpu
+        self.events.append(Event(step, os.getpid(), threading.get_ident(), start, end, items))
+
+    def cache_read(self, step: int, hits: int = 0, misses: int = 0, saved: float = 0.0,
+                   nbytes: int = 0) -> None:
+        """Lookups of ``step``'s results: hits (the seconds they saved), misses, bytes read."""
+        self.hits[step] += hits
+        self.misses[step] += misses
+        self.saved[step] += saved
+        self.bytes_read[step] += nbytes
+
+    def cache_written(self, step: int, nbytes: int) -> None:
+        self.bytes_written[step] += nbytes
+
+    def failed(self, error: ItemError) -> None:
+        """An item failed and the map goes on (``on_error="collect"``)."""
+        self.errors.append(error)
+
     def record(self, step: int, index: int, seconds: float, row: tuple[Any, ...],
                describe: Any) -> None:
         """One item of ``step`` took ``seconds``; ``describe(row)`` is called only for the
@@ -168,9 +199,6 @@ class Stats:
             heapq.heappush(top, (share, index, describe(row)))
         elif share > top[0][0]:
             heapq.heapreplace(top, (share, index, describe(row)))
-
-    def event(self, step: int, start: float, end: float, items: int) -> None:
-        self.events.append(Event(step, os.getpid(), threading.get_ident(), start, end, items))
 
     def merge(self, other: Stats) -> None:
         """Add another worker's or chunk's counters to these."""
