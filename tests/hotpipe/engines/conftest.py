@@ -1,8 +1,38 @@
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
-from hotpipe import Local, Processes, Threads
+from hotpipe import Engine, Local, Processes, Threads
+from hotpipe.schedule import chunk_stats
+
+
+class OneThread(Engine):
+    """The adapter written in docs/engines.md ("Writing an engine"): a new engine is an
+    adapter of the scheduling loop plus this suite."""
+
+    name = "one-thread"
+    fixed_chunk = 3
+    window = 2
+
+    def __init__(self):
+        self.pool = ThreadPoolExecutor(1)
+
+    def submit(self, handle, job, start, stop):
+        stats = chunk_stats(job.plan, handle)
+
+        def run():
+            columns = job.runner.columns(job.plan, job.chunk(start, stop), job.bc,
+                                         stop - start, job.offset + start, job.on_error, stats)
+            return columns, stats
+
+        return self.pool.submit(run)
+
+    def close(self):
+        self.pool.shutdown()
+
 
 ENGINES = {
+    "adapter-example": OneThread,
     "local": lambda: Local(),
     "local-chunks": lambda: Local(chunk_size=2),
     "threads": lambda: Threads(3, chunk_size=2),
