@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from hotpipe._batch import batch_columns, call_batch_of_one, map_batches
 from hotpipe._state import Tuning, state_of
 from hotpipe._values import FAILED, describe_inputs, short_repr
-from hotpipe.errors import ItemError, NodeError
+from hotpipe.errors import ItemError, NodeError, ResourceError
 from hotpipe.plan import Plan, Step
 from hotpipe.profile.stats import TIME_EVERY_ITEM_ABOVE, Stats
 from hotpipe.resources import Resource, resolve
@@ -132,6 +132,15 @@ def item_failure(plan: Plan, func: Callable[..., Any], exc: BaseException) -> Ba
     if tb is None or isinstance(exc, (KeyboardInterrupt, SystemExit)):
         return exc
     k = tb.tb_lineno - func.first_step_line  # type: ignore[attr-defined]
+    if k < 0 and isinstance(exc, ResourceError):
+        # an input resource failed to build (the lines before the steps resolve inputs):
+        # the first step that reads it fails with it, as in a map
+        name = plan.inputs[tb.tb_lineno - 2] if 0 <= tb.tb_lineno - 2 < len(plan.inputs) else None
+        step = next((s for s in plan.steps if name in s.args), None)
+        if step is not None:
+            err = NodeError(step.name, None, "-", exc)
+            err.__cause__ = exc
+            return err
     if not 0 <= k < len(plan.steps):
         return exc
     step = plan.steps[k]

@@ -178,8 +178,10 @@ def test_resource_failure_names_the_resource():
 
     model = resource(bad_model)
     p = Pipeline([node(lambda x, model: x, output="y")])
-    with pytest.raises(ResourceError, match=r"weights\.bin"):
+    # run and map agree: a NodeError for the node that reads it, caused by the ResourceError
+    with pytest.raises(NodeError, match=r"weights\.bin") as info:
         p.run({"x": 1, "model": model})
+    assert isinstance(info.value.__cause__, ResourceError) and info.value.index is None
     r = p.map({"x": [1, 2], "model": model}, over="x", on_error="collect")
     assert r["y"] == [FAILED, FAILED]
     assert isinstance(r.errors[0].exception, ResourceError)
