@@ -34,6 +34,7 @@ _FUNCTIONS: weakref.WeakKeyDictionary[Any, tuple[bytes, tuple[Any, ...]]] = (
     weakref.WeakKeyDictionary()
 )
 _MISSING = object()
+_MAX_MODULE_DEPTH = 64  # packages nested deeper than this are named, not walked
 _CODES: dict[int, tuple[types.CodeType, bytes, tuple[str, ...]]] = {}
 _CLASS_SKIP = frozenset(
     {
@@ -188,15 +189,24 @@ class _Tracer:
             return None
 
     def _module(self, module: types.ModuleType, names: tuple[str, ...], depth: int) -> bytes:
+        """A user module by the attributes the function names (``a.b.c.d.helper`` at any
+        depth: each level is looked up with every name the code uses); library modules by
+        name. A module already being walked is a back-reference."""
         token = _named(b"m", module.__name__)
-        if depth > 2 or not _is_user_module(module.__name__):
+        if depth > _MAX_MODULE_DEPTH or not _is_user_module(module.__name__):
             return token
-        parts = [token]
-        scope = vars(module)
-        for name in names:
-            if name in scope and not name.startswith("__"):
-                dep = self._lookup(scope, name, names, depth + 1)
-                parts.append(_lp(name) + (dep or b""))
+        if id(module) in self.in_progress:
+            return _named(b"<", module.__name__)
+        self.in_progress.add(id(module))
+        try:
+            parts = [token]
+            scope = vars(module)
+            for name in names:
+                if name in scope and not name.startswith("__"):
+                    dep = self._lookup(scope, name, names, depth + 1)
+                    parts.append(_lp(name) + (dep or b""))
+        finally:
+            self.in_progress.discard(id(module))
         return _digest(b"".join(parts))
 
     def _lookup(self, scope: dict[str, Any], name: str, names: tuple[str, ...],
