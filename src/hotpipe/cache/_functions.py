@@ -16,6 +16,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
+from hotpipe.cache import _depends
 from hotpipe.cache.keys import (
     UnstableValue,
     _digest,
@@ -100,6 +101,10 @@ def _holds(check: tuple[Any, ...]) -> bool:
         f = check[1]
         return (f.__code__ is check[2] and f.__defaults__ is check[3]
                 and f.__kwdefaults__ is check[4])
+    if kind == "generation":  # no dependency was declared since
+        return check[1] == _depends.generation()
+    if kind == "declared":  # the declared files have the same sizes and times
+        return _depends.stamp(check[1]) == check[2]
     if kind == "class":  # the class's members are the same objects
         members = vars(check[1])
         return len(members) == len(check[2]) and all(
@@ -119,7 +124,7 @@ class _Tracer:
     def __init__(self) -> None:
         self.in_progress: set[int] = set()
         self.done: dict[int, bytes] = {}
-        self.checks: list[tuple[Any, ...]] = []
+        self.checks: list[tuple[Any, ...]] = [("generation", _depends.generation())]
 
     def function(self, f: types.FunctionType) -> bytes:
         if id(f) in self.done:
@@ -130,7 +135,8 @@ class _Tracer:
         self.checks.append(("func", f, f.__code__, f.__defaults__, f.__kwdefaults__))
         try:
             body, names = _code_identity(f.__code__)
-            parts = (body, self._closure(f), self._defaults(f), self._globals(f, names))
+            parts = (body, self._closure(f), self._defaults(f), self._globals(f, names),
+                     self._declared(f))
         finally:
             self.in_progress.discard(id(f))
         digest = self.done[id(f)] = _named(b"F", _qualified(f), *parts)
@@ -225,6 +231,14 @@ class _Tracer:
         else:
             self.checks.append(("name", scope, name, value))
         return dep
+
+    def _declared(self, f: types.FunctionType) -> bytes:
+        """The modules and files declared with ``@node(depends_on=...)`` (see _depends)."""
+        deps = _depends.declared(f)
+        if not deps:
+            return b""
+        self.checks.append(("declared", deps, _depends.stamp(deps)))
+        return _depends.digest(deps)
 
     def _closure(self, f: types.FunctionType) -> bytes:
         parts = []
