@@ -51,10 +51,18 @@ class Cache:
     failing store: a value that cannot be pickled, a payload that cannot be unpickled and an
     I/O error each give a ``CacheWarning`` and count as a miss. Pickling a ``Cache`` carries
     only its location; the store reopens in the new process.
+
+    Options for the default store (see docs/caching.md, "Safety"): ``sign=True`` signs every
+    entry with the key in the user's config directory (``sign=b"..."``: this key) and never
+    unpickles one that does not verify; ``trusted=True`` accepts a directory owned by another
+    user or writable by every user; ``read_only=True`` only reads (the default: read-only
+    when the directory cannot be written). An empty path is an error, not the current
+    directory.
     """
 
     def __init__(
-        self, path: str | os.PathLike[str] | None = ".hotpipe/cache", *, store: Store | None = None
+        self, path: str | os.PathLike[str] | None = ".hotpipe/cache", *, store: Store | None = None,
+        sign: bool | bytes = False, trusted: bool = False, read_only: bool | None = None,
     ) -> None:
         if store is None:
             if path is None:
@@ -62,8 +70,15 @@ class Cache:
             else:
                 from hotpipe.cache.sqlite import SQLiteStore
 
-                store = SQLiteStore(path)
+                store = SQLiteStore(path, read_only=read_only, trusted=trusted)
         self.store = store
+        self._sign = sign
+        self._signer = None
+        if sign:
+            from hotpipe.cache._signing import Signer, load_key
+
+            self._signer = Signer(sign if isinstance(sign, bytes) else load_key())
+        self._warned_read_only = False
         self._takes_packs = "packs" in inspect.signature(store.put_many).parameters
         self._lock = threading.Lock()
         self._counts = dict.fromkeys(
@@ -83,10 +98,10 @@ class Cache:
         return f"Cache({str(self.path)!r})" if self.path else f"Cache(store={self.store!r})"
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"store": self.store}
+        return {"store": self.store, "sign": self._sign}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(store=state["store"])  # type: ignore[misc]
+        self.__init__(store=state["store"], sign=state.get("sign", False))  # type: ignore[misc]
 
     def _count(self, **amounts: int) -> None:
         with self._lock:
@@ -119,7 +134,17 @@ class Cache:
             payloads = {}
         values, broken, read = {}, [], 0
         loads = serialize.loads
+        signer = self._signer
         for key, payload in payloads.items():
+            if signer is not None:
+                verified = signer.verify(key, payload)
+                if verified is None:
+                    self._warn("an entry is not signed with this cache's key (tampered with, "
+                               "or written without sign=), not loading it",
+                               ValueError("bad signature"))
+                    broken.append(key)
+                    continue
+                payload = verified
             try:
                 values[key] = loads(payload)
             except Exception as e:
@@ -153,9 +178,10 @@ class Cache:
         """The payloads of the values; one that cannot be pickled is left out, with a warning."""
         payloads = {}
         dumps = serialize.dumps
+        sign = self._signer.sign if self._signer is not None else None
         for key, value in items.items():
             try:
-                payloads[key] = dumps(value)
+                payloads[key] = dumps(value) if sign is None else sign(key, dumps(value))
             except Exception as e:
                 self._warn(f"a {type(value).__qualname__} cannot be pickled, not caching it", e)
                 self._count(unpicklable=1)
@@ -166,6 +192,12 @@ class Cache:
         """Store encoded payloads (and packs, see :meth:`Store.put_many`) in one transaction;
         returns the bytes written, 0 (with a warning) when the store fails."""
         if not payloads and not packs:
+            return 0
+        if getattr(self.store, "read_only", False):  # read, never written: one warning
+            if not self._warned_read_only:
+                self._warned_read_only = True
+                self._warn("the cache is read-only; computed values are not stored",
+                           PermissionError("read-only"))
             return 0
         if not self._takes_packs:
             packs = None  # a store written before packs existed: items only

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import shutil
 import threading
 import time
 import warnings
@@ -23,7 +22,9 @@ from typing import Any, TypeVar
 
 import xxhash
 
+from hotpipe.cache import _index, _ownership
 from hotpipe.cache.store import INLINE_LIMIT, CacheWarning, Store, StoreStats
+from hotpipe.errors import CacheDirectoryError
 
 __all__ = ["SQLiteStore"]
 
@@ -32,16 +33,6 @@ _FLUSH_TOUCHES = 4096  # pending access-time updates that trigger a write
 _ORPHAN_AGE = 3600.0  # an unindexed blob file older than this (seconds) is removed by prune
 _checksum = xxhash.xxh3_64_digest
 T = TypeVar("T")
-_SCHEMA_VERSION = 2
-_SCHEMA = """
-CREATE TABLE entries (
-    key BLOB PRIMARY KEY,
-    value BLOB NOT NULL,  -- b'i' + checksum + payload, or b'f' + checksum for a blob file
-    size INTEGER NOT NULL,
-    accessed REAL NOT NULL,
-    pack INTEGER NOT NULL  -- 1 for a pack (the values of many items, see Store.put_many)
-);
-"""
 _COLUMNS = "entries(key, value, size, accessed, pack) VALUES (?, ?, ?, ?, ?)"
 _INSERT_NEW = f"INSERT OR IGNORE INTO {_COLUMNS}"
 _INSERT = f"INSERT OR REPLACE INTO {_COLUMNS}"
@@ -73,6 +64,27 @@ def _is_busy(error: Exception) -> bool:
     return "locked" in text or "busy" in text
 
 
+def _recovering(method: Callable[..., T]) -> Callable[..., T]:
+    """Run a primitive; when the index turns out damaged ("malformed"), quarantine it, start
+    an empty one and run the primitive once more (iterators among the arguments are read
+    into lists first, so the second try sees them whole)."""
+
+    @functools.wraps(method)
+    def wrapper(self: SQLiteStore, *args: Any) -> T:
+        import sqlite3
+
+        args = tuple(list(a) if hasattr(a, "__next__") else a for a in args)
+        try:
+            return method(self, *args)
+        except sqlite3.DatabaseError as e:
+            if self.read_only or not _index.is_corrupt(e):
+                raise
+            self._quarantine(e)
+            return method(self, *args)
+
+    return wrapper
+
+
 class SQLiteStore(Store):
     """A directory with ``index.sqlite`` and ``blobs/``; safe across threads and processes.
 
@@ -86,11 +98,32 @@ class SQLiteStore(Store):
 
     touch_interval = 3600.0  # seconds: the resolution of access times used by prune
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, read_only: bool | None = None,
+                 trusted: bool = False) -> None:
+        if not os.fspath(path):
+            raise CacheDirectoryError(
+                "the cache path is empty, which would put the cache in the current directory "
+                "among your files. Fix: pass a directory of its own, e.g. '.hotpipe/cache' "
+                "(or None to disable caching)."
+            )
         self.path = Path(path)
+        self.trusted = trusted
+        self._read_only = read_only
         self._lock = threading.Lock()
         self._reset()
         _LIVE.add(self)
+        _ownership.check_trusted(self.path, trusted)  # before anything is read from it
+        if self.path.is_dir() and not _ownership.has_marker(self.path):
+            self._check_unmarked()
+
+    @property
+    def read_only(self) -> bool:
+        """Whether this store only reads: asked for, or a directory this process cannot
+        write (a read-only mount, another user's files). Nothing is then created, migrated
+        or written: misses are computed and not stored."""
+        if self._read_only is None:
+            self._read_only = self.path.is_dir() and not os.access(self.path, os.W_OK)
+        return self._read_only
 
     def _reset(self) -> None:
         self._local = threading.local()
@@ -99,13 +132,52 @@ class SQLiteStore(Store):
         self._finalizer = weakref.finalize(self, _close_all, self._conns, self._pending)
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"path": self.path}
+        return {"path": self.path, "read_only": self._read_only, "trusted": self.trusted}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["path"])  # type: ignore[misc]
+        self.__init__(state["path"], read_only=state.get("read_only"),  # type: ignore[misc]
+                      trusted=state.get("trusted", False))
 
     def __repr__(self) -> str:
         return f"SQLiteStore({str(self.path)!r})"
+
+    # ownership
+
+    def _check_unmarked(self) -> None:
+        """An existing directory without hotpipe's marker: refused unless it is empty or an
+        older hotpipe's cache (only its file names, and its index)."""
+        import sqlite3
+
+        others = _ownership.unmarked_entries(self.path)
+        marker = self.path / _ownership.MARKER
+        if marker.exists() and not _ownership.has_marker(self.path):
+            raise _ownership.foreign(self.path, f"its {_ownership.MARKER} is another tool's")
+        if marker.exists():
+            return  # another process marked it meanwhile
+        if others:
+            shown = ", ".join(others[:5]) + (", ..." if len(others) > 5 else "")
+            raise _ownership.foreign(self.path, f"it holds files hotpipe did not write "
+                                     f"({shown}) and no {_ownership.MARKER}")
+        index = self.path / "index.sqlite"
+        if index.is_file():
+            try:
+                conn = sqlite3.connect(_index._uri(index, immutable=True), uri=True)
+            except sqlite3.Error:
+                return
+            try:
+                _index.probe(conn, index)
+            except (sqlite3.DatabaseError, RuntimeError):
+                pass  # damaged (moved aside when opened) or newer (refused when used)
+            finally:
+                conn.close()
+
+    def _claim(self) -> None:
+        """Create the directory and its marker, or check an unmarked one before marking it."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        if not _ownership.has_marker(self.path):
+            self._check_unmarked()
+            _ownership.write_marker(self.path)
+        (self.path / "blobs").mkdir(exist_ok=True)
 
     # connections
 
@@ -120,22 +192,47 @@ class SQLiteStore(Store):
     def _open(self) -> Any:
         import sqlite3
 
-        (self.path / "blobs").mkdir(parents=True, exist_ok=True)
         index = self.path / "index.sqlite"
+        if self.read_only:
+            return _index.connect(index, True) if index.is_file() else _index.empty()
+        self._claim()
         try:
-            return _connect(index)
+            return _index.connect(index)
         except sqlite3.DatabaseError as e:
-            if isinstance(e, sqlite3.OperationalError):
+            if not _index.is_corrupt(e):
                 raise
-            aside = index.with_name(f"index.sqlite.corrupt-{int(time.time())}")
-            warnings.warn(
-                f"hotpipe cache: {index} is not a readable SQLite database ({e}); moved it to "
-                f"{aside.name} and started an empty cache",
-                CacheWarning,
-                stacklevel=4,
-            )
-            os.replace(index, aside)
-            return _connect(index)
+            self._move_aside(index, e)
+            return _index.connect(index)
+
+    def _move_aside(self, index: Path, error: BaseException) -> None:
+        """Quarantine a damaged index (and its WAL): renamed, never deleted; the blob files
+        it pointed to are removed (nothing can find them any more)."""
+        aside = index.with_name(f"index.sqlite.corrupt-{int(time.time())}")
+        warnings.warn(
+            f"hotpipe cache: {index} is not a readable SQLite database ({error}); moved it to "
+            f"{aside.name} and started an empty cache",
+            CacheWarning,
+            stacklevel=5,
+        )
+        os.replace(index, aside)
+        for suffix in ("-wal", "-shm"):
+            with contextlib.suppress(OSError):
+                os.replace(f"{index}{suffix}", f"{aside}{suffix}")
+        _ownership.remove_blobs(self.path)
+
+    def _quarantine(self, error: BaseException) -> None:
+        """The index went bad while open: close every connection and move it aside."""
+        with self._lock:
+            conns = list(self._conns)
+            self._conns.clear()
+            self._pending.clear()
+            self._local = threading.local()
+        for conn in conns:
+            with contextlib.suppress(Exception):
+                conn.close()
+        index = self.path / "index.sqlite"
+        if index.exists():
+            self._move_aside(index, error)
 
     def _after_fork(self) -> None:
         _ABANDONED.extend(self._conns)  # closing them here could disturb the parent's WAL
@@ -171,12 +268,21 @@ class SQLiteStore(Store):
         name = key.hex()
         return self.path / "blobs" / name[-2:] / f"{name}-{checksum.hex()}"
 
-    def _write_blob(self, path: Path, payload: bytes) -> None:
+    def _write_blob(self, path: Path, payload: bytes) -> bool:
+        """Write a blob file atomically; True if it is new (not there before). A failed
+        write (a full disk) leaves no temporary file behind."""
         path.parent.mkdir(parents=True, exist_ok=True)
+        existed = path.exists()
         tmp = path.with_name(f".tmp-{os.getpid()}-{threading.get_ident()}-{path.name}")
-        with open(tmp, "wb") as f:
-            f.write(payload)
-        os.replace(tmp, path)  # atomic: readers see the old file or the whole new one
+        try:
+            with open(tmp, "wb") as f:
+                f.write(payload)
+            os.replace(tmp, path)  # atomic: readers see the old file or the whole new one
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        return not existed
 
     def _read_blob(self, key: bytes, checksum: bytes) -> bytes | None:
         try:
@@ -185,11 +291,21 @@ class SQLiteStore(Store):
         except OSError:
             return None
 
+    def _refuse_writes(self, what: str) -> None:
+        if self.read_only:
+            raise CacheDirectoryError(
+                f"cannot {what} the cache {self.path}: it is read-only (a read-only mount, "
+                "a directory you cannot write, or opened with read_only=True); it is only "
+                "read. Fix: run this where the directory is writable."
+            )
+
     # primitives
 
+    @_recovering
     def get_many(self, keys: Iterable[bytes]) -> dict[bytes, bytes]:
         return self._get(keys, None)
 
+    @_recovering
     def get_linked(self, keys: Iterable[bytes],
                    members: Callable[[bytes], Iterable[bytes]]) -> dict[bytes, bytes]:
         return self._get(keys, members)
@@ -228,6 +344,8 @@ class SQLiteStore(Store):
 
     def _touch(self, keys: list[bytes]) -> None:
         """Remember access times to write later (with the next put, or in batches)."""
+        if self.read_only:
+            return
         now = time.time()
         with self._lock:
             self._pending.update(dict.fromkeys(keys, now))
@@ -258,26 +376,43 @@ class SQLiteStore(Store):
         def body(conn: Any) -> None:
             conn.executemany(_DELETE_EXACT, bad)
 
+        if self.read_only:
+            return
         with contextlib.suppress(Exception):
             self._transaction(body)
         self._unlink(bad)
 
+    @_recovering
     def put_many(self, items: Mapping[bytes, bytes],
                  packs: Mapping[bytes, bytes] | None = None) -> None:
         if not items and not packs:
             return
+        self._refuse_writes("write to")
         self._conn()  # opens (and creates) the store before its files are written
         now = time.time()
         rows = []
-        for group, flag in ((items, 0), (packs or {}, 1)):
-            for key, payload in group.items():
-                checksum = _checksum(payload)
-                if len(payload) <= INLINE_LIMIT:
-                    value = b"i" + checksum + payload
-                else:
-                    self._write_blob(self._blob(key, checksum), payload)
-                    value = b"f" + checksum
-                rows.append((key, value, len(payload), now, flag))
+        written: list[Path] = []  # new blob files: removed again if the write fails
+        try:
+            for group, flag in ((items, 0), (packs or {}, 1)):
+                for key, payload in group.items():
+                    checksum = _checksum(payload)
+                    if len(payload) <= INLINE_LIMIT:
+                        value = b"i" + checksum + payload
+                    else:
+                        path = self._blob(key, checksum)
+                        if self._write_blob(path, payload):
+                            written.append(path)
+                        value = b"f" + checksum
+                    rows.append((key, value, len(payload), now, flag))
+            replaced = self._transaction(self._insert(rows))
+        except BaseException:  # a full disk, a full index: no orphaned files
+            for path in written:
+                _ownership.safe_unlink(self.path, path.parent.name, path.name)
+            raise
+        new_files = {(r[0], r[1]) for r in rows if r[1][0] == _FILE}
+        self._unlink([kc for kc in replaced if kc not in new_files])
+
+    def _insert(self, rows: list[tuple[Any, ...]]) -> Callable[[Any], list[tuple[bytes, bytes]]]:
 
         def body(conn: Any) -> list[tuple[bytes, bytes]]:
             # the common case, new keys only, costs one statement; when some keys exist,
@@ -289,10 +424,9 @@ class SQLiteStore(Store):
             self._flush_touches(conn)
             return old
 
-        replaced = self._transaction(body)
-        new_files = {(r[0], r[1]) for r in rows if r[1][0] == _FILE}
-        self._unlink([kc for kc in replaced if kc not in new_files])
+        return body
 
+    @_recovering
     def prefixes_present(self, prefixes: Iterable[bytes]) -> set[bytes]:
         conn = self._conn()
         found = set()
@@ -312,18 +446,22 @@ class SQLiteStore(Store):
         return [row for chunk in _chunks(keys) for row in conn.execute(_in(sql, len(chunk)), chunk)]
 
     def _unlink(self, files: Iterable[tuple[bytes, bytes]]) -> None:
+        """Remove the blob files of file entries (never through a link)."""
         for key, head in files:
             if head[0] == _FILE:
-                with contextlib.suppress(OSError):
-                    os.unlink(self._blob(key, head[1:9]))
+                path = self._blob(key, head[1:9])
+                _ownership.safe_unlink(self.path, path.parent.name, path.name)
 
+    @_recovering
     def contains_many(self, keys: Iterable[bytes]) -> set[bytes]:
         wanted = list(dict.fromkeys(keys))
         conn = self._conn()
         sql = "SELECT key FROM entries WHERE key IN (?)"
         return {row[0] for c in _chunks(wanted) for row in conn.execute(_in(sql, len(c)), c)}
 
+    @_recovering
     def delete(self, keys: Iterable[bytes]) -> int:
+        self._refuse_writes("delete from")
         wanted = list(dict.fromkeys(keys))
 
         def body(conn: Any) -> tuple[int, list[tuple[bytes, bytes]]]:
@@ -336,8 +474,10 @@ class SQLiteStore(Store):
         self._unlink(files)
         return count
 
+    @_recovering
     def stats(self) -> StoreStats:
-        self._transaction(self._flush_touches)
+        if not self.read_only:
+            self._transaction(self._flush_touches)
         row = (
             self._conn()
             .execute(
@@ -353,16 +493,19 @@ class SQLiteStore(Store):
                           file_entries=files, packs=packs, oldest_access=oldest,
                           newest_access=newest)
 
+    @_recovering
     def clear(self) -> None:
+        """Remove every entry and every blob file hotpipe's naming scheme proves is one."""
+        self._refuse_writes("clear")
         self._transaction(lambda conn: conn.execute("DELETE FROM entries"))
         with self._lock:
             self._pending.clear()
-        blobs = self.path / "blobs"
-        shutil.rmtree(blobs, ignore_errors=True)
-        blobs.mkdir(exist_ok=True)
+        _ownership.remove_blobs(self.path)
         self._vacuum()
 
+    @_recovering
     def prune(self, max_bytes: int) -> int:
+        self._refuse_writes("prune")
         conn = self._conn()
         self._transaction(self._flush_touches)
         (total,) = conn.execute("SELECT coalesce(sum(size), 0) FROM entries").fetchone()
@@ -381,15 +524,15 @@ class SQLiteStore(Store):
         return len(victims)
 
     def _sweep_orphans(self) -> None:
-        """Remove blob files no entry points to (a writer killed between file and index)."""
+        """Remove blob files no entry points to (a writer killed between file and index),
+        and abandoned temporary files: only names of hotpipe's scheme, never via a link."""
         sql = f"SELECT key, substr(value, 2, 8) FROM entries WHERE {_IS_FILE}"
         rows = self._conn().execute(sql)
         known = {self._blob(k, c).name for k, c in rows}
         cutoff = time.time() - _ORPHAN_AGE
-        for path in (self.path / "blobs").glob("*/*"):
-            with contextlib.suppress(OSError):
-                if path.name not in known and path.stat().st_mtime < cutoff:
-                    path.unlink()
+        for shard, name, mtime in _ownership.blob_files(self.path):
+            if name not in known and mtime < cutoff:
+                _ownership.safe_unlink(self.path, shard, name)
 
     def _vacuum(self) -> None:
         with contextlib.suppress(Exception):
@@ -400,68 +543,6 @@ class SQLiteStore(Store):
         with self._lock:
             self._local = threading.local()
             self._finalizer = weakref.finalize(self, _close_all, self._conns, self._pending)
-
-
-def _connect(index: Path) -> Any:
-    import sqlite3
-
-    conn = sqlite3.connect(index, timeout=30.0, isolation_level=None, check_same_thread=False)
-    conn.text_factory = bytes  # a damaged row holding TEXT still reads, and fails its checksum
-    try:
-        version = _check_version(conn, index)  # before anything changes the file
-        conn.execute("PRAGMA busy_timeout = 30000")
-        conn.execute("PRAGMA auto_vacuum = INCREMENTAL")  # takes effect only on a new file
-        # WAL is a property of the file: only its creator switches it on. The switch needs an
-        # exclusive lock and fails at once (no busy wait) while another connection is
-        # creating the file, so it is retried.
-        for attempt in range(50):
-            try:
-                if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != b"wal":
-                    conn.execute("PRAGMA journal_mode = WAL")
-                break
-            except sqlite3.OperationalError as e:
-                if not _is_busy(e) or attempt == 49:
-                    raise
-                time.sleep(0.01 * (1 + attempt % 10))
-        conn.execute("PRAGMA synchronous = NORMAL")
-        if version != _SCHEMA_VERSION:
-            _create_schema(conn, index)  # checks again, under the write lock
-    except BaseException:
-        conn.close()
-        raise
-    return conn
-
-
-def _check_version(conn: Any, index: Path) -> int:
-    version: int = conn.execute("PRAGMA user_version").fetchone()[0]
-    if version > _SCHEMA_VERSION:
-        raise RuntimeError(
-            f"{index} was written by a newer hotpipe (cache format {version}, this one "
-            f"reads {_SCHEMA_VERSION}); upgrade hotpipe or use another cache directory"
-        )
-    return version
-
-
-def _create_schema(conn: Any, index: Path) -> None:
-    """Create the table in a new file; a file from an older hotpipe is emptied first (its
-    keys are of another format: none of them could ever be found again)."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        version = _check_version(conn, index)
-        if version != _SCHEMA_VERSION:  # not created meanwhile by another process
-            if version != 0:
-                conn.execute("DROP INDEX IF EXISTS entries_accessed")
-                conn.execute("DROP TABLE IF EXISTS entries")
-            conn.execute(_SCHEMA)
-            conn.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    if version not in (0, _SCHEMA_VERSION):  # the old entries' files, once nothing points
-        blobs = index.parent / "blobs"  # to them any more
-        shutil.rmtree(blobs, ignore_errors=True)
-        blobs.mkdir(exist_ok=True)
 
 
 def _close_all(conns: list[Any], pending: dict[bytes, float]) -> None:

@@ -495,7 +495,9 @@ def test_new_sqlite_file_is_schema_version_2(tmp_path):
 
 def test_version_1_file_is_emptied_and_recreated(tmp_path):
     (tmp_path / "c" / "blobs" / "ab").mkdir(parents=True)
-    (tmp_path / "c" / "blobs" / "ab" / "old-blob").write_bytes(b"old")
+    old_blob = tmp_path / "c" / "blobs" / "ab" / f"{'ab' * 16}-{'0' * 16}"  # hotpipe's naming
+    old_blob.write_bytes(b"old")
+    (tmp_path / "c" / "blobs" / "ab" / "notes.txt").write_bytes(b"not hotpipe's")
     conn = sqlite3.connect(_index(tmp_path))
     conn.executescript("""
         CREATE TABLE entries (key BLOB PRIMARY KEY, value BLOB NOT NULL,
@@ -514,7 +516,9 @@ def test_version_1_file_is_emptied_and_recreated(tmp_path):
         assert store.get_many([b"k" * 16]) == {}
         stats = store.stats()
     assert (stats.entries, stats.packs, stats.bytes) == (0, 0, 0)
-    assert not (tmp_path / "c" / "blobs" / "ab" / "old-blob").exists()
+    assert not old_blob.exists()
+    # only files hotpipe's naming scheme proves are its own are deleted (issue 11)
+    assert (tmp_path / "c" / "blobs" / "ab" / "notes.txt").exists()
     store.put_many({b"n" * 24: b"new"}, {b"p" * 24: b"pack"})
     assert store.get_many([b"n" * 24, b"p" * 24]) == {b"n" * 24: b"new", b"p" * 24: b"pack"}
     assert store.prefixes_present([b"n" * 8]) == {b"n" * 8}
