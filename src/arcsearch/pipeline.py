@@ -11,8 +11,12 @@ from __future__ import annotations
 
 from hotpipe import Pipeline, node
 
-from . import api
+from . import api, dsl, search
 from .scoring import to_submission
+
+# the search looks DSL primitives up by name (getattr), which a fingerprint cannot follow:
+# declared, so that an edit anywhere in the DSL or the search recomputes the cached results
+CODE = [dsl, search]
 
 
 @node(output="tasks", phase="load")
@@ -22,18 +26,18 @@ def load(split: str = "training", dataset: str = "arc1", ids_or_n: int | str | N
     return api.load_tasks(split, dataset, ids)
 
 
-@node(output="generated", phase="generate")
+@node(output="generated", phase="generate", depends_on=CODE)
 def generate(task: dict, budget_s: float = api.DEFAULT_BUDGET_S,
              max_candidates: int = api.DEFAULT_MAX_CANDIDATES) -> dict:
     return api.generate(task, budget_s=budget_s, max_candidates=max_candidates)
 
 
-@node(output="executed", phase="execute")
+@node(output="executed", phase="execute", depends_on=CODE)
 def execute(task: dict, generated: dict) -> dict:
     return api.execute_all(task, generated)
 
 
-@node(output="validated", phase="validate")
+@node(output="validated", phase="validate", depends_on=CODE)
 def validate(task: dict, generated: dict, executed: dict) -> dict:
     return api.select(task, generated, executed)
 
@@ -43,7 +47,7 @@ def submission(task: dict, validated: dict) -> dict:
     return to_submission(task["id"], validated["attempts"], len(task["test"]))
 
 
-@node(output="scored", phase="score")
+@node(output="scored", phase="score", depends_on=CODE)
 def score(task: dict, validated: dict) -> dict:
     return api.score(task, validated)
 

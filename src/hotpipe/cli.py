@@ -1,8 +1,8 @@
 """The ``hotpipe`` command: ``hotpipe cache stats|clear|prune [PATH]`` and ``hotpipe run``.
 
 Each command is an argparse sub-parser (``run`` comes from ``hotpipe.cli_run``). Cache exit
-codes: 0 done, 1 no cache at PATH for ``stats`` or a cache this version cannot open, 2 bad
-arguments.
+codes: 0 done, 1 no cache at PATH for ``stats`` or a cache this version cannot open (or a
+directory hotpipe did not create, or does not trust), 2 bad arguments.
 
 >>> parse_size("1.5GiB"), parse_size("500MB"), parse_size("12")
 (1610612736, 500000000, 12)
@@ -35,14 +35,16 @@ def _when(t: float | None) -> str:
     return "-" if t is None else time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t))
 
 
-def _open(path: Path):  # type: ignore[no-untyped-def]
+def _open(path: Path, read_only: bool = False):  # type: ignore[no-untyped-def]
     from hotpipe.cache import SQLiteStore
 
-    return SQLiteStore(path) if (path / "index.sqlite").exists() else None
+    if not (path / "index.sqlite").exists():
+        return None
+    return SQLiteStore(path, read_only=read_only)
 
 
 def _stats(args: argparse.Namespace) -> int:
-    store = _open(args.path)
+    store = _open(args.path, read_only=True)  # reading changes nothing in the cache
     if store is None:
         print(f"hotpipe: no cache at {args.path} (no index.sqlite there)", file=sys.stderr)
         return 1
@@ -123,12 +125,15 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     import sqlite3
 
+    from hotpipe.errors import HotpipeError
+
     args = _parser().parse_args(argv)
     if args.command != "cache":
         return int(args.func(args))
     try:
         return int(args.func(args))
-    except (RuntimeError, sqlite3.Error) as exc:  # a cache from a newer hotpipe, a locked file
+    except (RuntimeError, sqlite3.Error, HotpipeError) as exc:
+        # a cache from a newer hotpipe, a locked file, a directory hotpipe did not create
         print(f"hotpipe: {exc}", file=sys.stderr)
         return 1
 

@@ -7,7 +7,8 @@ which is reported before any node runs, from runtime failures (a node raised)::
     ├── DefinitionError           a node or pipeline is malformed (raised at construction)
     │   └── CycleError            the graph has a cycle; ``.path`` holds it
     ├── InputError                bad arguments to run/map/bind/as_node (raised before work starts)
-    │   └── CacheKeyError         a value cannot be fingerprinted stably for the cache
+    │   ├── CacheKeyError         a value cannot be fingerprinted stably for the cache
+    │   └── CacheDirectoryError   a cache directory hotpipe did not create, or does not trust
     ├── ResourceError             building a declared resource failed; the cause is chained
     ├── NodeError                 a node raised; the original exception is ``__cause__``
     └── WorkerDied                a worker process exited abruptly (chained under a NodeError)
@@ -24,6 +25,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 __all__ = [
+    "CacheDirectoryError",
     "CacheKeyError",
     "CacheWarning",
     "CycleError",
@@ -68,6 +70,11 @@ class CacheKeyError(InputError):
 
     Raised before the node runs; the message names the node and parameter and the fixes.
     """
+
+
+class CacheDirectoryError(InputError):
+    """A cache path hotpipe refuses: not created by hotpipe, owned by another user, writable
+    by every user, or empty. Raised before anything in it is read, written or deleted."""
 
 
 class ResourceError(HotpipeError):

@@ -74,6 +74,7 @@ class Node:
     batch_func: Callable[..., Any] | None = None
     batch_size: int | None = None
     hints: Hints = field(default_factory=lambda: Hints())
+    depends_on: tuple[Any, ...] = ()
 
     @property
     def is_batch(self) -> bool:
@@ -197,6 +198,7 @@ def make_node(
     cpus: float | None = None,
     gpus: float | None = None,
     memory: int | str | None = None,
+    depends_on: Any = (),
 ) -> Node:
     """Build a :class:`Node` from a function (or re-option an existing node)."""
     batch_func = None
@@ -234,6 +236,15 @@ def make_node(
         raise DefinitionError(f"{where}: batch_size needs batch=True.")
     if max_concurrency is not None and not is_async:
         raise DefinitionError(f"{where}: max_concurrency applies to async def nodes only.")
+    if depends_on:  # code the fingerprint cannot see (names looked up at run time)
+        from hotpipe.cache._depends import declare, resolve
+
+        if not isinstance(depends_on, list | tuple):
+            depends_on = (depends_on,)
+        try:
+            declare(func, resolve(depends_on, func))
+        except ValueError as exc:
+            raise DefinitionError(f"{where}: depends_on: {exc}.") from None
     params, defaults, positional = _signature(func, where)
     outputs, unpack = _output_names(output, name, where)
     clash = sorted(set(outputs) & set(params))
@@ -258,6 +269,7 @@ def make_node(
         batch_func=func if batch else batch_func,
         batch_size=batch_size,
         hints=_hints(where, cpus, gpus, memory),
+        depends_on=tuple(depends_on or ()),
     )
 
 
@@ -293,6 +305,7 @@ def node(
     cpus: float | None = None,
     gpus: float | None = None,
     memory: int | str | None = None,
+    depends_on: Any = (),
 ) -> Any:
     """Declare a pipeline step: ``@node``, ``@node(output="y")`` or ``node(f, output=...)``.
 
@@ -305,7 +318,9 @@ def node(
     ``batch=True`` means the function takes lists (one entry per item) and returns a list,
     with ``batch_size`` items per call (default: chosen by measuring throughput);
     ``max_concurrency`` caps how many items of an ``async def`` node run at once;
-    ``cpus``/``gpus``/``memory`` declare what the node needs.
+    ``cpus``/``gpus``/``memory`` declare what the node needs; ``depends_on`` lists modules,
+    files and directories whose source the cache key covers (code reached by a computed
+    name, data files; see docs/caching.md).
 
     >>> @node(output="y")
     ... def inc(x):
@@ -318,7 +333,7 @@ def node(
     options = {
         "output": output, "name": name, "cache": cache, "version": version, "phase": phase,
         "batch": batch, "batch_size": batch_size, "max_concurrency": max_concurrency,
-        "cpus": cpus, "gpus": gpus, "memory": memory,
+        "cpus": cpus, "gpus": gpus, "memory": memory, "depends_on": depends_on,
     }
     if func is None:
         return lambda f: make_node(f, **options)

@@ -1,22 +1,27 @@
 """The content-addressed cache: keys (fingerprints of functions and values) and stores.
 
-``keys`` computes stable fingerprints, ``store`` keeps payloads by key (SQLite + files by
-default) and ``Cache`` joins them with pickling and counters. See docs/caching.md.
+``keys`` computes stable fingerprints; ``store`` is the store interface and registry, with
+one module per store (``sqlite``: SQLite + files, the default; ``memory``); ``facade.Cache``
+joins them with pickling and counters. See docs/caching.md.
 """
 
+from hotpipe.cache.facade import Cache, CacheStats
 from hotpipe.cache.keys import UnstableValue, combine, fingerprint, fingerprint_function, register
+from hotpipe.cache.memory import MemoryStore
+from hotpipe.cache.sqlite import SQLiteStore
 from hotpipe.cache.store import (
-    Cache,
-    CacheStats,
+    STORES,
     CacheWarning,
-    MemoryStore,
     NullStore,
-    SQLiteStore,
     Store,
+    StoreKind,
     StoreStats,
+    open_store,
+    register_store,
 )
 
 __all__ = [
+    "STORES",
     "Cache",
     "CacheStats",
     "CacheWarning",
@@ -24,10 +29,13 @@ __all__ = [
     "NullStore",
     "SQLiteStore",
     "Store",
+    "StoreKind",
     "StoreStats",
     "UnstableValue",
     "combine",
     "fingerprint",
     "fingerprint_function",
+    "open_store",
     "register",
+    "register_store",
 ]

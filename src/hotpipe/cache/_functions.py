@@ -16,6 +16,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
+from hotpipe.cache import _depends
 from hotpipe.cache.keys import (
     UnstableValue,
     _digest,
@@ -34,6 +35,7 @@ _FUNCTIONS: weakref.WeakKeyDictionary[Any, tuple[bytes, tuple[Any, ...]]] = (
     weakref.WeakKeyDictionary()
 )
 _MISSING = object()
+_MAX_MODULE_DEPTH = 64  # packages nested deeper than this are named, not walked
 _CODES: dict[int, tuple[types.CodeType, bytes, tuple[str, ...]]] = {}
 _CLASS_SKIP = frozenset(
     {
@@ -99,6 +101,10 @@ def _holds(check: tuple[Any, ...]) -> bool:
         f = check[1]
         return (f.__code__ is check[2] and f.__defaults__ is check[3]
                 and f.__kwdefaults__ is check[4])
+    if kind == "generation":  # no dependency was declared since
+        return check[1] == _depends.generation()
+    if kind == "declared":  # the declared files have the same sizes and times
+        return _depends.stamp(check[1]) == check[2]
     if kind == "class":  # the class's members are the same objects
         members = vars(check[1])
         return len(members) == len(check[2]) and all(
@@ -118,7 +124,7 @@ class _Tracer:
     def __init__(self) -> None:
         self.in_progress: set[int] = set()
         self.done: dict[int, bytes] = {}
-        self.checks: list[tuple[Any, ...]] = []
+        self.checks: list[tuple[Any, ...]] = [("generation", _depends.generation())]
 
     def function(self, f: types.FunctionType) -> bytes:
         if id(f) in self.done:
@@ -129,7 +135,8 @@ class _Tracer:
         self.checks.append(("func", f, f.__code__, f.__defaults__, f.__kwdefaults__))
         try:
             body, names = _code_identity(f.__code__)
-            parts = (body, self._closure(f), self._defaults(f), self._globals(f, names))
+            parts = (body, self._closure(f), self._defaults(f), self._globals(f, names),
+                     self._declared(f))
         finally:
             self.in_progress.discard(id(f))
         digest = self.done[id(f)] = _named(b"F", _qualified(f), *parts)
@@ -188,15 +195,24 @@ class _Tracer:
             return None
 
     def _module(self, module: types.ModuleType, names: tuple[str, ...], depth: int) -> bytes:
+        """A user module by the attributes the function names (``a.b.c.d.helper`` at any
+        depth: each level is looked up with every name the code uses); library modules by
+        name. A module already being walked is a back-reference."""
         token = _named(b"m", module.__name__)
-        if depth > 2 or not _is_user_module(module.__name__):
+        if depth > _MAX_MODULE_DEPTH or not _is_user_module(module.__name__):
             return token
-        parts = [token]
-        scope = vars(module)
-        for name in names:
-            if name in scope and not name.startswith("__"):
-                dep = self._lookup(scope, name, names, depth + 1)
-                parts.append(_lp(name) + (dep or b""))
+        if id(module) in self.in_progress:
+            return _named(b"<", module.__name__)
+        self.in_progress.add(id(module))
+        try:
+            parts = [token]
+            scope = vars(module)
+            for name in names:
+                if name in scope and not name.startswith("__"):
+                    dep = self._lookup(scope, name, names, depth + 1)
+                    parts.append(_lp(name) + (dep or b""))
+        finally:
+            self.in_progress.discard(id(module))
         return _digest(b"".join(parts))
 
     def _lookup(self, scope: dict[str, Any], name: str, names: tuple[str, ...],
@@ -215,6 +231,14 @@ class _Tracer:
         else:
             self.checks.append(("name", scope, name, value))
         return dep
+
+    def _declared(self, f: types.FunctionType) -> bytes:
+        """The modules and files declared with ``@node(depends_on=...)`` (see _depends)."""
+        deps = _depends.declared(f)
+        if not deps:
+            return b""
+        self.checks.append(("declared", deps, _depends.stamp(deps)))
+        return _depends.digest(deps)
 
     def _closure(self, f: types.FunctionType) -> bytes:
         parts = []

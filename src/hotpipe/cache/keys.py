@@ -233,6 +233,7 @@ _CONTAINER: dict[type, Handler] = {
 
 _BY_TYPE: dict[type, Callable[[Any], Any]] = {}
 _BY_NAME: dict[str, Callable[[Any], Any]] = {}
+_BY_PACKAGE: dict[str, Callable[[type], Callable[[Any], Any] | None]] = {}
 _RESOLVED: dict[type, Handler] = {}
 
 
@@ -263,6 +264,22 @@ def register(cls: type | str) -> Callable[[F], F]:
     return deco
 
 
+def register_package(root: str) -> Callable[[Callable[[type], Any]], Callable[[type], Any]]:
+    """Teach ``fingerprint`` a library's types by one classifier: ``classify(cls)`` returns
+    the token function for ``cls`` (as for :func:`register`) or None. It is asked for every
+    class whose module starts with ``root``: libraries that move their classes between
+    modules (pandas 3 names ``pandas.Series`` what pandas 2 named
+    ``pandas.core.series.Series``) are matched by ``isinstance`` once imported, not by name.
+    """
+
+    def deco(classify: Callable[[type], Any]) -> Callable[[type], Any]:
+        _BY_PACKAGE[root] = classify
+        _RESOLVED.clear()
+        return classify
+
+    return deco
+
+
 def _qualified(obj: Any) -> str:
     return f"{getattr(obj, '__module__', None)}.{getattr(obj, '__qualname__', obj.__name__)}"
 
@@ -281,6 +298,10 @@ def _choose(cls: type) -> Handler:
         token = _BY_TYPE.get(base) or _BY_NAME.get(_qualified(base))
         if token is not None:
             return functools.partial(_by_token, token)
+    classify = _BY_PACKAGE.get(str(getattr(cls, "__module__", "")).partition(".")[0])
+    token = classify(cls) if classify is not None else None
+    if token is not None:
+        return functools.partial(_by_token, token)
     for check, handler in _RULES:
         if check(cls):
             return handler
@@ -420,7 +441,36 @@ def _fp_builtin_subclass(value: Any, active: set[int]) -> bytes:
         extra += _fp(value.default_factory, active)
     if getattr(value, "__dict__", None):
         extra += _items(b"d", vars(value).items(), active)
+    slots = _slot_names(cls)
+    if slots:
+        extra += _digest(b"_" + b"".join(_slot(value, name, active) for name in slots))
     return _digest(b"U" + _fp_class(cls, active) + base + extra)
+
+
+def _slot_names(cls: type) -> tuple[str, ...]:
+    """The ``__slots__`` of a class and its bases (state that ``__dict__`` does not show)."""
+    names: list[str] = []
+    for base in cls.__mro__:
+        declared = vars(base).get("__slots__", ())
+        for name in (declared,) if isinstance(declared, str) else declared:
+            if name not in ("__dict__", "__weakref__") and name not in names:
+                names.append(name)
+    return tuple(names)
+
+
+_UNSET = object()
+
+
+def _slot(value: Any, name: str, active: set[int]) -> bytes:
+    if name.startswith("__") and not name.endswith("__"):
+        name = f"_{type(value).__name__.lstrip('_')}{name}"  # a private name, mangled
+    item = getattr(value, name, _UNSET)
+    if item is _UNSET:
+        return _lp(name) + b"-"  # an empty slot differs from every value
+    try:
+        return _lp(name) + b"=" + _fp(item, active)
+    except UnstableValue as e:
+        raise e.at(f".{name}") from None
 
 
 def _defined_by(cls: type, name: str) -> type:
@@ -505,10 +555,40 @@ def _library_roots() -> tuple[str, ...]:
 _LIBRARY_ROOTS = _library_roots()
 
 
-@functools.cache
+def _stdlib_roots() -> tuple[str, ...]:
+    paths = sysconfig.get_paths()
+    roots = {paths[k] for k in ("stdlib", "platstdlib") if k in paths}
+    return tuple(os.path.realpath(r) + os.sep for r in roots)
+
+
+_STDLIB_ROOTS = _stdlib_roots()
+_STDLIB: dict[str, bool] = {}
+
+
 def _is_stdlib(module: str | None) -> bool:
-    root = (module or "").partition(".")[0]
-    return root in sys.stdlib_module_names or root in ("builtins", "__builtin__")
+    """Whether a module is the standard library's, told by where its file lives: a user's
+    ``calendar.py`` that shadows the standard ``calendar`` is the user's. Modules without a
+    file (built into the interpreter, frozen) and modules not imported go by name."""
+    name = module or ""
+    known = _STDLIB.get(name)
+    if known is not None:
+        return known
+    root = name.partition(".")[0]
+    if root in ("builtins", "__builtin__"):
+        return True
+    found = sys.modules.get(name) or sys.modules.get(root)
+    file = getattr(found, "__file__", None)
+    if not file:
+        answer = root in sys.stdlib_module_names
+        if found is None:
+            return answer  # not imported (yet): not remembered
+    else:
+        path = os.path.realpath(file)
+        parts = path.split(os.sep)
+        in_packages = "site-packages" in parts or "dist-packages" in parts
+        answer = path.startswith(_STDLIB_ROOTS) and not in_packages
+    _STDLIB[name] = answer
+    return answer
 
 
 @functools.cache
@@ -530,102 +610,7 @@ def _is_user(obj: Any) -> bool:
     return _is_user_module(getattr(obj, "__module__", None))
 
 
-# --- lazily registered library types (registered by name: nothing is imported here) ---------
-
-
-@register("numpy.ndarray")
-def _numpy_array(a: Any) -> Any:
-    import numpy as np
-
-    if a.dtype.hasobject:
-        return (a.dtype.descr, a.shape, a.tolist())
-    flat = np.ascontiguousarray(a).reshape(-1)  # copies only if not C-contiguous already
-    return (a.dtype.descr, a.shape, memoryview(flat.view(np.uint8)))
-
-
-@register("numpy.generic")
-def _numpy_scalar(v: Any) -> Any:
-    return (v.dtype.descr, v.tobytes()) if not v.dtype.hasobject else (v.item(),)
-
-
-@register("numpy.dtype")
-def _numpy_dtype(d: Any) -> Any:
-    return d.descr
-
-
-@register("numpy.ma.core.MaskedArray")
-def _numpy_masked(a: Any) -> Any:
-    return (a.data, a.mask, a.fill_value)
-
-
-def _pandas_index(index: Any) -> Any:
-    return (type(index).__name__, list(index.names), str(index.dtype), index.to_numpy())
-
-
-def _pandas_values(series: Any) -> Any:
-    dtype = series.dtype
-    if hasattr(dtype, "categories"):
-        return ("category", dtype.ordered, dtype.categories.to_numpy(), series.cat.codes.to_numpy())
-    return (str(dtype), series.to_numpy())
-
-
-@register("pandas.core.series.Series")
-def _pandas_series(s: Any) -> Any:
-    return (s.name, _pandas_index(s.index), _pandas_values(s))
-
-
-@register("pandas.core.frame.DataFrame")
-def _pandas_frame(df: Any) -> Any:
-    columns = [_pandas_values(df.iloc[:, i]) for i in range(df.shape[1])]
-    return (_pandas_index(df.columns), _pandas_index(df.index), columns)
-
-
-@register("pandas.core.indexes.base.Index")
-def _pandas_index_value(index: Any) -> Any:
-    return _pandas_index(index)
-
-
-def _arrow_ipc(table: Any) -> memoryview:
-    import pyarrow as pa
-
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
-        writer.write_table(table)
-    return memoryview(sink.getvalue())
-
-
-@register("pyarrow.lib.Table")
-def _arrow_table(table: Any) -> Any:
-    return _arrow_ipc(table.combine_chunks())
-
-
-@register("pyarrow.lib.RecordBatch")
-def _arrow_batch(batch: Any) -> Any:
-    import pyarrow as pa
-
-    return _arrow_ipc(pa.Table.from_batches([batch]))
-
-
-@register("pyarrow.lib.Array")
-def _arrow_array(array: Any) -> Any:
-    import pyarrow as pa
-
-    return _arrow_ipc(pa.table({"_": array}))
-
-
-@register("pyarrow.lib.ChunkedArray")
-def _arrow_chunked(array: Any) -> Any:
-    import pyarrow as pa
-
-    return _arrow_ipc(pa.table({"_": array}).combine_chunks())
-
-
-@register("pydantic.main.BaseModel")
-def _pydantic_model(model: Any) -> Any:
-    fields = getattr(type(model), "model_fields", None) or getattr(model, "__fields__", {})
-    extra = getattr(model, "__pydantic_extra__", None) or {}
-    return (type(model), [(name, getattr(model, name)) for name in fields], extra)
-
-
-# fingerprint_function lives in its own module, which builds on the value rules above
+# fingerprint_function lives in its own module, which builds on the value rules above, and
+# the library types (numpy, pandas, pyarrow, pydantic) register themselves by name
+from hotpipe.cache import _libraries  # noqa: E402, F401
 from hotpipe.cache._functions import _Tracer, fingerprint_function  # noqa: E402

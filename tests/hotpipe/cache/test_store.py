@@ -1,4 +1,5 @@
-"""Stores: one conformance suite over every store, then SQLite under crashes, races, damage."""
+"""The SQLite store under crashes, races and damage, and the Cache facade (the conformance
+suite over every store is test_all_stores.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
 import warnings
 from pathlib import Path
 
@@ -26,55 +26,6 @@ def key(i: int) -> bytes:
 def payload(i: int, size: int = 32) -> bytes:
     seed = i.to_bytes(8, "big")
     return (seed * (size // 8 + 1))[:size]
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-def store(request, tmp_path):
-    s = MemoryStore() if request.param == "memory" else SQLiteStore(tmp_path / "c")
-    yield s
-    s.close()
-
-
-# --- conformance: every store ------------------------------------------------------------
-
-
-def test_put_get_contains_delete(store):
-    items = {key(i): payload(i) for i in range(1200)}
-    store.put_many(items)
-    assert store.get_many(list(items)) == items
-    assert store.get_many([key(5000)]) == {}
-    assert store.contains_many([key(1), key(5000)]) == {key(1)}
-    assert store.delete([key(1), key(2), key(5000)]) == 2
-    assert store.contains_many([key(1), key(2), key(3)]) == {key(3)}
-
-
-def test_overwrite_and_empty_payload(store):
-    store.put_many({key(1): b"old", key(2): b""})
-    store.put_many({key(1): b"new"})
-    assert store.get_many([key(1), key(2)]) == {key(1): b"new", key(2): b""}
-
-
-def test_stats_and_clear(store):
-    assert store.stats().entries == 0
-    store.put_many({key(i): payload(i, 100) for i in range(10)})
-    stats = store.stats()
-    assert (stats.entries, stats.bytes) == (10, 1000)
-    assert stats.oldest_access <= stats.newest_access
-    store.clear()
-    assert store.stats().entries == 0
-    assert store.get_many([key(1)]) == {}
-
-
-def test_prune_removes_least_recently_used_first(store):
-    if hasattr(store, "touch_interval"):
-        store.touch_interval = 0.0  # record every access (the default resolution is 1 hour)
-    for i in range(5):
-        store.put_many({key(i): payload(i, 100)})
-        time.sleep(0.01)
-    store.get_many([key(0)])  # the oldest write becomes the most recent access
-    assert store.prune(300) == 2
-    assert store.contains_many([key(i) for i in range(5)]) == {key(0), key(3), key(4)}
-    assert store.prune(10_000) == 0
 
 
 # --- SQLite: large values, damage, threads, processes, crashes ---------------------------
