@@ -153,24 +153,24 @@ def test_clear_and_prune_keep_files_that_are_not_hotpipes(tmp_path):
 @pytest.mark.parametrize("link", ["blobs", "shard"])
 def test_clear_and_prune_never_follow_a_link_out_of_the_cache(tmp_path, link):
     outside = tmp_path / "outside"
-    outside.mkdir()
-    precious = outside / f"{'ab' * 24}-{'0' * 16}"  # even named like a blob
+    (outside / "ab").mkdir(parents=True)
+    precious = outside / "ab" / f"{'ab' * 24}-{'0' * 16}"  # even named and placed like a blob
     precious.write_bytes(b"precious")
     store = _filled(tmp_path / "c")
     blobs = tmp_path / "c" / "blobs"
     if link == "blobs":
         store.clear()
-        blobs.rmdir() if not any(blobs.iterdir()) else None
+        for shard in blobs.iterdir():
+            shard.rmdir()
+        blobs.rmdir()
         os.symlink(outside, blobs, target_is_directory=True)
     else:
-        (outside / "ab").mkdir()
-        (outside / "ab" / precious.name).write_bytes(b"precious too")
         os.symlink(outside / "ab", blobs / "ab", target_is_directory=True)
+    hours_ago = os.path.getmtime(precious) - 7200  # old enough for prune's orphan sweep
+    os.utime(precious, (hours_ago, hours_ago))
     store.prune(0)
     store.clear()
     assert precious.read_bytes() == b"precious"
-    if link == "shard":
-        assert (outside / "ab" / precious.name).read_bytes() == b"precious too"
 
 
 # --- a full disk: no orphans, and the cache recovers -----------------------------------------
