@@ -279,7 +279,8 @@ LIB_CLASSES: dict[str, type[Lib]] = {
 # --- child process: one library, one phase -------------------------------------------------------
 
 
-def child_timed(lib: Lib, phase: str, path: Path, n: int, profile: bool) -> dict[str, Any]:
+def child_timed(lib: Lib, phase: str, path: Path, n: int, profile: bool,
+                prefilled: int = 0) -> dict[str, Any]:
     """Warm up on a scratch directory, then time one map on ``path`` and verify it."""
     scratch = Path(tempfile.mkdtemp(prefix=f"hp-cache-{lib.name}-warmup-"))
     try:
@@ -323,8 +324,9 @@ def child_timed(lib: Lib, phase: str, path: Path, n: int, profile: bool) -> dict
     if hm is not None and hm != ((0, want) if phase == "cold" else (want, 0)):
         raise AssertionError(f"{lib.name} {phase}: hits, misses = {hm}, want all "
                              f"{'misses' if phase == 'cold' else 'hits'} of {want}")
-    if entries != want:
-        raise AssertionError(f"{lib.name} {phase}: {entries} entries stored, want {want}")
+    if entries != want + prefilled:
+        raise AssertionError(f"{lib.name} {phase}: {entries} entries stored, want "
+                             f"{want + prefilled}")
     if profile:
         stats = pstats.Stats(prof)
         out["profile_top"] = _top(stats, 25)
@@ -360,7 +362,7 @@ def child_main(a: argparse.Namespace) -> int:
     lib = LIB_CLASSES[a.lib]()
     try:
         if a.child in PHASES:
-            data = child_timed(lib, a.child, Path(a.dir), a.n, a.cprofile)
+            data = child_timed(lib, a.child, Path(a.dir), a.n, a.cprofile, a.prefilled)
         else:
             data = child_types(lib, a.child.removeprefix("types-"), Path(a.dir))
         data["status"] = "ok"
@@ -371,12 +373,85 @@ def child_main(a: argparse.Namespace) -> int:
     return 0
 
 
+# --- cold writes as the cache grows (issue 11) ------------------------------------------------
+
+GROWTH_SIZES = (10_000, 1_000_000)
+GROWTH_QUICK = (1_000, 10_000)
+
+
+def prefill(path: Path, entries: int) -> float:
+    """Fill a cache with ``entries`` entries of the benchmark's own three nodes (a pipeline
+    that ran over other items before: the new keys land among them in the index), with
+    small pickled results, in batches of 20,000; returns the seconds it took."""
+    import os
+    import pickle
+    import sqlite3
+
+    from hotpipe.cache import SQLiteStore
+
+    t0 = time.perf_counter()
+    lib = HotpipeLib()
+    built = lib.build(path)
+    lib.map_s(built, [-1, -2])  # the nodes' key prefixes, as the timed map will use them
+    lib.close(built)
+    with sqlite3.connect(path / "index.sqlite") as conn:
+        prefixes = [row[0] for row in conn.execute(
+            "SELECT DISTINCT substr(key, 1, 8) FROM entries WHERE pack = 0")]
+    payload = pickle.dumps((12345, 1.5e-6), protocol=5)
+    entries -= 2 * len(prefixes)
+    with SQLiteStore(path) as store:
+        for start in range(0, entries, 20_000):
+            batch = range(start, min(entries, start + 20_000))
+            store.put_many({prefixes[i % len(prefixes)] + os.urandom(16): payload
+                            for i in batch})
+    return time.perf_counter() - t0
+
+
+def cold_growth(sizes: Sequence[int], n: int, log: Callable[[str], None]) -> list[dict[str, Any]]:
+    """hotpipe's cold map of ``n`` items into a cache already holding each size of entries:
+    the cost of a new write must not grow with the cache (target <= 15 us per node call)."""
+    rows = []
+    for size in sizes:
+        path = Path(tempfile.mkdtemp(prefix="hp-cache-growth-"))
+        try:
+            log(f"hotpipe: cold map of {n:,} items into a cache of {size:,} entries")
+            fill_s = prefill(path / "c", size)
+            data = spawn("hotpipe", "cold", path / "c", n, prefilled=size)
+        finally:
+            shutil.rmtree(path, ignore_errors=True)
+        row: dict[str, Any] = {"entries": size, "items": n, "prefill_s": fill_s,
+                               "status": data["status"], "target_us": COLD_TARGET_US}
+        if data["status"] == "ok":
+            us = data["map_s"] / (n * NODES) * 1e6
+            closing = (data["map_s"] + data["close_s"]) / (n * NODES) * 1e6
+            row.update(us_per_node_call=us, us_with_close=closing,
+                       meets_target=closing <= COLD_TARGET_US)
+        rows.append(row)
+    return rows
+
+
+def print_growth(rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    table = [[f"{r['entries']:,}", f"{r['items']:,}",
+              f"{r['us_per_node_call']:.2f}" if "us_per_node_call" in r else "-",
+              f"{r['us_with_close']:.2f}" if "us_with_close" in r else "-",
+              f"<= {r['target_us']:g} us",
+              verdict(r["meets_target"]) if "meets_target" in r else r["status"]]
+             for r in rows]
+    print_table("hotpipe cold writes as the cache grows (one run each, new process)",
+                ["entries before", "items", "us/node call", "with close", "target", "met"],
+                table, right=("entries before", "items", "us/node call", "with close"))
+
+
 # --- parent ---------------------------------------------------------------------------------
 
 
-def spawn(lib: str, phase: str, path: Path, n: int, cprofile: bool = False) -> dict[str, Any]:
+def spawn(lib: str, phase: str, path: Path, n: int, cprofile: bool = False,
+          prefilled: int = 0) -> dict[str, Any]:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", phase, "--lib", lib,
-           "--dir", str(path), "--n", str(n)] + (["--cprofile"] if cprofile else [])
+           "--dir", str(path), "--n", str(n), "--prefilled", str(prefilled)]
+    cmd += ["--cprofile"] if cprofile else []
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=CHILD_TIMEOUT)
     wall = time.perf_counter() - t0
@@ -497,6 +572,7 @@ def print_report(report: dict[str, Any], out: Path) -> None:
          "x hotpipe", "target", "met"],
         rows, right=("items", "rounds", "us/node call", "min", "close", "x hotpipe"),
     )
+    print_growth(report["cold_growth"])
     fp = report["fingerprint"]
     if fp["status"] == "ok":
         print(f"fingerprint of a {fp['bytes'] / 1e6:.0f} MB {fp['dtype']} array: median "
@@ -541,6 +617,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--lib", default=None, help=argparse.SUPPRESS)
     p.add_argument("--dir", default=None, help=argparse.SUPPRESS)
     p.add_argument("--cprofile", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--prefilled", type=int, default=0, help=argparse.SUPPRESS)
+    p.add_argument("--growth", type=int, nargs="*", default=None, metavar="ENTRIES",
+                   help="cold cost with this many entries already cached (default 10000 "
+                        "1000000; --quick: 1000 10000; none: skip)")
     return p.parse_args(argv)
 
 
@@ -576,6 +656,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             warm_profile["cold_status"] = cold["status"]
         finally:
             shutil.rmtree(path, ignore_errors=True)
+    sizes = a.growth if a.growth is not None else GROWTH_QUICK if a.quick else GROWTH_SIZES
+    growth = cold_growth(sizes, n, log) if "hotpipe" in a.libs else []
     try:
         fp = fingerprint_throughput(10 if a.quick else 100, 3 if a.quick else 7)
     except Exception as exc:
@@ -597,6 +679,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "fingerprint": fp,
         "types": types,
         "warm_profile": warm_profile,
+        "cold_growth": growth,
     }
     path = write_json(out, report)
     print_report(report, path)

@@ -52,7 +52,18 @@ def _is_busy(error: Exception) -> bool:
 
 def probe(conn: Any, index: Path) -> str:
     """``"ours"``, ``"new"`` (an empty file), ``"legacy"`` (an older hotpipe's, without the
-    id) or raises: a newer hotpipe's (``RuntimeError``), or not hotpipe's at all."""
+    id) or raises: a newer hotpipe's (``RuntimeError``), or not hotpipe's at all. Read in one
+    transaction: another process may be creating the schema meanwhile."""
+    if conn.in_transaction:
+        return _probe(conn, index)
+    conn.execute("BEGIN")
+    try:
+        return _probe(conn, index)
+    finally:
+        conn.execute("ROLLBACK")
+
+
+def _probe(conn: Any, index: Path) -> str:
     version: int = conn.execute("PRAGMA user_version").fetchone()[0]
     if version > SCHEMA_VERSION:
         raise RuntimeError(
@@ -116,6 +127,15 @@ def connect(index: Path, read_only: bool = False) -> Any:
             conn.execute("PRAGMA auto_vacuum = INCREMENTAL")  # takes effect only on a new file
         _wal(conn)
         conn.execute("PRAGMA synchronous = NORMAL")
+        # Cold writes into a node that already has many entries insert random keys into its
+        # range of the key index: each chunk dirties hundreds of index pages. A page cache
+        # that holds the index (a ceiling, filled only as pages are read) and a checkpoint
+        # every 256 MiB of WAL instead of every 4 MiB (a page rewritten by many chunks is
+        # copied back once) keep those writes flat as the cache grows (benchmarks/cache.py
+        # --growth); the WAL file is cut back to 64 MiB after each checkpoint.
+        conn.execute("PRAGMA cache_size = -131072")
+        conn.execute("PRAGMA wal_autocheckpoint = 65536")
+        conn.execute(f"PRAGMA journal_size_limit = {64 << 20}")
         if kind != "ours" or conn.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
             _create_schema(conn, index)  # checks again, under the write lock
     except BaseException:

@@ -161,7 +161,9 @@ class SQLiteStore(Store):
         index = self.path / "index.sqlite"
         if index.is_file():
             try:
-                conn = sqlite3.connect(_index._uri(index, immutable=True), uri=True)
+                # locking (not immutable) where it can: another process may be creating it
+                immutable = not os.access(self.path, os.W_OK)
+                conn = sqlite3.connect(_index._uri(index, immutable), uri=True, timeout=30.0)
             except sqlite3.Error:
                 return
             try:

@@ -153,24 +153,24 @@ def test_clear_and_prune_keep_files_that_are_not_hotpipes(tmp_path):
 @pytest.mark.parametrize("link", ["blobs", "shard"])
 def test_clear_and_prune_never_follow_a_link_out_of_the_cache(tmp_path, link):
     outside = tmp_path / "outside"
-    outside.mkdir()
-    precious = outside / f"{'ab' * 24}-{'0' * 16}"  # even named like a blob
+    (outside / "ab").mkdir(parents=True)
+    precious = outside / "ab" / f"{'ab' * 24}-{'0' * 16}"  # even named and placed like a blob
     precious.write_bytes(b"precious")
     store = _filled(tmp_path / "c")
     blobs = tmp_path / "c" / "blobs"
     if link == "blobs":
         store.clear()
-        blobs.rmdir() if not any(blobs.iterdir()) else None
+        for shard in blobs.iterdir():
+            shard.rmdir()
+        blobs.rmdir()
         os.symlink(outside, blobs, target_is_directory=True)
     else:
-        (outside / "ab").mkdir()
-        (outside / "ab" / precious.name).write_bytes(b"precious too")
         os.symlink(outside / "ab", blobs / "ab", target_is_directory=True)
+    hours_ago = os.path.getmtime(precious) - 7200  # old enough for prune's orphan sweep
+    os.utime(precious, (hours_ago, hours_ago))
     store.prune(0)
     store.clear()
     assert precious.read_bytes() == b"precious"
-    if link == "shard":
-        assert (outside / "ab" / precious.name).read_bytes() == b"precious too"
 
 
 # --- a full disk: no orphans, and the cache recovers -----------------------------------------
@@ -429,3 +429,37 @@ def test_a_signing_key_other_users_can_read_is_refused(tmp_path, monkeypatch):
     monkeypatch.setenv("HOTPIPE_CACHE_KEY_FILE", str(keyfile))
     with pytest.raises(CacheDirectoryError, match="chmod 600"):
         Cache(tmp_path / "c", sign=True)
+
+
+# --- run(..., cache=) with a resource input (issue 11) ----------------------------------------
+
+
+class _Model:
+    def __init__(self, k: int) -> None:
+        self.k = k
+
+
+@node(output="y")
+def _apply(x, model):
+    return x * model.k
+
+
+@pytest.mark.xfail(strict=True, reason="the per-item cached path (cache/run.py, _Demand."
+                   "compute) resolves broadcast resources only; run() passes every input as "
+                   "a one-item column. Fix left to the core rewrite, see CHANGELOG")
+def test_run_with_a_cache_hands_the_node_the_built_resource(tmp_path):
+    from hotpipe import resource
+
+    pipe = Pipeline([_apply])
+    model = resource(_Model, 3)
+    assert pipe.run({"x": 2, "model": model})["y"] == 6
+    assert pipe.run({"x": 2, "model": model}, cache=Cache(tmp_path / "c"))["y"] == 6
+
+
+def test_map_with_a_cache_hands_the_node_the_built_resource(tmp_path):
+    from hotpipe import resource
+
+    pipe = Pipeline([_apply])
+    model = resource(_Model, 3)
+    r = pipe.map({"x": [1, 2], "model": model}, over="x", cache=Cache(tmp_path / "c"))
+    assert r["y"] == [3, 6]
