@@ -9,6 +9,7 @@ which is reported before any node runs, from runtime failures (a node raised)::
     ├── InputError                bad arguments to run/map/bind/as_node (raised before work starts)
     │   └── CacheKeyError         a value cannot be fingerprinted stably for the cache
     ├── ResourceError             building a declared resource failed; the cause is chained
+    ├── BenchError                a benchmark was refused: outputs differ, a bad case or file
     └── NodeError                 a node raised; the original exception is ``__cause__``
 
 Every message says what was wrong, which value, and how to fix it.
@@ -19,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "BenchError",
     "CacheKeyError",
     "CycleError",
     "DefinitionError",
@@ -64,6 +66,11 @@ class CacheKeyError(InputError):
 
 class ResourceError(HotpipeError):
     """A :func:`~hotpipe.resource`'s factory raised while building it; ``__cause__`` is why."""
+
+
+class BenchError(HotpipeError):
+    """``hotpipe.bench`` refused to time something: the cases compute different results,
+    a case is malformed, or a benchmark file or report cannot be used. Raised before timing."""
 
 
 class NodeError(HotpipeError):

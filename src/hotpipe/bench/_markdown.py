@@ -1,0 +1,91 @@
+"""The Markdown report of a :class:`~hotpipe.bench.BenchResult`, ready to paste into a PR.
+
+Sections: Environment, Data dimensions, Before, After, Speed-up, Methodology (and Stability
+when the run was flagged).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from hotpipe.bench._result import format_seconds
+
+if TYPE_CHECKING:
+    from hotpipe.bench._result import BenchResult
+
+__all__ = ["markdown"]
+
+_HEAD = ("| case | samples x calls | median | IQR | min | max | CPU (median) | items/s | "
+         "first call |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+
+
+def _row(result: BenchResult, name: str) -> str:
+    c, s, cpu = result.cases[name], result.summary(name), result.cpu_summary(name)
+    f = format_seconds
+    return (f"| {name} | {s.n} x {c.loops} | {f(s.median)} | {f(s.iqr)} | {f(s.min)} | "
+            f"{f(s.max)} | {f(cpu.median)} | {result.items_per_s(name):,.0f} | "
+            f"{f(c.first_s)} |")
+
+
+def _env_lines(env: dict[str, Any], after: list[float] | None) -> list[str]:
+    git, m, py = env.get("git", {}), env.get("machine", {}), env.get("python", {})
+    dirty = {True: " (with local changes)", False: " (clean)"}.get(git.get("dirty"), "")
+    pkgs = ", ".join(f"{k} {v}" for k, v in env.get("packages", {}).items() if v)
+    return [
+        f"- date: {env.get('date')}",
+        f"- commit: `{git.get('short')}`{dirty}",
+        f"- CPU: {m.get('cpu_model')}, {m.get('cores')} cores "
+        f"({m.get('cores_usable')} usable); {m.get('platform')}",
+        f"- Python {py.get('version')} ({py.get('implementation')}); {pkgs}",
+        f"- load average (1, 5, 15 min): before {m.get('loadavg')}, after {after}",
+    ]
+
+
+def markdown(result: BenchResult) -> str:
+    cfg = result.config
+    out = [f"# {result.title}", "", "## Environment", ""]
+    if result.sources:
+        for label, env in result.sources.items():
+            out += [f"**{label}**", "", *_env_lines(env, env.get("loadavg_after")), ""]
+    else:
+        out += [*_env_lines(result.env, result.load_after), ""]
+    out += ["## Data dimensions", ""]
+    dims = dict(result.dimensions)
+    for name, c in result.cases.items():
+        dims.setdefault(f"items per call ({name})", c.items)
+    out += [f"- {k}: {v}" for k, v in dims.items()] + [""]
+    befores = [result.baseline] + [b for b, _ in result.pairs or [] if b != result.baseline]
+    afters = [n for n in result.cases if n not in befores]
+    for title, names in (("Before", befores), ("After", afters)):
+        out += [f"## {title}", "", _HEAD, *(_row(result, n) for n in names), ""]
+    out += ["## Speed-up", "", "| case | vs | speed-up | 95 % CI | p | verdict |",
+            "| --- | --- | ---: | --- | ---: | --- |"]
+    for comp in result.comparisons:
+        v = comp.verdict
+        out.append(f"| {comp.case} | {comp.baseline} | {v.ratio:.3f}x | "
+                   f"{v.ci_low:.3f}-{v.ci_high:.3f}x | {v.p_value:.2g} | {v.label} |")
+    out.append("")
+    if result.warnings:
+        out += ["## Stability", "", *(f"- **unstable**: {w}" for w in result.warnings), ""]
+    cold = any(c.cold for c in result.cases.values())
+    out += [
+        "## Methodology", "",
+        "- each case's first call is timed apart and its output checked "
+        + ("against the others'" + (f" (tolerance {cfg['tolerance']:g})"
+                                    if cfg.get("tolerance") is not None else " (equal)")
+           if cfg.get("check") == "equal" else f"({cfg.get('check')})") + " before timing;",
+        f"- calibration: calls per sample until a sample takes >= {cfg['min_time']:g} s; "
+        f"{cfg['warmup']} warm-up sample(s) per case;",
+        f"- {cfg['samples']} samples per case, interleaved: each round times every case "
+        "once in a shuffled order; wall `time.perf_counter`, CPU `time.process_time` "
+        "(this process); GC enabled;",
+        "- figures are per call; speed-up = median(baseline) / median(case) per item, with "
+        "a seeded percentile-bootstrap 95 % interval and a two-sided Mann-Whitney U test;",
+        f"- significant when p < {cfg['alpha']:g} and the factor is at least "
+        f"{cfg['min_factor']:g}x; flagged unstable when the 1-min load exceeds the usable "
+        f"cores or a case's IQR exceeds {cfg['max_spread']:.0%} of its median.",
+    ]
+    if cold:
+        out.append(f"- {cfg['processes']} run(s) per case in a fresh Python process: start-up, "
+                   "loading the case and its first call, apart from the warm samples.")
+    return "\n".join(out) + "\n"
