@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from hotpipe.bench._cases import Case, as_case, check_outputs
-from hotpipe.bench._env import environment, load_average
+from hotpipe.bench._env import environment, load_average, package_version
 from hotpipe.bench._result import BenchResult, Comparison, format_seconds
 from hotpipe.bench._run import CaseResult, Settings, pickled, time_cases
 from hotpipe.bench._stats import Summary, Verdict, mann_whitney_u, verdict
@@ -40,6 +40,7 @@ __all__ = [
     "format_seconds",
     "load",
     "mann_whitney_u",
+    "package_version",
     "verdict",
 ]
 

@@ -18,7 +18,7 @@ down by other work, never sped up), so everything here is rank- or median-based:
 >>> verdict([2.0, 2.2, 2.4, 2.1, 2.3], [1.0, 1.1, 1.2, 1.05, 1.15]).label
 '2.00x faster'
 >>> verdict([1.0, 1.1, 0.9, 1.05], [1.02, 0.95, 1.08, 1.0]).label
-'1.01x, not significant (p=1)'
+'1.01x faster, not significant (p=1)'
 """
 
 from __future__ import annotations
@@ -156,24 +156,28 @@ class Verdict:
     significant: bool
     min_factor: float
     alpha: float
+    n_base: int = 0
+    n_case: int = 0
 
     @property
     def reason(self) -> str:
         """Why the verdict is not significant ('' when it is)."""
         if self.significant:
             return ""
+        if self.n_base and 2 / math.comb(self.n_base + self.n_case, self.n_base) >= self.alpha:
+            return (f"too few samples to tell ({self.n_base} and {self.n_case}; take at "
+                    "least 4 of each)")
         if self.p_value >= self.alpha:
             return f"not significant (p={self.p_value:.2g})"
         return f"below the {self.min_factor:g}x minimum"
 
     @property
     def label(self) -> str:
-        """``'1.52x faster'``, ``'1.25x slower'``, ``'1.04x, not significant (p=0.31)'``."""
-        if not self.significant:
-            return f"{self.ratio:.2f}x, {self.reason}"
-        if self.ratio >= 1:
-            return f"{self.ratio:.2f}x faster"
-        return f"{1 / self.ratio:.2f}x slower"
+        """``'1.52x faster'``, ``'1.25x slower'``, ``'1.04x faster, not significant
+        (p=0.31)'``."""
+        speed = (f"{self.ratio:.2f}x faster" if self.ratio >= 1
+                 else f"{1 / self.ratio:.2f}x slower")
+        return speed if self.significant else f"{speed}, {self.reason}"
 
 
 def verdict(base: Sequence[float], case: Sequence[float], *, min_factor: float = 1.05,
@@ -183,4 +187,5 @@ def verdict(base: Sequence[float], case: Sequence[float], *, min_factor: float =
     lo, hi = bootstrap_ratio(base, case, seed=seed)
     p = mann_whitney_u(base, case)
     big_enough = max(ratio, 1 / ratio) >= min_factor
-    return Verdict(ratio, lo, hi, p, p < alpha and big_enough, min_factor, alpha)
+    return Verdict(ratio, lo, hi, p, p < alpha and big_enough, min_factor, alpha, len(base),
+                   len(case))

@@ -56,7 +56,7 @@ def test_identical_distributions_are_not_significant_in_most_runs():
         v = verdict(noisy(1.0, 15, rng, spread=0.05), noisy(1.0, 15, rng, spread=0.05))
         significant += v.significant
         if not v.significant:
-            assert v.label.startswith(f"{v.ratio:.2f}x, ")
+            assert ", not significant (p=" in v.label or ", below the" in v.label
     assert significant <= 200 * 0.05  # alpha = 0.05, and the minimum factor on top
 
 
@@ -64,13 +64,20 @@ def test_a_real_but_tiny_difference_is_below_the_minimum_factor():
     rng = random.Random(7)
     v = verdict(noisy(1.02, 60, rng, spread=0.002), noisy(1.0, 60, rng, spread=0.002))
     assert v.p_value < 0.05 and not v.significant
-    assert v.label == f"{v.ratio:.2f}x, below the 1.05x minimum"
+    assert v.label == f"{v.ratio:.2f}x faster, below the 1.05x minimum"
     assert verdict([1.02] * 5 + [1.03], [1.0] * 5 + [1.01], min_factor=1.01).significant
 
 
 def test_not_significant_label_says_p():
     v = verdict([1.0, 1.1, 0.9, 1.05], [1.02, 0.95, 1.08, 1.0])
     assert "not significant (p=" in v.label
+
+
+def test_too_few_samples_say_so():
+    v = verdict([2.0, 2.1], [1.0, 1.1])
+    assert not v.significant
+    assert v.label == "1.95x faster, too few samples to tell (2 and 2; take at least 4 of each)"
+    assert verdict([2.0, 2.1, 2.2, 2.05], [1.0, 1.1, 1.05, 1.02]).significant
 
 
 def test_bootstrap_is_seeded():
