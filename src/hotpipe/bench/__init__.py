@@ -64,6 +64,7 @@ def compare(
     title: str = "benchmark",
     dimensions: Mapping[str, Any] | None = None,
     packages: tuple[str, ...] = (),
+    cwd: str | os.PathLike[str] | None = None,
     log: Callable[[str], None] | None = None,
 ) -> BenchResult:
     """Time ``cases`` (name -> case) against each other; the first is the baseline.
@@ -75,8 +76,9 @@ def compare(
     that raises or returns False for a wrong one, or ``False``. A ratio is significant when
     the Mann-Whitney p < ``alpha`` and it is at least ``min_factor``. The run is unstable
     when the 1-min load exceeds ``max_load`` (default: the usable cores) or a case's IQR
-    exceeds ``max_spread`` of its median. Raises :class:`~hotpipe.BenchError` when the
-    outputs differ or a case is malformed.
+    exceeds ``max_spread`` of its median. The git commit recorded is the one of ``cwd``
+    (default: the current directory); ``packages`` are versions to record. Raises
+    :class:`~hotpipe.BenchError` when the outputs differ or a case is malformed.
     """
     if not cases:
         raise BenchError("compare() needs at least one case, e.g. {'before': f, 'after': g}")
@@ -88,7 +90,7 @@ def compare(
         raise BenchError(f"samples must be >= 1 and warmup, processes, min_time >= 0; got "
                          f"samples={samples}, warmup={warmup}, processes={processes}, "
                          f"min_time={min_time}")
-    env = environment(packages)
+    env = environment(packages, cwd=cwd)
     settings = Settings(samples, min_time, warmup, loops, processes, seed)
     payloads = {n: pickled(c) for n, c in built.items()} if processes else {}
     results = time_cases(

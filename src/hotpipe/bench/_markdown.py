@@ -74,11 +74,14 @@ def markdown(result: BenchResult) -> str:
         + ("against the others'" + (f" (tolerance {cfg['tolerance']:g})"
                                     if cfg.get("tolerance") is not None else " (equal)")
            if cfg.get("check") == "equal" else f"({cfg.get('check')})") + " before timing;",
-        f"- calibration: calls per sample until a sample takes >= {cfg['min_time']:g} s; "
-        f"{cfg['warmup']} warm-up sample(s) per case;",
-        f"- {cfg['samples']} samples per case, interleaved: each round times every case "
-        "once in a shuffled order; wall `time.perf_counter`, CPU `time.process_time` "
-        "(this process); GC enabled;",
+        *([f"- {cfg['method']}; {cfg['samples']} samples per case; wall "
+           "`time.perf_counter`, CPU `time.process_time`; GC enabled;"] if cfg.get("method")
+          else [
+            f"- calibration: calls per sample until a sample takes >= {cfg['min_time']:g} s; "
+            f"{cfg['warmup']} warm-up sample(s) per case;",
+            f"- {cfg['samples']} samples per case, interleaved: each round times every case "
+            "once in a shuffled order; wall `time.perf_counter`, CPU `time.process_time` "
+            "(this process); GC enabled;"]),
         "- figures are per call; speed-up = median(baseline) / median(case) per item, with "
         "a seeded percentile-bootstrap 95 % interval and a two-sided Mann-Whitney U test;",
         f"- significant when p < {cfg['alpha']:g} and the factor is at least "

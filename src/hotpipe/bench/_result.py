@@ -67,6 +67,26 @@ class BenchResult:
     sources: dict[str, dict[str, Any]] = field(default_factory=dict)  # compare_to: both runs
     pairs: list[tuple[str, str]] | None = None  # (baseline, case); default: all vs baseline
 
+    @classmethod
+    def from_cases(cls, cases: dict[str, CaseResult], *, baseline: str | None = None,
+                   env: dict[str, Any] | None = None, title: str = "benchmark",
+                   dimensions: dict[str, Any] | None = None, method: str = "",
+                   min_factor: float = 1.05, alpha: float = 0.05, max_spread: float = 0.10,
+                   max_load: float | None = None) -> BenchResult:
+        """Judge samples taken elsewhere (other processes, other machines) by the same rules
+        as :func:`~hotpipe.bench.compare`; ``method`` says how they were taken."""
+        from hotpipe.bench._env import environment, load_average
+
+        if not cases:
+            raise BenchError("from_cases() needs at least one case")
+        config = {"samples": max(len(c.wall) for c in cases.values()), "min_time": None,
+                  "warmup": max(c.warmup for c in cases.values()), "loops": None,
+                  "processes": 0, "seed": None, "min_factor": min_factor, "alpha": alpha,
+                  "max_spread": max_spread, "max_load": max_load, "tolerance": None,
+                  "check": "equal", "method": method}
+        return cls(dict(cases), baseline or next(iter(cases)), env or environment(), config,
+                   load_average(), title, dict(dimensions or {}))
+
     # --- derived figures -------------------------------------------------------------------
 
     def summary(self, name: str) -> Summary:

@@ -165,8 +165,7 @@ class Verdict:
         if self.significant:
             return ""
         if self.n_base and 2 / math.comb(self.n_base + self.n_case, self.n_base) >= self.alpha:
-            return (f"too few samples to tell ({self.n_base} and {self.n_case}; take at "
-                    "least 4 of each)")
+            return f"too few samples to tell ({self.n_base} and {self.n_case}; need 4+ each)"
         if self.p_value >= self.alpha:
             return f"not significant (p={self.p_value:.2g})"
         return f"below the {self.min_factor:g}x minimum"

@@ -38,7 +38,8 @@ def renderable(result: BenchResult) -> Any:
     table = Table(title=result.title, title_justify="left")
     for col in ("case", "samples", "median", "IQR", "min", "max", "CPU", "items/s",
                 "first call", f"vs {result.baseline}"):
-        table.add_column(col, justify="left" if col == "case" else "right")
+        table.add_column(col, justify="left" if col == "case" else "right",
+                         no_wrap=col == "case")
     verdicts = {c.case: c.verdict.label for c in result.comparisons
                 if c.baseline == result.baseline}
     for name, c in result.cases.items():

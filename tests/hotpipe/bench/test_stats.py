@@ -76,7 +76,7 @@ def test_not_significant_label_says_p():
 def test_too_few_samples_say_so():
     v = verdict([2.0, 2.1], [1.0, 1.1])
     assert not v.significant
-    assert v.label == "1.95x faster, too few samples to tell (2 and 2; take at least 4 of each)"
+    assert v.label == "1.95x faster, too few samples to tell (2 and 2; need 4+ each)"
     assert verdict([2.0, 2.1, 2.2, 2.05], [1.0, 1.1, 1.05, 1.02]).significant
 
 
