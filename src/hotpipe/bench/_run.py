@@ -70,9 +70,9 @@ class CaseResult:
         """Seconds per call of each sample (wall, or CPU)."""
         return [s / self.loops for s in (self.cpu if cpu else self.wall)]
 
-    def per_item(self) -> list[float]:
-        """Wall seconds per item of each sample: what ratios between cases are taken on."""
-        return [s / (self.loops * self.items) for s in self.wall]
+    def per_item(self, cpu: bool = False) -> list[float]:
+        """Seconds per item of each sample (wall, or CPU): what ratios are taken on."""
+        return [s / (self.loops * self.items) for s in (self.cpu if cpu else self.wall)]
 
     def to_dict(self) -> dict[str, Any]:
         return {

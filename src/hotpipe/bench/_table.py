@@ -52,8 +52,8 @@ def renderable(result: BenchResult) -> Any:
         )
     lines = [table]
     for comp in result.comparisons:
-        if comp.baseline != result.baseline:
-            lines.append(Text(f"{comp.case} vs {comp.baseline}: {comp.verdict.label}"))
+        lines.append(Text(f"{comp.case} vs {comp.baseline}: wall {comp.verdict.label}; CPU "
+                          f"{comp.cpu_verdict.label}"))
     for name, c in result.cases.items():
         if c.cold:
             med = sorted(x["process_s"] for x in c.cold)[len(c.cold) // 2]

@@ -42,7 +42,8 @@ def test_markdown_has_the_sections_of_a_pr_report(rng):
     heads = [line for line in md.splitlines() if line.startswith("## ")]
     assert heads == ["## Environment", "## Data dimensions", "## Before", "## After",
                      "## Speed-up", "## Methodology"]
-    assert "| after | before | 2." in md and "x faster |" in md
+    assert "| after | before | wall | 2." in md and "x faster |" in md
+    assert "| after | before | CPU | 2." in md
     assert "commit: `aaaaaaa` (clean)" in md and "Test CPU" in md and "- items: 1000" in md
 
 
