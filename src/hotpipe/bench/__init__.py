@@ -20,10 +20,11 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from hotpipe.bench._cases import Case, as_case, check_outputs
-from hotpipe.bench._env import environment, load_average, package_version
+from hotpipe.bench import _cases, _env, _run
+from hotpipe.bench._cases import Case
+from hotpipe.bench._env import environment, package_version
 from hotpipe.bench._result import BenchResult, Comparison, format_seconds
-from hotpipe.bench._run import CaseResult, Settings, pickled, time_cases
+from hotpipe.bench._run import CaseResult
 from hotpipe.bench._stats import Summary, Verdict, mann_whitney_u, verdict
 from hotpipe.errors import BenchError
 
@@ -82,7 +83,7 @@ def compare(
     """
     if not cases:
         raise BenchError("compare() needs at least one case, e.g. {'before': f, 'after': g}")
-    built = {str(name): as_case(str(name), spec) for name, spec in cases.items()}
+    built = {str(name): _cases.as_case(str(name), spec) for name, spec in cases.items()}
     base = baseline if baseline is not None else next(iter(built))
     if base not in built:
         raise BenchError(f"baseline {base!r} is not a case; the cases are {sorted(built)}")
@@ -91,17 +92,17 @@ def compare(
                          f"samples={samples}, warmup={warmup}, processes={processes}, "
                          f"min_time={min_time}")
     env = environment(packages, cwd=cwd)
-    settings = Settings(samples, min_time, warmup, loops, processes, seed)
-    payloads = {n: pickled(c) for n, c in built.items()} if processes else {}
-    results = time_cases(
-        built, settings, lambda values: check_outputs(values, check, tolerance),
+    settings = _run.Settings(samples, min_time, warmup, loops, processes, seed)
+    payloads = {n: _run.pickled(c) for n, c in built.items()} if processes else {}
+    results = _run.time_cases(
+        built, settings, lambda values: _cases.check_outputs(values, check, tolerance),
         log or (lambda _m: None), fresh=payloads.get if processes else None)
     config = {"samples": samples, "min_time": min_time, "warmup": warmup, "loops": loops,
               "processes": processes, "seed": seed, "min_factor": min_factor, "alpha": alpha,
               "max_spread": max_spread, "max_load": max_load, "tolerance": tolerance,
               "check": "equal" if check is True else
               ("none" if not check else f"custom ({getattr(check, '__name__', 'callable')})")}
-    return BenchResult(results, base, env, config, load_average(), title,
+    return BenchResult(results, base, env, config, _env.load_average(), title,
                        dict(dimensions or {}))
 
 
