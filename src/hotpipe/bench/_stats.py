@@ -23,6 +23,7 @@ down by other work, never sped up), so everything here is rank- or median-based:
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 import statistics
@@ -85,7 +86,8 @@ def _ranks(values: Sequence[float]) -> tuple[list[float], list[int]]:
     return ranks, ties
 
 
-def _exact_cdf(n1: int, n2: int) -> list[float]:
+@functools.lru_cache(maxsize=64)
+def _exact_cdf(n1: int, n2: int) -> tuple[float, ...]:
     """P(U <= u) for u = 0..n1*n2 under the null (no ties), by counting arrangements."""
     # counts[j][u]: arrangements of i x-values and j y-values with statistic u, built up in i
     counts = [[1] + [0] * (n1 * n2) for _ in range(n2 + 1)]
@@ -103,7 +105,7 @@ def _exact_cdf(n1: int, n2: int) -> list[float]:
     for c in counts[n2]:
         acc += c
         cdf.append(acc / total)
-    return cdf
+    return tuple(cdf)  # cached: immutable
 
 
 def mann_whitney_u(a: Sequence[float], b: Sequence[float]) -> float:
@@ -180,10 +182,10 @@ class Verdict:
 
 
 def verdict(base: Sequence[float], case: Sequence[float], *, min_factor: float = 1.05,
-            alpha: float = 0.05, seed: int = 0) -> Verdict:
+            alpha: float = 0.05, seed: int = 0, resamples: int = 2000) -> Verdict:
     """Compare two sets of timings (lower is better) with the rules in the module docstring."""
     ratio = statistics.median(base) / statistics.median(case)
-    lo, hi = bootstrap_ratio(base, case, seed=seed)
+    lo, hi = bootstrap_ratio(base, case, seed=seed, resamples=resamples)
     p = mann_whitney_u(base, case)
     big_enough = max(ratio, 1 / ratio) >= min_factor
     return Verdict(ratio, lo, hi, p, p < alpha and big_enough, min_factor, alpha, len(base),
