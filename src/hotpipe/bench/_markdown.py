@@ -46,46 +46,70 @@ def _env_lines(env: dict[str, Any], after: list[float] | None) -> list[str]:
 
 
 def markdown(result: BenchResult) -> str:
-    cfg = result.config
-    out = [f"# {result.title}", "", "## Environment", ""]
-    if result.sources:
-        for label, env in result.sources.items():
-            out += [f"**{label}**", "", *_env_lines(env, env.get("loadavg_after")), ""]
-    else:
-        out += [*_env_lines(result.env, result.load_after), ""]
-    out += ["## Data dimensions", ""]
+    out = [f"# {result.title}", "", *_environment(result), *_dimensions(result),
+           *_before_after(result), *_speedups(result)]
+    if result.warnings:
+        out += ["## Stability", "", *(f"- **unstable**: {w}" for w in result.warnings), ""]
+    out += _methodology(result)
+    return "\n".join(out) + "\n"
+
+
+def _environment(result: BenchResult) -> list[str]:
+    out = ["## Environment", ""]
+    if not result.sources:
+        return [*out, *_env_lines(result.env, result.load_after), ""]
+    for label, env in result.sources.items():  # compare_to: both runs
+        out += [f"**{label}**", "", *_env_lines(env, env.get("loadavg_after")), ""]
+    return out
+
+
+def _dimensions(result: BenchResult) -> list[str]:
     dims = dict(result.dimensions)
     for name, c in result.cases.items():
         dims.setdefault(f"items per call ({name})", c.items)
-    out += [f"- {k}: {v}" for k, v in dims.items()] + [""]
+    return ["## Data dimensions", "", *(f"- {k}: {v}" for k, v in dims.items()), ""]
+
+
+def _before_after(result: BenchResult) -> list[str]:
     befores = [result.baseline] + [b for b, _ in result.pairs or [] if b != result.baseline]
     afters = [n for n in result.cases if n not in befores]
+    out = []
     for title, names in (("Before", befores), ("After", afters)):
         out += [f"## {title}", "", _HEAD, *(_row(result, n) for n in names), ""]
-    out += ["## Speed-up", "", "| case | vs | time | speed-up | 95 % CI | p | verdict |",
-            "| --- | --- | --- | ---: | --- | ---: | --- |"]
+    return out
+
+
+def _speedups(result: BenchResult) -> list[str]:
+    out = ["## Speed-up", "", "| case | vs | time | speed-up | 95 % CI | p | verdict |",
+           "| --- | --- | --- | ---: | --- | ---: | --- |"]
     for comp in result.comparisons:
         for what, v in (("wall", comp.verdict), ("CPU", comp.cpu_verdict)):
             out.append(f"| {comp.case} | {comp.baseline} | {what} | {v.ratio:.3f}x | "
                        f"{v.ci_low:.3f}-{v.ci_high:.3f}x | {v.p_value:.2g} | {v.label} |")
-    out.append("")
-    if result.warnings:
-        out += ["## Stability", "", *(f"- **unstable**: {w}" for w in result.warnings), ""]
-    cold = any(c.cold for c in result.cases.values())
-    out += [
+    return [*out, ""]
+
+
+def _check_text(cfg: dict[str, Any]) -> str:
+    if cfg.get("check") != "equal":
+        return f"({cfg.get('check')})"
+    tol = cfg.get("tolerance")
+    return "against the others' " + (f"(tolerance {tol:g})" if tol is not None else "(equal)")
+
+
+def _methodology(result: BenchResult) -> list[str]:
+    cfg = result.config
+    clocks = "wall `time.perf_counter`, CPU `time.process_time` (this process); GC enabled;"
+    if cfg.get("method"):  # samples taken elsewhere (BenchResult.from_cases)
+        how = [f"- {cfg['method']}; {cfg['samples']} samples per case; {clocks}"]
+    else:
+        how = [f"- calibration: calls per sample until a sample takes >= {cfg['min_time']:g} "
+               f"s; {cfg['warmup']} warm-up sample(s) per case;",
+               f"- {cfg['samples']} samples per case, interleaved: each round times every "
+               f"case once in a shuffled order; {clocks}"]
+    out = [
         "## Methodology", "",
-        "- each case's first call is timed apart and its output checked "
-        + ("against the others'" + (f" (tolerance {cfg['tolerance']:g})"
-                                    if cfg.get("tolerance") is not None else " (equal)")
-           if cfg.get("check") == "equal" else f"({cfg.get('check')})") + " before timing;",
-        *([f"- {cfg['method']}; {cfg['samples']} samples per case; wall "
-           "`time.perf_counter`, CPU `time.process_time`; GC enabled;"] if cfg.get("method")
-          else [
-            f"- calibration: calls per sample until a sample takes >= {cfg['min_time']:g} s; "
-            f"{cfg['warmup']} warm-up sample(s) per case;",
-            f"- {cfg['samples']} samples per case, interleaved: each round times every case "
-            "once in a shuffled order; wall `time.perf_counter`, CPU `time.process_time` "
-            "(this process); GC enabled;"]),
+        f"- each case's first call is timed apart and its output checked {_check_text(cfg)} "
+        "before timing;", *how,
         "- figures are per call; speed-up = median(baseline) / median(case) per item, with "
         "a seeded percentile-bootstrap 95 % interval and a two-sided Mann-Whitney U test, on "
         "wall time and on CPU time (less disturbed by other work on a loaded machine, but "
@@ -94,8 +118,8 @@ def markdown(result: BenchResult) -> str:
         f"{cfg['min_factor']:g}x; flagged unstable when the 1-min load exceeds the usable "
         f"cores or a case's IQR exceeds {cfg['max_spread']:.0%} of its median.",
     ]
-    if cold:
-        runs = max(len(c.cold) for c in result.cases.values())
+    runs = max(len(c.cold) for c in result.cases.values())
+    if runs:
         out.append(f"- {runs} run(s) per case in a fresh Python process: start-up, loading the "
                    "case and its first call recorded apart from the warm samples.")
-    return "\n".join(out) + "\n"
+    return out

@@ -140,24 +140,41 @@ def time_cases(cases: dict[str, Case], settings: Settings, check: Callable[[dict
                log: Callable[[str], None] = lambda _m: None,
                fresh: Callable[[str], Any] | None = None) -> dict[str, CaseResult]:
     """Run steps 1-5 of the module docstring; ``check(values)`` raises to refuse."""
-    names = list(cases)
-    values, first = _first_calls(names, cases, log)
+    values, first = _first_calls(list(cases), cases, log)
     check(values)
     del values
-    results: dict[str, CaseResult] = {}
-    for name in names:
-        case = cases[name]
-        loops = case.loops or settings.loops or calibrate(case.fn, settings.min_time)
-        warmup = settings.warmup if case.warmup is None else case.warmup
-        for _ in range(warmup):
-            _timed(case.fn, loops)
-        results[name] = CaseResult(name, case.items, loops, warmup, *first[name],
-                                   description=case.description)
-        log(f"{name}: {loops} call(s) per sample, {warmup} warm-up sample(s)")
+    results = {name: _prepare(name, case, settings, first[name], log)
+               for name, case in cases.items()}
     rng = random.Random(settings.seed)
-    wanted = {n: cases[n].samples or settings.samples for n in names}
+    _rounds(cases, results, settings.samples, rng)
+    if settings.processes:
+        if fresh is None:
+            raise BenchError("processes= needs cases that can be rebuilt in a new process")
+        for _r in range(settings.processes):
+            order = list(cases)
+            rng.shuffle(order)
+            for name in order:
+                results[name].cold.append(run_fresh(fresh(name), name))
+    return results
+
+
+def _prepare(name: str, case: Case, settings: Settings, first: tuple[float, float],
+             log: Callable[[str], None]) -> CaseResult:
+    """Calibrate and warm up one case (steps 2 and 3)."""
+    loops = case.loops or settings.loops or calibrate(case.fn, settings.min_time)
+    warmup = settings.warmup if case.warmup is None else case.warmup
+    for _ in range(warmup):
+        _timed(case.fn, loops)
+    log(f"{name}: {loops} call(s) per sample, {warmup} warm-up sample(s)")
+    return CaseResult(name, case.items, loops, warmup, *first, description=case.description)
+
+
+def _rounds(cases: dict[str, Case], results: dict[str, CaseResult], samples: int,
+            rng: random.Random) -> None:
+    """Step 4: every case once per round, in a shuffled order, until each has its samples."""
+    wanted = {n: c.samples or samples for n, c in cases.items()}
     for r in range(max(wanted.values())):
-        order = [n for n in names if wanted[n] > r]
+        order = [n for n in cases if wanted[n] > r]
         rng.shuffle(order)
         for name in order:
             res = results[name]
@@ -165,15 +182,6 @@ def time_cases(cases: dict[str, Case], settings: Settings, check: Callable[[dict
             res.wall.append(wall)
             res.cpu.append(cpu)
             res.rounds.append(r)
-    if settings.processes:
-        if fresh is None:
-            raise BenchError("processes= needs cases that can be rebuilt in a new process")
-        for _r in range(settings.processes):
-            order = list(names)
-            rng.shuffle(order)
-            for name in order:
-                results[name].cold.append(run_fresh(fresh(name), name))
-    return results
 
 
 # --- fresh processes ---------------------------------------------------------------------------

@@ -102,3 +102,13 @@ def test_compare_to_refuses_unrelated_or_foreign_files(tmp_path, rng):
         load(tmp_path / "other.json")
     with pytest.raises(BenchError, match="cannot read"):
         load(tmp_path / "missing.json")
+
+
+def test_the_report_in_the_docs_is_rendered_from_its_json():
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[3]
+    md = load(root / "benchmarks/results/bench-arcsearch-491db78.json").to_markdown()
+    md = re.sub(r"^(#+) ", lambda m: "#" * (len(m.group(1)) + 2) + " ", md, flags=re.M)
+    assert (root / "docs/bench.md").read_text().endswith(md)
