@@ -1,45 +1,40 @@
-"""Shared helpers for hotpipe's benchmarks: timing, environment capture, JSON output.
+"""What hotpipe's benchmarks share beyond ``hotpipe.bench``: paths, calibrated CPU work,
+tables, and the environment block every JSON report starts with.
 
-Conventions every benchmark here follows:
+Timing, the output check, calibration, warm-up, interleaving, statistics and the machine's
+state come from ``hotpipe.bench`` (see docs/bench.md). Conventions every benchmark follows:
 
-* wall-clock time with ``time.perf_counter``;
-* a correctness check and at least one untimed warm-up call before any timed sample;
-* the reported figure is the **median** of several timed samples (min and all samples are kept
-  in the JSON too);
-* the garbage collector stays **enabled**: we measure what users get. Allocation-heavy code pays
-  for its gen-0/1/2 collections inside the timed region, which is part of its real cost.
+* each case's output is checked before any timed sample, then it is warmed up;
+* the cases of one question are timed together, interleaved in a shuffled order, so a burst
+  of other work on the shared machine hits them alike;
+* the reported figure is the **median** of the samples (quartiles, min, max and every sample
+  are kept in the JSON), ratios come with ``hotpipe.bench``'s verdict (significance test and
+  minimum factor), and unstable runs (high load, wide spread) are flagged;
+* the garbage collector stays **enabled**: we measure what users get.
 """
 
 from __future__ import annotations
 
-import datetime as _dt
-import importlib.metadata
 import json
 import os
-import platform
 import statistics
-import subprocess
-import sys
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from hotpipe.bench import BenchResult, environment
 
 __all__ = [
     "REPO_ROOT",
     "RESULTS",
-    "Timing",
     "calibrate_spin",
     "env_footer",
     "env_info",
-    "fmt_seconds",
-    "git_info",
-    "measure",
     "out_path",
-    "pkg_version",
     "print_table",
     "spin",
+    "timing",
+    "unstable",
     "verdict",
     "write_json",
 ]
@@ -47,124 +42,28 @@ __all__ = [
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULTS = REPO_ROOT / "benchmarks" / "results"
 
-
-@dataclass
-class Timing:
-    """Timed samples of one workload, in seconds per sample."""
-
-    samples: list[float] = field(default_factory=list)
-    warmup: int = 0
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.samples)
-
-    @property
-    def min(self) -> float:
-        return min(self.samples)
-
-    @property
-    def max(self) -> float:
-        return max(self.samples)
-
-    @property
-    def repeats(self) -> int:
-        return len(self.samples)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "repeats": self.repeats,
-            "warmup": self.warmup,
-            "median_s": self.median,
-            "min_s": self.min,
-            "max_s": self.max,
-            "samples_s": list(self.samples),
-        }
-
-
-def measure(fn: Callable[[], object], *, repeats: int, warmup: int = 1) -> Timing:
-    """Call ``fn()`` ``warmup`` times untimed, then ``repeats`` times timed.
-
-    Each sample is one ``fn()`` call timed with ``time.perf_counter``; put the loop you want to
-    time *inside* ``fn``. The return value of ``fn`` is kept alive only until the next call, so
-    freeing a big result is (realistically) part of the next sample. GC stays enabled.
-    """
-    if repeats < 1:
-        raise ValueError("repeats must be >= 1")
-    for _ in range(warmup):
-        fn()
-    samples: list[float] = []
-    clock = time.perf_counter
-    for _ in range(repeats):
-        t0 = clock()
-        fn()
-        samples.append(clock() - t0)
-    return Timing(samples=samples, warmup=warmup)
-
-
-def pkg_version(dist: str) -> str | None:
-    """Installed version of distribution ``dist`` (from its metadata), or None if absent."""
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
-def _git(*args: str, cwd: Path) -> str | None:
-    try:
-        out = subprocess.run(
-            ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10, check=True
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip()
-
-
-def git_info(cwd: Path = REPO_ROOT) -> dict[str, Any]:
-    """Commit of the checkout the benchmark ran from, and whether the tree had local changes.
-
-    Result files (``benchmarks/results/``) do not count as changes: a run of several
-    benchmarks rewrites them as it goes, and they are outputs, not the code measured.
-    """
-    commit = _git("rev-parse", "HEAD", cwd=cwd)
-    status = _git("status", "--porcelain", "--untracked-files=no", "--", ".",
-                  ":(exclude)benchmarks/results", cwd=cwd)
-    return {
-        "commit": commit,
-        "short": commit[:7] if commit else None,
-        "dirty": bool(status) if status is not None else None,
-    }
-
-
 def env_info(packages: tuple[str, ...] = ()) -> dict[str, Any]:
-    """Date, git commit, Python and machine facts to store beside benchmark numbers."""
-    try:
-        affinity = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        affinity = None
-    try:
-        load = [round(v, 2) for v in os.getloadavg()]
-    except (AttributeError, OSError):
-        load = None
+    """``hotpipe.bench.environment`` of this checkout; result files do not make it dirty
+    (a run of several benchmarks rewrites them as it goes: they are outputs, not code)."""
+    return environment(packages, cwd=REPO_ROOT, exclude=("benchmarks/results",))
+
+
+def timing(result: BenchResult, name: str) -> dict[str, Any]:
+    """The JSON block of one case: seconds per call (median, quartiles, min, max, CPU), every
+    sample, calls per sample, warm-up, first call, and fresh-process runs if any."""
+    c, s, cpu = result.cases[name], result.summary(name), result.cpu_summary(name)
     return {
-        "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        "git": git_info(),
-        "python": {
-            "version": platform.python_version(),
-            "implementation": platform.python_implementation(),
-            "executable": sys.executable,
-        },
-        "machine": {
-            "cores": os.cpu_count(),
-            "cores_usable": affinity,
-            "platform": platform.platform(),
-            "processor": platform.machine(),
-            # 1/5/15-min load when the report was written: other work on the box skews timings
-            "loadavg": load,
-        },
-        "packages": {name: pkg_version(name) for name in packages},
-        "gc": "enabled (measured as users run)",
+        "repeats": s.n, "loops": c.loops, "warmup": c.warmup, "median_s": s.median,
+        "q1_s": s.q1, "q3_s": s.q3, "min_s": s.min, "max_s": s.max,
+        "cpu_median_s": cpu.median, "first_s": c.first_s,
+        "samples_s": c.per_call(), "cpu_samples_s": c.per_call(cpu=True),
+        "rounds": c.rounds, **({"cold": c.cold} if c.cold else {}),
     }
+
+
+def unstable(results: list[BenchResult]) -> list[str]:
+    """Every instability flag of these runs, each once (``"UNSTABLE: high load: ..."``)."""
+    return [f"UNSTABLE: {w}" for w in dict.fromkeys(w for r in results for w in r.warnings)]
 
 
 def write_json(path: str | os.PathLike[str], data: Any) -> Path:
@@ -175,17 +74,6 @@ def write_json(path: str | os.PathLike[str], data: Any) -> Path:
     tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
     tmp.replace(out)
     return out
-
-
-def fmt_seconds(s: float) -> str:
-    """Human-readable duration: ns / us / ms / s with 3 significant digits."""
-    if s < 1e-6:
-        return f"{s * 1e9:.3g} ns"
-    if s < 1e-3:
-        return f"{s * 1e6:.3g} us"
-    if s < 1:
-        return f"{s * 1e3:.3g} ms"
-    return f"{s:.3g} s"
 
 
 def out_path(name: str, quick: bool) -> Path:

@@ -58,11 +58,10 @@ try:
     from _common import (
         env_footer,
         env_info,
-        fmt_seconds,
-        measure,
         out_path,
-        pkg_version,
         print_table,
+        timing,
+        unstable,
         verdict,
         write_json,
     )
@@ -70,14 +69,17 @@ except ImportError:  # imported as ``benchmarks.cache``
     from benchmarks._common import (
         env_footer,
         env_info,
-        fmt_seconds,
-        measure,
         out_path,
-        pkg_version,
         print_table,
+        timing,
+        unstable,
         verdict,
         write_json,
     )
+
+from hotpipe import bench
+from hotpipe.bench import format_seconds as fmt_seconds
+from hotpipe.bench import package_version as pkg_version
 
 NODES = 3
 LIBS = ("hotpipe", "pipefunc", "pipefunc-unshared-lru", "hypernodes")
@@ -520,10 +522,12 @@ def fingerprint_throughput(mb: int, repeats: int) -> dict[str, Any]:
     other[len(other) // 2] += 1.0
     if fingerprint(arr) != first or fingerprint(other) == first:
         raise AssertionError("fingerprint is not stable, or misses a one-element change")
-    timing = measure(lambda: fingerprint(arr), repeats=repeats, warmup=1)
+    result = bench.compare({"fingerprint": lambda: fingerprint(arr)}, samples=repeats,
+                           warmup=1, min_time=0.05, title="fingerprint")
+    t = timing(result, "fingerprint")
     return {"status": "ok", "bytes": arr.nbytes, "dtype": str(arr.dtype),
-            "timing": timing.as_dict(), "gb_per_s": arr.nbytes / timing.median / 1e9,
-            "gb_per_s_best": arr.nbytes / timing.min / 1e9}
+            "timing": t, "gb_per_s": arr.nbytes / t["median_s"] / 1e9,
+            "gb_per_s_best": arr.nbytes / t["min_s"] / 1e9, "unstable": unstable([result])}
 
 
 def build_rows(timed: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
@@ -543,11 +547,18 @@ def build_rows(timed: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
                     row.update(target_us=target, meets_target=us <= target,
                                gap_us=max(0.0, us - target))
             rows.append(row)
-    hot = {r["phase"]: r.get("us_per_node_call") for r in rows if r["library"] == "hotpipe"}
+    hot = {r["phase"]: r for r in rows if r["library"] == "hotpipe" and r["status"] == "ok"}
     for r in rows:
-        base = hot.get(r["phase"])
+        base = hot.get(r["phase"], {}).get("us_per_node_call")
         us = r.get("us_per_node_call")
         r["x_hotpipe"] = us / base if (us and base) else None
+        if us and base and r["library"] != "hotpipe":
+            # hotpipe.bench's verdict on the rounds, per node call: is the peer really slower?
+            per_call = [[t / (x["items"] * NODES) for t in x["samples"]["map_s"]]
+                        for x in (hot[r["phase"]], r)]
+            v = bench.verdict(*per_call)
+            r["vs_hotpipe_verdict"] = v.label.replace("faster", "faster than hotpipe").replace(
+                "slower", "slower than hotpipe")
     return rows
 
 
@@ -593,6 +604,11 @@ def print_report(report: dict[str, Any], out: Path) -> None:
                 trows.append([lib, phase, mode, *cells])
     print_table("cache keys: does 1, 1.0, True, '1' come back with its own type?",
                 ["library", "phase", "call", *[repr(v) for v in TYPE_INPUTS]], trows)
+    for r in report["results"]:
+        if r.get("vs_hotpipe_verdict"):
+            print(f"  {r['library']} {r['phase']}: {r['vs_hotpipe_verdict']}")
+    for w in fp.get("unstable", []):
+        print(w)
     prof = report.get("warm_profile")
     if prof and prof.get("status") == "ok":
         print("hotpipe warm map under cProfile: top functions by own time")

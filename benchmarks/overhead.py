@@ -12,9 +12,13 @@ themselves cost almost nothing and what is measured is the framework's bookkeepi
 4. the same chain in hypernodes and pipefunc (map over N items, single-item run repeated R
    times) when they are installed; a missing peer is reported as "not installed".
 
-Every case is checked for correct results before it is timed, warmed up, then timed
-``--repeats`` times with ``time.perf_counter``; the median is reported. GC stays enabled.
-Reported: microseconds per node call = wall / (items * 3) and the ratio to the plain loop.
+All cases are timed together by ``hotpipe.bench.compare``: each is checked for correct
+results, calibrated (calls per sample until a sample takes ``--min-time``), warmed up, then
+``--repeats`` samples are taken in interleaved rounds (every case once per round, in a
+shuffled order) with ``time.perf_counter``; the median is reported. GC stays enabled.
+Reported: microseconds per node call = wall / (items * 3), the ratio to the plain loop, and
+``hotpipe.bench``'s verdict on it (significance test, minimum factor); a run on a loaded
+machine or with a wide spread is flagged unstable.
 
 Usage::
 
@@ -35,17 +39,13 @@ from pathlib import Path
 from typing import Any
 
 try:
-    from _common import REPO_ROOT, Timing, env_info, fmt_seconds, measure, pkg_version, write_json
+    from _common import REPO_ROOT, env_info, timing, unstable, write_json
 except ImportError:  # imported as ``benchmarks.overhead``
-    from benchmarks._common import (
-        REPO_ROOT,
-        Timing,
-        env_info,
-        fmt_seconds,
-        measure,
-        pkg_version,
-        write_json,
-    )
+    from benchmarks._common import REPO_ROOT, env_info, timing, unstable, write_json
+
+from hotpipe import bench
+from hotpipe.bench import format_seconds as fmt_seconds
+from hotpipe.bench import package_version as pkg_version
 
 NODES = 3
 PINNED = {"hypernodes": "0.4.8", "pipefunc": "0.93.2"}
@@ -89,12 +89,13 @@ class Case:
     settings: str
     version: str | None = None
     work: Callable[[], object] | None = None
-    check: Callable[[], None] | None = None
-    items: int = 0  # items processed by one timed sample (one work() call)
+    check: Callable[[Any], None] | None = None  # raises if work()'s result is wrong
+    items: int = 0  # items processed by one work() call
     repeats: int = 0
     warmup: int = 1
     status: str = "ok"  # ok | not installed | skipped (...) | error: ... | FAILED check: ...
-    timing: Timing | None = None
+    timing: dict[str, Any] | None = None  # _common.timing(): seconds per work() call
+    vs_plain: str | None = None  # hotpipe.bench's verdict against the plain loop
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -105,7 +106,7 @@ class Case:
     def us_per_node_call(self) -> float | None:
         if self.timing is None:
             return None
-        return self.timing.median / self.node_calls * 1e6
+        return self.timing["median_s"] / self.node_calls * 1e6
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,7 @@ class Config:
     repeats: int
     slow_repeats: int
     warmup: int
+    min_time: float
     quick: bool
     peers: bool
 
@@ -172,7 +174,7 @@ def plain_cases(cfg: Config, xs: list[int]) -> list[Case]:
             version=sys.version.split()[0],
             settings="for x in xs: y=inc(x); z=dbl(y); s=fmt(z); append y, z, s to 3 lists",
             work=work,
-            check=lambda: _check_map(work(), xs),
+            check=lambda r: _check_map(r, xs),
             items=len(xs),
             repeats=cfg.repeats,
         ),
@@ -184,7 +186,7 @@ def plain_cases(cfg: Config, xs: list[int]) -> list[Case]:
             settings="ys = list(map(inc, xs)); zs = list(map(dbl, ys)); ss = list(map(fmt, zs)) "
             "(column-wise, C-level loop: a tighter floor than the issue's plain loop)",
             work=work_columns,
-            check=lambda: _check_map(work_columns(), xs),
+            check=lambda r: _check_map(r, xs),
             items=len(xs),
             repeats=cfg.repeats,
         ),
@@ -230,14 +232,13 @@ def hotpipe_cases(cfg: Config, xs: list[int], xs_run: list[int]) -> list[Case]:
             r = prun({"x": x})
         return r
 
-    def check_map_all() -> None:
-        r = map_all()
+    def check_map_all(r: Any) -> None:
         _check_map(r, xs)
 
-    def check_map_s() -> None:
-        _check_map(map_s(), xs, keys=("s",))
+    def check_map_s(r: Any) -> None:
+        _check_map(r, xs, keys=("s",))
 
-    def check_run() -> None:
+    def check_run(_last: Any) -> None:  # the loop returns its last result: check a sample
         _check_run(lambda x: prun({"x": x}), _check_sample(xs_run))
 
     cases = [
@@ -311,11 +312,10 @@ def hypernodes_cases(cfg: Config, xs: list[int], xs_run: list[int]) -> list[Case
             r = prun(inputs={"x": x})
         return r
 
-    def check_map() -> None:
-        rows = map_all()  # a list of per-item dicts
+    def check_map(rows: Any) -> None:  # a list of per-item dicts
         _check_map({k: [row[k] for row in rows] for k in ("y", "z", "s")}, xs)
 
-    def check_run() -> None:
+    def check_run(_last: Any) -> None:
         _check_run(lambda x: prun(inputs={"x": x}), _check_sample(xs_run))
 
     return [
@@ -385,7 +385,7 @@ def pipefunc_cases(cfg: Config, xs: list[int], xs_run: list[int]) -> list[Case]:
     def outputs(res: Any) -> dict[str, list[Any]]:
         return {k: list(res[k].output) for k in ("y", "z", "s")}
 
-    def check_run() -> None:
+    def check_run(_last: Any) -> None:
         _check_run(lambda x: prun("s", full_output=True, kwargs={"x": x}), _check_sample(xs_run))
 
     cores = os.cpu_count()
@@ -398,7 +398,7 @@ def pipefunc_cases(cfg: Config, xs: list[int], xs_run: list[int]) -> list[Case]:
             settings='pipeline.map({"x": xs}, run_folder=None, parallel=False, storage="dict", '
             'show_progress=False); mapspecs "x[i] -> y[i]" etc.; sequential, in memory',
             work=map_seq,
-            check=lambda: _check_map(outputs(map_seq()), xs),
+            check=lambda r: _check_map(outputs(r), xs),
             items=len(xs),
             repeats=cfg.repeats,
         ),
@@ -410,7 +410,7 @@ def pipefunc_cases(cfg: Config, xs: list[int], xs_run: list[int]) -> list[Case]:
             settings='pipeline.map({"x": xs}) with its defaults: parallel=True (a new '
             f"ProcessPoolExecutor per call, {cores} cores here), storage='dict' (no run_folder)",
             work=map_default,
-            check=lambda: _check_map(outputs(map_default()), xs),
+            check=lambda r: _check_map(outputs(r), xs),
             items=len(xs),
             repeats=cfg.slow_repeats,
         ),
@@ -449,23 +449,45 @@ def _skipped(name: str) -> Case:
 # --- running and reporting --------------------------------------------------------------------
 
 
-def run_case(case: Case, cfg: Config, log: Callable[[str], None]) -> None:
-    if case.status != "ok":
-        return
-    assert case.work is not None and case.check is not None
+def time_cases(cases: list[Case], cfg: Config, log: Callable[[str], None]) -> list[str]:
+    """Time every live case together with ``hotpipe.bench.compare`` (interleaved rounds);
+    return the run's instability flags. A case whose output is wrong is marked and left out
+    of the ratios; if timing itself fails, every case is marked."""
+    live = [c for c in cases if c.status == "ok"]
+    if not live:
+        return []
+    by_name = {c.name: c for c in live}
+
+    def check(name: str, value: Any) -> bool:
+        try:
+            by_name[name].check(value)  # type: ignore[misc]
+        except Exception as exc:
+            by_name[name].status = f"FAILED check: {type(exc).__name__}: {exc}"
+            log(traceback.format_exc())
+        return True  # keep timing the others; the failed case's numbers are dropped
+
+    log(f"timing {len(live)} cases interleaved: {cfg.repeats} samples each "
+        f"(>= {cfg.min_time:g} s per sample)")
     try:
-        case.check()  # correctness first; this call is also the first warm-up
+        result = bench.compare(
+            {c.name: bench.Case(c.work, items=c.items, samples=c.repeats)  # type: ignore[arg-type]
+             for c in live},
+            check=check, warmup=cfg.warmup, samples=cfg.repeats, min_time=cfg.min_time,
+            min_factor=1.05, log=log)
     except Exception as exc:
-        case.status = f"FAILED check: {type(exc).__name__}: {exc}"
+        for c in live:
+            c.status = f"error: {type(exc).__name__}: {exc}"
         log(traceback.format_exc())
-        return
-    log(f"timing {case.name}: {case.repeats} repeats x {case.items} items")
-    try:
-        case.timing = measure(case.work, repeats=case.repeats, warmup=cfg.warmup)
-        case.warmup = cfg.warmup
-    except Exception as exc:
-        case.status = f"error: {type(exc).__name__}: {exc}"
-        log(traceback.format_exc())
+        return []
+    floor = next((c.name for c in live if c.kind == "floor"), None)
+    for c in live:
+        if c.status != "ok":
+            continue
+        c.timing = timing(result, c.name)
+        c.warmup = cfg.warmup
+        if floor and c.name != floor and by_name[floor].status == "ok":
+            c.vs_plain = result.comparison(c.name, floor).verdict.label
+    return unstable([result])
 
 
 def target_of(case: Case, ratio: float | None) -> tuple[str, str, bool | None]:
@@ -483,7 +505,8 @@ def target_of(case: Case, ratio: float | None) -> tuple[str, str, bool | None]:
     return (f"<= {RUN_TARGET_US:g} us/node call", "yes" if met else "NO", met)
 
 
-def build_report(cases: list[Case], cfg: Config, env: dict[str, Any]) -> dict[str, Any]:
+def build_report(cases: list[Case], cfg: Config, env: dict[str, Any],
+                 warnings: list[str]) -> dict[str, Any]:
     floor = next(c for c in cases if c.kind == "floor")
     floor_us = floor.us_per_node_call
     cols = next((c for c in cases if c.kind == "reference"), None)
@@ -503,13 +526,15 @@ def build_report(cases: list[Case], cfg: Config, env: dict[str, Any]) -> dict[st
                 "settings": c.settings,
                 "items_per_sample": c.items,
                 "node_calls_per_sample": c.node_calls,
-                "timing": c.timing.as_dict() if c.timing else None,
+                "timing": c.timing,
                 "us_per_node_call": us,
                 "ratio_to_plain": ratio,
+                # hotpipe.bench's verdict on the ratio: significance test, minimum factor 1.05
+                "vs_plain_verdict": c.vs_plain,
                 "ratio_to_plain_list_map": us / cols_us if (us is not None and cols_us) else None,
                 # min-over-min: less sensitive to a busy machine than the median ratio
                 "ratio_to_plain_min": (
-                    (c.timing.min / c.node_calls) / (floor.timing.min / floor.node_calls)
+                    (c.timing["min_s"] / c.node_calls) / (floor.timing["min_s"] / floor.node_calls)
                     if (c.timing is not None and floor.timing is not None)
                     else None
                 ),
@@ -529,10 +554,14 @@ def build_report(cases: list[Case], cfg: Config, env: dict[str, Any]) -> dict[st
             "repeats": cfg.repeats,
             "slow_repeats": cfg.slow_repeats,
             "warmup": cfg.warmup,
+            "min_time_s": cfg.min_time,
             "quick": cfg.quick,
             "statistic": "median of repeats; us per node call = wall / (items * 3)",
             "timer": "time.perf_counter",
+            "method": "hotpipe.bench.compare: output check, calibration, warm-up, samples "
+            "interleaved across cases in a shuffled order",
         },
+        "unstable": warnings,
         "targets": {
             "map_ratio_to_plain": MAP_TARGET,
             "map_ratio_moonshot": MAP_MOONSHOT,
@@ -591,8 +620,15 @@ def print_report(report: dict[str, Any], out: Path) -> None:
         f"date {report['date']}  commit {git.get('short')}{dirty}  "
         f"python {report['python']['version']}  cores {report['machine']['cores']}  "
         f"loadavg {report['machine']['loadavg']}  "
-        f"gc enabled  warm-up {cfg['warmup']} + correctness check before timing"
+        f"gc enabled  warm-up {cfg['warmup']} + correctness check before timing, samples "
+        "interleaved (hotpipe.bench)"
     )
+    for r in report["results"]:
+        if r.get("vs_plain_verdict"):
+            console.print(f"  {r['name']} vs plain loop: {r['vs_plain_verdict']}",
+                          markup=False, highlight=False)
+    for w in report["unstable"]:
+        console.print(w, markup=False, highlight=False)
     console.print("settings:")
     for r in report["results"]:
         if r["settings"]:
@@ -617,7 +653,10 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Config, Path]:
         default=None,
         help="timed samples for slow cases: pipefunc map with defaults (default 3)",
     )
-    p.add_argument("--warmup", type=int, default=1, help="untimed warm-up calls after the check")
+    p.add_argument("--warmup", type=int, default=1,
+                   help="untimed warm-up samples after the check and calibration")
+    p.add_argument("--min-time", type=float, default=None,
+                   help="seconds per sample at least, by calibration (default 0.05)")
     p.add_argument("--quick", action="store_true", help="smoke run: N=300, 100 runs, 2 repeats")
     p.add_argument("--no-peers", action="store_true", help="skip hypernodes and pipefunc")
     p.add_argument("--out", type=Path, default=None, help=f"JSON path (default {DEFAULT_OUT})")
@@ -634,6 +673,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Config, Path]:
         repeats=a.repeats if a.repeats is not None else reps,
         slow_repeats=a.slow_repeats if a.slow_repeats is not None else slow,
         warmup=a.warmup,
+        min_time=a.min_time if a.min_time is not None else (0.005 if a.quick else 0.05),
         quick=a.quick,
         peers=not a.no_peers,
     )
@@ -659,11 +699,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if c.framework in PINNED and c.version not in (None, PINNED[c.framework]):
             c.notes.append(f"installed {c.version}, benchmark pins {PINNED[c.framework]}")
 
-    for c in cases:
-        run_case(c, cfg, log)
-
+    warnings = time_cases(cases, cfg, log)
     report = build_report(
-        cases, cfg, env_info(packages=("hotpipe", "hypernodes", "pipefunc", "rich"))
+        cases, cfg, env_info(packages=("hotpipe", "hypernodes", "pipefunc", "rich")), warnings
     )
     path = write_json(out, report)
     print_report(report, path)

@@ -19,9 +19,11 @@ e. **Peers** on (a) and (b), when installed: pipefunc's ``pipeline.map(inputs)``
    sequential map, and hypernodes' parallel engine (``DaskEngine(scheduler="processes")``,
    needs dask) against its ``SeqEngine``.
 
-Every case is checked for correct output before it is timed (the cold first map is checked
-right after its single timed call), warmed up, then timed; the median is reported and the
-ratio is median over median. GC stays enabled.
+The cases of one workload and framework are timed together by ``hotpipe.bench.compare``:
+each is checked for correct output, calibrated, warmed up, then timed in interleaved rounds
+(every case once per round, shuffled); the median is reported, the ratio is median over
+median, with ``hotpipe.bench``'s verdict when both sides ran together. The cold first map of
+``Processes(2)`` is the first call of the warm-pool case, timed apart. GC stays enabled.
 
 Usage::
 
@@ -45,36 +47,35 @@ from typing import Any
 
 try:
     from _common import (
-        Timing,
         calibrate_spin,
         env_footer,
         env_info,
-        fmt_seconds,
-        measure,
         out_path,
-        pkg_version,
         print_table,
         spin,
+        timing,
+        unstable,
         verdict,
         write_json,
     )
 except ImportError:  # imported as ``benchmarks.parallel``
     from benchmarks._common import (
-        Timing,
         calibrate_spin,
         env_footer,
         env_info,
-        fmt_seconds,
-        measure,
         out_path,
-        pkg_version,
         print_table,
         spin,
+        timing,
+        unstable,
         verdict,
         write_json,
     )
 
 import hotpipe
+from hotpipe import bench
+from hotpipe.bench import format_seconds as fmt_seconds
+from hotpipe.bench import package_version as pkg_version
 
 CPU_TARGET = 1.8  # (a) Processes(2) >= 1.8x Local
 CHAIN_TARGET = 1.10  # (b) Processes(2) <= 1.10x Local's time
@@ -109,12 +110,12 @@ class Case:
     target: str = ""
     repeats: int = 1
     warmup: int = 1
-    cold: bool = False  # timed once, first call, no warm-up (checked after)
+    cold: bool = False  # the first call of the next case of its batch, timed apart
     version: str | None = None
     status: str = "ok"
-    timing: Timing | None = None
+    timing: dict[str, Any] | None = None  # _common.timing(): seconds per map
     notes: list[str] = field(default_factory=list)
-    result: Any = None
+    verdict: str | None = None  # hotpipe.bench's verdict against the baseline
 
 
 # --- workloads ---------------------------------------------------------------------------------
@@ -392,30 +393,46 @@ def hypernodes_cases(cfg: Config, k: int) -> list[Case]:
 # --- running -------------------------------------------------------------------------------------
 
 
-def run_case(case: Case, log: Callable[[str], None]) -> None:
-    if case.status != "ok":
-        return
-    assert case.work is not None and case.check is not None
+def run_batch(batch: list[Case], min_time: float, log: Callable[[str], None]) -> list[str]:
+    """Time the live cases of ``batch`` together (interleaved); a ``cold`` case takes the
+    first call of the case after it. Returns the instability flags."""
+    timed = [c for c in batch if c.status == "ok" and not c.cold]
+    if not timed:
+        return []
+    by_name = {c.name: c for c in timed}
+
+    def check(name: str, value: Any) -> bool:
+        try:
+            by_name[name].check(value)  # type: ignore[misc]
+        except Exception as exc:
+            by_name[name].status = f"FAILED: {type(exc).__name__}: {exc}"
+            log(traceback.format_exc())
+        return True  # the failed case's numbers are dropped below
+
+    log(f"timing ({timed[0].group}) {', '.join(by_name)}: interleaved")
     try:
-        if case.cold:
-            t0 = time.perf_counter()
-            result = case.work()
-            case.timing = Timing([time.perf_counter() - t0], warmup=0)
-            case.check(result)
-        else:
-            result = case.work()
-            case.check(result)  # correctness first; this call also warms up
-            log(f"timing ({case.group}) {case.name}: {case.repeats} repeats")
-            case.timing = measure(case.work, repeats=case.repeats, warmup=case.warmup)
-            result = case.work()  # one more call, for the notes of a typical map
-        case.warmup = 0 if case.cold else case.warmup
-        notes = getattr(getattr(result, "profile", None), "notes", None)
-        if notes:
-            case.notes.extend(notes)
+        result = bench.compare(
+            {c.name: bench.Case(c.work, samples=c.repeats, warmup=c.warmup)  # type: ignore
+             for c in timed}, check=check, min_time=min_time, log=log)
     except Exception as exc:
-        case.status = f"FAILED: {type(exc).__name__}: {exc}"
-        case.timing = None
+        for c in batch:
+            c.status = f"FAILED: {type(exc).__name__}: {exc}"
         log(traceback.format_exc())
+        return []
+    for i, c in enumerate(batch):
+        if c.cold and i + 1 < len(batch) and batch[i + 1].name in result.cases:
+            first = result.cases[batch[i + 1].name].first_s
+            c.timing = {"repeats": 1, "loops": 1, "warmup": 0, "median_s": first,
+                        "min_s": first, "max_s": first, "samples_s": [first]}
+            c.status = batch[i + 1].status
+        elif c in timed and c.status == "ok":
+            c.timing = timing(result, c.name)
+            if c.baseline in result.cases:
+                c.verdict = result.comparison(c.name, c.baseline).verdict.label
+            notes = getattr(getattr(c.work(), "profile", None), "notes", None)  # type: ignore
+            if notes:  # one more call, for the notes of a typical map
+                c.notes.extend(notes)
+    return unstable([result])
 
 
 GROUPS = {
@@ -429,7 +446,8 @@ GROUPS = {
 def _ratio(case: Case, base: Case | None) -> float | None:
     if case.timing is None or base is None or base.timing is None:
         return None
-    return base.timing.median / case.timing.median  # speed-up: > 1 is faster than the baseline
+    # speed-up: > 1 is faster than the baseline
+    return base.timing["median_s"] / case.timing["median_s"]
 
 
 def judge(case: Case, speedup: float | None) -> tuple[bool | None, str]:
@@ -457,14 +475,16 @@ def build_report(cases: list[Case], cfg: Config, k: int, env: dict[str, Any]) ->
             "version": c.version or (pkg_version("hotpipe") if c.framework == "hotpipe" else None),
             "status": c.status,
             "settings": c.settings,
-            "timing": c.timing.as_dict() if c.timing else None,
+            "timing": c.timing,
             "baseline": c.baseline,
             "speedup_vs_baseline": speedup,
             # min over min: less sensitive to other jobs on a shared machine than the median
-            "speedup_min_vs_min": (base.timing.min / c.timing.min
+            "speedup_min_vs_min": (base.timing["min_s"] / c.timing["min_s"]
                                    if speedup is not None and base and base.timing and c.timing
                                    else None),
             "time_ratio_vs_baseline": 1 / speedup if speedup else None,
+            # hotpipe.bench's verdict (significance, minimum factor), when timed together
+            "verdict_vs_baseline": c.verdict,
             "target": c.target or None,
             "meets_target": met,
             "gap": gap or None if met is False else None,
@@ -486,6 +506,8 @@ def build_report(cases: list[Case], cfg: Config, k: int, env: dict[str, Any]) ->
             "warmup": cfg.warmup,
             "quick": cfg.quick,
             "statistic": "median of repeats; speed-up = baseline median / case median",
+            "method": "hotpipe.bench.compare per workload and framework: output check, "
+                      "calibration, warm-up, interleaved shuffled rounds",
             "timer": "time.perf_counter",
         },
         "targets": {
@@ -519,6 +541,11 @@ def print_report(report: dict[str, Any], out: Path) -> None:
          "speed-up (min/min)", "vs", "target", "met"],
         rows, right=("repeats", "median", "min", "speed-up", "speed-up (min/min)"),
     )
+    for r in report["results"]:
+        if r["verdict_vs_baseline"]:
+            print(f"  ({r['group']}) {r['name']} vs {r['baseline']}: {r['verdict_vs_baseline']}")
+    for w in report["unstable"]:
+        print(w)
     print(env_footer(report))
     for r in report["results"]:
         for note in r["notes"]:
@@ -562,11 +589,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                   for g in ("a", "b") for p in ("pipefunc", "hypernodes")]
     hot = cpu_cases(cfg, k, procs) + chain_cases(cfg, procs) + numpy_cases(cfg)
     hot += io_cases(cfg, threads)
+    batches: dict[tuple[str, str], list[Case]] = {}  # timed together: one workload, framework
+    for c in cases + hot:
+        batches.setdefault((c.group, c.framework), []).append(c)
+    warnings: list[str] = []
     try:
-        for c in cases + hot:
-            if c.framework == "pipefunc" and c.status == "ok":
-                c.notes.append(f"threads in this process when called: {threading.active_count()}")
-            run_case(c, log)
+        for batch in batches.values():
+            for c in batch:
+                if c.framework == "pipefunc" and c.status == "ok":
+                    c.notes.append(
+                        f"threads in this process when called: {threading.active_count()}")
+            warnings += run_batch(batch, 0.005 if cfg.quick else 0.05, log)
     finally:
         procs.close()
         threads.close()
@@ -574,6 +607,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     report = build_report(ordered, cfg, k, env_info(
         packages=("hotpipe", "numpy", "loky", "pipefunc", "hypernodes", "dask")))
     report["config"]["cpu_count"] = os.cpu_count()
+    report["unstable"] = list(dict.fromkeys(warnings))
     path = write_json(out, report)
     print_report(report, path)
     bad = [c for c in ordered if c.status.startswith("FAILED")]

@@ -17,12 +17,15 @@ the cost). For each node cost, the cases are:
 * ``pipefunc map`` with ``profile=False`` and with ``profile=True`` (when installed),
   sequential in memory (``parallel=False, storage="dict"``).
 
-Cases are interleaved: each round times every case once, in a rotating order, so drift in the
-machine's load hits all of them alike. Reported per case, against the floor: the ratio of the
+Cases are timed together by ``hotpipe.bench.compare``, one map per sample, interleaved: each
+round times every case once, in a shuffled order, so drift in the machine's load hits all of
+them alike. Reported per case, against the floor: the ratio of the
 medians (wall, and the process's CPU time from ``process_time``), the median of the per-round
 ratios ("paired": each pair ran back to back, so a burst of other work on the machine hits
 both) and the ratio of the best samples ("min"). The target is judged on the paired wall
-figure. Every case is checked for correct output and warmed up before the rounds.
+figure. Every case is checked for correct output and warmed up before the rounds; the
+significance of each ratio (Mann-Whitney U, minimum factor 1.01) and the run's instability
+flags come from ``hotpipe.bench``.
 
 Usage::
 
@@ -46,11 +49,10 @@ try:
     from _common import (
         env_footer,
         env_info,
-        fmt_seconds,
         out_path,
-        pkg_version,
         print_table,
         spin,
+        unstable,
         verdict,
         write_json,
     )
@@ -58,16 +60,18 @@ except ImportError:  # imported as ``benchmarks.profile_overhead``
     from benchmarks._common import (
         env_footer,
         env_info,
-        fmt_seconds,
         out_path,
-        pkg_version,
         print_table,
         spin,
+        unstable,
         verdict,
         write_json,
     )
 
 import hotpipe
+from hotpipe import bench
+from hotpipe.bench import format_seconds as fmt_seconds
+from hotpipe.bench import package_version as pkg_version
 
 TARGET_PCT = 3.0  # hotpipe map vs the hand-written loop at ~50 us per node
 TARGET_NODE_US = 50
@@ -143,19 +147,16 @@ class Case:
         """Seconds per node call of each sample."""
         return [s / (self.items * NODES) for s in samples]
 
-    def once(self) -> Any:
+    def call(self) -> Any:
+        """One map, with the case's setup and teardown around it (inside the timing: they
+        only set a module attribute)."""
         if self.setup:
             self.setup()
         try:
-            c0, t0 = time.process_time(), time.perf_counter()
-            r = self.work()
-            t1, c1 = time.perf_counter(), time.process_time()
+            return self.work()
         finally:
             if self.teardown:
                 self.teardown()
-        self.wall.append(t1 - t0)
-        self.cpu.append(c1 - c0)
-        return r
 
 
 def cases_for(k: int, n: int, n_peer: int, peers: bool) -> list[Case]:
@@ -244,27 +245,34 @@ def run_level(us: float, n: int, n_peer: int, rounds: int, peers: bool,
         f"({n_peer:,} for pipefunc), {rounds} rounds")
     cases = cases_for(k, n, min(n, n_peer), peers)
     live = [c for c in cases if c.status == "ok"]
-    timed = None
-    for c in list(live):
+    by_name = {c.name: c for c in live}
+    timed: dict[str, list[int]] | None = None
+
+    def check(name: str, result: Any) -> bool:
+        nonlocal timed
+        case = by_name[name]
         try:
-            result = c.once()
-            c.check(result)  # correctness first; also the warm-up
-            if c.name == "hotpipe map":  # was each node timed item by item, or sampled?
-                timed = {n.name: [n.timed, n.items] for n in result.profile.nodes}
-            c.once()
+            case.check(result)
         except Exception as exc:
-            c.status = f"FAILED: {type(exc).__name__}: {exc}"
+            case.status = f"FAILED: {type(exc).__name__}: {exc}"
             log(traceback.format_exc())
-            live.remove(c)
-        c.wall.clear()
-        c.cpu.clear()
-    for r in range(rounds):
-        shift = r % max(1, len(live))
-        for c in live[shift:] + live[:shift]:
-            c.once()
+        if name == "hotpipe map":  # was each node timed item by item, or sampled?
+            timed = {n.name: [n.timed, n.items] for n in result.profile.nodes}
+        return True  # a failed case is dropped below; the others are still timed
+
+    result = bench.compare({c.name: bench.Case(c.call, items=c.items * NODES) for c in live},
+                           check=check, samples=rounds, loops=1, warmup=1, min_factor=1.01,
+                           title=f"~{us:g} us nodes")
+    for c in live:
+        if c.status == "ok":
+            res = result.cases[c.name]
+            c.wall, c.cpu = res.wall, res.cpu
+    verdicts = {comp.case: comp.verdict.label for comp in result.comparisons}
     return {"node_us": us, "k": k, "node_call_us_measured": measured * 1e6, "items": n,
             "items_pipefunc": min(n, n_peer), "rounds": rounds,
-            "hotpipe_timed_items": timed, "cases": cases}
+            "hotpipe_timed_items": timed, "cases": cases, "verdicts": verdicts,
+            "unstable": [w.replace("UNSTABLE:", f"UNSTABLE (~{us:g} us nodes):", 1)
+                         for w in unstable([result])]}
 
 
 def summarise(level: dict[str, Any]) -> list[dict[str, Any]]:
@@ -293,6 +301,8 @@ def summarise(level: dict[str, Any]) -> list[dict[str, Any]]:
                     (a / b - 1) * 100 for a, b in zip(wall, fwall, strict=True)),
                 # best sample over best sample: the least disturbed run of each
                 pct_vs_floor_min=(min(wall) / min(fwall) - 1) * 100,
+                # hotpipe.bench: is the difference to the floor real? (minimum factor 1.01)
+                vs_floor_verdict=level["verdicts"].get(c.name),
             )
             base = {"hotpipe map, per-item timing off": "hotpipe map",
                     'hotpipe map, profile="functions"': "hotpipe map",
@@ -341,6 +351,11 @@ def print_report(report: dict[str, Any], out: Path) -> None:
               f"{lvl['node_call_us_measured']:.2f} us per call, {lvl['items']:,} items "
               f"({lvl['items_pipefunc']:,} for pipefunc), {lvl['rounds']} rounds; hotpipe "
               f"timed item by item: {', '.join(f'{k} {t}/{n}' for k, (t, n) in timed.items())}")
+    for lvl in report["levels"]:
+        for name, label in lvl["verdicts"].items():
+            print(f"  ~{lvl['node_us']:g} us nodes, {name} vs the floor: {label}")
+    for w in dict.fromkeys(w for lvl in report["levels"] for w in lvl["unstable"]):
+        print(w)
     print(env_footer(report))
     print(f"JSON written to {out}")
 
@@ -375,6 +390,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         **env_info(packages=("hotpipe", "pipefunc")),
         "config": {"rounds": rounds, "quick": a.quick, "items_pipefunc": n_peer,
                    "statistic": "median over interleaved rounds; pct = case / floor - 1",
+                   "method": "hotpipe.bench.compare: output check, one map per sample, "
+                             "rounds interleaved in a shuffled order",
                    "timers": "time.perf_counter (wall), time.process_time (cpu)"},
         "targets": {"profiling_cost_pct_at_50us": TARGET_PCT},
         "levels": [{k: v for k, v in lvl.items() if k != "cases"} for lvl in levels],

@@ -111,3 +111,44 @@ def test_profile_overhead_quick(tmp_path):
     assert next(r for r in hot if "target" in r)["node_us"] == 50.0
     if not installed("pipefunc"):
         assert {r["status"] for r in rows if r["framework"] == "pipefunc"} == {"not installed"}
+
+
+def test_benchmarks_report_verdicts_and_stability(tmp_path):
+    report = run_quick("overhead", tmp_path)
+    assert isinstance(report["unstable"], list)
+    rows = {r["name"]: r for r in report["results"]}
+    assert rows["hotpipe map"]["vs_plain_verdict"]  # hotpipe.bench's verdict on the ratio
+    assert rows["hotpipe map"]["timing"]["loops"] >= 1
+    assert len(rows["hotpipe map"]["timing"]["rounds"]) == report["config"]["repeats"]
+
+
+def _arcsearch_bench(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "arcsearch", "bench", "--tasks", "1", "--max-candidates", "200",
+         "--samples", "2", "--json", str(tmp_path / "r.json"), "--markdown",
+         str(tmp_path / "r.md"), *args],
+        capture_output=True, text=True, timeout=300, cwd=ROOT)
+
+
+def test_arcsearch_bench_two_settings(tmp_path):
+    proc = _arcsearch_bench(tmp_path, "--a", "max_depth=3", "--b", "max_depth=3")
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert list(data["cases"]) == ["A: max_depth=3", "B: max_depth=3"]
+    assert data["dimensions"]["candidate budget per task"] == 200
+    assert "## Speed-up" in (tmp_path / "r.md").read_text()
+    # settings that change what the search finds are refused unless --no-check
+    refused = _arcsearch_bench(tmp_path, "--a", "max_depth=1", "--b", "max_depth=3")
+    assert refused.returncode == 1 and "do not compute the same result" in refused.stderr
+
+
+def test_arcsearch_bench_two_commits(tmp_path):
+    if subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True).returncode:
+        pytest.skip("not a git checkout")
+    proc = _arcsearch_bench(tmp_path, "--commits", "HEAD", "HEAD")
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads((tmp_path / "r.json").read_text())
+    a, b = data["cases"]
+    assert a.startswith("A: HEAD (") and b.startswith("B: HEAD (")
+    assert len(data["cases"][a]["cold"]) == 2  # one fresh process per round
+    assert data["dimensions"]["commits"].startswith("HEAD = ")

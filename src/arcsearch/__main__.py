@@ -8,6 +8,11 @@ import sys
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["bench"]:  # python -m arcsearch bench ...: see arcsearch/bench.py
+        from .bench import main as bench_main
+
+        return bench_main(argv[1:])
     p = argparse.ArgumentParser(prog="arcsearch")
     p.add_argument("--split", default="training", choices=["training", "evaluation"])
     p.add_argument("--dataset", default="arc1", choices=["arc1", "arc2"])

@@ -7,6 +7,7 @@ detail.
 from hotpipe._values import FAILED
 from hotpipe.engines import Engine, Local, Processes, Threads, WorkerDied
 from hotpipe.errors import (
+    BenchError,
     CacheKeyError,
     CycleError,
     DefinitionError,
@@ -33,6 +34,10 @@ def __getattr__(name: str) -> object:
         from hotpipe.cache import Cache
 
         return Cache
+    if name == "bench":  # the benchmark harness, a subpackage loaded on first use
+        import hotpipe.bench
+
+        return hotpipe.bench
     raise AttributeError(f"module 'hotpipe' has no attribute {name!r}")
 
 
@@ -41,6 +46,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "FAILED",
+    "BenchError",
     "Cache",
     "CacheKeyError",
     "CycleError",

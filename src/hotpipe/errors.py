@@ -10,6 +10,7 @@ which is reported before any node runs, from runtime failures (a node raised)::
     │   ├── CacheKeyError         a value cannot be fingerprinted stably for the cache
     │   └── CacheDirectoryError   a cache directory hotpipe did not create, or does not trust
     ├── ResourceError             building a declared resource failed; the cause is chained
+    ├── BenchError                a benchmark was refused: outputs differ, a bad case or file
     ├── NodeError                 a node raised; the original exception is ``__cause__``
     └── WorkerDied                a worker process exited abruptly (chained under a NodeError)
 
@@ -25,6 +26,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 __all__ = [
+    "BenchError",
     "CacheDirectoryError",
     "CacheKeyError",
     "CacheWarning",
@@ -79,6 +81,11 @@ class CacheDirectoryError(InputError):
 
 class ResourceError(HotpipeError):
     """A :func:`~hotpipe.resource`'s factory raised while building it; ``__cause__`` is why."""
+
+
+class BenchError(HotpipeError):
+    """``hotpipe.bench`` refused to time something: the cases compute different results,
+    a case is malformed, or a benchmark file or report cannot be used. Raised before timing."""
 
 
 class NodeError(HotpipeError):
