@@ -4,8 +4,8 @@ Workload: 1,000 outer items of 100 inner items each (100,000 inner calls); the i
 is one trivial node (``x + 1``) or a chain of three (``x + 1 -> y * 2 -> z - 3``), mapped with
 ``as_node(over=...)`` inside an outer pipeline that is itself mapped over the outer items.
 
-Competitors, in one process, interleaved round by round (A B C, A B C, ...) after a warm-up,
-medians reported:
+Competitors, timed together by ``hotpipe.bench.compare`` (outputs checked equal first, then
+calibrated, warmed up, interleaved rounds, medians, a significance test):
 
 * **floor**: the hand-written nested loop calling the same functions
   (``[[f(x) for x in xs] for xs in data]``, the chain composed in the inner comprehension);
@@ -28,9 +28,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
-from collections.abc import Callable
 from typing import Any
 
 try:
@@ -38,10 +35,11 @@ try:
         calibrate_spin,
         env_footer,
         env_info,
-        fmt_seconds,
         out_path,
         print_table,
         spin,
+        timing,
+        unstable,
         verdict,
         write_json,
     )
@@ -50,15 +48,17 @@ except ImportError:  # imported as ``benchmarks.nested``
         calibrate_spin,
         env_footer,
         env_info,
-        fmt_seconds,
         out_path,
         print_table,
         spin,
+        timing,
+        unstable,
         verdict,
         write_json,
     )
 
-from hotpipe import Local, Pipeline, Processes, node
+from hotpipe import Local, Pipeline, Processes, bench, node
+from hotpipe.bench import format_seconds as fmt_seconds
 
 NESTED_TARGET = 1.5
 PROCESSES_TARGET = 1.7
@@ -86,22 +86,12 @@ def pipelines(three: bool) -> tuple[Pipeline, Pipeline, str]:
     return Pipeline([per], name="outer"), inner, last
 
 
-def interleaved(cases: dict[str, Callable[[], Any]], rounds: int) -> dict[str, list[float]]:
-    for fn in cases.values():  # warm-up (and a compile of every plan)
-        fn()
-    samples: dict[str, list[float]] = {name: [] for name in cases}
-    for _ in range(rounds):
-        for name, fn in cases.items():
-            t0 = time.perf_counter()
-            fn()
-            samples[name].append(time.perf_counter() - t0)
-    return samples
-
-
-def part_overhead(outer_n: int, inner_n: int, rounds: int) -> list[dict[str, Any]]:
+def part_overhead(outer_n: int, inner_n: int, samples: int, min_time: float
+                  ) -> tuple[list[dict[str, Any]], list[bench.BenchResult]]:
     data = [list(range(j, j + inner_n)) for j in range(outer_n)]
     flat = [x for xs in data for x in xs]
-    rows = []
+    calls = outer_n * inner_n
+    rows, results = [], []
     for three in (False, True):
         outer, inner, last = pipelines(three)
         if three:
@@ -110,29 +100,35 @@ def part_overhead(outer_n: int, inner_n: int, rounds: int) -> list[dict[str, Any
         else:
             def floor():
                 return [[inc(x) for x in xs] for xs in data]
-        expected = floor()
-        got = outer.map({"xs": data}, over="xs")["out"]
-        assert got == expected, "hotpipe's nested map disagrees with the loop"
-        assert inner.map({"x": flat}, over="x")[last] == [v for vs in expected for v in vs]
-        cases = {
-            "floor": floor,
-            "hotpipe nested": lambda o=outer: o.map({"xs": data}, over="xs", engine=Local()),
-            "hotpipe flat": lambda i=inner: i.map({"x": flat}, over="x", engine=Local()),
+        cases = {  # every case returns the flat list of inner results (checked equal first)
+            "floor": bench.Case(lambda f=floor: [v for vs in f() for v in vs], items=calls),
+            "hotpipe nested": bench.Case(
+                lambda o=outer: o.map({"xs": data}, over="xs", engine=Local()), items=calls,
+                output=lambda r: [v for vs in r["out"] for v in vs]),
+            "hotpipe flat": bench.Case(
+                lambda i=inner: i.map({"x": flat}, over="x", engine=Local()), items=calls,
+                output=lambda r, last=last: list(r[last])),
         }
-        samples = interleaved(cases, rounds)
-        base = statistics.median(samples["floor"])
         nodes = 3 if three else 1
-        for name, s in samples.items():
-            med = statistics.median(s)
+        result = bench.compare(cases, samples=samples, min_time=min_time,
+                               title=f"nested map, {nodes} inner node(s)",
+                               dimensions={"outer": outer_n, "inner": inner_n, "nodes": nodes})
+        results.append(result)
+        base = result.summary("floor").median
+        for name in cases:
+            med = result.summary(name).median
             rows.append({
                 "workload": f"{nodes} inner node(s)", "name": name, "status": "ok",
-                "median_s": med, "min_s": min(s), "samples_s": s, "ratio": med / base,
-                "us_per_inner_call": med / (outer_n * inner_n * nodes) * 1e6,
+                "timing": timing(result, name), "median_s": med, "ratio": med / base,
+                "us_per_inner_call": med / (calls * nodes) * 1e6,
+                "verdict": None if name == "floor" else
+                result.comparison(name, "floor").verdict.label,
             })
-    return rows
+    return rows, results
 
 
-def part_processes(outer_n: int, inner_n: int, seconds: float, rounds: int) -> dict[str, Any]:
+def part_processes(outer_n: int, inner_n: int, seconds: float, samples: int
+                   ) -> tuple[dict[str, Any], bench.BenchResult]:
     k = calibrate_spin(seconds)
 
     def work(x, k=k):
@@ -144,41 +140,44 @@ def part_processes(outer_n: int, inner_n: int, seconds: float, rounds: int) -> d
                                     outputs={"y": "ys"})], name="outer")
     data = [list(range(inner_n)) for _ in range(outer_n)]
     with Processes(2) as procs:
-        cases = {
-            "local": lambda: outer.map({"xs": data}, over="xs", engine=Local()),
-            "processes(2)": lambda: outer.map({"xs": data}, over="xs", engine=procs),
-        }
-        samples = interleaved(cases, rounds)
+        result = bench.compare(
+            {"local": (outer, {"xs": data}, Local()),
+             "processes(2)": (outer, {"xs": data}, procs)},
+            samples=samples, min_time=0.0, title="CPU-bound nested map: Processes(2) vs Local",
+            dimensions={"outer": outer_n, "inner": inner_n, "inner_seconds": seconds})
         notes = outer.map({"xs": data}, over="xs", engine=procs).profile.notes
-    local, pool = (statistics.median(samples[n]) for n in ("local", "processes(2)"))
-    return {"inner_seconds": seconds, "outer": outer_n, "inner": inner_n,
-            "local_s": local, "processes_s": pool, "speedup": local / pool,
-            "samples_s": samples, "notes": notes}
+    local, pool = (result.summary(n).median for n in ("local", "processes(2)"))
+    return ({"inner_seconds": seconds, "outer": outer_n, "inner": inner_n,
+             "local": timing(result, "local"), "processes": timing(result, "processes(2)"),
+             "local_s": local, "processes_s": pool, "speedup": local / pool,
+             "verdict": result.comparison("processes(2)", "local").verdict.label,
+             "notes": notes}, result)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes, one round")
+    parser.add_argument("--quick", action="store_true", help="small sizes, two samples")
     parser.add_argument("--out", help="JSON report path")
     args = parser.parse_args()
     q = args.quick
-    outer_n, inner_n, rounds = (50, 20, 2) if q else (1000, 100, 15)
+    outer_n, inner_n, samples, min_time = (50, 20, 2, 0.0) if q else (1000, 100, 15, 0.05)
     report = env_info()
     report["benchmark"] = "nested"
-    report["config"] = {"quick": q, "outer": outer_n, "inner": inner_n, "rounds": rounds}
+    report["config"] = {"quick": q, "outer": outer_n, "inner": inner_n, "samples": samples}
     report["targets"] = {"nested_vs_floor_max": NESTED_TARGET,
                          "processes_vs_local_min": PROCESSES_TARGET}
-    rows = part_overhead(outer_n, inner_n, rounds)
-    proc = part_processes(4 if q else 40, 5 if q else 25, 0.001, 1 if q else 3)
+    rows, results = part_overhead(outer_n, inner_n, samples, min_time)
+    proc, presult = part_processes(4 if q else 40, 5 if q else 25, 0.001, 2 if q else 5)
     report["results"] = rows
     report["processes"] = proc
+    report["warnings"] = unstable([*results, presult])
     table = []
     for r in rows:
         met = None if r["name"] != "hotpipe nested" else r["ratio"] <= NESTED_TARGET
         table.append([r["workload"], r["name"], fmt_seconds(r["median_s"]),
                       f"{r['ratio']:.2f}x", f"{r['us_per_inner_call']:.3f}",
                       verdict(met, f"{r['ratio']:.2f}x > {NESTED_TARGET}x")])
-    print_table(f"Nested map, {outer_n:,} outer x {inner_n} inner items (median of {rounds})",
+    print_table(f"Nested map, {outer_n:,} outer x {inner_n} inner items (median of {samples})",
                 ["workload", "competitor", "median", "vs floor", "us/inner call", "target"],
                 table, right=("median", "vs floor", "us/inner call"))
     met = proc["speedup"] >= PROCESSES_TARGET
@@ -188,6 +187,8 @@ def main() -> None:
                  ["Processes(2)", fmt_seconds(proc["processes_s"]), f"{proc['speedup']:.2f}x",
                   verdict(met, f"{proc['speedup']:.2f}x < {PROCESSES_TARGET}x")]],
                 right=("median", "speed-up"))
+    for w in report["warnings"]:
+        print(w)
     print(env_footer(report))
     path = write_json(args.out or out_path("nested", q), report)
     print(f"JSON written to {path}")

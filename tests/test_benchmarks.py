@@ -152,3 +152,16 @@ def test_arcsearch_bench_two_commits(tmp_path):
     assert a.startswith("A: HEAD (") and b.startswith("B: HEAD (")
     assert len(data["cases"][a]["cold"]) == 2  # one fresh process per round
     assert data["dimensions"]["commits"].startswith("HEAD = ")
+
+
+def test_nested_quick(tmp_path):
+    report = run_quick("nested", tmp_path)
+    assert report["benchmark"] == "nested"
+    rows = report["results"]
+    assert {r["name"] for r in rows} == {"floor", "hotpipe nested", "hotpipe flat"}
+    assert {r["workload"] for r in rows} == {"1 inner node(s)", "3 inner node(s)"}
+    for r in rows:
+        assert r["status"] == "ok" and r["timing"]["median_s"] > 0 and r["ratio"] > 0
+        assert (r["verdict"] is None) == (r["name"] == "floor")
+    proc = report["processes"]
+    assert proc["speedup"] > 0 and proc["verdict"]
