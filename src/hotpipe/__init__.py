@@ -14,6 +14,7 @@ from hotpipe.errors import (
     InputError,
     NodeError,
     ResourceError,
+    TypeMismatchError,
 )
 from hotpipe.graph import Edge, Graph, GraphNode
 from hotpipe.node import Hints, Node, node
@@ -65,6 +66,7 @@ __all__ = [
     "Result",
     "Stream",
     "Threads",
+    "TypeMismatchError",
     "WorkerDied",
     "__version__",
     "node",

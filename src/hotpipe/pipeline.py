@@ -22,6 +22,7 @@ from hotpipe._calls import (
     sampling,
     stream,
 )
+from hotpipe._typecheck import check_edges
 from hotpipe.engines.base import Engine
 from hotpipe.errors import DefinitionError, InputError
 from hotpipe.graph import Edge, Graph, GraphNode, topological_order
@@ -57,7 +58,11 @@ class Pipeline:
     __slots__ = ("_bound", "_inputs", "_name", "_nodes", "_outputs", "_plans", "_producer")
 
     def __init__(
-        self, nodes: Sequence[Node | Callable[..., Any]], name: str | None = None
+        self,
+        nodes: Sequence[Node | Callable[..., Any]],
+        name: str | None = None,
+        *,
+        strict: bool = True,
     ) -> None:
         if isinstance(nodes, (Node, str)) or not isinstance(nodes, Iterable):
             raise DefinitionError(
@@ -69,6 +74,8 @@ class Pipeline:
         self._name = name
         self._bound: Mapping[str, Any] = MappingProxyType({})
         self._nodes = self._order([n if isinstance(n, Node) else make_node(n) for n in nodes])
+        if strict:  # annotated edges must fit (hotpipe._typecheck); strict=False skips it
+            check_edges(self._nodes, name)
         self._producer = {o: n for n in self._nodes for o in n.outputs}
         inputs: dict[str, None] = {}
         for n in self._nodes:
