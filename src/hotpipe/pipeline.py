@@ -162,9 +162,31 @@ class Pipeline:
             edges=tuple(edges),
         )
 
-    def visualize(self) -> str:
-        """Mermaid flowchart text of the graph; no system binary needed."""
-        return self.graph.to_mermaid()
+    def visualize(
+        self,
+        format: str = "mermaid",
+        *,
+        over: str | Sequence[str] = (),
+        cache: bool = False,
+        renderer: str = "auto",
+        path: str | None = None,
+    ) -> str:
+        """The graph as text: ``"mermaid"`` (the default), ``"dot"``, ``"svg"`` or ``"html"``.
+
+        Nested pipelines are drawn as clusters around their own nodes; ``over`` marks the
+        inputs a map would take item by item, ``cache=True`` the nodes a cached run stores.
+        SVG comes from Graphviz where the ``graphviz`` package and the ``dot`` binary are
+        installed, else from a built-in layout (``renderer="builtin"`` or ``"graphviz"``
+        chooses). With ``path`` the text is also written there.
+        """
+        from hotpipe._visualize import visualize
+
+        return visualize(self, format, over=over, cache=cache, renderer=renderer, path=path)
+
+    def _repr_html_(self) -> str:
+        from hotpipe._visualize import repr_html
+
+        return repr_html(self)
 
     def __repr__(self) -> str:
         head = f"Pipeline({self._name!r})" if self._name else "Pipeline"

@@ -389,9 +389,10 @@ class Profile:
         return text
 
     def _repr_html_(self) -> str:
-        from hotpipe.profile.format import render_html_table
+        """In Jupyter: the headline cards and the per-node table (``hotpipe._notebook``)."""
+        from hotpipe._notebook import profile_html
 
-        return render_html_table(self.table())
+        return profile_html(self)
 
     def __repr__(self) -> str:
         return (
