@@ -96,7 +96,10 @@ def _prune(args: argparse.Namespace) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from hotpipe import __version__
+
     parser = argparse.ArgumentParser(prog="hotpipe", description="hotpipe command line")
+    parser.add_argument("--version", action="version", version=f"hotpipe {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     from hotpipe.cli_run import add_run_parser  # ``hotpipe run``, owned by the engine side
 
