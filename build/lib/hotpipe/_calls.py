@@ -1,0 +1,182 @@
+"""What ``run``, ``map`` and ``imap`` do with their arguments before an engine runs them.
+
+Checking and shaping the call (``over`` names, mapped values, ``outputs``, ``cache=``,
+``profile=``), the cached single run, and streaming maps; :mod:`hotpipe.pipeline` keeps the
+pipeline itself.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from hotpipe.engines.local import Local
+from hotpipe.errors import InputError, NodeError
+from hotpipe.plan import Plan, suggest
+from hotpipe.profile import Profile
+from hotpipe.result import Result
+from hotpipe.stream import Stream, is_stream
+
+if TYPE_CHECKING:
+    from hotpipe.cache import Cache
+    from hotpipe.engines.base import Engine
+    from hotpipe.node import Node
+    from hotpipe.pipeline import Pipeline
+    from hotpipe.profile.sampler import Sampler
+
+__all__ = [
+    "LOCAL",
+    "as_list",
+    "cache_of",
+    "outputs_key",
+    "over_names",
+    "run_cached",
+    "sampling",
+    "stream",
+]
+
+LOCAL = Local()
+_CACHES: dict[str, Any] = {}
+_CACHES_LOCK = threading.Lock()
+_CACHES: dict[str, Any] = {}
+
+
+def stream(plan: Plan, inputs: Mapping[str, Any], names: Sequence[str],
+           mode: str, on_error: str, engine: Engine | None, store: Cache | None, buffer: int,
+           progress: Any, label: str | None) -> Stream:
+    """A streaming map (an iterator among the mapped inputs): see :class:`Stream`."""
+    for name in names:
+        value = inputs[name]
+        if not is_stream(value) and (isinstance(value, (str, bytes, Mapping))
+                                     or not hasattr(value, "__iter__")):
+            as_list(name, value)  # raises the usual message
+    if mode != "zip":
+        raise InputError(
+            f"map(mode={mode!r}) needs sized inputs to combine; an iterator can only be "
+            "mapped with mode='zip'. Fix: pass lists, e.g. list(iterator)."
+        )
+    engine = engine or LOCAL
+    sources = {n: inputs[n] for n in names if n in plan.inputs or n in plan.mapped}
+    if not sources:
+        sources = {names[0]: inputs[names[0]]}
+    scalars = {k: v for k, v in inputs.items() if k not in names and k in plan.inputs}
+    scalars.update(plan.constants)
+    return Stream(plan, engine, sources, scalars, on_error, store, engine.stream_chunk, buffer,
+                  progress, label or "map")
+
+
+def run_cached(pipe: Pipeline, inputs: Mapping[str, Any], outputs: Any,
+                     engine: Engine | None, profile: str | None, cache: Any) -> Result:
+    """``run`` with a cache runs the per-item path over one item: it is demand-driven, so
+    when the requested outputs are cached nothing upstream is loaded or computed."""
+    store = cache_of(cache)
+    if not isinstance(inputs, Mapping):
+        raise InputError(
+            f"run(inputs) takes a dict of input name -> value, got {type(inputs).__name__}."
+        )
+    given = frozenset(inputs)
+    plan = pipe._plan(given, outputs_key(outputs), given)
+    columns = {k: [inputs[k]] for k in plan.inputs}
+    scalars = dict(plan.constants)
+    engine = engine or LOCAL
+    try:
+        with sampling(plan, profile) as sampler:
+            outcome = engine.run_map(plan, columns, scalars, 1, "raise", None, store)
+    except NodeError as err:  # one item, not a map: no index, no map-only hint
+        raise NodeError(err.node, None, err.inputs, err.error) from err.error
+    values = {k: v[0] for k, v in outcome.values.items()}
+    return Result(values, Profile(plan, outcome, "run", engine.name, sampler))
+
+
+def cache_of(cache: Any) -> Cache | None:
+    """``None``/``False``: no cache; ``True``: the default store; a ``Cache``: itself."""
+    if cache is None or cache is False:
+        return None
+    from hotpipe.cache import Cache
+
+    if cache is True:
+        import os
+
+        path = os.path.abspath(".hotpipe/cache")
+        with _CACHES_LOCK:
+            if path not in _CACHES:
+                _CACHES[path] = Cache(path)
+            return _CACHES[path]
+    if isinstance(cache, Cache):
+        return cache
+    raise InputError(
+        f"cache={cache!r}: pass True (the store in ./.hotpipe/cache), a hotpipe.Cache(path), "
+        "or None."
+    )
+
+
+@contextmanager
+def sampling(plan: Plan, profile: str | None) -> Iterator[Sampler | None]:
+    """Run the body under the function sampler when ``profile="functions"``."""
+    if profile is None or profile == "nodes":
+        yield None
+        return
+    if profile != "functions":
+        raise InputError(
+            f"profile={profile!r}: choose None (always-on node profile) or 'functions' "
+            "(also sample the functions inside the nodes)."
+        )
+    from hotpipe.profile.sampler import Sampler
+
+    with Sampler(plan) as sampler:
+        yield sampler
+
+
+def outputs_key(outputs: str | Sequence[str] | None) -> tuple[str, ...] | None:
+    if outputs is None:
+        return None
+    if isinstance(outputs, str):
+        return (outputs,)
+    return tuple(outputs)
+
+
+def over_names(
+    over: str | Sequence[str],
+    inputs: tuple[str, ...],
+    where: str,
+    producer: Mapping[str, Node] | None = None,
+    bound: Mapping[str, Any] | None = None,
+) -> tuple[str, ...]:
+    names = (over,) if isinstance(over, str) else tuple(over)
+    if not names or not all(isinstance(n, str) for n in names):
+        raise InputError(
+            f"{where}(over={over!r}): give an input name or a list of input names."
+        )
+    if len(set(names)) != len(names):
+        raise InputError(f"{where}(over={over!r}) repeats a name.")
+    for name in names:
+        if name in inputs:
+            continue
+        if producer and name in producer:
+            why = f"it is produced by node {producer[name].name!r}"
+        elif bound and name in bound:
+            why = "it was fixed by bind()"
+        else:
+            why = f"the inputs are {list(inputs)}." + suggest(name, inputs)
+            raise InputError(f"{where}(over={name!r}): {name!r} is not an input; {why}")
+        raise InputError(f"{where}(over={name!r}): {name!r} is not an input; {why}.")
+    return names
+
+
+def as_list(name: str, values: Any) -> list[Any]:
+    if isinstance(values, list):
+        return values
+    if isinstance(values, (set, frozenset)):
+        raise InputError(
+            f"map(over={name!r}): a {type(values).__name__} has no order, so results could not "
+            "be matched to items. Fix: pass sorted(...) or a list."
+        )
+    if isinstance(values, (str, bytes, Mapping)) or not hasattr(values, "__len__"):
+        raise InputError(
+            f"map(over={name!r}): the value for {name!r} must be a sequence of items (list, "
+            f"tuple, range, numpy array) or an iterator, got {type(values).__name__}. "
+            "Fix: pass a list (a string or a dict is one value, not items)."
+        )
+    return list(values)

@@ -1,0 +1,601 @@
+"""Running a plan through the cache: Merkle keys per item, values loaded only on demand.
+
+For each item, a step's key is ``combine(step fingerprint, keys of its arguments)``; root
+inputs are fingerprinted once (per item when mapped, once when broadcast). Keys flow forward
+without touching values, so when the requested outputs are cached, nothing upstream is loaded
+or computed: evaluation is demand-driven, from the requested outputs backwards.
+
+A node with ``cache=False`` is not stored, and its inputs need no fingerprint: its outputs
+are keyed by their *values* (fingerprinted after it runs), so what depends on it is cached
+correctly even when the node reads changing state.
+
+Each stored entry is ``(result, seconds it took)``, so a hit knows the time it saved. A
+stored key is the first 8 bytes of the step's fingerprint followed by the item's key, so the
+entries of one step are neighbours in the index: one query tells whether a step has any
+entry at all (a cold run then skips its lookups).
+
+A chunk of a map also stores a **pack** per step: one entry holding the results of all its
+items, keyed by the step and every item key of the chunk in order. The same map run again
+(the common case: a pipeline rerun on the same data) reads a step's results with one lookup
+and one unpickling instead of one per item; any other mix of items falls back to the
+per-item entries. Packs only hold small results (up to ``PACK_LIMIT`` bytes per pack).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Set
+from dataclasses import dataclass
+from functools import partial
+from itertools import repeat
+from time import perf_counter, thread_time
+from typing import TYPE_CHECKING, Any
+
+import xxhash
+
+from hotpipe._batch import batch_columns
+from hotpipe._values import FAILED
+from hotpipe.cache.keys import UnstableValue, combine, fingerprint, fingerprint_function
+from hotpipe.cache.store import HEAD
+from hotpipe.errors import CacheKeyError
+from hotpipe.execute import (
+    Broadcast,
+    Chunk,
+    call_once,
+    once_failed,
+    resolved_columns,
+    run_step,
+    split_outputs,
+)
+from hotpipe.profile.stats import Stats
+
+if TYPE_CHECKING:
+    from hotpipe.cache.store import Cache
+    from hotpipe.pipeline import Pipeline
+    from hotpipe.plan import Plan, Step
+
+__all__ = ["cached_broadcast", "cached_columns", "step_fingerprints"]
+
+_UNKNOWN = object()
+_digest = xxhash.xxh3_128_digest
+_VERSION = b"hotpipe.step/1"
+PACK_LIMIT = 1 << 20  # bytes: the results of a chunk's step are packed when no larger
+_PREFIX = HEAD  # bytes of the step fingerprint that start each of its stored keys
+
+
+# ----------------------------------------------------------------------------- fingerprints
+
+
+def _node_identity(node: Any) -> bytes:
+    """A node's code (and batch code, or nested pipeline) with the options that change
+    its results: version, outputs, whether it unpacks a tuple."""
+    return combine(node_fingerprint(node),
+                   fingerprint((node.version, node.outputs, node.unpack, node.params)))
+
+
+def pipeline_fingerprint(pipe: Pipeline) -> bytes:
+    """A nested pipeline's identity: its nodes, their wiring and options, its bound values."""
+    parts = [b"hotpipe.pipeline/1", *(_node_identity(n) for n in pipe.nodes)]
+    parts.append(fingerprint(dict(pipe.bound)))
+    return combine(*parts)
+
+
+def node_fingerprint(node: Any) -> bytes:
+    if node.nested is not None:
+        nested = node.nested
+        body = pipeline_fingerprint(nested.pipeline)
+        wiring = fingerprint((dict(nested.inputs), dict(nested.outputs), nested.over,
+                              nested.mode))
+        return combine(b"nested", body, wiring)
+    parts = [fingerprint_function(node.func)]
+    if node.batch_func is not None and node.batch_func is not node.func:
+        parts.append(fingerprint_function(node.batch_func))
+    return combine(*parts)
+
+
+def step_fingerprints(plan: Plan) -> list[bytes | None]:
+    """Per step: its node's identity and which parameters it is given; None for a node with
+    ``cache=False`` (its outputs are keyed by value).
+
+    Computed at the start of every cached call: the function fingerprints behind it are
+    remembered per function and only re-checked, so a helper redefined since the last call
+    (a notebook cell run again) changes the keys at once.
+    """
+    fps: list[bytes | None] = []
+    for step in plan.steps:
+        if not step.node.cache:
+            fps.append(None)
+            continue
+        try:
+            # the step's own outputs: a nested pipeline's step computes only those read
+            fps.append(combine(_VERSION, _node_identity(step.node), fingerprint(step.params),
+                               fingerprint((step.outputs, step.unpack))))
+        except UnstableValue as exc:
+            raise CacheKeyError(
+                f"node {step.name!r}: its function cannot be fingerprinted for the cache "
+                f"({exc}). Fix one of: (1) @node(cache=False) on {step.name!r}; (2) make that "
+                "value plain data, or give its class a __cache_key__(); (3) pass it to the "
+                "node as an input or a hotpipe.resource(...) instead of capturing it."
+            ) from None
+    return fps
+
+
+def keyed_names(plan: Plan) -> set[str]:
+    """The values whose keys some cached step needs (the others are never fingerprinted)."""
+    return {a for step in plan.steps if step.node.cache for a in step.args}
+
+
+def _unstable(plan: Plan, name: str, exc: UnstableValue) -> CacheKeyError:
+    step = next(s for s in plan.steps if s.node.cache and name in s.args)
+    param = step.params[step.args.index(name)]
+    producer = next((s for s in plan.steps if name in s.outputs), None)
+    what = (f"parameter {param!r}" if producer is None else
+            f"parameter {param!r} (the output {name!r} of node {producer.name!r})")
+    return CacheKeyError(
+        f"node {step.name!r}: the value of {what} cannot be fingerprinted for the cache "
+        f"({exc}). Fix one of: (1) @node(cache=False) on {step.name!r}; (2) give the "
+        "value's class a __cache_key__() returning what identifies it; (3) pass it as a "
+        "resource: hotpipe.resource(factory, *args), fingerprinted by its declaration."
+    )
+
+
+def _value_key(plan: Plan, name: str, value: Any) -> bytes:
+    try:
+        return fingerprint(value)
+    except UnstableValue as exc:
+        raise _unstable(plan, name, exc) from None
+
+
+def _output_keys(step: Step, key: bytes | None) -> list[bytes | None]:
+    if key is None:
+        return [None] * len(step.outputs)
+    if len(step.outputs) == 1:
+        return [key]
+    return [combine(key, name.encode()) for name in step.outputs]
+
+
+def merkle_keys(fp: bytes, parts: list[Any], n: int) -> list[bytes | None]:
+    """Per item: ``xxh3_128(fp + key of each argument)``, or None where an argument has no
+    key (it failed upstream). Every part is a 16-byte digest, so plain concatenation is
+    unambiguous; ``parts`` holds per-item lists or one key shared by all items."""
+    cols = [p if isinstance(p, list) else repeat(p, n) for p in parts]
+    if not any(p is None or (isinstance(p, list) and None in p) for p in parts):
+        if len(cols) == 1:
+            return [_digest(fp + a) for a in cols[0]]
+        return [_digest(fp + b"".join(ks)) for ks in zip(*cols, strict=False)]
+    return [
+        None if None in ks else _digest(fp + b"".join(ks))
+        for ks in zip(*cols, strict=False)
+    ]
+
+
+# ----------------------------------------------------------------------------- broadcast
+
+
+def cached_broadcast(plan: Plan, scalars: dict[str, Any], n: int, on_error: str,
+                     stats: Stats, cache: Cache) -> Broadcast:
+    """Keys of the broadcast inputs, then the once-per-map steps: loaded or computed."""
+    fps = step_fingerprints(plan)
+    keyed = keyed_names(plan)
+    values = dict(scalars)
+    keys: dict[str, bytes | None] = {
+        name: _value_key(plan, name, value) for name, value in scalars.items() if name in keyed
+    }
+    failure: tuple[str, BaseException] | None = None
+    puts: dict[bytes, Any] = {}
+    put_step: dict[bytes, int] = {}
+    for k, step in enumerate(plan.steps):
+        if step.mapped:
+            continue
+        raw = tuple(values[a] for a in step.args)
+        if any(v is FAILED for v in raw):
+            values.update(dict.fromkeys(step.outputs, FAILED))
+            continue
+        key = stored = None
+        fp = fps[k]
+        if fp is not None:
+            arg_keys = [keys.get(a) for a in step.args]
+            if all(ak is not None for ak in arg_keys):
+                key = _digest(fp + b"".join(arg_keys))  # type: ignore[arg-type]
+                stored = fp[:_PREFIX] + key
+        if stored is not None:
+            found, nbytes = cache.load([stored])
+            entry = _entry(found.get(stored), _width(step))
+            if entry is not None:
+                result, seconds = entry
+                _set_outputs(step, values, result)
+                keys.update(zip(step.outputs, _output_keys(step, key), strict=True))
+                stats.hits[k] += 1
+                stats.saved[k] += seconds
+                stats.bytes_read[k] += nbytes
+                continue
+            stats.misses[k] += 1
+        t0 = perf_counter()
+        try:
+            results = call_once(step, k, raw, stats)
+        except Exception as exc:
+            values.update(zip(step.outputs, once_failed(step, raw, exc, on_error, n, stats),
+                              strict=True))
+            failure = failure or (step.name, exc)
+            continue
+        values.update(zip(step.outputs, results, strict=True))
+        if stored is not None:
+            puts[stored] = (results if step.unpack else results[0], perf_counter() - t0)
+            put_step[stored] = k
+            keys.update(zip(step.outputs, _output_keys(step, key), strict=True))
+        else:
+            for name in step.outputs:
+                if name in keyed:
+                    keys[name] = _value_key(plan, name, values[name])
+    _save(cache, puts, put_step, stats)
+    # which mapped steps have any entry, asked once per map of 2+ items: a step with none
+    # (new code, or a new cache) is computed without per-item lookups in every chunk (an
+    # item repeated in a later chunk of the same map is then computed again: rare, and
+    # still correct). A single item (run) or a stream (n = 0: its length is unknown, and a
+    # long stream should find what it wrote itself) looks everything up.
+    present = None
+    if n >= 2:
+        present = frozenset(cache.prefixes_present(
+            fp[:_PREFIX] for fp, step in zip(fps, plan.steps, strict=True)
+            if fp is not None and step.mapped))
+    return Broadcast(values, keys, failure is not None, failure, fps, present)
+
+
+def _save(cache: Cache, puts: dict[bytes, Any], step_of: dict[bytes, int],
+          stats: Stats, packs: dict[int, _Pack] | None = None) -> None:
+    """Store the results, and the packs small enough, in one transaction; count the bytes
+    per step."""
+    if not puts and not packs:
+        return
+    payloads = cache.encode(puts)
+    dropped = {step_of[key] for key in puts if key not in payloads}  # unpicklable
+    chosen = {pack.key: k for k, pack in (packs or {}).items()
+              if k not in dropped and pack.size(payloads) <= PACK_LIMIT}
+    packed = cache.encode({pack.key: (pack.values, pack.seconds)
+                           for pack in (packs or {}).values() if pack.key in chosen})
+    if not cache.write(payloads, packed):
+        return
+    for key, payload in payloads.items():
+        stats.bytes_written[step_of[key]] += len(payload)
+    for key, payload in packed.items():
+        stats.bytes_written[chosen[key]] += len(payload)
+
+
+def _entry(entry: Any, width: int) -> tuple[Any, float] | None:
+    """A loaded entry as (result, seconds), or None: missing, damaged or foreign (a miss).
+    ``width``: the number of outputs of a tuple-output step (0 for one output)."""
+    if not (type(entry) is tuple and len(entry) == 2 and type(entry[1]) is float):
+        return None
+    if width and not (type(entry[0]) in (tuple, list) and len(entry[0]) == width):
+        return None
+    return entry
+
+
+def _width(step: Step) -> int:
+    return len(step.outputs) if step.unpack else 0
+
+
+def _pack_entry(entry: Any, n: int, width: int) -> tuple[list[Any], list[float]] | None:
+    """A loaded pack as (values, seconds) if it has the shape written for this chunk (``n``
+    items; tuples of ``width`` values for a tuple-output step), else None: a damaged or
+    foreign entry is a miss, never an error in the map."""
+    try:
+        values, seconds = entry
+        if not (type(values) is list and type(seconds) is list
+                and len(values) == n and len(seconds) == n):
+            return None
+        saved = [float(t) for t in seconds]
+        if width and not all(type(v) is tuple and len(v) == width for v in values):
+            return None
+    except Exception:  # anything a foreign payload can raise (OverflowError, ...)
+        return None
+    return values, saved
+
+
+@dataclass(slots=True)
+class _Pack:
+    """The results of one step over a whole chunk, to store as one entry."""
+
+    key: bytes
+    values: list[Any]
+    seconds: list[float]
+    loaded_bytes: int  # payload bytes of the items read, per item
+    computed: list[bytes]  # the keys of the items computed, one per item
+
+    def size(self, payloads: dict[bytes, bytes]) -> int:
+        """The pack's payload size, estimated from its items' own payloads (each item
+        counted, a repeated one as often as it appears)."""
+        return self.loaded_bytes + sum(len(payloads.get(key, b"")) for key in self.computed)
+
+
+def _set_outputs(step: Step, values: dict[str, Any], result: Any) -> None:
+    if step.unpack:
+        values.update(zip(step.outputs, tuple(result), strict=True))
+    else:
+        values[step.outputs[0]] = result
+
+
+# ----------------------------------------------------------------------------- columns
+
+
+class _Demand:
+    """Demand-driven evaluation of one chunk's per-item steps through the cache."""
+
+    def __init__(self, plan: Plan, columns: dict[str, list[Any]], bc: Broadcast, n: int,
+                 offset: int, on_error: str, stats: Stats, cache: Cache) -> None:
+        self.plan, self.n, self.offset, self.on_error = plan, n, offset, on_error
+        self.stats, self.cache, self.bc = stats, cache, bc
+        self.fps = bc.fps if bc.fps is not None else step_fingerprints(plan)
+        self.keyed = keyed_names(plan)
+        self.producer = {o: k for k, s in enumerate(plan.steps) if s.mapped for o in s.outputs}
+        self.vals: dict[str, list[Any]] = dict(columns)
+        self.keys: dict[str, list[bytes | None]] = {}
+        self.step_keys: dict[int, list[bytes | None]] = {}
+        self.puts: dict[bytes, Any] = {}
+        self.put_step: dict[bytes, int] = {}
+        # prefixes of the steps with stored entries; None: not known, look everything up
+        self.present: Set[bytes] | None = bc.present
+        self.tried: set[int] = set()  # steps whose pack was looked up
+        self.unpacked: dict[int, bytes] = {}  # steps whose pack missed: its key
+        self.seconds: dict[int, list[float]] = {}
+        self.loaded_bytes: dict[int, int] = {}  # per step: payload bytes of items read
+        self.computed_keys: dict[int, list[bytes]] = {}  # per step: keys of items computed
+        for name, col in columns.items():
+            if name in self.keyed:
+                try:
+                    self.keys[name] = [fingerprint(v) for v in col]
+                except UnstableValue as exc:
+                    raise _unstable(plan, name, exc) from None
+
+    def arg_keys(self, name: str) -> list[bytes | None] | bytes | None:
+        if name in self.keys:
+            return self.keys[name]
+        return (self.bc.keys or {}).get(name)
+
+    def key_pass(self) -> None:
+        """Keys of every per-item step, forward; value-keyed steps are computed here."""
+        for k, step in enumerate(self.plan.steps):
+            if not step.mapped:
+                continue
+            if not step.node.cache:
+                # keyed by value, and only when a cached step reads it
+                for name in step.outputs:
+                    if name in self.keyed:
+                        self.need(name, list(range(self.n)))
+                        self.keys[name] = [
+                            None if v is FAILED else _value_key(self.plan, name, v)
+                            for v in self.vals[name]
+                        ]
+                continue
+            parts = [self.arg_keys(a) for a in step.args]
+            keys = merkle_keys(self.fps[k], parts, self.n)  # type: ignore[arg-type]
+            self.step_keys[k] = keys
+            if len(step.outputs) == 1:
+                self.keys[step.outputs[0]] = keys
+            else:
+                outs = [_output_keys(step, key) for key in keys]
+                for j, name in enumerate(step.outputs):
+                    self.keys[name] = [o[j] for o in outs]
+
+    def prefix(self, k: int) -> bytes:
+        return self.fps[k][:_PREFIX]  # type: ignore[index]
+
+    def column(self, name: str) -> list[Any]:
+        col = self.vals.get(name)
+        if col is None:
+            col = self.vals[name] = [_UNKNOWN] * self.n
+        return col
+
+    def need(self, name: str, idx: list[int]) -> None:
+        """Make sure the value ``name`` is known for the items ``idx``."""
+        k = self.producer.get(name)
+        if k is None:
+            return  # a mapped input or a broadcast value: always known
+        col = self.column(name)
+        missing = [i for i in idx if col[i] is _UNKNOWN]
+        if not missing:
+            return
+        step = self.plan.steps[k]
+        misses = missing
+        if step.node.cache and k in self.step_keys:
+            misses = self.load(k, step, missing)
+        if misses:
+            self.compute(k, step, misses)
+
+    def load(self, k: int, step: Step, missing: list[int]) -> list[int]:
+        """Load the cached results among ``missing``; return the items still to compute."""
+        keys = self.step_keys[k]
+        prefix = self.prefix(k)
+        if self.present is not None and prefix not in self.present:
+            self.stats.misses[k] += len(missing)
+            self.want_pack(k, keys)
+            return missing  # nothing of this step is stored: no lookups
+        if k not in self.tried:
+            self.tried.add(k)
+            if self.load_pack(k, step, keys, missing):
+                return []
+        wanted = [i for i in missing if keys[i] is not None]
+        stored = [prefix + keys[i] for i in wanted]  # type: ignore[operator]
+        sizes: dict[bytes, int] = {}
+        found, nbytes = self.cache.load(stored, sizes) if wanted else ({}, 0)
+        self.stats.bytes_read[k] += nbytes
+        misses = [i for i in missing if keys[i] is None]
+        hits, saved, loaded = 0, 0.0, 0
+        single = None if step.unpack else self.column(step.outputs[0])
+        times = self.seconds.get(k)
+        width = _width(step)
+        for i, skey in zip(wanted, stored, strict=True):
+            entry = _entry(found.get(skey), width)
+            if entry is None:
+                misses.append(i)
+                continue
+            loaded += sizes.get(skey, 0)  # per item: a repeated item counts each time
+            result, seconds = entry
+            if single is not None:
+                single[i] = result
+            else:
+                self.store_result(step, i, result)
+            if times is not None:
+                times[i] = seconds
+            saved += seconds
+            hits += 1
+        self.stats.hits[k] += hits
+        self.stats.saved[k] += saved
+        self.stats.misses[k] += len(misses)
+        self.loaded_bytes[k] = self.loaded_bytes.get(k, 0) + loaded
+        return sorted(misses)
+
+    def pack_key(self, k: int, keys: list[bytes | None]) -> bytes | None:
+        if self.n < 2 or None in keys:
+            return None  # one item has its entry; a failed argument has no key
+        return self.prefix(k) + _digest(b"pack" + b"".join(keys))  # type: ignore[arg-type]
+
+    def want_pack(self, k: int, keys: list[bytes | None]) -> None:
+        """Remember to write the chunk's pack for step ``k`` once its results are known."""
+        if k in self.unpacked:
+            return
+        key = self.pack_key(k, keys)
+        if key is not None:
+            self.unpacked[k] = key
+            self.seconds[k] = [0.0] * self.n
+
+    def load_pack(self, k: int, step: Step, keys: list[bytes | None],
+                  missing: list[int]) -> bool:
+        """Fill the results of the items ``missing`` from the chunk's pack; False when there
+        is none (and then remember its key, to write the pack at the end of the chunk)."""
+        key = self.pack_key(k, keys)
+        if key is None:
+            return False
+        prefix = self.prefix(k)
+        # when the pack's access time is refreshed, its items' are too: pruning by last
+        # access must not drop the entries of the data read through packs
+        found, nbytes = self.cache.load(
+            [key], members=lambda _: [prefix + ik for ik in keys])  # type: ignore[operator]
+        entry = _pack_entry(found.get(key), self.n, _width(step))
+        if entry is None:
+            self.want_pack(k, keys)
+            return False
+        values, seconds = entry
+        n = self.n
+        if len(missing) == n:  # the usual case: every item, so whole columns
+            if step.unpack:
+                columns = map(list, zip(*values, strict=True))
+                self.vals.update(zip(step.outputs, columns, strict=True))
+            else:
+                self.vals[step.outputs[0]] = values
+            filled, saved = n, sum(seconds)
+        else:  # only the items asked for: the others are counted when (if) they are needed
+            cols = [self.column(name) for name in step.outputs]
+            filled, saved = len(missing), 0.0
+            for i in missing:
+                if step.unpack:
+                    for col, v in zip(cols, values[i], strict=True):
+                        col[i] = v
+                else:
+                    cols[0][i] = values[i]
+                saved += seconds[i]
+        stats = self.stats
+        stats.hits[k] += filled
+        stats.saved[k] += saved
+        stats.bytes_read[k] += nbytes
+        return True
+
+    def store_result(self, step: Step, i: int, result: Any) -> None:
+        if step.unpack:
+            for name, v in zip(step.outputs, result, strict=True):
+                self.column(name)[i] = v
+        else:
+            self.column(step.outputs[0])[i] = result
+
+    def compute(self, k: int, step: Step, idx: list[int]) -> None:
+        for a in step.args:
+            self.need(a, idx)
+        scalars = self.bc.values
+        if any(a not in self.vals and scalars.get(a) is FAILED for a in step.args):
+            live = []  # a broadcast argument failed: so does every item of this step
+        else:
+            cols = [self.vals[a] for a in step.args if a in self.vals]
+            live = [i for i in idx if not any(c[i] is FAILED for c in cols)]
+        live_set = set(live)
+        for i in idx:
+            if i not in live_set:
+                for name in step.outputs:
+                    self.column(name)[i] = FAILED
+        if not live:
+            return
+        t0, c0 = perf_counter(), thread_time()
+        sub = {a: [self.vals[a][i] for i in live] for a in step.args if a in self.vals}
+        ctx = Chunk(self.offset, self.on_error, self.stats, set(), index=live)
+        argcols = resolved_columns(step, sub, scalars, len(live), ctx)
+        if argcols is None:
+            out, calls = [FAILED] * len(live), 0
+        else:
+            out, calls = run_step(step, k, argcols, len(live), ctx,
+                                  partial(batch_columns, step, sub, scalars), self.plan)
+        t1 = perf_counter()
+        results = out
+        if step.unpack:
+            cols = split_outputs(step, out, ctx, argcols)
+            results = list(zip(*cols, strict=True)) if cols else []
+        per_item = (t1 - t0) / len(live)
+        keys = self.step_keys.get(k) if step.node.cache else None
+        prefix = self.prefix(k) if keys is not None else b""
+        times = self.seconds.get(k)
+        computed = self.computed_keys.setdefault(k, []) if times is not None else None
+        for j, i in enumerate(live):
+            value = results[j]
+            if j in ctx.failed:
+                for name in step.outputs:
+                    self.column(name)[i] = FAILED
+                continue
+            self.store_result(step, i, value)
+            if keys is not None and keys[i] is not None:
+                stored = prefix + keys[i]
+                self.puts[stored] = (value, per_item)
+                self.put_step[stored] = k
+                if computed is not None:  # a pack is wanted: track its items
+                    times[i] = per_item  # type: ignore[index]
+                    computed.append(stored)
+        stats = self.stats
+        stats.calls[k] += calls
+        stats.items[k] += len(live) - len(ctx.failed)
+        stats.wall[k] += t1 - t0
+        stats.cpu[k] += thread_time() - c0
+        stats.event(k, t0, t1, len(live))
+
+    def packs(self) -> dict[int, _Pack]:
+        """The packs to write: steps whose pack was missing and whose results are now known
+        (and not failed) for every item of the chunk, computed or read item by item (a
+        chunking seen before: the next run with it reads the chunk with one lookup)."""
+        packs = {}
+        for k, key in self.unpacked.items():
+            step = self.plan.steps[k]
+            cols = [self.vals.get(name) for name in step.outputs]
+            if any(c is None or any(v is FAILED or v is _UNKNOWN for v in c) for c in cols):
+                continue
+            values = list(cols[0]) if not step.unpack else list(zip(*cols, strict=True))
+            packs[k] = _Pack(key, values, self.seconds[k],  # type: ignore[arg-type]
+                             self.loaded_bytes.get(k, 0), self.computed_keys.get(k, []))
+        return packs
+
+    def finish(self) -> dict[str, list[Any]]:
+        for name in self.plan.outputs:
+            if name in self.producer:
+                self.need(name, list(range(self.n)))
+        _save(self.cache, self.puts, self.put_step, self.stats, self.packs())
+        out = {}
+        for name in self.plan.outputs:
+            col = self.vals.get(name)
+            out[name] = col if col is not None else [self.bc.values[name]] * self.n
+        return out
+
+
+def cached_columns(plan: Plan, columns: dict[str, list[Any]], bc: Broadcast, n: int,
+                   offset: int, on_error: str, stats: Stats,
+                   cache: Cache) -> dict[str, list[Any]]:
+    """The cached counterpart of :func:`hotpipe.execute.run_columns` for one chunk."""
+    demand = _Demand(plan, columns, bc, n, offset, on_error, stats, cache)
+    demand.key_pass()
+    result = demand.finish()
+    stats.chunks += 1
+    return result
+

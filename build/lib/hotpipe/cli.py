@@ -1,0 +1,140 @@
+"""The ``hotpipe`` command: ``hotpipe cache stats|clear|prune [PATH]`` and ``hotpipe run``.
+
+Each command is an argparse sub-parser (``run`` comes from ``hotpipe.cli_run``). Cache exit
+codes: 0 done, 1 no cache at PATH for ``stats`` or a cache this version cannot open, 2 bad
+arguments.
+
+>>> parse_size("1.5GiB"), parse_size("500MB"), parse_size("12")
+(1610612736, 500000000, 12)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from hotpipe._units import format_size
+from hotpipe._units import parse_size as _parse_size
+
+__all__ = ["main", "parse_size"]
+
+DEFAULT_PATH = Path(".hotpipe/cache")
+
+
+def parse_size(text: str) -> int:
+    """Bytes in ``500MB``, ``1GB``, ``1.5GiB`` (KB/MB/GB/TB are powers of 1000, KiB... of 1024)."""
+    try:
+        return _parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _when(t: float | None) -> str:
+    return "-" if t is None else time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t))
+
+
+def _open(path: Path):  # type: ignore[no-untyped-def]
+    from hotpipe.cache import SQLiteStore
+
+    return SQLiteStore(path) if (path / "index.sqlite").exists() else None
+
+
+def _stats(args: argparse.Namespace) -> int:
+    store = _open(args.path)
+    if store is None:
+        print(f"hotpipe: no cache at {args.path} (no index.sqlite there)", file=sys.stderr)
+        return 1
+    with store:
+        s = store.stats()
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"hotpipe cache {args.path}", show_header=False)
+    rows = [
+        ("entries", f"{s.entries:,}"),
+        ("packs (chunk copies)", f"{s.packs:,}"),
+        ("total size", format_size(s.bytes)),
+        ("inline entries", f"{s.inline_entries:,}"),
+        ("file entries", f"{s.file_entries:,}"),
+        ("oldest access", _when(s.oldest_access)),
+        ("newest access", _when(s.newest_access)),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    Console().print(table)
+    return 0
+
+
+def _clear(args: argparse.Namespace) -> int:
+    store = _open(args.path)
+    if store is None:
+        print(f"nothing to clear: no cache at {args.path}")
+        return 0
+    with store:
+        s = store.stats()
+        store.clear()
+    print(f"cleared {s.entries:,} entries and {s.packs:,} packs from {args.path}")
+    return 0
+
+
+def _prune(args: argparse.Namespace) -> int:
+    store = _open(args.path)
+    if store is None:
+        print(f"nothing to prune: no cache at {args.path}")
+        return 0
+    with store:
+        removed = store.prune(args.max_size)
+        left = store.stats()
+    print(
+        f"removed {removed:,} least recently used entries and packs; {left.entries:,} "
+        f"entries, {left.packs:,} packs, "
+        f"{format_size(left.bytes)} left in {args.path}"
+    )
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    from hotpipe import __version__
+
+    parser = argparse.ArgumentParser(prog="hotpipe", description="hotpipe command line")
+    parser.add_argument("--version", action="version", version=f"hotpipe {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    from hotpipe.cli_run import add_run_parser  # ``hotpipe run``, owned by the engine side
+
+    add_run_parser(commands)
+    cache = commands.add_parser("cache", help="inspect and manage the on-disk cache")
+    actions = cache.add_subparsers(dest="action", required=True, metavar="ACTION")
+    path_help = f"the cache directory (default: ./{DEFAULT_PATH})"
+    for name, func, help_text in (
+        ("stats", _stats, "entries, size and access times"),
+        ("clear", _clear, "remove every entry"),
+        ("prune", _prune, "remove least recently used entries down to --max-size"),
+    ):
+        sub = actions.add_parser(name, help=help_text)
+        sub.add_argument("path", nargs="?", type=Path, default=DEFAULT_PATH, help=path_help)
+        sub.set_defaults(func=func)
+        if name == "prune":
+            sub.add_argument(
+                "--max-size", type=parse_size, required=True, help="e.g. 500MB, 1GB, 1.5GiB"
+            )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    import sqlite3
+
+    args = _parser().parse_args(argv)
+    if args.command != "cache":
+        return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except (RuntimeError, sqlite3.Error) as exc:  # a cache from a newer hotpipe, a locked file
+        print(f"hotpipe: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,366 @@
+"""``Processes``: chunks of items on a pool of worker processes (loky + cloudpickle).
+
+The plan is pickled with cloudpickle, so lambdas, closures and functions defined in
+``__main__`` or a notebook work. It is pickled once per plan and unpickled once per worker
+(workers keep the last few plans by token); broadcast values likewise once per map.
+Workers are reused across maps and shut down at exit.
+
+Failures keep their meaning across the process boundary: a node's exception comes back as a
+:class:`~hotpipe.NodeError` with the original exception (type and message) as its cause and
+the worker's traceback as a note; an unpicklable result names the node, the item and the type;
+a worker that dies (``os._exit``, a segfault, the OOM killer) is detected, its chunk is rerun
+one item per task to find the item that kills it, and the pool is replaced for the next map.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import traceback
+import uuid
+from concurrent.futures import Future
+from time import perf_counter
+from typing import Any
+
+from hotpipe.engines.pool import Job, PoolEngine, Probe, check_chunk_size
+from hotpipe.errors import InputError, NodeError
+from hotpipe.execute import FAILED, run_columns
+from hotpipe.plan import Plan
+from hotpipe.profile.stats import ItemError, Stats
+
+__all__ = ["Processes", "WorkerDied"]
+
+_POOL = {"started": False}  # the loky pool is per process, shared by every engine
+_START_SECONDS = 0.4  # measured: starting 2 loky workers takes ~0.4 s on the reference machine
+_TASK_SECONDS = 0.001  # round trip of one small task through the pool
+
+
+class WorkerDied(RuntimeError):
+    """The worker process running an item exited abruptly (the item is named in the
+    :class:`~hotpipe.NodeError` that carries this)."""
+
+
+class Processes(PoolEngine):
+    """Run chunks of a map on ``workers`` processes (default: the number of CPUs).
+
+    Chunks are sized from the per-item cost the probe measured (~50 ms of work each, at least
+    4 per worker). A map whose remaining work is too small to pay for pickling and the pool
+    runs in-process instead; ``result.profile.notes`` says why. ``chunk_size`` fixes the
+    chunk size instead and always uses the pool.
+    """
+
+    name = "processes"
+
+    def __init__(self, workers: int | None = None, chunk_size: int | None = None) -> None:
+        if workers is not None and (not isinstance(workers, int) or workers < 1):
+            raise InputError(f"Processes(workers={workers!r}): must be an int >= 1 or None.")
+        self.workers = workers or os.cpu_count() or 1
+        self.fixed_chunk = check_chunk_size("Processes", chunk_size)
+
+    def _executor(self) -> Any:
+        # loky keeps one reusable pool per process, shared by every Processes engine (an
+        # engine asking for another size resizes it)
+        from loky import get_reusable_executor
+
+        _POOL["started"] = True
+        return get_reusable_executor(max_workers=self.workers, timeout=600)
+
+    def run_map(self, plan: Plan, columns: dict[str, list[Any]], scalars: dict[str, Any],
+                n: int, on_error: str, on_progress: Any = None, cache: Any = None,
+                broadcast: Any = None, offset: int = 0) -> Any:
+        gpu = [s.name for s in plan.steps if s.mapped and (s.node.hints.gpus or 0) > 0]
+        if not gpu:
+            return super().run_map(plan, columns, scalars, n, on_error, on_progress, cache,
+                                   broadcast, offset)
+        # a GPU context does not survive fork and each process would claim the device:
+        # nodes that need a GPU run on threads of this process instead
+        from hotpipe.engines.threads import Threads
+
+        outcome = Threads(self.workers, self.fixed_chunk).run_map(
+            plan, columns, scalars, n, on_error, on_progress, cache, broadcast, offset
+        )
+        outcome.notes.append(
+            f"processes: node(s) {gpu} declare gpus, so this map ran on {self.workers} "
+            "threads of this process (a GPU context cannot be shared with forked workers)"
+        )
+        return outcome
+
+    # ------------------------------------------------------------------ decisions
+
+    def plan_chunks(self, job: Job, probe: Probe, rest: int, notes: list[str]) -> int | None:
+        if self.workers == 1:
+            notes.append("processes: 1 worker, ran in-process")
+            return None
+        local = rest * probe.per_item
+        transfer = _transfer_per_item(job, probe.items) * rest
+        size = self.chunk_size(probe, rest, target_seconds=0.05)
+        chunks = -(-rest // size)
+        start = 0.0 if _POOL["started"] or local >= 0.2 else _START_SECONDS
+        pool = local / self.workers + transfer + start + chunks * _TASK_SECONDS / self.workers
+        if pool >= 0.9 * local:
+            notes.append(
+                f"processes: ran in-process: {rest:,} items estimated at {local * 1e3:.3g} ms "
+                f"here vs {pool * 1e3:.3g} ms on {self.workers} workers (pickling "
+                f"{transfer / max(rest, 1) * 1e6:.3g} us per item)"
+            )
+            return None
+        notes.append(
+            f"processes: {rest:,} items in {chunks} chunks of {size} on {self.workers} workers"
+        )
+        return size
+
+    # ------------------------------------------------------------------ pool protocol
+
+    def prepare(self, job: Job, probe: Probe) -> Any:
+
+        token, plan_bytes = _pickled_plan(job.plan)
+        scalars = (uuid.uuid4().hex, _dumps_broadcast(job))
+        return token, plan_bytes, scalars, probe
+
+    def submit(self, handle: Any, job: Job, start: int, stop: int) -> Future:
+
+        token, plan_bytes, (s_token, s_bytes), probe = handle
+        cols = _dumps_columns(job.chunk(start, stop), job.offset + start)
+        stats = self.chunk_stats(job.plan, probe)
+        return self._executor().submit(
+            _worker, token, plan_bytes, s_token, s_bytes, cols, job.offset + start, stop - start,
+            job.on_error, stats.sample, stats.slow,
+        )
+
+    def collect(self, fut: Future, handle: Any, job: Job, start: int,
+                stop: int) -> tuple[dict[str, list[Any]], Stats]:
+        try:
+            payload = fut.result()
+        except NodeError as err:
+            _reraise(err)
+        except _terminated() as exc:
+            return self._isolate(handle, job, start, stop, exc)
+        return pickle.loads(payload)
+
+    def _isolate(self, handle: Any, job: Job, start: int, stop: int,
+                 exc: BaseException) -> tuple[dict[str, list[Any]], Stats]:
+        """A worker died in this chunk: rerun it one item per task to find the item."""
+        stats = Stats.empty(len(job.plan.steps), sample=0)
+        produced: dict[str, list[Any]] = {name: [] for name in job.plan.outputs}
+        for i in range(start, stop):
+            try:
+                values, item_stats = self.collect_one(handle, job, i)
+            except _terminated():
+                died = WorkerDied(
+                    f"the worker process died while running item {job.offset + i} "
+                    f"({exc.__class__.__name__}); "
+                    "a crash in native code, os._exit or the out-of-memory killer can do this"
+                )
+                err = NodeError("(worker process)", job.offset + i, _describe_row(job, i), died)
+                if job.on_error == "raise":
+                    raise err from died
+                stats.errors.append(ItemError(job.offset + i, "(worker process)", died))
+                values = {name: [FAILED] for name in job.plan.outputs}
+            else:
+                stats.merge(item_stats)
+            for name, col in produced.items():
+                col.extend(values[name])
+        return produced, stats
+
+    def collect_one(self, handle: Any, job: Job, i: int) -> tuple[dict[str, list[Any]], Stats]:
+        try:
+            payload = self.submit(handle, job, i, i + 1).result()
+        except NodeError as err:
+            _reraise(err)
+        return pickle.loads(payload)
+
+    def abort(self) -> None:
+        if not _POOL["started"]:
+            return
+        from loky import get_reusable_executor
+
+        get_reusable_executor(max_workers=self.workers).shutdown(wait=False, kill_workers=True)
+        _POOL["started"] = False
+
+    def close(self) -> None:
+        """Shut the worker processes down (they restart when a map needs them again).
+
+        The pool is shared by every ``Processes`` engine of this process."""
+        if _POOL["started"]:
+            from loky import get_reusable_executor
+
+            get_reusable_executor(max_workers=self.workers).shutdown(wait=True)
+            _POOL["started"] = False
+
+    def __enter__(self) -> Processes:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Processes(workers={self.workers})"
+
+
+def _terminated() -> tuple[type[BaseException], ...]:
+    """The errors that mean a worker process died (imported when a map needs them)."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    from loky.process_executor import TerminatedWorkerError
+
+    return (BrokenProcessPool, TerminatedWorkerError)
+
+
+def _reraise(err: NodeError) -> None:
+    note = getattr(err, "remote_traceback", None)
+    if note:
+        err.add_note("Traceback in the worker process:\n" + note)
+    raise err from err.error
+
+
+def _transfer_per_item(job: Job, items: int) -> float:
+    """Seconds per item to pickle a chunk's inputs and outputs (measured on the probe's
+    inputs; outputs are assumed to cost as much again, times the number of outputs)."""
+    if not items:
+        return 0.0
+    sample = job.chunk(0, items)
+    import cloudpickle  # imported before timing: the first import costs ~0.1 s, once
+
+    cloudpickle.dumps(None)
+    t = perf_counter()
+    _dumps_columns(sample, 0)
+    inputs = perf_counter() - t
+    # pickled here, unpickled there, and the outputs the other way
+    return (inputs * 2 * (1 + len(job.plan.outputs)) / max(1, len(sample))) / items
+
+
+def _dumps_broadcast(job: Job) -> bytes:
+    """cloudpickle the broadcast values (resources travel as declarations)."""
+    import cloudpickle
+
+    try:
+        return cloudpickle.dumps((job.bc, job.cache))
+    except Exception as exc:
+        for name, value in job.bc.values.items():
+            try:
+                cloudpickle.dumps(value)
+            except Exception:
+                raise InputError(
+                    f"Processes: the input {name!r} is a {type(value).__qualname__} that "
+                    f"cannot be sent to worker processes ({exc}). Fix: declare it with "
+                    "hotpipe.resource(factory, *args) so each worker builds its own, or run "
+                    "this map with engine=hotpipe.Threads()."
+                ) from None
+        raise
+
+
+def _dumps_columns(columns: dict[str, list[Any]], offset: int) -> bytes:
+    """cloudpickle the chunk's columns; an item that cannot be sent is an InputError."""
+    import cloudpickle
+
+    try:
+        return cloudpickle.dumps(columns)
+    except Exception as exc:
+        for name, col in columns.items():
+            for i, value in enumerate(col):
+                try:
+                    cloudpickle.dumps(value)
+                except Exception:
+                    raise InputError(
+                        f"Processes: item {offset + i} of input {name!r} is a "
+                        f"{type(value).__qualname__} that cannot be sent to a worker process "
+                        f"({exc}). Fix: run this map with engine=hotpipe.Threads(), or pass "
+                        "a description the node can rebuild from (a path, a "
+                        "hotpipe.resource(...))."
+                    ) from None
+        raise
+
+
+def _describe_row(job: Job, i: int) -> str:
+    return ", ".join(f"{k}={v[i]!r:.60}" for k, v in job.columns.items()) or "-"
+
+
+# ----------------------------------------------------------------------------- plan pickle
+
+_PICKLED: dict[int, tuple[Plan, str, bytes]] = {}
+
+
+def _pickled_plan(plan: Plan) -> tuple[str, bytes]:
+    """``(token, cloudpickle bytes)`` of a plan, computed once per plan object."""
+    cached = _PICKLED.get(id(plan))
+    if cached is None or cached[0] is not plan:
+        import cloudpickle
+
+        cached = (plan, uuid.uuid4().hex, cloudpickle.dumps(plan))
+        if len(_PICKLED) > 64:
+            _PICKLED.clear()
+        _PICKLED[id(plan)] = cached
+    return cached[1], cached[2]
+
+
+# ----------------------------------------------------------------------------- worker side
+
+_PLANS: dict[str, Plan] = {}
+_SCALARS: dict[str, Any] = {}
+
+
+def _remember(cache: dict, token: str, data: bytes) -> Any:
+    value = cache.get(token)
+    if value is None:
+        if len(cache) >= 8:
+            cache.pop(next(iter(cache)))
+        value = cache[token] = pickle.loads(data)
+    return value
+
+
+def _worker(token: str, plan_bytes: bytes, s_token: str, s_bytes: bytes, cols: bytes,
+            offset: int, n: int, on_error: str, sample: int,
+            slow: frozenset[int]) -> bytes:
+    """Run one chunk in a worker; return the pickled ``(outputs, stats)``."""
+    plan: Plan = _remember(_PLANS, token, plan_bytes)
+    bc, cache = _remember(_SCALARS, s_token, s_bytes)
+    columns = pickle.loads(cols)
+    stats = Stats.empty(len(plan.steps), sample=sample, slow=slow)
+    try:
+        produced = run_columns(plan, columns, bc, n, offset, on_error, stats, cache)
+    except NodeError as err:
+        raise _portable(err) from None
+    try:
+        return pickle.dumps((produced, stats), protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:
+        import cloudpickle
+
+        try:
+            return cloudpickle.dumps((produced, stats))
+        except Exception as exc:
+            raise _unpicklable(plan, produced, offset, exc) from None
+
+
+def _portable(err: NodeError) -> NodeError:
+    """A NodeError that survives pickling, with the worker's traceback as text."""
+    cause = err.error
+    tb = "".join(traceback.format_exception(cause))
+    try:
+        pickle.loads(pickle.dumps(cause))
+    except Exception:
+        cause = RuntimeError(f"{type(cause).__module__}.{type(cause).__qualname__}: {cause}")
+    portable = NodeError(err.node, err.index, err.inputs, cause)
+    portable.remote_traceback = tb  # type: ignore[attr-defined]
+    return portable
+
+
+def _unpicklable(plan: Plan, produced: dict[str, list[Any]], offset: int,
+                 exc: Exception) -> NodeError:
+    """Name the node, item and type of the first value that cannot be sent back."""
+    import cloudpickle
+
+    producer = {o: step for step in plan.steps for o in step.outputs}
+    for name, col in produced.items():
+        for i, value in enumerate(col):
+            try:
+                cloudpickle.dumps(value)
+            except Exception as item_exc:
+                step = producer.get(name)
+                why = TypeError(
+                    f"output {name!r} of item {offset + i} is a {type(value).__qualname__}, "
+                    f"which cannot be pickled to return it from the worker process "
+                    f"({item_exc}). Fix: return plain data from the node, or run this "
+                    "pipeline with engine=hotpipe.Threads()"
+                )
+                return NodeError(step.name if step else name, offset + i, "-", why)
+    return NodeError("(worker process)", offset, "-", RuntimeError(f"cannot pickle: {exc}"))

@@ -1,0 +1,469 @@
+"""Execute a plan: one item through generated straight-line code, or columns of items.
+
+These two executors are the reference semantics every engine reuses. ``run`` compiles the
+plan into one Python function (no loop, no dict per node, two clock reads per node); a
+failure is located afterwards from the traceback's line number, so the happy path pays nothing
+for it. A map runs node by node over a chunk of items with ``list.extend(map(func, *columns))``,
+the same C loop a hand-written comprehension uses, and reads the clocks once per node per
+chunk. The first items of every map are timed one by one for the per-item statistics; a node
+slow enough that timing costs under ~2 % is timed item by item throughout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from itertools import islice, repeat
+from time import perf_counter, thread_time
+from typing import TYPE_CHECKING, Any
+
+from hotpipe._batch import batch_columns, call_batch_of_one, map_batches
+from hotpipe._values import FAILED, describe_inputs, short_repr
+from hotpipe.errors import NodeError
+from hotpipe.plan import Plan, Step
+from hotpipe.profile.stats import TIME_EVERY_ITEM_ABOVE, ItemError, Stats
+from hotpipe.resources import Resource, resolve
+
+if TYPE_CHECKING:
+    from hotpipe.cache.store import Cache
+
+__all__ = [
+    "FAILED",
+    "Broadcast",
+    "Chunk",
+    "compile_item_function",
+    "item_failure",
+    "run_broadcast",
+    "run_columns",
+]
+
+def _unpack_error(step: Step, value: Any) -> ValueError:
+    n = len(step.outputs)
+    return ValueError(
+        f"node {step.name!r} declares {n} outputs {list(step.outputs)} and must return a "
+        f"tuple of {n} values, but returned {type(value).__name__}: {short_repr(value)}"
+    )
+
+
+def _unpack_one(step: Step, value: Any) -> tuple[Any, ...]:
+    try:
+        values = tuple(value)
+    except TypeError:
+        raise _unpack_error(step, value) from None
+    if len(values) != len(step.outputs):
+        raise _unpack_error(step, value)
+    return values
+
+
+# ----------------------------------------------------------------------------- one item
+
+
+def compile_item_function(
+    plan: Plan, cpu: bool = True
+) -> Callable[[dict[str, Any], list[float], list[float]], dict]:
+    """Generate ``f(inputs, wall, cpu) -> outputs`` running the plan's steps in order.
+
+    Each step is one source line, so a traceback's ``tb_lineno`` identifies the step. With
+    ``cpu=False`` the CPU clock is not read (it is a system call, ~0.4 us here, which would
+    dominate a run of cheap nodes); ``Local`` chooses per plan from the measured run time.
+    """
+    from hotpipe._aio import run_coroutine
+
+    namespace: dict[str, Any] = {
+        "_clock": perf_counter, "_cpu": thread_time, "_res": resolve,
+        "_await": run_coroutine, "_one": call_batch_of_one,
+    }
+    local: dict[str, str] = {}
+    raw: dict[str, str] = {}  # names before resources are resolved, for batch-only nodes
+    batch_inputs = {a for step in plan.steps if step.run_batch_only for a in step.args}
+    lines = ["def run_item(_inputs, _wall, _cpu_s):"]
+    for i, name in enumerate(plan.inputs):
+        local[name] = f"i{i}"
+        if name in batch_inputs:
+            raw[name] = f"r{i}"
+            lines.append(f"    r{i} = _inputs[{name!r}]; i{i} = _res(r{i})")
+        else:
+            lines.append(f"    i{i} = _res(_inputs[{name!r}])")
+    for i, (name, value) in enumerate(plan.constants.items()):
+        namespace[f"c{i}"] = value
+        raw[name] = f"c{i}"
+        local[name] = f"_res(c{i})" if type(value) is Resource else f"c{i}"
+    lines.append("    _t0 = _clock(); _c0 = _cpu()" if cpu else "    _t0 = _clock()")
+    first_step_line = len(lines) + 1
+    for k, step in enumerate(plan.steps):
+        namespace[f"f{k}"] = step.func
+        outs = [f"v{k}_{j}" for j in range(len(step.outputs))]
+        target = ", ".join(outs) + ("," if step.unpack and len(outs) == 1 else "")
+        if step.run_batch_only:
+            args = ", ".join(raw.get(a, local[a]) for a in step.args)
+            call = f"_one(f{k}, ({args}{',' if len(step.args) == 1 else ''}), {step.name!r})"
+        else:
+            call = f"f{k}({', '.join(local[a] for a in step.args)})"
+            if step.node.is_async:
+                call = f"_await({call})"
+        local.update(zip(step.outputs, outs, strict=True))
+        clocks = f"_t1 = _clock(); _wall[{k}] += _t1 - _t0; _t0 = _t1"
+        if cpu:
+            clocks += f"; _c1 = _cpu(); _cpu_s[{k}] += _c1 - _c0; _c0 = _c1"
+        lines.append(f"    {target} = {call}; {clocks}")
+    result = ", ".join(f"{o!r}: {local[o]}" for o in plan.outputs)
+    lines.append(f"    return {{{result}}}")
+    source = "\n".join(lines) + "\n"
+    filename = f"<hotpipe plan {plan.pipeline_name}>"
+    exec(compile(source, filename, "exec"), namespace)
+    func = namespace["run_item"]
+    func.first_step_line = first_step_line  # type: ignore[attr-defined]
+    func.local_names = local  # type: ignore[attr-defined]
+    return func
+
+
+def item_failure(plan: Plan, func: Callable[..., Any], exc: BaseException) -> BaseException:
+    """Turn an exception escaping the generated function into a :class:`NodeError`.
+
+    Returns ``exc`` itself when it did not come from a step (e.g. KeyboardInterrupt).
+    """
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code is not func.__code__:
+        tb = tb.tb_next
+    if tb is None or isinstance(exc, (KeyboardInterrupt, SystemExit)):
+        return exc
+    k = tb.tb_lineno - func.first_step_line  # type: ignore[attr-defined]
+    if not 0 <= k < len(plan.steps):
+        return exc
+    step = plan.steps[k]
+    frame_locals = tb.tb_frame.f_locals
+    local = func.local_names  # type: ignore[attr-defined]
+    values = tuple(
+        frame_locals[local[a]] if local[a] in frame_locals else plan.constants.get(a)
+        for a in step.args
+    )
+    cause = exc
+    if tb.tb_next is None and isinstance(exc, (ValueError, TypeError)) and step.unpack:
+        # the unpacking in the generated line failed, not the user's function
+        n = len(step.outputs)
+        cause = ValueError(
+            f"node {step.name!r} declares {n} outputs {list(step.outputs)} and must return a "
+            f"tuple of {n} values; unpacking what it returned failed: {exc}"
+        )
+        cause.__cause__ = exc
+    err = NodeError(step.name, None, describe_inputs(step, values), cause)
+    err.__cause__ = cause
+    return err
+
+
+# ----------------------------------------------------------------------------- broadcast
+
+
+@dataclass
+class Broadcast:
+    """The broadcast values of a map (inputs, constants, outputs of once-per-map steps),
+    their cache keys when caching, and whether a once-per-map step failed."""
+
+    values: dict[str, Any]
+    keys: dict[str, bytes | None] | None = None
+    broken: bool = False
+    failure: tuple[str, BaseException] | None = None
+    fps: list[bytes | None] | None = None
+    present: frozenset[bytes] | None = None  # key prefixes of cached steps stored at the start
+
+
+def run_broadcast(
+    plan: Plan, scalars: dict[str, Any], n: int, on_error: str, stats: Stats,
+    cache: Cache | None = None,
+) -> Broadcast:
+    """Run the steps that depend on broadcast values only, once for all items.
+
+    With ``on_error="collect"`` a failing step's outputs are FAILED for every item (and the
+    failure is recorded for each); the steps that read them fail in turn, the others run.
+    With a cache, the steps are loaded or computed and stored (see :mod:`hotpipe.cache.run`).
+    """
+    if cache is not None:
+        from hotpipe.cache.run import cached_broadcast
+
+        return cached_broadcast(plan, scalars, n, on_error, stats, cache)
+    vals = dict(scalars)
+    failure: tuple[str, BaseException] | None = None
+    for k, step in enumerate(plan.steps):
+        if step.mapped:
+            continue
+        raw = tuple(vals[a] for a in step.args)
+        if any(v is FAILED for v in raw):
+            vals.update(dict.fromkeys(step.outputs, FAILED))
+            continue
+        try:
+            results = call_once(step, k, raw, stats)
+        except Exception as exc:
+            results = once_failed(step, raw, exc, on_error, n, stats)
+            failure = failure or (step.name, exc)
+        vals.update(zip(step.outputs, results, strict=True))
+    return Broadcast(vals, None, failure is not None, failure)
+
+
+def call_once(step: Step, k: int, raw: tuple[Any, ...], stats: Stats) -> tuple[Any, ...]:
+    """Call a once-per-map step (resources built, async awaited, batch-only nodes given lists
+    of one) and record it; returns its outputs."""
+    t0, c0 = perf_counter(), thread_time()
+    try:
+        if step.run_batch_only:
+            result = call_batch_of_one(step.func, raw, step.name)
+        else:
+            args = tuple(resolve(v) for v in raw)
+            if step.node.is_async:
+                from hotpipe._aio import run_coroutine
+
+                result = run_coroutine(step.func(*args))
+            else:
+                result = step.func(*args)
+        return _unpack_one(step, result) if step.unpack else (result,)
+    finally:
+        t1 = perf_counter()
+        stats.calls[k] += 1
+        stats.items[k] += 1
+        stats.wall[k] += t1 - t0
+        stats.cpu[k] += thread_time() - c0
+        stats.record(k, 0, t1 - t0, raw, partial(describe_inputs, step))
+        stats.event(k, t0, t1, 1)
+
+
+def once_failed(step: Step, raw: tuple[Any, ...], exc: Exception, on_error: str, n: int,
+                stats: Stats) -> tuple[Any, ...]:
+    """A once-per-map step raised: raise its NodeError, or (collect) record it for every
+    item and return FAILED outputs (only the steps that read them fail in turn)."""
+    if on_error == "raise":
+        raise NodeError(step.name, None, describe_inputs(step, raw), exc) from exc
+    stats.errors.extend(ItemError(i, step.name, exc) for i in range(n))
+    return (FAILED,) * len(step.outputs)
+
+
+# ----------------------------------------------------------------------------- columns
+
+
+class Chunk:
+    """The per-chunk context the column loops share: where items are, what failed.
+
+    ``index`` maps a position in the columns being run to the item's index in the map
+    (``offset + position`` for a contiguous chunk; a list for a subset, as the cache runs).
+    """
+
+    __slots__ = ("failed", "index", "offset", "on_error", "stats")
+
+    def __init__(self, offset: int, on_error: str, stats: Stats, failed: set[int],
+                 index: list[int] | None = None) -> None:
+        self.offset = offset
+        self.on_error = on_error
+        self.stats = stats
+        self.failed = failed
+        self.index = index
+
+    def item(self, position: int) -> int:
+        """The map index of the item at ``position``."""
+        return self.offset + (position if self.index is None else self.index[position])
+
+    def fail(self, step: Step, position: int, values: tuple[Any, ...],
+             exc: BaseException) -> None:
+        """The item at ``position`` of ``step`` raised ``exc``."""
+        i = self.item(position)
+        err = NodeError(step.name, i, describe_inputs(step, values), exc)
+        if self.on_error == "raise":
+            raise err from exc
+        self.stats.errors.append(ItemError(i, step.name, exc))
+        self.failed.add(position)
+
+
+def _rows(argcols: list[Any], start: int, stop: int) -> Any:
+    """Argument tuples of items ``start..stop`` (broadcast columns are ``repeat`` objects)."""
+    cols = [c if isinstance(c, repeat) else islice(c, start, stop) for c in argcols]
+    return zip(*cols, strict=False)
+
+
+def _map_fast(step: Step, argcols: list[Any], start: int, n: int, ctx: Chunk,
+              out: list[Any]) -> None:
+    """``out.extend(map(func, *columns))`` from item ``start``, resuming after a failure."""
+    func = step.func
+    while start < n:
+        cols = argcols if start == 0 else [
+            c if isinstance(c, repeat) else islice(c, start, None) for c in argcols
+        ]
+        before = len(out)
+        try:
+            out.extend(map(func, *cols))
+            return
+        except Exception as exc:
+            i = start + len(out) - before
+            ctx.fail(step, i, next(_rows(argcols, i, i + 1)), exc)
+            out.append(FAILED)
+            start = i + 1
+
+
+def _map_items(step: Step, k: int, argcols: list[Any], start: int, stop: int, ctx: Chunk,
+               out: list[Any], timed: bool) -> None:
+    """Item by item from ``start`` to ``stop``: skips failed items, optionally times each."""
+    func, failed, append = step.func, ctx.failed, out.append
+    stats = ctx.stats
+    describe = partial(describe_inputs, step)
+    for i, row in enumerate(_rows(argcols, start, stop), start):
+        if i in failed:
+            append(FAILED)
+            continue
+        try:
+            if timed:
+                t = perf_counter()
+                value = func(*row)
+                stats.record(k, ctx.item(i), perf_counter() - t, row, describe)
+            else:
+                value = func(*row)
+        except Exception as exc:
+            ctx.fail(step, i, row, exc)
+            value = FAILED
+        append(value)
+
+
+def split_outputs(step: Step, out: list[Any], ctx: Chunk,
+                  argcols: list[Any] | None = None) -> list[list[Any]]:
+    """Unzip a node's tuple results into one column per output (``argcols`` give the
+    inputs of an item whose result has the wrong shape, for the message)."""
+    k = len(step.outputs)
+    cols: list[list[Any]] = [[] for _ in range(k)]
+    failed = ctx.failed
+    for i, value in enumerate(out):
+        if value is FAILED and i in failed:
+            for c in cols:
+                c.append(FAILED)
+            continue
+        try:
+            values = _unpack_one(step, value)
+        except ValueError as exc:
+            row = next(_rows(argcols, i, i + 1)) if argcols is not None else ()
+            ctx.fail(step, i, row, exc)
+            values = (FAILED,) * k
+        for c, v in zip(cols, values, strict=True):
+            c.append(v)
+    return cols
+
+
+def run_step(step: Step, k: int, argcols: list[Any], n: int, ctx: Chunk,
+              batch_args: Callable[[int, int], tuple[Any, ...]], plan: Plan) -> tuple[list, int]:
+    """One mapped step over the chunk; returns the outputs and the number of calls.
+
+    Singular functions: timed samples first, then the fastest safe loop. Async functions:
+    every item of the chunk awaited concurrently. Batch functions: batches of a measured size.
+    """
+    if step.node.is_async:
+        return _map_async(step, k, argcols, n, ctx), n - len(ctx.failed)
+    if step.batch is not None:
+        return map_batches(step, k, n, ctx, batch_args, plan.tuning)
+    stats = ctx.stats
+    out: list[Any] = []
+    sample = min(n, max(0, stats.sample - stats.timed[k]))
+    if sample:
+        _map_items(step, k, argcols, 0, sample, ctx, out, timed=True)
+    if sample < n:
+        timed = stats.timed[k]
+        slow = k in stats.slow or (
+            bool(timed) and stats.timed_wall[k] / timed >= TIME_EVERY_ITEM_ABOVE
+        )
+        if slow or ctx.failed:
+            _map_items(step, k, argcols, sample, n, ctx, out, timed=slow)
+        else:
+            _map_fast(step, argcols, sample, n, ctx, out)
+    return out, n - len(ctx.failed)
+
+
+def _map_async(step: Step, k: int, argcols: list[Any], n: int, ctx: Chunk) -> list[Any]:
+    """Await every item of the chunk concurrently (``max_concurrency`` at once)."""
+    from hotpipe._aio import gather_items
+
+    failed = ctx.failed
+    rows = [(i, row) for i, row in enumerate(_rows(argcols, 0, n)) if i not in failed]
+    out: list[Any] = [FAILED] * n
+    describe = partial(describe_inputs, step)
+    for (i, value, exc, seconds), (_, row) in zip(
+        gather_items(step.func, rows, step.node.max_concurrency), rows, strict=True
+    ):
+        if exc is not None:
+            ctx.fail(step, i, row, exc)
+            continue
+        ctx.stats.record(k, ctx.item(i), seconds, row, describe)
+        out[i] = value
+    return out
+
+
+def run_columns(
+    plan: Plan,
+    columns: dict[str, list[Any]],
+    bc: Broadcast,
+    n: int,
+    offset: int,
+    on_error: str,
+    stats: Stats,
+    cache: Cache | None = None,
+) -> dict[str, list[Any]]:
+    """Run the plan's per-item steps over ``n`` items held column-wise.
+
+    ``columns`` hold the mapped inputs (lists of length ``n``); ``bc`` every broadcast
+    value, from :func:`run_broadcast`. ``offset`` is the index of the first item (for
+    messages). Returns the columns of ``plan.outputs``.
+    """
+    if cache is not None:
+        from hotpipe.cache.run import cached_columns
+
+        return cached_columns(plan, columns, bc, n, offset, on_error, stats, cache)
+    scalars = bc.values
+    cols = dict(columns)
+    ctx = Chunk(offset, on_error, stats, set())
+    dirty = bc.broken  # some value is FAILED: steps must look for failed arguments
+    for k, step in enumerate(plan.steps):
+        if not step.mapped:
+            continue
+        t0, c0 = perf_counter(), thread_time()
+        ctx.failed = skipped_items(step, cols, scalars, n) if dirty else set()
+        argcols = resolved_columns(step, cols, scalars, n, ctx)
+        if argcols is None:  # a resource could not be built: every item of the step failed
+            out, calls = [FAILED] * n, 0
+        else:
+            out, calls = run_step(step, k, argcols, n, ctx,
+                                  partial(batch_columns, step, cols, scalars), plan)
+        if step.unpack:
+            split = split_outputs(step, out, ctx, argcols)
+            cols.update(zip(step.outputs, split, strict=True))
+        else:
+            cols[step.outputs[0]] = out
+        dirty = dirty or bool(ctx.failed)
+        t1 = perf_counter()
+        stats.calls[k] += calls
+        stats.items[k] += n - len(ctx.failed)
+        stats.wall[k] += t1 - t0
+        stats.cpu[k] += thread_time() - c0
+        stats.event(k, t0, t1, n)
+    stats.chunks += 1
+    return {name: cols[name] if name in cols else [scalars[name]] * n for name in plan.outputs}
+
+
+def skipped_items(step: Step, cols: dict[str, list[Any]], scalars: dict[str, Any],
+                  n: int) -> set[int]:
+    """Positions where an argument of ``step`` holds FAILED (an upstream failure): the step
+    is not called there and its outputs are FAILED too. Values that did not fail flow on."""
+    bad: set[int] = set()
+    for a in step.args:
+        col = cols.get(a)
+        if col is None:
+            if scalars[a] is FAILED:
+                return set(range(n))
+            continue
+        bad.update(i for i, v in enumerate(col) if v is FAILED)
+    return bad
+
+
+def resolved_columns(step: Step, cols: dict[str, list[Any]], scalars: dict[str, Any], n: int,
+                     ctx: Chunk) -> list[Any] | None:
+    """The step's argument columns, broadcast resources built. A resource that cannot be
+    built fails the step for every item (or raises, with ``on_error="raise"``)."""
+    try:
+        return [cols[a] if a in cols else repeat(resolve(scalars[a])) for a in step.args]
+    except Exception as exc:
+        for i in range(n):
+            if i not in ctx.failed:
+                ctx.fail(step, i, (), exc)
+        ctx.failed.update(range(n))
+        return None

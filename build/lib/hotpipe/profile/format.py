@@ -1,0 +1,158 @@
+"""Turning a profile into text: units, the rich table, plain-text and HTML renderings."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+NO_PHASE = "(no phase)"
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from hotpipe.profile.view import Profile
+
+__all__ = ["fmt_s", "profile_table", "render_html_table", "render_text", "terminal_width"]
+
+
+def fmt_s(seconds: float | None) -> str:
+    """Seconds with a unit and 3 significant digits: 12.3 us, 4.56 ms, 1.23 s."""
+    if seconds is None:
+        return "-"
+    if seconds >= 1:
+        return f"{seconds:.3g}s"
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.3g}ms"
+    return f"{seconds * 1e6:.3g}us"
+
+
+_DROP_ORDER = ("phase", "p95", "mean", "cpu", "saved", "p50")
+
+
+def profile_table(profile: Profile, max_width: int | None = None) -> Table:
+    """Per node: calls, wall, CPU, mean, p50, p95, max, % of the time (with phase and cache
+    columns when they apply); then the framework's time and the phases.
+
+    Numbers never wrap: when the table is wider than ``max_width`` the least needed columns
+    go first (the phase column, whose totals stay below, then p95, mean, cpu, ...).
+    """
+    from rich import box
+    from rich.table import Table
+
+    # shares of the time spent: with parallel workers the nodes' time adds up across them
+    total = (profile.node_wall + profile.framework_wall) or 1e-300
+    phased = any(n.phase != NO_PHASE for n in profile.nodes)
+    cached = any(n.hits or n.misses for n in profile.nodes)
+    names = ["calls", "wall", "cpu", "mean", "p50", "p95", "max", "%"]
+    if cached:
+        names += ["hits", "misses", "saved"]
+    rows: list[tuple[str, str, list[str], str]] = []
+    for n in profile.nodes:
+        mark = "" if n.timed >= n.items else "*"
+        cells = [f"{n.calls:,}", fmt_s(n.wall), fmt_s(n.cpu), fmt_s(n.mean),
+                 fmt_s(n.p50) + mark, fmt_s(n.p95) + mark, fmt_s(n.max) + mark,
+                 f"{100 * n.wall / total:.1f}"]
+        if cached:
+            cells += [f"{n.hits:,}", f"{n.misses:,}", fmt_s(n.saved)]
+        rows.append((n.name, n.phase, cells, ""))
+    pad = [""] * (len(names) - 8)
+    fw = profile.framework_wall
+    rows.append(("(framework)", "", ["", fmt_s(fw), "", "", "", "", "",
+                                     f"{100 * fw / total:.1f}", *pad], "dim"))
+    if phased:
+        rows += [(f"phase {p.name}", "", ["", fmt_s(p.wall), fmt_s(p.cpu), "", "", "", "",
+                                          f"{p.percent:.1f}", *pad], "italic")
+                 for p in profile.phases]
+    widths = {col: max(len(col), *(len(r[2][j]) for r in rows)) for j, col in enumerate(names)}
+    widths["node"] = max(len(r[0]) for r in rows)
+    if phased:
+        widths["phase"] = max(len("phase"), *(len(r[1]) for r in rows))
+    keep = set(widths)
+    for col in _DROP_ORDER:
+        if max_width is None or sum(widths[c] + 3 for c in keep) <= max_width:
+            break
+        keep.discard(col)
+    table = Table(title=_title(profile), title_justify="left", box=box.SIMPLE_HEAD)
+    table.add_column("node", no_wrap=True, overflow="ellipsis", min_width=8)
+    if "phase" in keep:
+        table.add_column("phase", no_wrap=True, overflow="ellipsis", min_width=6)
+    shown = [j for j, col in enumerate(names) if col in keep]
+    for j in shown:
+        table.add_column(names[j], justify="right", no_wrap=True, min_width=widths[names[j]])
+    for label, phase, cells, style in rows:
+        table.add_row(label, *([phase] if "phase" in keep else []), *(cells[j] for j in shown),
+                      style=style or None, end_section=label == "(framework)")
+    if any(n.timed < n.items for n in profile.nodes):
+        table.caption = "* percentiles of the first items, timed one by one (a sample)"
+    return table
+
+
+def _title(profile: Profile) -> str:
+    items = profile.items
+    par = profile.parallelism
+    cpu = (
+        f"{fmt_s(profile.cpu)} CPU, parallelism {par:.2f}" if par is not None
+        else "CPU not measured (run too short)"
+    )
+    return (
+        f"{profile.pipeline}: {profile.mode} of {items:,} item{'s' * (items != 1)} on "
+        f"{profile.engine}: {fmt_s(profile.wall)} wall, {cpu}"
+    )
+
+
+def functions_table(profile: Profile, functions: dict, shares: dict) -> Table:
+    """Top functions per node by self time, with each node's category shares."""
+    from rich.table import Table
+
+    table = Table(title=f"{profile.pipeline}: functions inside the nodes (sampled)",
+                  title_justify="left")
+    for col, right in (("node", False), ("function", False), ("category", False),
+                       ("self", True), ("total", True), ("self %", True)):
+        table.add_column(col, justify="right" if right else "left")
+    for node in profile.nodes:
+        stats = functions.get(node.name) or []
+        n = sum(f.self_samples for f in stats) or 1
+        share = ", ".join(f"{c} {p:.1f} %" for c, p in shares.get(node.name, {}).items())
+        for i, f in enumerate(stats):
+            table.add_row(
+                node.name if i == 0 else "", f.function, f.category, fmt_s(f.self_seconds),
+                fmt_s(f.total_seconds), f"{100 * f.self_samples / n:.1f}",
+                end_section=i == len(stats) - 1,
+            )
+        if share:
+            table.add_row("", f"[italic]categories: {share}[/italic]", "", "", "", "",
+                          end_section=True)
+    return table
+
+
+class _NullFile:
+    def write(self, _: str) -> int:
+        return 0
+
+    def flush(self) -> None:
+        pass
+
+
+def _console(width: int = 120):
+    from rich.console import Console
+
+    return Console(width=width, record=True, file=_NullFile(), color_system=None)
+
+
+def terminal_width(fallback: int = 120) -> int:
+    """Columns of the terminal ``print`` writes to: ``$COLUMNS`` if set, else the terminal's
+    real width, else ``fallback`` (output piped to a file or captured)."""
+    import shutil
+
+    return max(40, shutil.get_terminal_size((fallback, 24)).columns)
+
+
+def render_text(table: Table, width: int = 120) -> str:
+    console = _console(width)
+    console.print(table)
+    return console.export_text().rstrip("\n")
+
+
+def render_html_table(table: Table) -> str:
+    console = _console()
+    console.print(table)
+    return console.export_html(inline_styles=True)

@@ -1,0 +1,213 @@
+"""Running counters that engines update while they execute a plan.
+
+Everything here is O(1) per update and O(steps) in memory, whatever the number of items:
+sums, a log-bucketed histogram of per-item times (8 buckets per octave: percentiles within
+~4.5 %), the maximum, and the k slowest items. Per-chunk timeline events are kept for the
+trace (one per step per chunk). Counters from several workers merge by addition.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import os
+import threading
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+__all__ = ["SAMPLE_ITEMS", "TIME_EVERY_ITEM_ABOVE", "TOP_K", "Event", "ItemError", "Stats"]
+
+SAMPLE_ITEMS = 64
+"""Items timed one by one at the start of every map, per node (the rest run in C loops)."""
+
+TIME_EVERY_ITEM_ABOVE = 100e-6
+"""A node whose sampled mean is above this many seconds is timed item by item for the whole
+map. Timing one item costs ~1-2 us on the reference machine (two clock reads, the O(1)
+record, and a Python loop instead of the C one), so under ~2 % of such a node; faster
+nodes keep the C loop and their percentiles come from the sample (benchmarks/
+profile_overhead.py measures both)."""
+
+TOP_K = 5
+_BUCKETS_PER_OCTAVE = 8
+
+
+class ItemError(NamedTuple):
+    """One failed item of a map: its index, the node that raised, and the exception."""
+
+    index: int
+    node: str
+    exception: BaseException
+
+
+class Event(NamedTuple):
+    """A step ran ``items`` items from ``start`` to ``end`` (perf_counter seconds) on a worker."""
+
+    step: int
+    pid: int
+    tid: int
+    start: float
+    end: float
+    items: int
+
+
+def bucket_of(seconds: float) -> int:
+    """Histogram bucket of a duration (log scale, 8 buckets per octave).
+
+    ``frexp`` splits the float into mantissa and exponent without a logarithm: the exponent
+    gives the octave and the mantissa (0.5..1) one of 8 linear sub-buckets, within ~9 % of
+    the log-spaced ones and cheaper to compute.
+    """
+    if seconds <= 0:
+        return -10_000
+    mantissa, exponent = math.frexp(seconds)
+    return exponent * _BUCKETS_PER_OCTAVE + int((mantissa - 0.5) * 2 * _BUCKETS_PER_OCTAVE)
+
+
+def bucket_value(bucket: int) -> float:
+    """Middle of a bucket, in seconds (the inverse of :func:`bucket_of`)."""
+    exponent, sub = divmod(bucket, _BUCKETS_PER_OCTAVE)
+    return math.ldexp(0.5 + (sub + 0.5) / (2 * _BUCKETS_PER_OCTAVE), exponent)
+
+
+@dataclass
+class Stats:
+    """Counters per step of one plan execution (one ``run``, one ``map``, or one chunk)."""
+
+    calls: list[int]
+    items: list[int]
+    wall: list[float]
+    cpu: list[float]
+    timed: list[int]
+    timed_wall: list[float]
+    hist: list[dict[int, int]]
+    peak: list[float]
+    slowest: list[list[tuple[float, int, str]]]
+    hits: list[int]
+    misses: list[int]
+    saved: list[float]
+    bytes_read: list[int]
+    bytes_written: list[int]
+    events: list[Event] = field(default_factory=list)
+    errors: list[ItemError] = field(default_factory=list)
+    chunks: int = 0
+    sample: int = SAMPLE_ITEMS
+    slow: frozenset[int] = frozenset()
+    cpu_measured: bool = True
+
+    @classmethod
+    def empty(cls, steps: int, sample: int = SAMPLE_ITEMS,
+              slow: frozenset[int] = frozenset()) -> Stats:
+        """Zero counters. ``sample`` items per step are timed one by one; steps in ``slow``
+        are timed item by item throughout (engines pass what a probe measured)."""
+        return cls(
+            sample=sample,
+            slow=slow,
+            calls=[0] * steps,
+            items=[0] * steps,
+            wall=[0.0] * steps,
+            cpu=[0.0] * steps,
+            timed=[0] * steps,
+            timed_wall=[0.0] * steps,
+            hist=[{} for _ in range(steps)],
+            peak=[0.0] * steps,
+            slowest=[[] for _ in range(steps)],
+            hits=[0] * steps,
+            misses=[0] * steps,
+            saved=[0.0] * steps,
+            bytes_read=[0] * steps,
+            bytes_written=[0] * steps,
+        )
+
+    @classmethod
+    def from_run(cls, wall: list[float], cpu: list[float] | None, start: float) -> Stats:
+        """Counters of one ``run``: every step ran once, one after the other from ``start``.
+        ``cpu`` is None when the run was too short to read the CPU clock per node."""
+        stats = cls.empty(len(wall))
+        stats.cpu_measured = cpu is not None
+        cpu = cpu if cpu is not None else [0.0] * len(wall)
+        pid, tid = os.getpid(), threading.get_ident()
+        t = start
+        for k, (w, c) in enumerate(zip(wall, cpu, strict=True)):
+            stats.calls[k] = stats.items[k] = 1
+            stats.wall[k] = w
+            stats.cpu[k] = c
+            stats.timed[k] = 1
+            stats.timed_wall[k] = w
+            stats.hist[k][bucket_of(w)] = 1
+            stats.peak[k] = w
+            stats.events.append(Event(k, pid, tid, t, t + w, 1))
+            t += w
+        stats.chunks = 1
+        return stats
+
+    def record(self, step: int, index: int, seconds: float, row: tuple[Any, ...],
+               describe: Any) -> None:
+        """One item of ``step`` took ``seconds``; ``describe(row)`` is called only for the
+        k slowest so far."""
+        self.timed[step] += 1
+        self.timed_wall[step] += seconds
+        h = self.hist[step]
+        b = bucket_of(seconds)
+        h[b] = h.get(b, 0) + 1
+        if seconds > self.peak[step]:
+            self.peak[step] = seconds
+        top = self.slowest[step]
+        if len(top) < TOP_K:
+            heapq.heappush(top, (seconds, index, describe(row)))
+        elif seconds > top[0][0]:
+            heapq.heapreplace(top, (seconds, index, describe(row)))
+
+    def record_batch(self, step: int, index: int, seconds: float, items: int,
+                     row: tuple[Any, ...], describe: Any) -> None:
+        """A batch of ``items`` items took ``seconds``: each item is counted with an equal
+        share, in O(1); the batch enters the slowest list under its first item."""
+        share = seconds / items
+        self.timed[step] += items
+        self.timed_wall[step] += seconds
+        h = self.hist[step]
+        b = bucket_of(share)
+        h[b] = h.get(b, 0) + items
+        if share > self.peak[step]:
+            self.peak[step] = share
+        top = self.slowest[step]
+        if len(top) < TOP_K:
+            heapq.heappush(top, (share, index, describe(row)))
+        elif share > top[0][0]:
+            heapq.heapreplace(top, (share, index, describe(row)))
+
+    def event(self, step: int, start: float, end: float, items: int) -> None:
+        self.events.append(Event(step, os.getpid(), threading.get_ident(), start, end, items))
+
+    def merge(self, other: Stats) -> None:
+        """Add another worker's or chunk's counters to these."""
+        for name in ("calls", "items", "wall", "cpu", "timed", "timed_wall", "hits", "misses",
+                     "saved", "bytes_read", "bytes_written"):
+            mine, theirs = getattr(self, name), getattr(other, name)
+            for i, v in enumerate(theirs):
+                mine[i] += v
+        for i, h in enumerate(other.hist):
+            mine_h = self.hist[i]
+            for b, c in h.items():
+                mine_h[b] = mine_h.get(b, 0) + c
+            self.peak[i] = max(self.peak[i], other.peak[i])
+            merged = self.slowest[i] + other.slowest[i]
+            self.slowest[i] = heapq.nlargest(TOP_K, merged)
+            heapq.heapify(self.slowest[i])
+        self.events.extend(other.events)
+        self.errors.extend(other.errors)
+        self.chunks += other.chunks
+        self.cpu_measured = self.cpu_measured and other.cpu_measured
+
+    def percentile(self, step: int, q: float) -> float | None:
+        """The ``q`` quantile (0..1) of the per-item times of ``step``, or None if untimed."""
+        h = self.hist[step]
+        total = sum(h.values())
+        if not total:
+            return None
+        rank = q * (total - 1)
+        seen = 0
+        for b in sorted(h):
+            seen += h[b]
+            if seen > rank:
+                return min(bucket_value(b), self.peak[step])
+        return self.peak[step]  # pragma: no cover

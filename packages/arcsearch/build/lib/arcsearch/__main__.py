@@ -1,0 +1,60 @@
+"""CLI: python -m arcsearch --split training|evaluation [--dataset arc1|arc2] [--tasks N|id,id]
+[--workers 2] [--budget-s 4.5] [--max-candidates 80000] [--out DIR]"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="arcsearch")
+    p.add_argument("--split", default="training", choices=["training", "evaluation"])
+    p.add_argument("--dataset", default="arc1", choices=["arc1", "arc2"])
+    p.add_argument("--tasks", default=None, help="N (first N by id) or comma-separated ids")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--budget-s", type=float, default=4.5)
+    p.add_argument("--max-candidates", type=int, default=80_000)
+    p.add_argument("--out", default=None)
+    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--cache", default=".hotpipe/cache",
+                   help="cache directory (default .hotpipe/cache); an unchanged rerun loads")
+    p.add_argument("--no-cache", action="store_true", help="compute everything again")
+    p.add_argument("--profile-html", default=None, help="write the HTML profile report here")
+    a = p.parse_args(argv)
+    ids = a.tasks
+    if ids is not None and ids.isdigit():
+        ids = int(ids)
+    from .runner import run_split
+
+    rep = run_split(a.split, a.dataset, ids, a.workers, a.budget_s, a.max_candidates, a.out,
+                    progress=not a.no_progress, cache=None if a.no_cache else a.cache,
+                    profile_html=a.profile_html)
+    print_report(a.dataset, a.split, rep)
+    return 0
+
+
+def print_report(dataset: str, split: str, rep: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    console.print(
+        f"[bold]{dataset}/{split}[/bold]: solved {rep['n_solved']}/{rep['n_tasks']} "
+        f"({100 * rep['accuracy']:.1f} %), wall {rep['wall_s']:.1f} s on {rep['workers']} "
+        f"worker(s), mean {rep['mean_task_s']:.2f} s/task (max {rep['max_task_s']:.2f}), "
+        f"{rep['cand_per_s_per_core']:,.0f} candidates/s/core, "
+        f"{rep['timed_out']} task(s) hit the time budget, cache {rep['cache']['hits']} hits / "
+        f"{rep['cache']['misses']} misses"
+    )
+    table = Table(title="where the time went, by phase", title_justify="left")
+    table.add_column("phase")
+    table.add_column("seconds", justify="right")
+    table.add_column("%", justify="right")
+    for row in rep["phases"]:
+        table.add_row(row["phase"], f"{row['seconds']:.2f}", f"{row['percent']:.1f}")
+    console.print(table)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+"""Grid DSL for ARC: small pure functions over uint8 numpy grids.
+
+Every primitive takes a grid first and literal parameters after it, and returns a new
+grid or ``None`` when it does not apply. Generated programs call these by name.
+"""
+
+from .colour import (
+    binarise,
+    colour_histogram,
+    fill_all,
+    keep_colour,
+    majority_colour,
+    minority_colour,
+    recolor,
+    remove_colour,
+    replace_colour,
+    swap_fg_bg,
+)
+from .crop import crop_colour, crop_inside_colour, crop_to_shape, half, remove_border, trim
+from .fill import enclosed_mask, fill_bbox_holes, fill_enclosed
+from .geometry import antitranspose, flip_h, flip_v, rot90, rot180, rot270, transpose
+from .gravity import gravity
+from .grid import as_grid, background, clear_memo, colour_counts, colours, valid
+from .lines import connect, outline_objects, rays
+from .local import apply_local_rule, learn_local_rule
+from .objects import (
+    components,
+    count_objects_grid,
+    crop_object,
+    extract_object,
+    keep_object,
+    label_objects,
+    remove_object,
+    remove_small,
+    select_object,
+)
+from .pattern import continue_diagonal, continue_pattern
+from .scale import downscale, downscale_any, kron_self, mirror_tile, tile, upscale
+from .sizes import infer_output_shape, predict_shape, scale_factors
+from .split import overlay_parts, pick_part, separator_lines, split_grid, stack_parts
+from .symmetry import symmetrize_overlay, symmetry_complete
+
+__all__ = [
+    "antitranspose", "apply_local_rule", "as_grid", "background", "binarise", "clear_memo",
+    "colour_counts", "colour_histogram", "colours", "components", "connect", "continue_diagonal",
+    "continue_pattern", "count_objects_grid", "crop_colour", "crop_inside_colour", "crop_object",
+    "crop_to_shape", "downscale", "downscale_any", "enclosed_mask", "extract_object",
+    "fill_all", "fill_bbox_holes", "fill_enclosed", "flip_h", "flip_v", "gravity", "half",
+    "infer_output_shape", "keep_colour", "keep_object", "kron_self", "label_objects",
+    "learn_local_rule", "majority_colour", "minority_colour", "mirror_tile", "outline_objects",
+    "overlay_parts", "pick_part", "predict_shape", "rays", "recolor", "remove_border",
+    "remove_colour", "remove_object", "remove_small", "replace_colour", "rot90", "rot180",
+    "rot270", "scale_factors", "select_object", "separator_lines", "split_grid", "stack_parts",
+    "swap_fg_bg", "symmetrize_overlay", "symmetry_complete", "tile", "transpose", "trim",
+    "upscale", "valid",
+]

@@ -1,0 +1,227 @@
+"""Bottom-up enumeration of operator chains with observational-equivalence pruning.
+
+A depth-d candidate is one :class:`Op` applied to a stored depth-(d-1) value, where a
+value is the tuple of grids a program produces on all task inputs (demo inputs followed
+by test inputs). Each candidate therefore costs one primitive call per input grid. Two
+programs producing identical tuples are the same value; only the first (cheapest, in the
+fixed enumeration order) is kept.
+
+Every new value is checked against the demo outputs three ways, each with a size cost:
+exact (cost = depth), after a learned colour map (depth + 1), after a learned local rule
+(depth + 2, only for shallow values). Programs are ranked by (cost, discovery order).
+
+Determinism: the enumeration order is fixed, so for a given ``max_candidates`` the result
+is identical on every run. ``budget_s`` is a wall-clock safety net; if it fires before the
+candidate budget the result is flagged ``timed_out`` and may depend on machine speed.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import dsl
+from ..dsl.grid import MAX_SIDE, Grid
+from .ops import EXPENSIVE, SAME_SHAPE, SWAPPED_SHAPE, Op, TaskContext, build_ops
+
+LOCAL_KINDS = ("n4", "rays", "n8", "rowcol")
+
+
+@dataclass
+class Found:
+    cost: int
+    order: int
+    steps: tuple  # ((name, params), ...)
+    test_preds: tuple  # one grid per test input
+
+
+@dataclass
+class SearchResult:
+    found: list[Found] = field(default_factory=list)
+    candidates: int = 0
+    values: int = 0
+    elapsed_s: float = 0.0
+    timed_out: bool = False
+    exhausted_budget: bool = False
+    depth: int = 0
+
+
+def _colour_map(vals: list[Grid], targets: list[Grid]) -> dict[int, int] | None:
+    """A colour map f with f(vals[i]) == targets[i] for all i, or None."""
+    m = np.zeros(256, dtype=np.int64)
+    for a, b in zip(vals, targets, strict=True):
+        m += np.bincount((a * 16 + b).ravel(), minlength=256)
+    table = m[:160].reshape(10, 16) > 0
+    if (table.sum(axis=1) > 1).any():
+        return None
+    mapping = {}
+    for a in np.flatnonzero(table.any(axis=1)).tolist():
+        b = int(np.flatnonzero(table[a])[0])
+        if a != b:
+            mapping[a] = b
+    return mapping
+
+
+def _shape_kind(name: str) -> str:
+    if name in SAME_SHAPE:
+        return "same"
+    return "swapped" if name in SWAPPED_SHAPE else ""
+
+
+class _Searcher:
+    def __init__(self, pairs, test_inputs, budget_s, max_candidates, max_depth, local_limit):
+        self.pairs = pairs
+        self.n_demo = len(pairs)
+        self.targets = [y for _, y in pairs]
+        self.tshapes = [y.shape for y in self.targets]
+        self.inputs = tuple(x for x, _ in pairs) + tuple(test_inputs)
+        self.ctx = TaskContext.from_pairs(pairs, test_inputs)
+        self.ops: list[Op] = build_ops(self.ctx)
+        self.cheap_ops = [op for op in self.ops if op.name not in EXPENSIVE]
+        self.budget_s = budget_s
+        self.max_candidates = max_candidates
+        self.max_depth = max_depth
+        self.local_limit = local_limit
+        self.local_tries = 0
+        self.res = SearchResult()
+        self.t0 = time.perf_counter()
+        self.stop = False
+
+    # -- checking -------------------------------------------------------------------------
+    def _add(self, cost, steps, test_vals):
+        self.res.found.append(Found(cost, self.res.candidates, steps, tuple(test_vals)))
+
+    def check(self, vals, steps, depth):
+        n = self.n_demo
+        for i in range(n):
+            if vals[i].shape != self.tshapes[i]:
+                return
+        demo, test = vals[:n], vals[n:]
+        if all(np.array_equal(a, b) for a, b in zip(demo, self.targets, strict=True)):
+            self._add(depth, steps, test)
+            return
+        mapping = _colour_map(demo, self.targets)
+        if mapping is not None:
+            st = (*steps, ("recolor", (mapping,)))
+            self._add(depth + 1, st, [dsl.recolor(g, mapping) for g in test])
+            return
+        if depth <= 1 and self.local_tries < self.local_limit:
+            for kind in LOCAL_KINDS:
+                self.local_tries += 1
+                table = dsl.learn_local_rule(list(zip(demo, self.targets, strict=True)), kind)
+                if table is None:
+                    continue
+                st = (*steps, ("apply_local_rule", (table, kind)))
+                self._add(depth + 2, st, [dsl.apply_local_rule(g, table, kind) for g in test])
+                return
+
+    def _wrong_shape_kinds(self, vals) -> tuple[str, ...]:
+        """Shape kinds ("same", "swapped") whose outputs cannot match a demo output shape."""
+        demo = vals[: self.n_demo]
+        same = all(g.shape == t for g, t in zip(demo, self.tshapes, strict=True))
+        swapped = all(g.shape[::-1] == t for g, t in zip(demo, self.tshapes, strict=True))
+        return tuple(k for k, ok in (("same", same), ("swapped", swapped)) if not ok)
+
+    def n_distinct(self, max_cost=None) -> int:
+        keys = {
+            tuple(g.tobytes() + bytes(g.shape) for g in f.test_preds)
+            for f in self.res.found
+            if max_cost is None or f.cost <= max_cost
+        }
+        return len(keys)
+
+    # -- enumeration ----------------------------------------------------------------------
+    def run(self) -> SearchResult:
+        """Breadth-first over depths; see the module docstring.
+
+        At the last depth values are not stored, only checked, and a value whose demo
+        grid has the wrong shape fails the check. So evaluation stops at the first demo
+        grid of the wrong shape, and an op whose output shape follows from its input's
+        (``SAME_SHAPE``, ``SWAPPED_SHAPE``) is not called when that shape is wrong. The
+        candidate still counts; the result is the same (such a value adds nothing; a later
+        duplicate of it would fail the same way, so leaving it out of ``seen`` changes
+        nothing).
+        """
+        seen = {tuple((g.shape, g.tobytes()) for g in self.inputs)}
+        level = [(self.inputs, ())]
+        self.check(self.inputs, (), 0)
+        res = self.res
+        n_in = len(self.inputs)
+        n_demo, tshapes = self.n_demo, self.tshapes
+        for depth in range(1, self.max_depth + 1):
+            if self.n_distinct() >= 2 or self.stop:
+                break
+            res.depth = depth
+            keep = depth < self.max_depth
+            ops = self.ops if depth < 3 else self.cheap_ops
+            nxt = []
+            calls = [(op.fn, op.params, op.name, _shape_kind(op.name)) for op in ops]
+            for vals, steps in level:
+                # last depth: which shape kinds can still give the demo outputs' shapes
+                wrong = () if keep else self._wrong_shape_kinds(vals)
+                for fn, params, name, kind in calls:
+                    res.candidates += 1
+                    if res.candidates & 255 == 0:
+                        if time.perf_counter() - self.t0 > self.budget_s:
+                            res.timed_out = True
+                            self.stop = True
+                        if res.candidates >= self.max_candidates:
+                            res.exhausted_budget = True
+                            self.stop = True
+                        if self.stop:
+                            break
+                    if kind in wrong:
+                        continue
+                    out = []
+                    try:
+                        for g in vals:
+                            r = fn(g, *params)
+                            if r is None or r.ndim != 2:
+                                break
+                            h, w = r.shape
+                            if h == 0 or w == 0 or h > MAX_SIDE or w > MAX_SIDE:
+                                break
+                            if not keep and len(out) < n_demo and r.shape != tshapes[len(out)]:
+                                break  # last depth: a wrong demo shape cannot match (see run)
+                            out.append(r)
+                    except (ValueError, IndexError, KeyError, ZeroDivisionError):
+                        continue
+                    if len(out) != n_in:
+                        continue
+                    key = tuple([(r.shape, r.tobytes()) for r in out])
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                    st = (*steps, (name, params))
+                    if keep:
+                        nxt.append((out, st))
+                    self.check(out, st, depth)
+                    if self.n_distinct(depth) >= 2:
+                        self.stop = True
+                        break
+                if self.stop:
+                    break
+            res.values += len(nxt)
+            level = nxt
+        res.elapsed_s = time.perf_counter() - self.t0
+        res.found.sort(key=lambda f: (f.cost, f.order))
+        return res
+
+
+def search(
+    pairs: list[tuple[Grid, Grid]],
+    test_inputs: list[Grid],
+    budget_s: float = 4.5,
+    max_candidates: int = 80_000,
+    max_depth: int = 3,
+    local_limit: int = 400,
+) -> SearchResult:
+    """Enumerate programs for one task; see the module docstring for the rules."""
+    dsl.clear_memo()
+    try:
+        return _Searcher(pairs, test_inputs, budget_s, max_candidates, max_depth,
+                         local_limit).run()
+    finally:
+        dsl.clear_memo()
