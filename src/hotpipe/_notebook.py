@@ -136,7 +136,11 @@ def result_html(result: Result) -> str:
                   f"{len(result.errors):,} item(s) failed; first: item {first.index} in node "
                   f"{escape(repr(first.node))}: {escape(type(first.exception).__name__)}: "
                   f"{escape(str(first.exception))}</div>")
+    try:
+        profile = cards(result.profile)
+    except Exception:  # a Result built by hand has no profile: show the values alone
+        profile = ""
     return (f'<div class="hp-result" style="{FONT};color:#1f2328">'
             f'<table class="hp-values" style="border-collapse:collapse;margin-bottom:8px">'
             f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>{errors}"
-            f"{cards(result.profile)}</div>")
+            f"{profile}</div>")

@@ -400,6 +400,15 @@ def test_repr_html_of_pipeline_result_and_profile():
     assert "1 item(s) failed" in failed._repr_html_()
 
 
+def test_repr_html_of_a_hand_made_result_and_a_run():
+    import numpy as np
+
+    html = hotpipe.Result({"a": np.zeros((2, 3)), "b": 1})._repr_html_()
+    assert "2 x 3" in html and "hp-cards" not in html
+    run = Pipeline([node(lambda x: x + 1, output="y")]).run({"x": 1})
+    assert 'class="hp-cards"' in run._repr_html_() and "run on local" in run._repr_html_()
+
+
 def test_repr_html_shows_the_cache(tmp_path):
     pipe = build()
     cache = hotpipe.Cache(str(tmp_path / "c"))
