@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import re
 import sys
 import traceback
 from collections.abc import Sequence
@@ -39,6 +40,13 @@ _CLI_TERMS = (
     ("on_error='collect'", "--on-error collect"),
     ("mode='product'", "--mode product"),
     ("Pipeline(..., strict=False)", "strict=False in the file's Pipeline(...)"),
+)
+_CLI_PATTERNS = (
+    (re.compile(r"\bmap\(over='(\w+)'\)"), r"--map-over \1"),
+    (re.compile(r"Fix: pass \{'(\w+)': \[\.\.\.\]\} in the inputs\."),
+     r'Fix: add "\1": [...] to the --inputs JSON.'),
+    (re.compile(r"Fix: pass a list \(a string or a dict is one value, not items\)\."),
+     "Fix: give a JSON list (a string or an object is one value, not items)."),
 )
 
 
@@ -242,6 +250,8 @@ def cli_terms(message: str) -> str:
     """
     for python, flag in _CLI_TERMS:
         message = message.replace(python, flag)
+    for pattern, flag in _CLI_PATTERNS:
+        message = pattern.sub(flag, message)
     return message
 
 

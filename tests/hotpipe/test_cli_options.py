@@ -101,6 +101,18 @@ def test_failure_hints_are_in_cli_terms(flow, capsys):  # noqa: F811
     assert cli_terms("choose mode='product'") == "choose --mode product"
 
 
+@pytest.mark.parametrize(("argv", "said", "not_said"), [
+    (["--map-over", "x"], '--map-over x but no value for \'x\' was given. Fix: add "x": [...] '
+     "to the --inputs JSON.", "map(over="),
+    (["--map-over", "x", "--inputs", '{"x": 1}'], "Fix: give a JSON list", "pass a list"),
+    (["--map-over", "q", "--inputs", '{"x": [1]}'], "--map-over q: 'q' is not an input",
+     "map(over="),
+])
+def test_input_errors_in_cli_terms(flow, capsys, argv, said, not_said):  # noqa: F811
+    code, _, err = cli(f"{flow}:pipe", "--no-progress", *argv, capsys=capsys)
+    assert code == 2 and said in err and not_said not in err, err
+
+
 def test_real_hotpipe_command(flow, tmp_path):  # noqa: F811
     exe = [sys.executable, "-c", "import sys; from hotpipe.cli import main; sys.exit(main())"]
     version = subprocess.run([*exe, "--version"], capture_output=True, text=True, timeout=60)
