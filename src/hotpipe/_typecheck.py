@@ -8,7 +8,8 @@ unresolvable annotation, ``Any``, ``object``, an unbound ``TypeVar``, a protocol
 runtime-checkable, a callable's signature. Unions pass when one member fits
 (``int | None`` may feed ``int``: the ``None`` may never happen), a parent class may feed a
 child class (the value may be one), and ``int`` fits ``float`` and ``complex`` (PEP 484's
-numeric tower). Generic arguments are compared element by element (``list[int]`` feeds
+numeric tower; also any type registered as ``numbers.Integral``/``Real``/``Complex``, such as
+numpy's scalars). Generic arguments are compared element by element (``list[int]`` feeds
 ``Sequence[float]``; ``tuple[int, str]`` does not feed ``tuple[int, int]``).
 
 Batch nodes (``@node(batch=True)``) take and return lists: their item types are the element
@@ -19,6 +20,7 @@ inner nodes behind its inputs and outputs (wrapped in ``list[...]`` for inputs i
 from __future__ import annotations
 
 import collections.abc as cabc
+import numbers
 import types
 import typing
 from collections.abc import Callable, Iterable, Sequence
@@ -199,6 +201,8 @@ def _tuple_parts(t: Any, n: int) -> list[Any]:
 # ----------------------------------------------------------------------------- fitting
 
 _NUMERIC = {int: (float, complex), float: (complex,), bool: (float, complex)}
+# numpy's scalars and other number types register with these ABCs: an np.int64 fits ``int``
+_NUMBER_ABC = {int: numbers.Integral, float: numbers.Real, complex: numbers.Complex}
 
 
 def fits(out: Any, param: Any) -> bool | None:
@@ -280,7 +284,8 @@ def _fits_class(out: Any, param: Any) -> bool | None:
     if not isinstance(o_origin, type) or not isinstance(p_origin, type):
         return None
     try:
-        down = issubclass(o_origin, p_origin) or p_origin in _NUMERIC.get(o_origin, ())
+        down = (issubclass(o_origin, p_origin) or p_origin in _NUMERIC.get(o_origin, ())
+                or (p_origin in _NUMBER_ABC and issubclass(o_origin, _NUMBER_ABC[p_origin])))
         up = issubclass(p_origin, o_origin)
     except TypeError:  # a protocol that is not runtime-checkable, an odd metaclass
         return None

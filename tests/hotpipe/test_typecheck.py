@@ -4,6 +4,7 @@ parameter it feeds, and lets through everything it cannot decide."""
 # ruff: noqa: UP007, UP045 - Optional and Union are what these tests check
 from __future__ import annotations
 
+import decimal
 import pickle
 import typing
 from collections.abc import Iterable, Mapping, Sequence
@@ -328,6 +329,13 @@ def test_error_pickles_with_its_attributes():
     err = TypeMismatchError("a", "b", "v", "str", "int", pipeline="p")
     back = pickle.loads(pickle.dumps(err))
     assert str(back) == str(err) and (back.source, back.param_type) == ("a", "int")
+
+
+def test_numpy_scalars_fit_python_numbers():
+    np = pytest.importorskip("numpy")
+    assert fits(np.int64, int) and fits(np.int64, float) and fits(np.float32, float)
+    assert fits(np.float64, int) is False and fits(np.int64, str) is False
+    assert fits(decimal.Decimal, float) is False  # a Number, but not a Real
 
 
 def test_type_names_are_readable():
