@@ -6,10 +6,11 @@ STAMP := $(VENV)/.installed-stamp
 
 .PHONY: demo test lint bench clean
 
-$(STAMP): pyproject.toml
+# hotpipe (with the test tools) and arcsearch, its own distribution kept in this repository
+$(STAMP): pyproject.toml packages/arcsearch/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -e '.[test]' -e packages/arcsearch
 	touch $(STAMP)
 
 demo: $(STAMP)

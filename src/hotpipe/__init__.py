@@ -15,6 +15,7 @@ from hotpipe.errors import (
     InputError,
     NodeError,
     ResourceError,
+    TypeMismatchError,
 )
 from hotpipe.graph import Edge, Graph, GraphNode
 from hotpipe.node import Hints, Node, node
@@ -71,6 +72,7 @@ __all__ = [
     "Result",
     "Stream",
     "Threads",
+    "TypeMismatchError",
     "WorkerDied",
     "__version__",
     "node",

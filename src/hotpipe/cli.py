@@ -2,8 +2,9 @@
 ``hotpipe bench``.
 
 Each command is an argparse sub-parser (``run`` comes from ``hotpipe.cli_run``). Cache exit
-codes: 0 done, 1 no cache at PATH for ``stats`` or a cache this version cannot open (or a
-directory hotpipe did not create, or does not trust), 2 bad arguments.
+codes: 0 done, 1 no cache at PATH for ``stats``, a cache this version cannot open (or a
+directory hotpipe did not create, or does not trust), or ``clear`` answered "no", 2 bad
+arguments. ``hotpipe --version`` prints the version.
 
 >>> parse_size("1.5GiB"), parse_size("500MB"), parse_size("12")
 (1610612736, 500000000, 12)
@@ -51,6 +52,12 @@ def _stats(args: argparse.Namespace) -> int:
         return 1
     with store:
         s = store.stats()
+    if args.json:
+        import dataclasses
+        import json
+
+        print(json.dumps({"path": str(args.path), **dataclasses.asdict(s)}, indent=2))
+        return 0
     from rich.console import Console
     from rich.table import Table
 
@@ -77,6 +84,12 @@ def _clear(args: argparse.Namespace) -> int:
         return 0
     with store:
         s = store.stats()
+        if not args.yes and sys.stdin.isatty():
+            question = (f"remove {s.entries:,} entries and {s.packs:,} packs "
+                        f"({format_size(s.bytes)}) from {args.path}? [y/N] ")
+            if input(question).strip().lower() not in ("y", "yes"):
+                print("nothing removed (hotpipe cache clear --yes skips this question)")
+                return 1
         store.clear()
     print(f"cleared {s.entries:,} entries and {s.packs:,} packs from {args.path}")
     return 0
@@ -99,7 +112,10 @@ def _prune(args: argparse.Namespace) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from hotpipe import __version__
+
     parser = argparse.ArgumentParser(prog="hotpipe", description="hotpipe command line")
+    parser.add_argument("--version", action="version", version=f"hotpipe {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     from hotpipe.cli_run import add_run_parser  # ``hotpipe run``, owned by the engine side
 
@@ -118,6 +134,13 @@ def _parser() -> argparse.ArgumentParser:
         sub = actions.add_parser(name, help=help_text)
         sub.add_argument("path", nargs="?", type=Path, default=DEFAULT_PATH, help=path_help)
         sub.set_defaults(func=func)
+        if name == "stats":
+            sub.add_argument("--json", action="store_true",
+                             help="print the numbers as a JSON object")
+        if name == "clear":
+            sub.add_argument("--yes", "-y", action="store_true",
+                             help="do not ask first (on a terminal, clear asks; from a "
+                                  "script it does not)")
         if name == "prune":
             sub.add_argument(
                 "--max-size", type=parse_size, required=True, help="e.g. 500MB, 1GB, 1.5GiB"

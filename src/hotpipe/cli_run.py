@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import re
 import sys
 import traceback
 from collections.abc import Sequence
@@ -26,6 +27,27 @@ __all__ = ["UsageError", "add_run_parser", "main", "run_command"]
 
 EXIT_OK, EXIT_NODE_FAILED, EXIT_INPUT = 0, 1, 2
 _PROG = "hotpipe run"
+ENGINES = ("local", "threads", "processes")
+DEFAULT_CACHE = ".hotpipe/cache"
+
+# Python advice in hotpipe's messages, and what a command-line user types instead
+_CLI_TERMS = (
+    ("The original traceback is chained above; ", ""),
+    ("; the original traceback is chained above", ""),
+    ("The original traceback is chained above.", ""),
+    ("map(..., on_error='collect') keeps the other items",
+     "--on-error collect keeps the other items"),
+    ("on_error='collect'", "--on-error collect"),
+    ("mode='product'", "--mode product"),
+    ("Pipeline(..., strict=False)", "strict=False in the file's Pipeline(...)"),
+)
+_CLI_PATTERNS = (
+    (re.compile(r"\bmap\(over='(\w+)'\)"), r"--map-over \1"),
+    (re.compile(r"Fix: pass \{'(\w+)': \[\.\.\.\]\} in the inputs\."),
+     r'Fix: add "\1": [...] to the --inputs JSON.'),
+    (re.compile(r"Fix: pass a list \(a string or a dict is one value, not items\)\."),
+     "Fix: give a JSON list (a string or an object is one value, not items)."),
+)
 
 
 class UsageError(Exception):
@@ -47,9 +69,10 @@ def add_run_parser(subparsers: Any) -> argparse.ArgumentParser:
         epilog="exit codes: 0 ok, 1 a node failed, 2 bad input (file, pipeline, JSON, names). "
         "Example: hotpipe run flow.py:pipe --inputs in.json --map-over x --profile-html p.html",
     )
-    p.add_argument("target", metavar="FILE.py[:PIPELINE]",
+    p.add_argument("target", metavar="FILE.py[:PIPELINE]", nargs="?",
                    help="the Python file and the name of its Pipeline (may be omitted when "
-                        "the file defines exactly one)")
+                        "the file defines exactly one); it may come before or after the "
+                        "options")
     p.add_argument("--inputs", metavar="JSON",
                    help="a JSON file holding an object of input name -> value, or the object "
                         "itself ('{\"x\": 1}'); default: no inputs")
@@ -65,6 +88,15 @@ def add_run_parser(subparsers: Any) -> argparse.ArgumentParser:
                         "finish the others (collect; the exit code is then 1 if any failed)")
     p.add_argument("--no-progress", action="store_true",
                    help="with --map-over: do not show the progress bar")
+    p.add_argument("--engine", choices=ENGINES, default="local",
+                   help="where the nodes run: local (the calling thread, default), threads "
+                        "(I/O-bound and GPU nodes) or processes (CPU-bound Python)")
+    p.add_argument("--workers", metavar="N", type=_positive_int,
+                   help="with --engine threads or processes: how many workers (default: "
+                        "one per core)")
+    p.add_argument("--cache", metavar="DIR", nargs="?", const=DEFAULT_CACHE,
+                   help="reuse results stored by earlier runs and store new ones, in DIR "
+                        f"(default when the flag is given alone: ./{DEFAULT_CACHE})")
     p.add_argument("--traceback", action="store_true",
                    help="on error, also print the full traceback (the node's own exception)")
     p.add_argument("--output", metavar="FILE.json", help="write the results as JSON")
@@ -82,6 +114,7 @@ def run_command(args: argparse.Namespace) -> int:
     from hotpipe.errors import HotpipeError, NodeError
 
     try:
+        _find_target(args)
         pipe = load_pipeline(args.target)
         inputs = read_inputs(args.inputs)
         _check_flags(args)
@@ -90,10 +123,11 @@ def run_command(args: argparse.Namespace) -> int:
         return _fail(str(exc), EXIT_INPUT, exc.__cause__ if args.traceback else None)
     except NodeError as exc:
         if args.traceback:
-            return _fail(str(exc), EXIT_NODE_FAILED, exc)
-        return _fail(f"{exc} (--traceback prints it)", EXIT_NODE_FAILED)
+            return _fail(cli_terms(str(exc)), EXIT_NODE_FAILED, exc)
+        return _fail(f"{cli_terms(str(exc))} (--traceback prints it)", EXIT_NODE_FAILED)
     except HotpipeError as exc:
-        return _fail(f"{type(exc).__name__}: {exc}", EXIT_INPUT, exc if args.traceback else None)
+        return _fail(f"{type(exc).__name__}: {cli_terms(str(exc))}", EXIT_INPUT,
+                     exc if args.traceback else None)
     _print_results(result, mapped=bool(args.map_over))
     try:
         _write_reports(result, args)
@@ -208,7 +242,69 @@ def read_inputs(spec: str | None) -> dict[str, Any]:
     return value
 
 
+def cli_terms(message: str) -> str:
+    """``message`` with Python advice replaced by the flags that do the same.
+
+    >>> cli_terms("item 3 failed; map(..., on_error='collect') keeps the other items")
+    'item 3 failed; --on-error collect keeps the other items'
+    """
+    for python, flag in _CLI_TERMS:
+        message = message.replace(python, flag)
+    for pattern, flag in _CLI_PATTERNS:
+        message = pattern.sub(flag, message)
+    return message
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
+    return value
+
+
+def _looks_like_target(value: str) -> bool:
+    return value.endswith(".py") or ".py:" in value
+
+
+def _find_target(args: argparse.Namespace) -> None:
+    """Take the file back from an option that swallowed it (``--map-over x flow.py``:
+    names are identifiers, so a ``.py`` word is the target), else say it is missing."""
+    if args.target is not None:
+        return
+    for option in ("map_over", "outputs"):
+        values = getattr(args, option) or []
+        for value in values:
+            if _looks_like_target(value):
+                values.remove(value)
+                args.target = value
+                return
+    if args.cache is not None and _looks_like_target(args.cache):
+        args.target, args.cache = args.cache, DEFAULT_CACHE
+        return
+    raise UsageError("no pipeline given: name the file, e.g. hotpipe run flow.py:pipe "
+                     "--map-over x")
+
+
+def _engine(args: argparse.Namespace) -> Any:
+    import hotpipe
+
+    if args.engine == "threads":
+        return hotpipe.Threads(args.workers)
+    if args.engine == "processes":
+        return hotpipe.Processes(args.workers)
+    return hotpipe.Local()
+
+
 def _check_flags(args: argparse.Namespace) -> None:
+    if args.map_over == [] or args.outputs == []:
+        flag = "--map-over" if args.map_over == [] else "--outputs"
+        raise UsageError(f"{flag} needs at least one name")
+    if args.workers is not None and args.engine == "local":
+        raise UsageError("--workers applies to --engine threads or --engine processes; "
+                         "local runs in the calling thread")
     if not args.map_over:
         for flag, value in (("--mode", args.mode), ("--on-error", args.on_error != "raise"
                                                      and args.on_error)):
@@ -221,10 +317,17 @@ def _check_flags(args: argparse.Namespace) -> None:
 
 def _execute(pipe: Any, inputs: dict[str, Any], args: argparse.Namespace) -> Any:
     outputs = args.outputs or None
+    engine = _engine(args)
+    cache = None
+    if args.cache is not None:
+        import hotpipe
+
+        cache = hotpipe.Cache(args.cache)
     if not args.map_over:
-        return pipe.run(inputs, outputs=outputs)
+        return pipe.run(inputs, outputs=outputs, engine=engine, cache=cache)
     return pipe.map(inputs, over=args.map_over, mode=args.mode or "zip", outputs=outputs,
-                    on_error=args.on_error, progress=not args.no_progress)
+                    on_error=args.on_error, progress=not args.no_progress, engine=engine,
+                    cache=cache)
 
 
 def _print_results(result: Any, mapped: bool) -> None:

@@ -5,7 +5,8 @@ which is reported before any node runs, from runtime failures (a node raised)::
 
     HotpipeError                  root: ``except hotpipe.HotpipeError`` catches everything
     ├── DefinitionError           a node or pipeline is malformed (raised at construction)
-    │   └── CycleError            the graph has a cycle; ``.path`` holds it
+    │   ├── CycleError            the graph has a cycle; ``.path`` holds it
+    │   └── TypeMismatchError     an output's annotated type cannot fit the parameter it feeds
     ├── InputError                bad arguments to run/map/bind/as_node (raised before work starts)
     │   ├── CacheKeyError         a value cannot be fingerprinted stably for the cache
     │   └── CacheDirectoryError   a cache directory hotpipe did not create, or does not trust
@@ -37,6 +38,7 @@ __all__ = [
     "ItemError",
     "NodeError",
     "ResourceError",
+    "TypeMismatchError",
     "WorkerDied",
 ]
 
@@ -61,6 +63,40 @@ class CycleError(DefinitionError):
             f"the pipeline has a cycle: {steps}-> {path[-1]}. "
             "Fix: rename one output or parameter so that the data flows one way."
         )
+
+
+class TypeMismatchError(DefinitionError):
+    """An edge's annotated types cannot fit: ``source`` returns ``output_type`` as ``name``,
+    but ``target`` takes ``name`` as ``param_type``. ``Pipeline(..., strict=False)`` skips the
+    check."""
+
+    def __init__(self, source: str, target: str, name: str, output_type: str,
+                 param_type: str, source_detail: str = "", target_detail: str = "",
+                 pipeline: str | None = None) -> None:
+        self.source = source
+        self.target = target
+        self.name = name
+        self.output_type = output_type
+        self.param_type = param_type
+        where = f" in pipeline {pipeline!r}" if pipeline else ""
+        src = source_detail or f"node {source!r} returns {name!r} as {output_type}"
+        dst = target_detail or f"node {target!r} takes {name!r} as {param_type}"
+        super().__init__(
+            f"type mismatch{where} on {name!r}, from node {source!r} to node {target!r}: "
+            f"{src}, but {dst}; a value of type {output_type} never fits {param_type}. Fix: "
+            "correct one of the annotations, convert the value in a node between them, or build "
+            "with Pipeline(..., strict=False) to skip the type checks."
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), self.args, self.__dict__))
+
+
+def _rebuild(cls: type, args: tuple[Any, ...], state: dict[str, Any]) -> BaseException:
+    exc = Exception.__new__(cls)
+    exc.args = args
+    exc.__dict__.update(state)
+    return exc
 
 
 class InputError(HotpipeError):

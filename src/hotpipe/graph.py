@@ -56,14 +56,16 @@ class Graph:
 
     def to_mermaid(self) -> str:
         """Mermaid flowchart text (renders on GitHub, in notebooks, at mermaid.live)."""
+        from hotpipe._visualize import mermaid_text as text  # escapes " < & # for Mermaid
+
         ids = {n.name: f"n{i}" for i, n in enumerate(self.nodes)}
         lines = ["flowchart TD"]
         for i, name in enumerate(self.inputs):
             ids[f"input:{name}"] = f"i{i}"
-            lines.append(f'    i{i}[/"{name}"/]')
+            lines.append(f'    i{i}[/"{text(name)}"/]')
         for n in self.nodes:
             outs = ", ".join(n.outputs)
-            lines.append(f'    {ids[n.name]}["{n.name}<br/>→ {outs}"]')
+            lines.append(f'    {ids[n.name]}["{text(n.name)}<br/>→ {text(outs)}"]')
         for e in self.edges:
             lines.append(f"    {ids[e.source]} -->|{e.name}| {ids[e.target]}")
         return "\n".join(lines) + "\n"

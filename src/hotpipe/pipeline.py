@@ -22,6 +22,7 @@ from hotpipe._calls import (
     sampling,
     stream,
 )
+from hotpipe._typecheck import check_edges
 from hotpipe.engines.base import Engine
 from hotpipe.errors import DefinitionError, InputError
 from hotpipe.graph import Edge, Graph, GraphNode, topological_order
@@ -58,7 +59,11 @@ class Pipeline:
     __slots__ = ("_bound", "_inputs", "_name", "_nodes", "_outputs", "_plans", "_producer")
 
     def __init__(
-        self, nodes: Sequence[Node | Callable[..., Any]], name: str | None = None
+        self,
+        nodes: Sequence[Node | Callable[..., Any]],
+        name: str | None = None,
+        *,
+        strict: bool = True,
     ) -> None:
         if isinstance(nodes, (Node, str)) or not isinstance(nodes, Iterable):
             raise DefinitionError(
@@ -70,6 +75,8 @@ class Pipeline:
         self._name = name
         self._bound: Mapping[str, Any] = MappingProxyType({})
         self._nodes = self._order([n if isinstance(n, Node) else make_node(n) for n in nodes])
+        if strict:  # annotated edges must fit (hotpipe._typecheck); strict=False skips it
+            check_edges(self._nodes, name)
         self._producer = {o: n for n in self._nodes for o in n.outputs}
         inputs: dict[str, None] = {}
         for n in self._nodes:
@@ -156,9 +163,31 @@ class Pipeline:
             edges=tuple(edges),
         )
 
-    def visualize(self) -> str:
-        """Mermaid flowchart text of the graph; no system binary needed."""
-        return self.graph.to_mermaid()
+    def visualize(
+        self,
+        format: str = "mermaid",
+        *,
+        over: str | Sequence[str] = (),
+        cache: bool = False,
+        renderer: str = "auto",
+        path: str | None = None,
+    ) -> str:
+        """The graph as text: ``"mermaid"`` (the default), ``"dot"``, ``"svg"`` or ``"html"``.
+
+        Nested pipelines are drawn as clusters around their own nodes; ``over`` marks the
+        inputs a map would take item by item, ``cache=True`` the nodes a cached run stores.
+        SVG comes from Graphviz where the ``graphviz`` package and the ``dot`` binary are
+        installed, else from a built-in layout (``renderer="builtin"`` or ``"graphviz"``
+        chooses). With ``path`` the text is also written there.
+        """
+        from hotpipe._visualize import visualize
+
+        return visualize(self, format, over=over, cache=cache, renderer=renderer, path=path)
+
+    def _repr_html_(self) -> str:
+        from hotpipe._visualize import repr_html
+
+        return repr_html(self)
 
     def __repr__(self) -> str:
         head = f"Pipeline({self._name!r})" if self._name else "Pipeline"

@@ -41,6 +41,12 @@ class Result(dict[str, Any]):
             self._profile = Profile(*self._profile_args)  # type: ignore[misc]
         return self._profile
 
+    def _repr_html_(self) -> str:
+        """In Jupyter: each output's type, length and a preview, then the profile's cards."""
+        from hotpipe._notebook import result_html
+
+        return result_html(self)
+
     def __repr__(self) -> str:
         extra = f", errors={len(self.errors)}" if self.errors else ""
         return f"Result({dict.__repr__(self)}{extra})"

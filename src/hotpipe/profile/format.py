@@ -11,7 +11,7 @@ if TYPE_CHECKING:
 
     from hotpipe.profile.view import Profile
 
-__all__ = ["fmt_s", "profile_table", "render_html_table", "render_text"]
+__all__ = ["fmt_s", "profile_table", "render_html_table", "render_text", "terminal_width"]
 
 
 def fmt_s(seconds: float | None) -> str:
@@ -138,8 +138,16 @@ def _console(width: int = 120):
     return Console(width=width, record=True, file=_NullFile(), color_system=None)
 
 
-def render_text(table: Table) -> str:
-    console = _console()
+def terminal_width(fallback: int = 120) -> int:
+    """Columns of the terminal ``print`` writes to: ``$COLUMNS`` if set, else the terminal's
+    real width, else ``fallback`` (output piped to a file or captured)."""
+    import shutil
+
+    return max(40, shutil.get_terminal_size((fallback, 24)).columns)
+
+
+def render_text(table: Table, width: int = 120) -> str:
+    console = _console(width)
     console.print(table)
     return console.export_text().rstrip("\n")
 

@@ -306,8 +306,11 @@ def _node_table(d: dict[str, Any], colours: dict[str, str]) -> str:
                 f'{"<td></td>" * (len(cols) - 7)}{_pct_cell(p["percent"], "% of node time")}'
                 "</tr>"
             )
+    from hotpipe.profile.stats import SAMPLE_ITEMS, TIME_EVERY_ITEM_ABOVE
+
     note = ('<p class="help">* percentiles from the items timed one by one (a sample: the '
-            "first 64 items per node; nodes faster than 10 µs run untimed in C loops after that)"
+            f"first {SAMPLE_ITEMS} items per node; nodes faster than "
+            f"{_t(TIME_EVERY_ITEM_ABOVE)} per item run untimed in C loops after that)"
             "</p>" if any_sampled else "")
     return (f'<section><h2>Nodes</h2><div class="scroll"><table id="table-nodes"><thead><tr>'
             f"{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>{note}</section>")

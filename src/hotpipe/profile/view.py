@@ -382,17 +382,20 @@ class Profile:
             yield self.functions_table()
 
     def __str__(self) -> str:
-        from hotpipe.profile.format import render_text
+        """The table fitted to the terminal's width (``$COLUMNS``, else 120 when not a tty)."""
+        from hotpipe.profile.format import render_text, terminal_width
 
-        text = render_text(self.table())
+        width = terminal_width()
+        text = render_text(self.table(width), width)
         if self._sampler is not None:
-            text += "\n" + render_text(self.functions_table())
+            text += "\n" + render_text(self.functions_table(), width)
         return text
 
     def _repr_html_(self) -> str:
-        from hotpipe.profile.format import render_html_table
+        """In Jupyter: the headline cards and the per-node table (``hotpipe._notebook``)."""
+        from hotpipe._notebook import profile_html
 
-        return render_html_table(self.table())
+        return profile_html(self)
 
     def __repr__(self) -> str:
         return (
