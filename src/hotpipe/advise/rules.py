@@ -220,18 +220,17 @@ class CacheRule:
             lookups = n.hits + n.misses
             if not lookups:
                 continue
-            if n.hits and n.bytes_read:
-                load = ctx.profile.framework_wall * n.bytes_read / read
-                if load > 2 * n.saved and load - n.saved > 0.01 * ctx.profile.wall:
-                    yield _finding(
-                        ctx, self.id, n.name,
-                        f"loading {n.name}'s results takes longer than computing them",
-                        {"hits": n.hits, "saved_s": n.saved, "load_s": load,
-                         "bytes_read": n.bytes_read},
-                        f"@node(cache=False)  # on {n.name}: recompute instead of loading",
-                        load - n.saved,
-                        "the framework's time is cache reads in proportion to the bytes each "
-                        "node read")
+            load = ctx.profile.framework_wall * n.bytes_read / read
+            if n.hits and load > 2 * n.saved and load - n.saved > 0.01 * ctx.profile.wall:
+                yield _finding(
+                    ctx, self.id, n.name,
+                    f"loading {n.name}'s results takes longer than computing them",
+                    {"hits": n.hits, "saved_s": n.saved, "load_s": load,
+                     "bytes_read": n.bytes_read},
+                    f"@node(cache=False)  # on {n.name}: recompute instead of loading",
+                    load - n.saved,
+                    "the framework's time is cache reads in proportion to the bytes each "
+                    "node read")
             elif n.hits and n.hits < 0.5 * lookups:
                 yield _finding(
                     ctx, self.id, n.name,
@@ -262,9 +261,16 @@ class ParallelRule:
         start = min(e.start for e in events)
         span = end - start
         last: dict[tuple[int, int], float] = {}
+        first: dict[tuple[int, int], float] = {}
         for e in events:
             key = (e.pid, e.tid)
             last[key] = max(last.get(key, 0.0), e.end)
+            first[key] = min(first.get(key, e.start), e.start)
+        # the calling thread that ran the probe before the pool started is not a pool worker
+        pool_start = sorted(first.values())[1] if len(first) > 1 else start
+        last = {k: t for k, t in last.items() if t > pool_start}
+        if len(last) < 2:
+            return
         idle = sum(end - t for t in last.values()) / len(last)
         if span <= 0 or idle < self.tail * span:
             return
@@ -323,7 +329,10 @@ class EngineRule:
                     seconds * (1 - ctx.workers / threads),
                     f"waiting overlaps on {threads} threads as it did on {ctx.workers} "
                     "processes")
-            elif p.engine == "threads" and busy > 0.8 and (p.parallelism or 0) < 1.3:
+            elif (p.engine == "threads" and (p.parallelism or 0) < 1.3
+                  and n.cpu >= 0.5 * ctx.run_seconds(n.wall)):
+                # on threads a GIL-bound node's own wall counts the wait for the GIL: its CPU
+                # against the elapsed time it accounts for shows it computes
                 import os
 
                 cores = min(os.cpu_count() or 1, ctx.workers)
@@ -332,9 +341,10 @@ class EngineRule:
                 seconds = ctx.run_seconds(n.wall)
                 yield _finding(
                     ctx, self.id, n.name,
-                    f"{n.name} computes in Python ({100 * busy:.0f} % CPU) on threads: the "
-                    f"GIL runs one at a time (parallelism {p.parallelism:.2f})",
-                    {"cpu_over_wall": busy, "parallelism": p.parallelism, "cores": cores},
+                    f"{n.name} computes in Python on threads: the GIL runs one at a time "
+                    f"(parallelism {p.parallelism:.2f} on {ctx.workers} workers)",
+                    {"cpu_s": n.cpu, "wall_s": ctx.run_seconds(n.wall),
+                     "parallelism": p.parallelism, "cores": cores},
                     f"engine = hotpipe.Processes({cores})  # {n.name} is CPU-bound Python",
                     seconds * (1 - 1 / cores),
                     f"{cores} cores are free and pickling the items costs little next to "
