@@ -1,4 +1,4 @@
-"""The ``hotpipe`` command: ``hotpipe cache stats|clear|prune [PATH]`` and ``hotpipe run``.
+"""The ``hotpipe`` command: ``hotpipe cache stats|clear|prune [PATH]``, ``run``, ``advise``.
 
 Each command is an argparse sub-parser (``run`` comes from ``hotpipe.cli_run``). Cache exit
 codes: 0 done, 1 no cache at PATH for ``stats`` or a cache this version cannot open, 2 bad
@@ -101,6 +101,9 @@ def _parser() -> argparse.ArgumentParser:
     from hotpipe.cli_run import add_run_parser  # ``hotpipe run``, owned by the engine side
 
     add_run_parser(commands)
+    from hotpipe.cli_advise import add_advise_parser  # ``hotpipe advise``
+
+    add_advise_parser(commands)
     cache = commands.add_parser("cache", help="inspect and manage the on-disk cache")
     actions = cache.add_subparsers(dest="action", required=True, metavar="ACTION")
     path_help = f"the cache directory (default: ./{DEFAULT_PATH})"

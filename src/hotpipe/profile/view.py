@@ -371,12 +371,13 @@ class Profile:
             write_atomic(path, text)
         return text
 
-    def to_html(self, path: str) -> str:
-        """Write a self-contained HTML report (no network): charts of time per node and per
-        phase, the timeline of chunks per worker, the projection. Returns the path."""
+    def to_html(self, path: str, findings: list[Any] | None = None) -> str:
+        """Write a self-contained HTML report (no network): the advisor's findings, charts
+        of time per node and per phase, the timeline of chunks per worker, the projection.
+        Returns the path."""
         from hotpipe.profile.html import write_html
 
-        return write_html(self, path)
+        return write_html(self, path, findings)
 
     def to_chrome_trace(self, path: str) -> str:
         """Write the timeline in the Trace Event format (Perfetto, chrome://tracing)."""
