@@ -221,7 +221,7 @@ class CacheRule:
             if not lookups:
                 continue
             load = ctx.profile.framework_wall * n.bytes_read / read
-            if n.hits and load > 2 * n.saved and load - n.saved > 0.01 * ctx.profile.wall:
+            if n.hits and load > 1.5 * n.saved and load - n.saved > 0.01 * ctx.profile.wall:
                 yield _finding(
                     ctx, self.id, n.name,
                     f"loading {n.name}'s results takes longer than computing them",

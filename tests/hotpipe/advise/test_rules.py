@@ -129,7 +129,7 @@ def heavy(x):
 
 @node(output="blob")
 def blob(x):
-    return bytes(200_000) + bytes([x % 256])
+    return bytes(1_000_000) + bytes([x % 256])
 
 
 def test_cache_low_hit_rate_fires(tmp_path):
@@ -152,11 +152,11 @@ def test_cache_silent_on_full_hits_and_first_runs(tmp_path):
 def test_cache_cheaper_to_recompute_fires(tmp_path):
     cache = hotpipe.Cache(tmp_path / "c")
     pipe = Pipeline([blob])
-    pipe.map({"x": list(range(200))}, over="x", cache=cache)
-    r = pipe.map({"x": list(range(200))}, over="x", cache=cache)
+    pipe.map({"x": list(range(100))}, over="x", cache=cache)
+    r = pipe.map({"x": list(range(100))}, over="x", cache=cache)
     [f] = rule(r, "cache")
     assert f.node == "blob" and "cache=False" in f.change
-    assert f.evidence["load_s"] > 2 * f.evidence["saved_s"]
+    assert f.evidence["load_s"] > 1.5 * f.evidence["saved_s"]
 
 
 # ------------------------------------------------------------------ 5 parallel
