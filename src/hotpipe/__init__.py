@@ -33,11 +33,15 @@ def __getattr__(name: str) -> object:
         from hotpipe.cache import Cache
 
         return Cache
+    if name == "Finding":  # the advisor loads when asked for
+        from hotpipe.advise import Finding
+
+        return Finding
     raise AttributeError(f"module 'hotpipe' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | {"Cache"})
+    return sorted(set(globals()) | {"Cache", "Finding"})
 
 __all__ = [
     "FAILED",
@@ -47,6 +51,7 @@ __all__ = [
     "DefinitionError",
     "Edge",
     "Engine",
+    "Finding",
     "Graph",
     "GraphNode",
     "Hints",
