@@ -16,7 +16,7 @@ from hotpipe.advise.rules import RULES, Rule, register
 if TYPE_CHECKING:
     from hotpipe.profile import Profile
 
-__all__ = ["RULES", "Finding", "Findings", "Rule", "advise", "register"]
+__all__ = ["RULES", "Finding", "Findings", "Rule", "advise", "print_findings", "register"]
 
 
 class Findings(list[Finding]):
@@ -46,3 +46,18 @@ def advise(profile: Profile, values: Mapping[str, Any] | None = None, measure: b
     found = [f for rule in chosen for f in rule.check(ctx)]
     found.sort(key=lambda f: (f.gain_s is None, -(f.gain_s or 0.0)))
     return Findings(found)
+
+
+def print_findings(profile: Profile | None, console: Any = None) -> Findings:
+    """Print the findings of ``profile`` under a heading (a hook for applications' own
+    reports, e.g. arcsearch's CLI); returns them. Does nothing for ``None``."""
+    if profile is None:
+        return Findings()
+    found = advise(profile)
+    if console is None:
+        from rich.console import Console
+
+        console = Console()
+    console.print("[bold]advice[/bold] (hotpipe advise, docs/advisor.md)")
+    console.print(found)
+    return found
