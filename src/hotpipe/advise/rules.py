@@ -247,8 +247,9 @@ class CacheRule:
 
 
 class ParallelRule:
-    """On several workers, idle time at the end (stragglers: a few items take most of the
-    time) wastes the pool: measured as each worker's idle tail after its last chunk."""
+    """On several workers, idle time at the end (stragglers: a few chunks hold most of the
+    time) wastes the pool: measured as each worker's idle tail after its last chunk; the gain
+    is the span down to the even spread of the busy time (never below the longest item)."""
 
     id = "parallel"
     tail = 0.25
@@ -272,20 +273,23 @@ class ParallelRule:
         if len(last) < 2:
             return
         idle = sum(end - t for t in last.values()) / len(last)
-        if span <= 0 or idle < self.tail * span:
+        busy = sum(e.end - e.start for e in events if e.end > pool_start)
+        longest = sum(n.max or 0.0 for n in ctx.profile.nodes if n.per_item)
+        ideal = max(longest, busy / len(last))
+        gain = max(0.0, (end - pool_start) - ideal)
+        if span <= 0 or idle < self.tail * span or gain < 0.1 * ctx.profile.wall:
             return
         worst = max(ctx.profile.nodes, key=lambda n: n.wall)
-        slow = sum(s.seconds for s in worst.slowest)
-        gain = idle * (len(last) - 1) / len(last)
         yield _finding(
             ctx, self.id, worst.name,
-            f"workers sat idle {100 * idle / span:.0f} % of the map at its end: a few items "
-            f"of {worst.name} take most of its time",
-            {"workers": len(last), "idle_tail_s": idle, "span_s": span,
-             "slowest_items_s": slow, "node_wall": worst.wall},
-            "engine = Processes(chunk_size=1)  # or Threads(chunk_size=1): small chunks "
-            "balance the slow items",
-            gain, "with one item per chunk the idle tail is shared out evenly between workers")
+            f"workers sat idle {100 * idle / span:.0f} % of the map at its end: a few chunks "
+            f"of {worst.name} hold most of its time",
+            {"workers": len(last), "idle_tail_s": idle, "span_s": span, "busy_s": busy,
+             "longest_item_s": longest},
+            "engine = Threads(chunk_size=1)  # or Processes(chunk_size=1): one item per chunk "
+            "balances the slow items",
+            gain, "the work could be spread evenly over the workers, down to the longest "
+            "single item (busy time / workers, or the longest item if larger)")
 
 
 # ----------------------------------------------------------------------------- 6 engine

@@ -164,7 +164,7 @@ def test_cache_cheaper_to_recompute_fires(tmp_path):
 
 @node(output="y")
 def nap(x):
-    time.sleep(0.3 if x == 39 else 0.002)
+    time.sleep(0.03 if x >= 100 else 0.001)  # the last 10 items are slow
     return x
 
 
@@ -175,9 +175,20 @@ def even_nap(x):
 
 
 def test_parallel_fires_on_stragglers():
-    r = Pipeline([nap]).map({"x": list(range(40))}, over="x", engine=Threads(2))
+    engine = Threads(2, chunk_size=10)  # the slow items share one chunk
+    r = Pipeline([nap]).map({"x": list(range(110))}, over="x", engine=engine)
     [f] = rule(r, "parallel")
-    assert f.node == "nap" and f.evidence["idle_tail_s"] > 0.1 and "chunk_size=1" in f.change
+    assert f.node == "nap" and f.evidence["idle_tail_s"] > 0.05 and "chunk_size=1" in f.change
+
+
+def test_parallel_silent_when_one_item_is_the_tail():
+    @node(output="y")
+    def last_slow(x):
+        time.sleep(0.2 if x == 39 else 0.001)
+        return x
+
+    r = Pipeline([last_slow]).map({"x": list(range(40))}, over="x", engine=Threads(2))
+    assert rule(r, "parallel") == []  # nothing to rebalance: the tail is one item
 
 
 def test_parallel_silent_on_even_work():
