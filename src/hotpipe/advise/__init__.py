@@ -16,7 +16,13 @@ from hotpipe.advise.rules import RULES, Rule, register
 if TYPE_CHECKING:
     from hotpipe.profile import Profile
 
-__all__ = ["RULES", "Finding", "Findings", "Rule", "advise", "print_findings", "register"]
+MIN_GAIN_S = 0.01
+MIN_GAIN_PCT = 2.0
+"""A finding whose predicted gain is under 10 ms or 2 % of the run is dropped: one-time
+costs (the first map of a plan prepares its runners) and noise are not worth a change."""
+
+__all__ = ["MIN_GAIN_PCT", "MIN_GAIN_S", "RULES", "Finding", "Findings", "Rule", "advise",
+           "print_findings", "register"]
 
 
 class Findings(list[Finding]):
@@ -43,9 +49,13 @@ def advise(profile: Profile, values: Mapping[str, Any] | None = None, measure: b
     ``rules`` picks rule ids (default: all registered)."""
     ctx = Context(profile._plan, profile, values or {}, measure, batches or {})
     chosen = [RULES[r] for r in rules] if rules is not None else list(RULES.values())
-    found = [f for rule in chosen for f in rule.check(ctx)]
+    found = [f for rule in chosen for f in rule.check(ctx) if _worth(f)]
     found.sort(key=lambda f: (f.gain_s is None, -(f.gain_s or 0.0)))
     return Findings(found)
+
+
+def _worth(f: Finding) -> bool:
+    return f.gain_s is None or (f.gain_s >= MIN_GAIN_S and (f.gain_pct or 0) >= MIN_GAIN_PCT)
 
 
 def print_findings(profile: Profile | None, console: Any = None) -> Findings:

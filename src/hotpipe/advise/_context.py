@@ -56,8 +56,24 @@ class Context:
 
     @property
     def workers(self) -> int:
-        """Distinct (process, thread) pairs that ran chunks."""
-        return len({(e.pid, e.tid) for e in self.profile.stats.events}) or 1
+        """Pool workers that ran chunks: distinct (process, thread) pairs, leaving out the
+        calling thread when it only ran the probe before the pool started."""
+        return len(self.pool_events()[1]) or 1
+
+    def pool_events(self) -> tuple[list[Any], set[tuple[int, int]]]:
+        """The timeline events run by pool workers, and those workers."""
+        events = self.profile.stats.events
+        first: dict[tuple[int, int], float] = {}
+        last: dict[tuple[int, int], float] = {}
+        for e in events:
+            key = (e.pid, e.tid)
+            first[key] = min(first.get(key, e.start), e.start)
+            last[key] = max(last.get(key, e.end), e.end)
+        if len(first) < 2:
+            return list(events), set(first)
+        pool_start = sorted(first.values())[1]
+        workers = {k for k, t in last.items() if t > pool_start}
+        return [e for e in events if (e.pid, e.tid) in workers], workers
 
     def column(self, name: str) -> list[Any] | None:
         """The per-item values of ``name``, when known and mapped."""

@@ -112,44 +112,50 @@ class BatchRule:
 
 
 class ResourceRule:
-    """A large or stateful input travels to worker processes: pickled and unpickled per map
-    and per worker (broadcast) or per chunk (a column repeating one object). Measures the
-    pickle round trip of the actual value; suggests ``hotpipe.resource``."""
+    """A large or stateful input travels to worker processes: pickled once per map and sent
+    with every chunk (broadcast), or pickled, sent and unpickled per chunk (a column repeating
+    one object). Times the pickle round trip and a pipe transfer of the actual value;
+    suggests ``hotpipe.resource``, which sends a small declaration instead."""
 
     id = "resource"
-    min_seconds = 0.01
 
     def check(self, ctx: Context) -> Iterator[Finding]:
         if ctx.profile.engine != "processes" or ctx.workers < 2:
             return
         from hotpipe.resources import Resource
 
+        events, workers = ctx.pool_events()
+        first = min((e.step for e in events), default=0)
+        chunks = sum(1 for e in events if e.step == first)
         for name in ctx.plan.inputs:
             value = ctx.values.get(name)
             col = ctx.column(name)
             if col is not None:
-                first = col[0]
-                if not all(v is first for v in col[:: max(1, len(col) // 16)]):
+                value = col[0]
+                if not all(v is value for v in col[:: max(1, len(col) // 16)]):
                     continue
-                value, trips, how = first, ctx.profile.stats.chunks, "per chunk"
-            else:
-                trips, how = ctx.workers, "per worker"
             if value is None or isinstance(value, Resource | int | float | str):
                 continue
             dumps, loads, size = _round_trip(value)
-            cost = dumps * (trips if col is not None else 1) + loads * trips
-            if cost < self.min_seconds:
+            if size < 100_000:
                 continue
-            gain = max(0.0, cost - loads * ctx.workers)
+            send = _transfer(size)
+            if col is None:  # broadcast: pickled once, sent per chunk, unpickled per worker
+                cost = dumps + chunks * send + len(workers) * loads
+                how = f"with each of {chunks} chunks"
+            else:
+                cost = chunks * (dumps + send + loads)
+                how = f"and unpickled with each of {chunks} chunks"
+            gain = max(0.0, cost - len(workers) * loads)
             yield _finding(
                 ctx, self.id, None,
                 f"input {name!r} ({size / 1e6:.3g} MB pickled) is sent to the workers {how}",
-                {"bytes": size, "dumps_s": dumps, "loads_s": loads, "trips": trips,
-                 "workers": ctx.workers},
+                {"bytes": size, "dumps_s": dumps, "loads_s": loads, "send_s": send,
+                 "chunks": chunks, "workers": len(workers)},
                 f"{name} = hotpipe.resource(load_{name})  # built once in each worker\n"
                 f"pipe.map({{..., {name!r}: {name}}}, ...)",
                 gain, "building it in a worker costs what unpickling it costs (a factory that "
-                "loads it); pickling once per map and copies per chunk go away")
+                "loads it); the pickling and the copies sent per chunk go away")
 
 
 def _round_trip(value: Any) -> tuple[float, float, int]:
@@ -161,6 +167,31 @@ def _round_trip(value: Any) -> tuple[float, float, int]:
     dumps = _best_of(lambda: pickler.dumps(value), 2)
     loads = _best_of(lambda: pickle.loads(data), 2)
     return dumps, loads, len(data)
+
+
+def _transfer(nbytes: int) -> float:
+    """Seconds to send ``nbytes`` to another process as a task argument: pickled into the
+    task, through an OS pipe, unpickled (what a pool does with a chunk's payload)."""
+    import os
+    import threading
+
+    payload = bytes(nbytes)
+
+    def once() -> None:
+        r, w = os.pipe()
+        got: list[bytes] = []
+
+        def read() -> None:
+            with os.fdopen(r, "rb") as f:
+                got.append(pickle.loads(f.read()))
+
+        t = threading.Thread(target=read)
+        t.start()
+        with os.fdopen(w, "wb") as f:
+            f.write(pickle.dumps(payload, protocol=5))
+        t.join()
+
+    return _best_of(once, 2)
 
 
 # ----------------------------------------------------------------------------- 3 nested
@@ -261,19 +292,15 @@ class ParallelRule:
         end = max(e.end for e in events)
         start = min(e.start for e in events)
         span = end - start
-        last: dict[tuple[int, int], float] = {}
-        first: dict[tuple[int, int], float] = {}
-        for e in events:
-            key = (e.pid, e.tid)
-            last[key] = max(last.get(key, 0.0), e.end)
-            first[key] = min(first.get(key, e.start), e.start)
-        # the calling thread that ran the probe before the pool started is not a pool worker
-        pool_start = sorted(first.values())[1] if len(first) > 1 else start
-        last = {k: t for k, t in last.items() if t > pool_start}
-        if len(last) < 2:
+        pool, workers = ctx.pool_events()
+        if len(workers) < 2:
             return
+        pool_start = min(e.start for e in pool)
+        last: dict[tuple[int, int], float] = {}
+        for e in pool:
+            last[(e.pid, e.tid)] = max(last.get((e.pid, e.tid), 0.0), e.end)
         idle = sum(end - t for t in last.values()) / len(last)
-        busy = sum(e.end - e.start for e in events if e.end > pool_start)
+        busy = sum(e.end - e.start for e in pool)
         longest = sum(n.max or 0.0 for n in ctx.profile.nodes if n.per_item)
         ideal = max(longest, busy / len(last))
         gain = max(0.0, (end - pool_start) - ideal)

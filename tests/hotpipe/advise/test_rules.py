@@ -40,7 +40,7 @@ def score_loop(xs):
 
 
 def test_batch_fires_when_a_timed_batch_is_faster():
-    xs = list(range(200))
+    xs = list(range(500))
     r = Pipeline([score]).map({"x": xs}, over="x")
     [f] = rule(r, "batch", measure=True, inputs={"x": xs}, batches={"score": score_batch})
     assert f.node == "score" and f.measured and f.evidence["batch_speedup"] > 2
@@ -64,7 +64,7 @@ def lookup(x, table):
     return table[x % len(table)]
 
 
-@pytest.mark.parametrize("size", [2_000_000, 10])
+@pytest.mark.parametrize("size", [3_000_000, 10])
 def test_resource_fires_on_a_large_input_sent_to_processes(size):
     inputs = {"x": list(range(300)), "table": list(range(size))}
     with Processes(2) as engine:
@@ -106,7 +106,7 @@ def nested_pipe(cost):
 
 
 def test_nested_fires_when_the_nesting_costs_more_than_the_inner_work():
-    docs = ["a bb ccc dd"] * 3000
+    docs = ["a bb ccc dd"] * 20_000
     r = nested_pipe(0).map({"doc": docs}, over="doc")
     [f] = rule(r, "nested")
     assert f.node == "per_word" and f.evidence["nested_wall"] >= 0.5 * f.evidence["inner_wall"]
