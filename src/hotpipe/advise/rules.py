@@ -7,6 +7,7 @@ carries a speed-up ratio of its own. Register a new rule with :func:`register`.
 
 from __future__ import annotations
 
+import functools
 import pickle
 import time
 from collections import Counter
@@ -83,9 +84,9 @@ class BatchRule:
             gain = seconds * max(0.0, 1 - 1 / speedup)
             evidence = {"calls": n.calls, "mean": n.mean, "share": ctx.share(n)}
             evidence["batch_speedup"] = speedup
-            params = ", ".join(f"{p}s" for p in step.params) or "items"
+            params = ", ".join(step.params)
             change = (f"@{step.name}.batch\ndef {step.name}_batch({params}):\n"
-                      f"    # one call for many items: return one result per item, in order\n"
+                      f"    # each parameter receives a list: return one result per item\n"
                       f"    return [...]")
             if speedup < 1.1:
                 continue  # measured: batching does not pay here
@@ -198,9 +199,10 @@ def _transfer(nbytes: int) -> float:
 
 
 class NestedRule:
-    """A nested map whose own row (explode the lists, regroup the results) costs as much as
-    the inner work: a list-valued node (a comprehension over the list) does the same work
-    without the per-map cost. Silent when the nesting is cheap next to its inner rows."""
+    """A nested map whose own row (explode the lists, regroup the results, per-outer-item
+    steps) costs more than a list-valued node would: that node calls the inner functions from
+    a Python loop, whose cost per call is timed on this machine. Silent when the nesting is
+    cheap next to its inner rows or next to that loop."""
 
     id = "nested"
     ratio = 0.5
@@ -217,6 +219,13 @@ class NestedRule:
             if own.wall < self.ratio * inner_wall or ctx.share(own) < 0.1:
                 continue
             inner_items = max((n.items for n in inner), default=0)
+            # a list-valued node calls the inner functions from a Python loop, once per outer
+            # item: it pays that where the nested map runs C loops (timed here)
+            per_list = round(inner_items / max(own.items, 1), 1)
+            loop = own.items * len(inner) * _flat_cost(min(per_list, 1000.0))
+            gain = ctx.run_seconds(own.wall - loop)
+            if gain <= 0:
+                continue
             body = step.nested.body.steps
             call = body[0].name.rpartition("/")[2] if body else "inner"
             over = step.nested.over[0] if step.nested.over else "item"
@@ -229,10 +238,35 @@ class NestedRule:
                 f"nested map {step.name} spends {fmt_s(own.wall)} exploding and regrouping "
                 f"vs {fmt_s(inner_wall)} in its inner nodes",
                 {"nested_wall": own.wall, "inner_wall": inner_wall, "outer_items": own.items,
-                 "inner_items": inner_items},
-                change, ctx.run_seconds(own.wall),
-                "a list-valued node costs only its inner work (the explode/regroup time is "
-                "saved whole)")
+                 "inner_items": inner_items, "python_loop_s": loop},
+                change, gain,
+                "a list-valued node costs the inner work plus a Python call and loop per "
+                f"outer item ({fmt_s(loop / max(own.items, 1))} each with {per_list:g} inner "
+                "items, timed on this machine) instead of the explode/regroup time")
+
+
+@functools.cache
+def _flat_cost(per_list: float, n: int = 10_000) -> float:
+    """Seconds per outer item that a list-valued node, ``[node(v) for v in vs]`` over lists
+    of ``per_list`` items on average, costs beyond running the inner function in a C loop
+    over one flat column (what the nested map does): a Python call per outer item, a loop
+    and a list per outer item, a node call per inner item. Timed on this machine."""
+    from hotpipe.node import node
+
+    def ident(v: Any) -> Any:
+        return v
+
+    wrapped = node(ident)
+
+    def per_outer(vs: list[Any]) -> list[Any]:
+        return [wrapped(v) for v in vs]
+
+    sizes = [int((i + 1) * per_list) - int(i * per_list) for i in range(n)]
+    lists = [list(range(k)) for k in sizes]
+    flat = [v for vs in lists for v in vs]
+    loop = _best_of(lambda: list(map(per_outer, lists)))
+    cloop = _best_of(lambda: list(map(ident, flat)))
+    return max(0.0, loop - cloop) / n
 
 
 # ----------------------------------------------------------------------------- 4 cache
@@ -364,22 +398,33 @@ class EngineRule:
                   and n.cpu >= 0.5 * ctx.run_seconds(n.wall)):
                 # on threads a GIL-bound node's own wall counts the wait for the GIL: its CPU
                 # against the elapsed time it accounts for shows it computes
-                import os
-
-                cores = min(os.cpu_count() or 1, ctx.workers)
+                cores = _free_cores(p.parallelism or 1.0, ctx.workers)
                 if cores < 2:
-                    continue
+                    continue  # no idle core for a second process: nothing to gain now
                 seconds = ctx.run_seconds(n.wall)
                 yield _finding(
                     ctx, self.id, n.name,
                     f"{n.name} computes in Python on threads: the GIL runs one at a time "
                     f"(parallelism {p.parallelism:.2f} on {ctx.workers} workers)",
                     {"cpu_s": n.cpu, "wall_s": ctx.run_seconds(n.wall),
-                     "parallelism": p.parallelism, "cores": cores},
+                     "parallelism": p.parallelism, "cores_free": cores},
                     f"engine = hotpipe.Processes({cores})  # {n.name} is CPU-bound Python",
                     seconds * (1 - 1 / cores),
-                    f"{cores} cores are free and pickling the items costs little next to "
-                    f"{fmt_s(n.mean)} per item")
+                    f"{cores} cores are free (cores minus the load average of other work) "
+                    f"and pickling the items costs little next to {fmt_s(n.mean)} per item")
+
+
+def _free_cores(own_parallelism: float, workers: int) -> int:
+    """Cores another process could use now: the machine's, minus the 1-minute load average
+    that is not this call's own (what other programs keep busy), capped at ``workers``."""
+    import os
+
+    cores = os.cpu_count() or 1
+    try:
+        others = max(0.0, os.getloadavg()[0] - own_parallelism)
+    except OSError:  # pragma: no cover - no load average on this platform
+        others = 0.0
+    return max(1, min(workers, int(cores - others + 0.5)))
 
 
 # ----------------------------------------------------------------------------- 7 duplicates

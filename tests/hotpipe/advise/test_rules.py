@@ -30,13 +30,13 @@ def score(x):
     return x + table[0]
 
 
-def score_batch(xs):
+def score_batch(x):
     table = sorted(range(3000, 0, -1))
-    return [x + table[0] for x in xs]
+    return [v + table[0] for v in x]
 
 
-def score_loop(xs):
-    return [score.func(x) for x in xs]
+def score_loop(x):
+    return [score.func(v) for v in x]
 
 
 def test_batch_fires_when_a_timed_batch_is_faster():
@@ -44,7 +44,7 @@ def test_batch_fires_when_a_timed_batch_is_faster():
     r = Pipeline([score]).map({"x": xs}, over="x")
     [f] = rule(r, "batch", measure=True, inputs={"x": xs}, batches={"score": score_batch})
     assert f.node == "score" and f.measured and f.evidence["batch_speedup"] > 2
-    assert "@score.batch" in f.change and "def score_batch(xs)" in f.change
+    assert "@score.batch" in f.change and "def score_batch(x)" in f.change
     assert 0 < f.gain_s <= r.profile.wall and f.gain_pct > 30
 
 
@@ -106,8 +106,10 @@ def nested_pipe(cost):
 
 
 def test_nested_fires_when_the_nesting_costs_more_than_the_inner_work():
-    docs = ["a bb ccc dd"] * 20_000
-    r = nested_pipe(0).map({"doc": docs}, over="doc")
+    docs = ([""] * 9 + ["a bb"]) * 5_000  # most inner lists are empty
+    pipe = nested_pipe(0)
+    pipe.map({"doc": docs[:10]}, over="doc")
+    r = pipe.map({"doc": docs}, over="doc")
     [f] = rule(r, "nested")
     assert f.node == "per_word" and f.evidence["nested_wall"] >= 0.5 * f.evidence["inner_wall"]
     assert "per_word_flat(words)" in f.change and "size(word) for word in words" in f.change
@@ -115,6 +117,13 @@ def test_nested_fires_when_the_nesting_costs_more_than_the_inner_work():
 
 def test_nested_silent_when_the_inner_work_dominates():
     r = nested_pipe(200e-6).map({"doc": ["a bb ccc dd"] * 50}, over="doc")
+    assert rule(r, "nested") == []
+
+
+def test_nested_silent_when_a_python_loop_would_cost_more():
+    pipe = nested_pipe(0)  # cheap inner work, but 4 words per list: the C loops win
+    pipe.map({"doc": ["a bb"]}, over="doc")
+    r = pipe.map({"doc": ["a bb ccc dd"] * 20_000}, over="doc")
     assert rule(r, "nested") == []
 
 
@@ -205,14 +214,23 @@ def compute(x):
     return x
 
 
-def test_engine_cpu_bound_on_threads_fires():
+def test_engine_cpu_bound_on_threads_fires(monkeypatch):
     import os
 
     if (os.cpu_count() or 1) < 2:
         pytest.skip("needs 2 cores")
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.5, 0.5, 0.5))  # an idle machine
     r = Pipeline([compute]).map({"x": list(range(100))}, over="x", engine=Threads(2))
     [f] = rule(r, "engine")
     assert f.node == "compute" and "Processes(2)" in f.change and f.gain_s > 0
+
+
+def test_engine_silent_when_no_core_is_free(monkeypatch):
+    import os
+
+    monkeypatch.setattr(os, "getloadavg", lambda: (40.0, 40.0, 40.0))  # a busy machine
+    r = Pipeline([compute]).map({"x": list(range(100))}, over="x", engine=Threads(2))
+    assert rule(r, "engine") == []
 
 
 def test_engine_silent_when_threads_wait():
