@@ -460,10 +460,22 @@ class DuplicatesRule:
                 f"{step.name} ran {n.items:,} times on {len(keys):,} distinct inputs",
                 {"items": n.items, "distinct": len(keys), "duplicates": dupes,
                  "mean": n.mean},
-                f"@node(...)\n@functools.cache  # {step.name} is pure: compute each input once\n"
-                f"def {step.name}({', '.join(step.params)}): ...",
+                f"{_decorator(step.node)}\n@functools.cache  # {step.name} is pure: compute "
+                f"each input once\ndef {step.node.func.__name__}({', '.join(step.params)}):"
+                "\n    ...",
                 gain, "duplicates cost the node's mean item; a memo lookup costs nothing "
                 "(on Processes each worker keeps its own memo)")
+
+
+def _decorator(n: Any) -> str:
+    """The node's own ``@node(...)`` line, as the user would have written it."""
+    out = n.outputs[0] if len(n.outputs) == 1 else n.outputs
+    parts = [f"output={out!r}"]
+    if n.name != getattr(n.func, "__name__", n.name):
+        parts.append(f"name={n.name!r}")
+    if n.phase:
+        parts.append(f"phase={n.phase!r}")
+    return f"@node({', '.join(parts)})"
 
 
 def _key(row: tuple[Any, ...]) -> Any:
