@@ -125,7 +125,8 @@ def case_nested(q: bool) -> Case:
     nested, flat = Pipeline([split, inner]), Pipeline([split, per_word_flat])
     return Case("nested", f"{len(docs):,} docs, 90 % without words, inner node len()",
                 "a list-valued node", lambda: nested.map({"doc": docs}, over="doc"),
-                lambda: flat.map({"doc": docs}, over="doc"), lambda r: r.advise())
+                lambda: flat.map({"doc": docs}, over="doc"),
+                lambda r: r.advise(measure=True))
 
 
 def case_cache(q: bool) -> Case:
@@ -141,7 +142,7 @@ def case_cache(q: bool) -> Case:
     return Case("cache", f"{len(xs)} items of 1 MB, all hits", "@node(cache=False)",
                 lambda: cached.map({"x": xs}, over="x", cache=store),
                 lambda: uncached.map({"x": xs}, over="x", cache=store),
-                lambda r: r.advise(), store.close if hasattr(store, "close") else lambda: None)
+                lambda r: r.advise(measure=True, inputs={"x": xs}), store.close)
 
 
 def case_parallel(q: bool) -> Case:
