@@ -345,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     rounds = a.rounds or (2 if a.quick else 7)
     env = _env()
-    load_before = env["machine"]["loadavg"]
+    load_before = list(env["machine"]["loadavg"])
     results = []
     for make in CASES:
         case = make(a.quick)
@@ -370,6 +370,7 @@ def main(argv: list[str] | None = None) -> int:
         "results": results, "healthy": rows,
     }
     report["machine"]["loadavg_before"] = load_before
+    report["machine"]["loadavg"] = [round(v, 2) for v in os.getloadavg()]  # at the end
     out = Path(a.out) if a.out else ROOT / "benchmarks" / "results" / (
         "advice-quick.json" if a.quick else "advice.json")
     out.parent.mkdir(parents=True, exist_ok=True)
