@@ -59,6 +59,9 @@ def print_report(dataset: str, split: str, rep: dict) -> None:
     for row in rep["phases"]:
         table.add_row(row["phase"], f"{row['seconds']:.2f}", f"{row['percent']:.1f}")
     console.print(table)
+    from hotpipe.advise import print_findings  # the advisor's findings on this profile
+
+    print_findings(rep.get("profile"), console)
 
 
 if __name__ == "__main__":

@@ -39,11 +39,15 @@ def __getattr__(name: str) -> object:
         import hotpipe.bench
 
         return hotpipe.bench
+    if name == "Finding":  # the advisor loads when asked for
+        from hotpipe.advise import Finding
+
+        return Finding
     raise AttributeError(f"module 'hotpipe' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | {"Cache"})
+    return sorted(set(globals()) | {"Cache", "Finding"})
 
 __all__ = [
     "FAILED",
@@ -54,6 +58,7 @@ __all__ = [
     "DefinitionError",
     "Edge",
     "Engine",
+    "Finding",
     "Graph",
     "GraphNode",
     "Hints",

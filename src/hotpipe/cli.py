@@ -1,5 +1,5 @@
-"""The ``hotpipe`` command: ``hotpipe cache stats|clear|prune [PATH]``, ``hotpipe run`` and
-``hotpipe bench``.
+"""The ``hotpipe`` command: ``hotpipe cache stats|clear|prune [PATH]``, ``run``, ``bench``,
+``advise``.
 
 Each command is an argparse sub-parser (``run`` comes from ``hotpipe.cli_run``). Cache exit
 codes: 0 done, 1 no cache at PATH for ``stats``, a cache this version cannot open (or a
@@ -123,6 +123,9 @@ def _parser() -> argparse.ArgumentParser:
     from hotpipe.bench._cli import add_bench_parser  # ``hotpipe bench``, in hotpipe.bench
 
     add_bench_parser(commands)
+    from hotpipe.cli_advise import add_advise_parser  # ``hotpipe advise``
+
+    add_advise_parser(commands)
     cache = commands.add_parser("cache", help="inspect and manage the on-disk cache")
     actions = cache.add_subparsers(dest="action", required=True, metavar="ACTION")
     path_help = f"the cache directory (default: ./{DEFAULT_PATH})"

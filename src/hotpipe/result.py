@@ -46,6 +46,19 @@ class Result(dict[str, Any]):
         from hotpipe._notebook import result_html
 
         return result_html(self)
+    def advise(self, measure: bool = False, inputs: dict[str, Any] | None = None,
+               batches: dict[str, Any] | None = None) -> Any:
+        """What to change, read off this call's profile and values: a list of
+        :class:`~hotpipe.advise.Finding`, largest expected gain first (docs/advisor.md).
+
+        ``inputs`` (the call's inputs) lets the rules that look at input values see them;
+        ``measure=True`` allows quick experiments, e.g. timing a batch implementation offered
+        in ``batches`` (node name -> function taking lists) against the items one by one.
+        """
+        from hotpipe.advise import advise
+
+        values = {**(inputs or {}), **self}
+        return advise(self.profile, values, measure=measure, batches=batches)
 
     def __repr__(self) -> str:
         extra = f", errors={len(self.errors)}" if self.errors else ""

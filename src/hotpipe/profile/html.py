@@ -40,15 +40,16 @@ PROJECT_FACTORS = (10, 100)
 MAX_INPUTS_CHARS = 200
 
 
-def write_html(profile: Profile, path: str | os.PathLike[str]) -> str:
+def write_html(profile: Profile, path: str | os.PathLike[str],
+               findings: list[Any] | None = None) -> str:
     """Write the report to ``path`` (atomically: a temp file renamed); return the path."""
-    text = render_html(profile)
+    text = render_html(profile, findings)
     return write_atomic(path, text)
 
 
-def render_html(profile: Profile) -> str:
-    """The whole page as a string."""
-    data = profile.to_dict()
+def render_html(profile: Profile, findings: list[Any] | None = None) -> str:
+    """The whole page as a string (``findings`` default to ``profile.advise()``)."""
+    data = profile.to_dict(findings)
     colours = {n["name"]: NODE_COLOURS[i % len(NODE_COLOURS)] for i, n in enumerate(data["nodes"])}
     phase_colours = {
         p["name"]: PHASE_COLOURS[i % len(PHASE_COLOURS)] for i, p in enumerate(data["phases"])
@@ -61,6 +62,7 @@ def render_html(profile: Profile) -> str:
     body = "\n".join([
         _header(data),
         _notes(data["notes"]),
+        _findings_section(data["findings"]),
         '<div class="grid2">',
         _section("Time per node", "chart-nodes",
                  "Wall time per node (solid) with its CPU time beside it (light). Wall counts "
@@ -176,6 +178,31 @@ def _notes(notes: list[str]) -> str:
         return ""
     lis = "".join(f"<li>{escape(str(n))}</li>" for n in notes)
     return f'<section class="notes"><h2>Engine notes</h2><ul>{lis}</ul></section>'
+
+
+def _findings_section(findings: list[dict[str, Any]]) -> str:
+    """The advisor's findings (docs/advisor.md): what to change, evidence, expected gain."""
+    if not findings:
+        items = ('<p class="muted">No findings: nothing to change that this run\'s numbers '
+                 "support.</p>")
+    else:
+        parts = []
+        for f in findings:
+            gain = ("gain not predicted" if f["gain_s"] is None else
+                    f"~{_t(f['gain_s'])} faster ({f['gain_pct']:.0f} % of this run)")
+            ev = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+                           for k, v in f["evidence"].items())
+            parts.append(
+                f'<div class="finding sev-{escape(f["severity"])}"><h3>'
+                f'<span class="sev">{escape(f["severity"])}</span> {escape(f["rule"])}: '
+                f'{escape(f["title"])}</h3><p class="help">evidence: {escape(ev)}</p>'
+                f"<pre><code>{escape(f['change'])}</code></pre>"
+                f"<p>expected: <b>{escape(gain)}</b>; assumes {escape(f['assumption'])}</p>"
+                "</div>")
+        items = "".join(parts)
+    return ('<section id="findings"><h2>Findings</h2><p class="help">What to change, from '
+            "this run's measurements (<code>result.advise()</code>, docs/advisor.md)."
+            f"</p>{items}</section>")
 
 
 def _section(title: str, chart_id: str, help_html: str) -> str:
@@ -408,6 +435,11 @@ td.inputs { white-space:normal; word-break:break-all; font:12px ui-monospace,SFM
 .mini { display:inline-block; height:8px; background:#e15759; opacity:.55; border-radius:2px;
   margin-right:6px; vertical-align:0; }
 .notes ul { margin:4px 0 0; padding-left:20px; }
+.finding { border-left:4px solid #999; padding:2px 10px; margin:8px 0; }
+.finding.sev-high { border-color:#d62728; } .finding.sev-medium { border-color:#ff7f0e; }
+.finding.sev-low { border-color:#1f77b4; }
+.finding .sev { text-transform:uppercase; font-size:11px; }
+.finding pre { background:#f5f5f5; padding:6px; overflow-x:auto; }
 footer { color:var(--muted); font-size:12px; text-align:center; margin-top:8px; }
 """
 

@@ -306,10 +306,21 @@ class Profile:
 
         return functions_table(self, self.functions(categories, top), self.categories(categories))
 
+    # ------------------------------------------------------------------ advice
+
+    def advise(self) -> Any:
+        """The advisor's findings from the profile alone (``Result.advise`` also sees the
+        values); see docs/advisor.md."""
+        from hotpipe.advise import advise
+
+        return advise(self)
+
     # ------------------------------------------------------------------ exports
 
-    def to_dict(self) -> dict[str, Any]:
-        """Plain data in the documented schema ``hotpipe.profile/1`` (docs/profiling.md)."""
+    def to_dict(self, findings: list[Any] | None = None) -> dict[str, Any]:
+        """Plain data in the documented schema ``hotpipe.profile/1`` (docs/profiling.md);
+        ``findings`` defaults to :meth:`advise`'s (pass ``result.advise()`` to include the
+        rules that need the values)."""
         steps = {step.slot: step for step in self._plan.rows or self._plan.steps}
         return {
             "schema": SCHEMA,
@@ -335,6 +346,8 @@ class Profile:
                 for n in self.nodes
             ],
             "phases": [asdict(p) | {"nodes": list(p.nodes)} for p in self.phases],
+            "findings": [f.to_dict() for f in (findings if findings is not None
+                                               else self.advise())],
             "events": [
                 {
                     "node": steps[e.step].name,
@@ -348,21 +361,23 @@ class Profile:
             ],
         }
 
-    def to_json(self, path: str | None = None, indent: int | None = 2) -> str:
+    def to_json(self, path: str | None = None, indent: int | None = 2,
+                findings: list[Any] | None = None) -> str:
         """The profile as JSON (schema ``hotpipe.profile/1``); also written to ``path``."""
-        text = json.dumps(self.to_dict(), indent=indent)
+        text = json.dumps(self.to_dict(findings), indent=indent, default=repr)
         if path is not None:
             from hotpipe._files import write_atomic
 
             write_atomic(path, text)
         return text
 
-    def to_html(self, path: str) -> str:
-        """Write a self-contained HTML report (no network): charts of time per node and per
-        phase, the timeline of chunks per worker, the projection. Returns the path."""
+    def to_html(self, path: str, findings: list[Any] | None = None) -> str:
+        """Write a self-contained HTML report (no network): the advisor's findings, charts
+        of time per node and per phase, the timeline of chunks per worker, the projection.
+        Returns the path."""
         from hotpipe.profile.html import write_html
 
-        return write_html(self, path)
+        return write_html(self, path, findings)
 
     def to_chrome_trace(self, path: str) -> str:
         """Write the timeline in the Trace Event format (Perfetto, chrome://tracing)."""

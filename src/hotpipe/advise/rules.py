@@ -1,0 +1,579 @@
+"""The advisor's rules: small objects with one method, ``check(ctx) -> findings``.
+
+Each rule reads this run's numbers from the :class:`~hotpipe.advise._context.Context` (the
+plan, the profile, and the values when known) and predicts its gain from them only; none
+carries a speed-up ratio of its own. Register a new rule with :func:`register`.
+"""
+
+from __future__ import annotations
+
+import functools
+import pickle
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from typing import Any, Protocol
+
+from hotpipe.advise._context import Context
+from hotpipe.advise._finding import Finding, severity_of
+from hotpipe.profile.format import fmt_s
+
+__all__ = ["RULES", "Rule", "register"]
+
+MIN_SHARE = 0.2
+"""A node or phase below this share of the time spent is not worth advice."""
+
+
+class Rule(Protocol):
+    id: str
+
+    def check(self, ctx: Context) -> Iterable[Finding]: ...
+
+
+RULES: dict[str, Rule] = {}
+
+
+def register(rule: Rule) -> Rule:
+    """Add ``rule`` to the registry (by its ``id``; a later one with the same id replaces it)."""
+    RULES[rule.id] = rule
+    return rule
+
+
+def _finding(ctx: Context, rule: str, node: str | None, title: str, evidence: dict[str, Any],
+             change: str, gain_s: float | None, assumption: str,
+             measured: bool = False) -> Finding:
+    pct = None if gain_s is None else ctx.pct(gain_s)
+    return Finding(rule, severity_of(pct), node, title, evidence, change.strip("\n"), gain_s,
+                   pct, assumption, measured)
+
+
+def _best_of(func: Any, repeat: int = 3) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        func()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+# ----------------------------------------------------------------------------- 1 batch
+
+
+class BatchRule:
+    """A row-wise node dominates a map: a batch implementation would pay its per-call cost
+    once per batch. The gain comes from timing the node's batch implementation (its own, or
+    one offered with ``advise(batches={name: func})``) on the run's own items against the
+    same items one by one (``measure=True``); without a timed batch the rule stays silent
+    rather than guess a ratio."""
+
+    id = "batch"
+    sample = 32
+
+    def check(self, ctx: Context) -> Iterator[Finding]:
+        if ctx.profile.mode != "map":
+            return
+        for step, n in ctx.top_level():
+            if (step.batch is not None or not step.mapped or step.nested is not None
+                    or n.items < self.sample or n.calls < n.items or ctx.share(n) < MIN_SHARE):
+                continue
+            batch = ctx.batches.get(step.name)
+            speedup = self._measure(ctx, step, batch) if ctx.measure and batch else None
+            if speedup is None:
+                continue  # a batch gain is only predicted from a timed batch, never guessed
+            seconds = ctx.run_seconds(n.wall)
+            gain = seconds * max(0.0, 1 - 1 / speedup)
+            evidence = {"calls": n.calls, "mean": n.mean, "share": ctx.share(n)}
+            evidence["batch_speedup"] = speedup
+            params = ", ".join(step.params)
+            change = (f"@{step.name}.batch\ndef {step.name}_batch({params}):\n"
+                      f"    # each parameter receives a list: return one result per item\n"
+                      f"    return [...]")
+            if speedup < 1.1:
+                continue  # measured: batching does not pay here
+            assumption = (f"every item gains what one batch of {self.sample} of this run's "
+                          f"items measured against the same items one by one ({speedup:.2g}x)")
+            yield _finding(ctx, self.id, step.name,
+                           f"{step.name} is {100 * ctx.share(n):.0f} % of the time and runs "
+                           f"once per item ({n.calls:,} calls of {fmt_s(n.mean)})",
+                           evidence, change, gain, assumption, measured=True)
+
+    def _measure(self, ctx: Context, step: Any, batch: Any) -> float | None:
+        cols = [ctx.column(a) or ctx.values.get(a) for a in step.args]
+        if any(c is None for c in cols):
+            return None
+        m = min(self.sample, ctx.profile.items)
+        lists = [c[:m] if isinstance(c, list) else [c] * m for c in cols]
+        rows = list(zip(*lists, strict=True))
+        one = _best_of(lambda: [step.func(*r) for r in rows])
+        many = _best_of(lambda: batch(*lists))
+        return one / many if many > 0 else None
+
+
+# ----------------------------------------------------------------------------- 2 resource
+
+
+class ResourceRule:
+    """A large or stateful input travels to worker processes: pickled once per map and sent
+    with every chunk (broadcast), or pickled, sent and unpickled per chunk (a column repeating
+    one object). Times the pickle round trip and a pipe transfer of the actual value;
+    suggests ``hotpipe.resource``, which sends a small declaration instead."""
+
+    id = "resource"
+
+    def check(self, ctx: Context) -> Iterator[Finding]:
+        if ctx.profile.engine != "processes" or ctx.workers < 2:
+            return
+        from hotpipe.resources import Resource
+
+        events, workers = ctx.pool_events()
+        first = min((e.step for e in events), default=0)
+        chunks = sum(1 for e in events if e.step == first)
+        for name in ctx.plan.inputs:
+            value = ctx.values.get(name)
+            col = ctx.column(name)
+            if col is not None:
+                value = col[0]
+                if not all(v is value for v in col[:: max(1, len(col) // 16)]):
+                    continue
+            if value is None or isinstance(value, Resource | int | float | str):
+                continue
+            dumps, loads, size = _round_trip(value)
+            if size < 100_000:
+                continue
+            send = _transfer(size)
+            if col is None:  # broadcast: pickled once, sent per chunk, unpickled per worker
+                cost = dumps + chunks * send + len(workers) * loads
+                how = f"with each of {chunks} chunks"
+            else:
+                cost = chunks * (dumps + send + loads)
+                how = f"and unpickled with each of {chunks} chunks"
+            gain = max(0.0, cost - len(workers) * loads)
+            yield _finding(
+                ctx, self.id, None,
+                f"input {name!r} ({size / 1e6:.3g} MB pickled) is sent to the workers {how}",
+                {"bytes": size, "dumps_s": dumps, "loads_s": loads, "send_s": send,
+                 "chunks": chunks, "workers": len(workers)},
+                f"{name} = hotpipe.resource(load_{name})  # built once in each worker\n"
+                f"pipe.map({{..., {name!r}: {name}}}, ...)",
+                gain, "building it in a worker costs what unpickling it costs (a factory that "
+                "loads it); the pickling and the copies sent per chunk go away")
+
+
+def _round_trip(value: Any) -> tuple[float, float, int]:
+    try:
+        import cloudpickle as pickler
+    except ImportError:  # pragma: no cover - a dependency of Processes
+        pickler = pickle
+    data = pickler.dumps(value)
+    dumps = _best_of(lambda: pickler.dumps(value), 2)
+    loads = _best_of(lambda: pickle.loads(data), 2)
+    return dumps, loads, len(data)
+
+
+def _transfer(nbytes: int) -> float:
+    """Seconds to send ``nbytes`` to another process as a task argument: pickled into the
+    task, through an OS pipe, unpickled (what a pool does with a chunk's payload)."""
+    import os
+    import threading
+
+    payload = bytes(nbytes)
+
+    def once() -> None:
+        r, w = os.pipe()
+        got: list[bytes] = []
+
+        def read() -> None:
+            with os.fdopen(r, "rb") as f:
+                got.append(pickle.loads(f.read()))
+
+        t = threading.Thread(target=read)
+        t.start()
+        with os.fdopen(w, "wb") as f:
+            f.write(pickle.dumps(payload, protocol=5))
+        t.join()
+
+    return _best_of(once, 2)
+
+
+# ----------------------------------------------------------------------------- 3 nested
+
+
+class NestedRule:
+    """A nested map whose own row (explode the lists, regroup the results, per-outer-item
+    steps) costs more than a list-valued node would: that node calls the inner functions from
+    a Python loop, whose cost per call is timed on this machine. Silent when the nesting is
+    cheap next to its inner rows or next to that loop."""
+
+    id = "nested"
+    ratio = 0.5
+
+    def check(self, ctx: Context) -> Iterator[Finding]:
+        rows = {n.name: n for n in ctx.profile.nodes}
+        for step in ctx.plan.rows or ctx.plan.steps:
+            if step.nested is None or step.name not in rows:
+                continue
+            own = rows[step.name]
+            inner = [rows[s.name] for s in step.nested.pre.rows + step.nested.body.rows
+                     if s.name in rows]
+            inner_wall = sum(n.wall for n in inner)
+            if own.wall < self.ratio * inner_wall or ctx.share(own) < 0.1:
+                continue
+            inner_items = max((n.items for n in inner), default=0)
+            # a list-valued node calls the inner functions from a Python loop, once per outer
+            # item: it pays that where the nested map runs C loops (timed here)
+            per_list = round(inner_items / max(own.items, 1), 1)
+            timed = _time_flat(ctx, step) if ctx.measure else None
+            if timed is not None:  # the list-valued node, timed on this run's own lists
+                loop = max(0.0, timed - inner_wall)
+            else:  # estimated; it has come out up to 2x low, so ask for a 2x margin
+                loop = 2 * own.items * len(inner) * _flat_cost(min(per_list, 1000.0))
+            gain = ctx.run_seconds(own.wall - loop)
+            if gain <= 0:
+                continue
+            body = step.nested.body.steps
+            call = body[0].name.rpartition("/")[2] if body else "inner"
+            over = step.nested.over[0] if step.nested.over else "item"
+            change = (f"@node(output={step.outputs[0]!r})\n"
+                      f"def {step.name}_flat({step.args[0]}):\n"
+                      f"    return [{call}({over}) for {over} in {step.args[0]}]  "
+                      f"# instead of the nested map")
+            yield _finding(
+                ctx, self.id, step.name,
+                f"nested map {step.name} spends {fmt_s(own.wall)} exploding and regrouping "
+                f"vs {fmt_s(inner_wall)} in its inner nodes",
+                {"nested_wall": own.wall, "inner_wall": inner_wall, "outer_items": own.items,
+                 "inner_items": inner_items, "python_loop_s": loop},
+                change, gain,
+                ("a list-valued node, timed on this run's lists, costs what it did here "
+                 if timed is not None else
+                 "a list-valued node costs the inner work plus a Python call and loop per "
+                 f"outer item (at most {fmt_s(loop / max(own.items, 1))} each with "
+                 f"{per_list:g} inner items: twice what a loop timed on this machine costs) ")
+                + "instead of the explode/regroup time", measured=timed is not None)
+
+
+def _time_flat(ctx: Context, step: Any) -> float | None:
+    """Seconds a list-valued node takes on this run's lists: one inner step reading the one
+    ``over`` value, its lists known from the values (else None)."""
+    nested = step.nested
+    body = nested.body.steps
+    if len(body) != 1 or nested.pre.steps or len(nested.over) != 1:
+        return None
+    if body[0].args != nested.over or nested.over[0] not in nested.args:
+        return None
+    column = ctx.column(step.args[nested.args.index(nested.over[0])])
+    if column is None:
+        return None
+    func = body[0].func
+
+    def flat(vs: list[Any]) -> list[Any]:
+        return [func(v) for v in vs]
+
+    return _best_of(lambda: list(map(flat, column)))
+
+
+@functools.cache
+def _flat_cost(per_list: float, n: int = 10_000) -> float:
+    """Seconds per outer item that a list-valued node, ``[node(v) for v in vs]`` over lists
+    of ``per_list`` items on average, costs beyond running the inner function in a C loop
+    over one flat column (what the nested map does): a Python call per outer item, a loop
+    and a list per outer item, a node call per inner item. Timed on this machine."""
+    from hotpipe.node import node
+
+    def ident(v: Any) -> Any:
+        return v
+
+    wrapped = node(ident)
+
+    def per_outer(vs: list[Any]) -> list[Any]:
+        return [wrapped(v) for v in vs]
+
+    sizes = [int((i + 1) * per_list) - int(i * per_list) for i in range(n)]
+    lists = [list(range(k)) for k in sizes]
+    flat = [v for vs in lists for v in vs]
+    loop = _best_of(lambda: list(map(per_outer, lists)))
+    cloop = _best_of(lambda: list(map(ident, flat)))
+    return max(0.0, loop - cloop) / n
+
+
+# ----------------------------------------------------------------------------- 4 cache
+
+
+class CacheRule:
+    """A cached node that is cheaper to recompute than to load, or whose hit rate is low in a
+    run that found earlier entries (keys that change between runs)."""
+
+    id = "cache"
+
+    def check(self, ctx: Context) -> Iterator[Finding]:
+        nodes = ctx.profile.nodes
+        read = sum(n.bytes_read for n in nodes) or 1
+        for n in nodes:
+            lookups = n.hits + n.misses
+            if not lookups:
+                continue
+            load = ctx.profile.framework_wall * n.bytes_read / read
+            timed = self._recompute(ctx, n.name, n.hits) if ctx.measure and n.hits else None
+            compute = n.saved if timed is None else timed
+            if n.hits and load > 1.2 * compute and load - compute > 0.01 * ctx.profile.wall:
+                yield _finding(
+                    ctx, self.id, n.name,
+                    f"loading {n.name}'s results takes longer than computing them",
+                    {"hits": n.hits, "saved_s": n.saved, "recompute_s": compute,
+                     "load_s": load, "bytes_read": n.bytes_read},
+                    f"@node(cache=False)  # on {n.name}: recompute instead of loading",
+                    load - compute,
+                    "the framework's time is cache reads in proportion to the bytes each "
+                    "node read; recomputing costs "
+                    + ("what a quick run of the node on this run's inputs took"
+                       if timed is not None else "what the hits took when they were computed "
+                       "(measure=True times it again: a first computation is often slower)"),
+                    measured=timed is not None)
+            elif n.hits and n.hits < 0.5 * lookups:
+                yield _finding(
+                    ctx, self.id, n.name,
+                    f"{n.name} hit the cache for {n.hits} of {lookups} items: most keys "
+                    "changed since the entries were written",
+                    {"hits": n.hits, "misses": n.misses, "mean": n.mean},
+                    f"# give {n.name}'s inputs stable fingerprints (__cache_key__), or pin "
+                    f"its code with @node(version=...)",
+                    ctx.run_seconds(n.wall),
+                    "every miss would hit with stable keys")
+
+
+    @staticmethod
+    def _recompute(ctx: Context, name: str, hits: int) -> float | None:
+        """Seconds to compute ``hits`` items again: the node timed on up to 32 of this run's
+        inputs (None when its inputs are not known)."""
+        step = ctx.step(name)
+        cols = [ctx.column(a) if ctx.column(a) is not None else ctx.values.get(a)
+                for a in step.args]
+        if any(c is None for c in cols) or step.batch is not None:
+            return None
+        m = min(32, ctx.profile.items)
+        rows = list(zip(*(c[:m] if isinstance(c, list) and len(c) == ctx.profile.items
+                          else [c] * m for c in cols), strict=True))
+        return _best_of(lambda: [step.func(*r) for r in rows]) / m * hits
+
+
+# ----------------------------------------------------------------------------- 5 parallel
+
+
+class ParallelRule:
+    """On several workers, idle time at the end (stragglers: a few chunks hold most of the
+    time) wastes the pool: measured as each worker's idle tail after its last chunk; the gain
+    is the span down to the even spread of the busy time (never below the longest item)."""
+
+    id = "parallel"
+    tail = 0.25
+
+    def check(self, ctx: Context) -> Iterator[Finding]:
+        events = ctx.profile.stats.events
+        if ctx.workers < 2 or not events:
+            return
+        end = max(e.end for e in events)
+        start = min(e.start for e in events)
+        span = end - start
+        pool, workers = ctx.pool_events()
+        if len(workers) < 2:
+            return
+        pool_start = min(e.start for e in pool)
+        last: dict[tuple[int, int], float] = {}
+        for e in pool:
+            last[(e.pid, e.tid)] = max(last.get((e.pid, e.tid), 0.0), e.end)
+        idle = sum(end - t for t in last.values()) / len(last)
+        busy = sum(e.end - e.start for e in pool)
+        longest = sum(n.max or 0.0 for n in ctx.profile.nodes if n.per_item)
+        ideal = max(longest, busy / len(last))
+        gain = max(0.0, (end - pool_start) - ideal)
+        if span <= 0 or idle < self.tail * span or gain < 0.1 * ctx.profile.wall:
+            return
+        worst = max(ctx.profile.nodes, key=lambda n: n.wall)
+        yield _finding(
+            ctx, self.id, worst.name,
+            f"workers sat idle {100 * idle / span:.0f} % of the map at its end: a few chunks "
+            f"of {worst.name} hold most of its time",
+            {"workers": len(last), "idle_tail_s": idle, "span_s": span, "busy_s": busy,
+             "longest_item_s": longest},
+            "engine = Threads(chunk_size=1)  # or Processes(chunk_size=1): one item per chunk "
+            "balances the slow items",
+            gain, "the work could be spread evenly over the workers, down to the longest "
+            "single item (busy time / workers, or the longest item if larger)")
+
+
+# ----------------------------------------------------------------------------- 6 engine
+
+
+class EngineRule:
+    """The engine does not fit the work: a waiting node on Processes (Threads wait as well
+    and start at no cost), a CPU-bound Python node on Threads (the GIL runs one at a time),
+    a map on a pool where pool overhead is most of the time (Local)."""
+
+    id = "engine"
+
+    def check(self, ctx: Context) -> Iterator[Finding]:
+        p = ctx.profile
+        if p.mode != "map" or p.engine not in ("threads", "processes"):
+            return
+        spent = ctx.spent
+        if ctx.workers > 1 and p.framework_wall > 0.5 * p.wall and p.wall > 0.02:
+            seq = p.node_wall
+            yield _finding(
+                ctx, self.id, None,
+                f"the pool's overhead is {100 * p.framework_wall / p.wall:.0f} % of the "
+                f"call: {p.items:,} items are too little work for {ctx.workers} workers",
+                {"framework_s": p.framework_wall, "node_wall_s": seq, "wall_s": p.wall,
+                 "workers": ctx.workers},
+                "engine = hotpipe.Local()  # the nodes' own time, without the pool",
+                max(0.0, p.wall - seq), "on Local the call costs the nodes' summed time")
+            return
+        for step, n in ctx.top_level():
+            if not step.mapped or n.cpu is None or n.wall < 0.3 * spent or n.wall <= 0:
+                continue
+            busy = n.cpu / n.wall
+            if p.engine == "processes" and busy < 0.3:
+                threads = 4 * ctx.workers
+                seconds = ctx.run_seconds(n.wall)
+                yield _finding(
+                    ctx, self.id, n.name,
+                    f"{n.name} waits {100 * (1 - busy):.0f} % of its time on a process pool",
+                    {"cpu_over_wall": busy, "wall": n.wall, "workers": ctx.workers},
+                    f"engine = hotpipe.Threads({threads})  # {n.name} waits, it does not compute",
+                    seconds * (1 - ctx.workers / threads),
+                    f"waiting overlaps on {threads} threads as it did on {ctx.workers} "
+                    "processes")
+            elif (p.engine == "threads" and (p.parallelism or 0) < 1.3
+                  and n.cpu >= 0.3 * ctx.run_seconds(n.wall)):
+                # on threads a GIL-bound node's own wall counts the wait for the GIL: its CPU
+                # against the elapsed time it accounts for shows it computes
+                cores = _free_cores(p.parallelism or 1.0, ctx.workers)
+                if cores < 2:
+                    continue  # no idle core for a second process: nothing to gain now
+                seconds = ctx.run_seconds(n.wall)
+                yield _finding(
+                    ctx, self.id, n.name,
+                    f"{n.name} computes in Python on threads: the GIL runs one at a time "
+                    f"(parallelism {p.parallelism:.2f} on {ctx.workers} workers)",
+                    {"cpu_s": n.cpu, "wall_s": ctx.run_seconds(n.wall),
+                     "parallelism": p.parallelism, "cores_free": cores},
+                    f"engine = hotpipe.Processes({cores})  # {n.name} is CPU-bound Python",
+                    seconds * (1 - 1 / cores),
+                    f"{cores} cores are free (cores minus the load average of other work) "
+                    f"and pickling the items costs little next to {fmt_s(n.mean)} per item")
+
+
+def _free_cores(own_parallelism: float, workers: int) -> int:
+    """Cores another process could use now: the machine's, minus the 1-minute load average
+    that is not this call's own (what other programs keep busy), capped at ``workers``."""
+    import os
+
+    cores = os.cpu_count() or 1
+    try:
+        others = max(0.0, os.getloadavg()[0] - own_parallelism)
+    except OSError:  # pragma: no cover - no load average on this platform
+        others = 0.0
+    return max(1, min(workers, int(cores - others + 0.5)))
+
+
+# ----------------------------------------------------------------------------- 7 duplicates
+
+
+class DuplicatesRule:
+    """An expensive node called again on inputs it already saw in this map: the duplicates,
+    counted on the values, cost the node's mean each."""
+
+    id = "duplicates"
+    min_fraction = 0.1
+
+    def check(self, ctx: Context) -> Iterator[Finding]:
+        if ctx.profile.mode != "map":
+            return
+        for step, n in ctx.top_level():
+            if (not step.mapped or not step.node.cache or step.nested is not None
+                    or ctx.share(n) < MIN_SHARE):
+                continue
+            cols = [ctx.column(a) for a in step.args]
+            known = all(c is not None or a in ctx.values for c, a in zip(cols, step.args,
+                                                                         strict=True))
+            mapped = [c for c in cols if c is not None]
+            if not known or not mapped:
+                continue  # without the values the duplicates cannot be counted
+            keys = Counter(_key(row) for row in zip(*mapped, strict=True))
+            dupes = n.items - len(keys)
+            if dupes < self.min_fraction * n.items:
+                continue
+            gain = ctx.run_seconds(n.mean * dupes)
+            yield _finding(
+                ctx, self.id, step.name,
+                f"{step.name} ran {n.items:,} times on {len(keys):,} distinct inputs",
+                {"items": n.items, "distinct": len(keys), "duplicates": dupes,
+                 "mean": n.mean},
+                f"{_decorator(step.node)}\n@functools.cache  # {step.name} is pure: compute "
+                f"each input once\ndef {step.node.func.__name__}({', '.join(step.params)}):"
+                "\n    ...",
+                gain, "duplicates cost the node's mean item; a memo lookup costs nothing "
+                "(on Processes each worker keeps its own memo)")
+
+
+def _decorator(n: Any) -> str:
+    """The node's own ``@node(...)`` line, as the user would have written it."""
+    out = n.outputs[0] if len(n.outputs) == 1 else n.outputs
+    parts = [f"output={out!r}"]
+    if n.name != getattr(n.func, "__name__", n.name):
+        parts.append(f"name={n.name!r}")
+    if n.phase:
+        parts.append(f"phase={n.phase!r}")
+    return f"@node({', '.join(parts)})"
+
+
+def _key(row: tuple[Any, ...]) -> Any:
+    try:
+        hash(row)
+        return row
+    except TypeError:
+        return repr(row)
+
+
+# ----------------------------------------------------------------------------- 8 scaling
+
+
+class ScalingRule:
+    """A phase that scales with the items and comes to dominate: the projection to 10x the
+    items says where the time will go, which this run's shares hide."""
+
+    id = "scaling"
+    factor = 10
+    rise = 10.0
+
+    def check(self, ctx: Context) -> Iterator[Finding]:
+        p = ctx.profile
+        if p.mode != "map" or len(p.phases) < 2 or p.items < 2:
+            return
+        target = p.items * self.factor
+        proj = p.project(target)
+        total = sum(v for k, v in proj.phases.items() if k != "(framework)") or 1e-300
+        now = {ph.name: ph.percent for ph in p.phases}
+        for name, seconds in proj.phases.items():
+            if name == "(framework)" or name not in now:
+                continue
+            later = 100 * seconds / total
+            if later < 50 or later - now[name] < self.rise:
+                continue
+            top = max((n for n in p.nodes if n.phase == name), key=lambda n: n.wall)
+            yield Finding(
+                self.id, "info", top.name,
+                f"phase {name} is {now[name]:.0f} % now; at {target:,} items it is "
+                f"{later:.0f} % ({fmt_s(seconds)} of {fmt_s(proj.total)})",
+                {"items": p.items, "share_now": now[name], "projected_items": target,
+                 "projected_share": later, "projected_total_s": proj.total},
+                f"# optimise phase {name!r} first (its largest node: {top.name}); "
+                f"profile.project(items={target}) shows it",
+                None, None,
+                "the linear model of profile.project: new items cost what these did; "
+                "once-per-call nodes do not grow",
+                extra={"projected_phase_s": seconds, "projected_total_s": proj.total})
+
+
+for _rule in (BatchRule(), ResourceRule(), NestedRule(), CacheRule(), ParallelRule(),
+              EngineRule(), DuplicatesRule(), ScalingRule()):
+    register(_rule)
