@@ -33,17 +33,22 @@ def __getattr__(name: str) -> object:
         from hotpipe.cache import Cache
 
         return Cache
+    if name == "Daft":  # hotpipe.engines.daft imports daft itself only when a map runs
+        from hotpipe.engines.daft import Daft
+
+        return Daft
     raise AttributeError(f"module 'hotpipe' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | {"Cache"})
+    return sorted(set(globals()) | {"Cache", "Daft"})
 
 __all__ = [
     "FAILED",
     "Cache",
     "CacheKeyError",
     "CycleError",
+    "Daft",
     "DefinitionError",
     "Edge",
     "Engine",

@@ -1,0 +1,251 @@
+"""``Daft``: a map as one Daft query, on Daft's native runner or on Ray.
+
+The engine is an adapter of the one scheduling loop (:func:`hotpipe.schedule.run_map`): the
+broadcast steps run once in the driver, and the mapped items become one Daft DataFrame with an
+index column. Every per-item step of the plan runs *fused* in one ``@daft.func.batch`` UDF:
+each batch of rows crosses from Rust to Python once and goes through hotpipe's column executor
+(``job.runner.columns``: node by node, ``list.extend(map(func, *columns))``), never one
+crossing per row and node. So values, failures (``NodeError`` with the item index and the
+original type), nested maps, resources, batch nodes, async nodes and the cache behave exactly
+as on ``Local``. Results are put back in item order from the index column (Ray returns rows
+out of order).
+
+Daft fixes its runner once per process: ``Daft(runner="ray")`` calls ``daft.set_runner_ray``
+(joining ``address`` when given) the first time it runs, and a process that already runs
+Daft on the other runner gets an ``InputError`` saying so.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from concurrent.futures import Future
+from time import perf_counter
+from typing import Any
+
+from hotpipe.engines.base import Engine
+from hotpipe.errors import InputError
+from hotpipe.plan import Plan
+from hotpipe.profile.stats import Stats
+from hotpipe.schedule import NO_PROBE, Job, Probe, chunk_stats
+
+__all__ = ["INSTALL", "Daft", "require_daft"]
+
+INSTALL = "pip install 'hotpipe[daft]'  (or: pip install daft 'ray[default]')"
+_RUNNERS = ("native", "ray")
+_CHOSEN: dict[str, str] = {}  # the Daft runner this process uses, once chosen
+_LOCK = threading.Lock()
+
+
+class MissingDaft(InputError, ImportError):
+    """Daft (or Ray) is not installed: the message gives the install command."""
+
+
+def require_daft(what: str = "daft") -> Any:
+    """Import ``daft`` (or ``ray``), or raise a hotpipe error naming the install command."""
+    try:
+        if what == "ray":
+            import ray
+
+            return ray
+        import daft
+
+        return daft
+    except ImportError as exc:
+        raise MissingDaft(
+            f"hotpipe.Daft needs the optional dependency {what!r}, which is not installed "
+            f"({exc}). Install it with: {INSTALL}"
+        ) from exc
+
+
+class Daft(Engine):
+    """Run each map as one Daft query: ``runner="native"`` (this process, Daft's threads) or
+    ``runner="ray"`` (a local Ray started on first use, or the cluster at ``address``).
+
+    ``batch_size`` is the rows per batch UDF call (default: about four batches per CPU, at most
+    4096 rows); ``partitions`` splits the DataFrame for Ray (default: the cluster's CPUs).
+    ``run`` (one item) runs in the caller: a single item gains nothing from a query.
+    """
+
+    name = "daft"
+    wants_probe = False
+    window = 1  # one Daft query at a time; Daft parallelises inside it
+
+    def __init__(self, runner: str = "native", address: str | None = None,
+                 batch_size: int | None = None, partitions: int | None = None) -> None:
+        if runner not in _RUNNERS:
+            raise InputError(f"Daft(runner={runner!r}): choose one of {list(_RUNNERS)}.")
+        if address is not None and runner != "ray":
+            raise InputError(f"Daft(address={address!r}) joins a Ray cluster: use "
+                             "Daft(runner='ray', address=...).")
+        for label, value in (("batch_size", batch_size), ("partitions", partitions)):
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise InputError(f"Daft({label}={value!r}): must be an int >= 1 or None.")
+        self.runner = runner
+        self.address = address
+        self.batch_size = batch_size
+        self.partitions = partitions
+        self.workers = os.cpu_count() or 1
+        self._last: dict[str, float] = {}
+
+    @property
+    def stream_chunk(self) -> int:
+        return 65_536
+
+    # ------------------------------------------------------------------ the runner
+
+    def _daft(self) -> Any:
+        daft = require_daft()
+        if self.runner == "ray":
+            require_daft("ray")
+        with _LOCK:
+            chosen = _CHOSEN.get("runner")
+            if chosen is None:
+                if self.runner == "ray":
+                    daft.set_runner_ray(address=self.address)
+                else:
+                    daft.set_runner_native()
+                _CHOSEN["runner"] = self.runner
+            elif chosen != self.runner:
+                raise InputError(
+                    f"Daft(runner={self.runner!r}): this process already runs Daft on the "
+                    f"{chosen!r} runner, and Daft fixes its runner once per process. Use "
+                    f"Daft(runner={chosen!r}) here, or run the other in a subprocess."
+                )
+        return daft
+
+    # ------------------------------------------------------------------ adapter protocol
+
+    def plan_chunks(self, job: Job, probe: Probe, rest: int, notes: list[str]) -> int | None:
+        return max(rest, 1)  # the whole map is one query; Daft splits it into batches
+
+    def prepare(self, job: Job, probe: Probe) -> Any:
+        return self._daft()
+
+    def submit(self, handle: Any, job: Job, start: int, stop: int) -> Future:
+        fut: Future = Future()
+        try:
+            fut.set_result(self._query(handle, job, start, stop))
+        except BaseException as exc:
+            fut.set_exception(exc)
+        return fut
+
+    def run_map(self, plan: Plan, columns: dict[str, list[Any]], scalars: dict[str, Any],
+                n: int, on_error: str, on_progress: Any = None, runner: Any = None,
+                broadcast: Any = None, offset: int = 0) -> Any:
+        self._last = {}
+        outcome = super().run_map(plan, columns, scalars, n, on_error, on_progress, runner,
+                                  broadcast, offset)
+        if self._last:
+            last = self._last
+            outcome.notes.append(
+                f"daft: {int(last['rows']):,} items as one Daft query on the {self.runner} "
+                f"runner: {int(last['batches'])} batch UDF call(s) of the fused plan "
+                f"({int(last['steps'])} per-item step(s)), {last['query'] * 1e3:.3g} ms in "
+                f"the query of which {last['overhead'] * 1e3:.3g} ms Daft's own overhead "
+                "(query time minus the time inside the UDF)"
+            )
+        return outcome
+
+    # ------------------------------------------------------------------ one query
+
+    def _batch_rows(self, n: int) -> int:
+        if self.batch_size:
+            return self.batch_size
+        return max(1, min(4096, -(-n // (self.workers * 4))))
+
+    def _query(self, daft: Any, job: Job, start: int, stop: int
+               ) -> tuple[dict[str, list[Any]], Stats]:
+        from daft import DataType, Series
+
+        n = stop - start
+        chunk = job.chunk(start, stop)
+        plan, bc, runner, on_error = job.plan, job.bc, job.runner, job.on_error
+        base = job.offset + start
+        outputs = plan.outputs
+
+        @daft.func.batch(return_dtype=DataType.python(), batch_size=self._batch_rows(n))
+        def hotpipe_plan(index: Series) -> Series:
+            rows = index.to_pylist()
+            return Series.from_pylist(_run_batch(plan, chunk, bc, runner, on_error, base,
+                                                 rows, outputs),
+                                      dtype=DataType.python())
+
+        t0 = perf_counter()
+        df = daft.from_pydict({"__hotpipe_index": list(range(n))})
+        if self.runner == "ray":
+            df = df.into_partitions(self.partitions or max(1, min(n, self.workers)))
+        df = df.with_column("__hotpipe_out", hotpipe_plan(df["__hotpipe_index"]))
+        result = df.to_pydict()
+        query = perf_counter() - t0
+        return self._gather(job, n, result, query)
+
+    def _gather(self, job: Job, n: int, result: dict[str, list[Any]], query: float
+                ) -> tuple[dict[str, list[Any]], Stats]:
+        plan = job.plan
+        stats = chunk_stats(plan, NO_PROBE)
+        stats.chunks = 0
+        columns: dict[str, list[Any]] = {name: [None] * n for name in plan.outputs}
+        failure: tuple[int, BaseException] | None = None
+        inside = 0.0
+        batches = 0
+        for i, row in zip(result["__hotpipe_index"], result["__hotpipe_out"], strict=True):
+            values, extra = row
+            if extra is not None:
+                batches += 1
+                kind, payload, seconds = extra
+                inside += seconds
+                if kind == "stats":
+                    stats.merge(payload)
+                elif failure is None or i < failure[0]:
+                    failure = (i, payload)
+            if values is not None:
+                for name, value in zip(plan.outputs, values, strict=True):
+                    columns[name][i] = value
+        if failure is not None:
+            raise failure[1]
+        self._last = {"rows": n, "batches": batches, "query": query,
+                      "overhead": max(0.0, query - inside),
+                      "steps": sum(1 for s in plan.steps if s.mapped)}
+        return columns, stats
+
+
+def _runs(rows: list[int]) -> list[tuple[int, int, int]]:
+    """Contiguous runs of a batch's row numbers: (position in the batch, first, stop)."""
+    runs: list[tuple[int, int, int]] = []
+    pos = 0
+    while pos < len(rows):
+        end = pos + 1
+        while end < len(rows) and rows[end] == rows[end - 1] + 1:
+            end += 1
+        runs.append((pos, rows[pos], rows[end - 1] + 1))
+        pos = end
+    return runs
+
+
+def _run_batch(plan: Plan, chunk: dict[str, list[Any]], bc: Any, runner: Any, on_error: str,
+               base: int, rows: list[int], outputs: tuple[str, ...]) -> list[Any]:
+    """One batch UDF call: the fused per-item steps over each contiguous run of its rows.
+
+    Each row gets ``(values, extra)``; the first row of a run carries ``extra`` =
+    ``("stats", Stats, seconds)`` or ``("error", NodeError, seconds)``.
+    """
+    out: list[Any] = [None] * len(rows)
+    for pos, a, b in _runs(rows):
+        t0 = perf_counter()
+        stats = chunk_stats(plan, NO_PROBE)
+        cols = {k: v[a:b] for k, v in chunk.items()}
+        try:
+            produced = runner.columns(plan, cols, bc, b - a, base + a, on_error, stats)
+        except Exception as exc:
+            out[pos] = (None, ("error", exc, perf_counter() - t0))
+            for j in range(pos + 1, pos + b - a):
+                out[j] = (None, None)
+            continue
+        seconds = perf_counter() - t0
+        lists = [produced[name] for name in outputs]
+        for j in range(b - a):
+            out[pos + j] = (tuple(col[j] for col in lists), None)
+        first = out[pos]
+        out[pos] = (first[0], ("stats", stats, seconds))
+    return out
