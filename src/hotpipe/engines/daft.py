@@ -24,7 +24,7 @@ from time import perf_counter
 from typing import Any
 
 from hotpipe.engines.base import Engine
-from hotpipe.errors import InputError
+from hotpipe.errors import InputError, NodeError
 from hotpipe.plan import Plan
 from hotpipe.profile.stats import Stats
 from hotpipe.schedule import NO_PROBE, Job, Probe, chunk_stats
@@ -35,6 +35,8 @@ INSTALL = "pip install 'hotpipe[daft]'  (or: pip install daft 'ray[default]')"
 _RUNNERS = ("native", "ray")
 _CHOSEN: dict[str, str] = {}  # the Daft runner this process uses, once chosen
 _LOCK = threading.Lock()
+_KEPT: dict[str, Any] = {}  # resource declarations kept alive in a worker (insertion order)
+_KEEP_MAX = 16
 
 
 class MissingDaft(InputError, ImportError):
@@ -163,13 +165,25 @@ class Daft(Engine):
         plan, bc, runner, on_error = job.plan, job.bc, job.runner, job.on_error
         base = job.offset + start
         outputs = plan.outputs
+        remote = self.runner == "ray"
 
-        @daft.func.batch(return_dtype=DataType.python(), batch_size=self._batch_rows(n))
-        def hotpipe_plan(index: Series) -> Series:
-            rows = index.to_pylist()
-            return Series.from_pylist(_run_batch(plan, chunk, bc, runner, on_error, base,
-                                                 rows, outputs),
-                                      dtype=DataType.python())
+        payload = (plan, chunk, bc, runner, on_error, base, outputs, remote)
+
+        # a class, not a function: Daft builds it once per worker and keeps it for every
+        # batch there, so the resources it holds (declarations in ``bc``) are built once per
+        # worker process and stay alive for the whole query
+        @daft.cls(**_hints(plan))
+        class HotpipePlan:
+            def __init__(self, payload: tuple) -> None:
+                self.payload = payload
+                _keep_resources(payload[2])
+
+            @daft.method.batch(return_dtype=DataType.python(), batch_size=self._batch_rows(n))
+            def __call__(self, index: Series) -> Series:
+                return Series.from_pylist(_run_batch(*self.payload, index.to_pylist()),
+                                          dtype=DataType.python())
+
+        hotpipe_plan = HotpipePlan(payload)
 
         t0 = perf_counter()
         df = daft.from_pydict({"__hotpipe_index": list(range(n))})
@@ -203,11 +217,45 @@ class Daft(Engine):
                 for name, value in zip(plan.outputs, values, strict=True):
                     columns[name][i] = value
         if failure is not None:
+            if isinstance(failure[1], NodeError):
+                from hotpipe.engines.processes import _reraise
+
+                _reraise(failure[1])  # with the original exception as its cause
             raise failure[1]
         self._last = {"rows": n, "batches": batches, "query": query,
                       "overhead": max(0.0, query - inside),
                       "steps": sum(1 for s in plan.steps if s.mapped)}
         return columns, stats
+
+
+def _keep_resources(bc: Any) -> None:
+    """Hold this process's copies of the map's resource declarations past the task.
+
+    A resource is built once per process while a copy of its declaration is alive; Ray
+    unpickles the UDF once per partition, and dropping that copy at the end of a task
+    would free the built object and rebuild it for the next partition. The last
+    ``_KEEP_MAX`` declarations stay alive here instead.
+    """
+    from hotpipe.resources import Resource
+
+    for value in bc.values.values():
+        if type(value) is Resource:
+            with _LOCK:
+                _KEPT.pop(value.token, None)
+                _KEPT[value.token] = value
+                while len(_KEPT) > _KEEP_MAX:
+                    _KEPT.pop(next(iter(_KEPT)))
+
+
+def _hints(plan: Plan) -> dict[str, Any]:
+    """The nodes' ``cpus``/``gpus`` hints as Daft's UDF options (the largest of the mapped
+    steps: they run fused in one UDF)."""
+    options: dict[str, Any] = {}
+    for key in ("cpus", "gpus"):
+        values = [getattr(s.node.hints, key) or 0 for s in plan.steps if s.mapped]
+        if values and max(values) > 0:
+            options[key] = max(values)
+    return options
 
 
 def _runs(rows: list[int]) -> list[tuple[int, int, int]]:
@@ -224,7 +272,8 @@ def _runs(rows: list[int]) -> list[tuple[int, int, int]]:
 
 
 def _run_batch(plan: Plan, chunk: dict[str, list[Any]], bc: Any, runner: Any, on_error: str,
-               base: int, rows: list[int], outputs: tuple[str, ...]) -> list[Any]:
+               base: int, outputs: tuple[str, ...], remote: bool,
+               rows: list[int]) -> list[Any]:
     """One batch UDF call: the fused per-item steps over each contiguous run of its rows.
 
     Each row gets ``(values, extra)``; the first row of a run carries ``extra`` =
@@ -238,6 +287,10 @@ def _run_batch(plan: Plan, chunk: dict[str, list[Any]], bc: Any, runner: Any, on
         try:
             produced = runner.columns(plan, cols, bc, b - a, base + a, on_error, stats)
         except Exception as exc:
+            if remote and isinstance(exc, NodeError):  # to cross a process: picklable
+                from hotpipe.engines.processes import _portable
+
+                exc = _portable(exc)
             out[pos] = (None, ("error", exc, perf_counter() - t0))
             for j in range(pos + 1, pos + b - a):
                 out[j] = (None, None)
