@@ -64,8 +64,9 @@ class Daft(Engine):
     """Run each map as one Daft query: ``runner="native"`` (this process, Daft's threads) or
     ``runner="ray"`` (a local Ray started on first use, or the cluster at ``address``).
 
-    ``batch_size`` is the rows per batch UDF call (default: about four batches per CPU, at most
-    4096 rows); ``partitions`` splits the DataFrame for Ray (default: the cluster's CPUs).
+    ``batch_size`` is the rows per batch UDF call (default: Daft's morsel size; a fixed size
+    on a column of Python objects costs Daft a re-chunking, measured ~2.5 us per row);
+    ``partitions`` splits the DataFrame for Ray (default: the cluster's CPUs).
     ``run`` (one item) runs in the caller: a single item gains nothing from a query.
     """
 
@@ -151,11 +152,6 @@ class Daft(Engine):
 
     # ------------------------------------------------------------------ one query
 
-    def _batch_rows(self, n: int) -> int:
-        if self.batch_size:
-            return self.batch_size
-        return max(1, min(4096, -(-n // (self.workers * 4))))
-
     def _query(self, daft: Any, job: Job, start: int, stop: int
                ) -> tuple[dict[str, list[Any]], Stats]:
         from daft import DataType, Series
@@ -172,13 +168,15 @@ class Daft(Engine):
         # a class, not a function: Daft builds it once per worker and keeps it for every
         # batch there, so the resources it holds (declarations in ``bc``) are built once per
         # worker process and stay alive for the whole query
-        @daft.cls(**_hints(plan))
+        # native: in this process (Daft would otherwise run a class in a subprocess and
+        # pickle the payload to it); Ray: Daft's own worker processes
+        @daft.cls(**_hints(plan), use_process=False if not remote else None)
         class HotpipePlan:
             def __init__(self, payload: tuple) -> None:
                 self.payload = payload
                 _keep_resources(payload[2])
 
-            @daft.method.batch(return_dtype=DataType.python(), batch_size=self._batch_rows(n))
+            @daft.method.batch(return_dtype=DataType.python(), batch_size=self.batch_size)
             def __call__(self, index: Series) -> Series:
                 return Series.from_pylist(_run_batch(*self.payload, index.to_pylist()),
                                           dtype=DataType.python())
@@ -190,7 +188,7 @@ class Daft(Engine):
         if self.runner == "ray":
             df = df.into_partitions(self.partitions or max(1, min(n, self.workers)))
         df = df.with_column("__hotpipe_out", hotpipe_plan(df["__hotpipe_index"]))
-        result = df.to_pydict()
+        result = df.select("__hotpipe_out").to_pydict()
         query = perf_counter() - t0
         return self._gather(job, n, result, query)
 
@@ -203,19 +201,18 @@ class Daft(Engine):
         failure: tuple[int, BaseException] | None = None
         inside = 0.0
         batches = 0
-        for i, row in zip(result["__hotpipe_index"], result["__hotpipe_out"], strict=True):
-            values, extra = row
-            if extra is not None:
-                batches += 1
-                kind, payload, seconds = extra
-                inside += seconds
-                if kind == "stats":
-                    stats.merge(payload)
-                elif failure is None or i < failure[0]:
-                    failure = (i, payload)
-            if values is not None:
-                for name, value in zip(plan.outputs, values, strict=True):
-                    columns[name][i] = value
+        for row in result["__hotpipe_out"]:
+            if row is None:  # a row inside a run: its values came with the run's first row
+                continue
+            a, b, produced, (kind, payload, seconds) = row
+            batches += 1
+            inside += seconds
+            if kind == "stats":
+                stats.merge(payload)
+                for name, col in columns.items():
+                    col[a:b] = produced[name]
+            elif failure is None or a < failure[0]:
+                failure = (a, payload)
         if failure is not None:
             if isinstance(failure[1], NodeError):
                 from hotpipe.engines.processes import _reraise
@@ -276,8 +273,9 @@ def _run_batch(plan: Plan, chunk: dict[str, list[Any]], bc: Any, runner: Any, on
                rows: list[int]) -> list[Any]:
     """One batch UDF call: the fused per-item steps over each contiguous run of its rows.
 
-    Each row gets ``(values, extra)``; the first row of a run carries ``extra`` =
-    ``("stats", Stats, seconds)`` or ``("error", NodeError, seconds)``.
+    The first row of a run carries the whole run, ``(first, stop, columns, extra)`` with
+    ``extra`` = ``("stats", Stats, seconds)`` or ``("error", NodeError, seconds)``; the other
+    rows are None. One Python object per run, not per row, crosses back to Daft.
     """
     out: list[Any] = [None] * len(rows)
     for pos, a, b in _runs(rows):
@@ -291,14 +289,8 @@ def _run_batch(plan: Plan, chunk: dict[str, list[Any]], bc: Any, runner: Any, on
                 from hotpipe.engines.processes import _portable
 
                 exc = _portable(exc)
-            out[pos] = (None, ("error", exc, perf_counter() - t0))
-            for j in range(pos + 1, pos + b - a):
-                out[j] = (None, None)
+            out[pos] = (a, b, None, ("error", exc, perf_counter() - t0))
             continue
-        seconds = perf_counter() - t0
-        lists = [produced[name] for name in outputs]
-        for j in range(b - a):
-            out[pos + j] = (tuple(col[j] for col in lists), None)
-        first = out[pos]
-        out[pos] = (first[0], ("stats", stats, seconds))
+        kept = {name: list(produced[name]) for name in outputs}
+        out[pos] = (a, b, kept, ("stats", stats, perf_counter() - t0))
     return out
