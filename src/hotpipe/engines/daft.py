@@ -172,7 +172,11 @@ class Daft(Engine):
         # pickle the payload to it); Ray: Daft's own worker processes
         @daft.cls(**_hints(plan), use_process=False if not remote else None)
         class HotpipePlan:
-            def __init__(self, payload: tuple) -> None:
+            def __init__(self, payload: tuple | bytes) -> None:
+                if isinstance(payload, bytes):  # pickled once in the driver (Ray)
+                    import cloudpickle
+
+                    payload = cloudpickle.loads(payload)
                 self.payload = payload
                 _keep_resources(payload[2])
 
@@ -181,7 +185,7 @@ class Daft(Engine):
                 return Series.from_pylist(_run_batch(*self.payload, index.to_pylist()),
                                           dtype=DataType.python())
 
-        hotpipe_plan = HotpipePlan(payload)
+        hotpipe_plan = HotpipePlan(packed(payload) if remote else payload)
 
         t0 = perf_counter()
         df = daft.from_pydict({"__hotpipe_index": list(range(n))})
@@ -223,6 +227,31 @@ class Daft(Engine):
                       "overhead": max(0.0, query - inside),
                       "steps": sum(1 for s in plan.steps if s.mapped)}
         return columns, stats
+
+
+def packed(payload: tuple) -> bytes:
+    """The map's payload pickled once, in the driver, before any work starts; what cannot be
+    pickled (a node's closure, an input) is named in an ``InputError``."""
+    import cloudpickle
+
+    try:
+        return cloudpickle.dumps(payload)
+    except Exception as exc:
+        plan, chunk, bc = payload[0], payload[1], payload[2]
+        parts = [(f"node {s.name!r} (its function or what its closure holds)", s.func)
+                 for s in plan.steps]
+        parts += [(f"mapped input {k!r}", v) for k, v in chunk.items()]
+        parts += [(f"broadcast value {k!r}", v) for k, v in bc.values.items()]
+        for label, value in parts:
+            try:
+                cloudpickle.dumps(value)
+            except Exception as part_exc:
+                raise InputError(
+                    f"Daft(runner='ray'): {label} cannot be pickled to send it to the Ray "
+                    f"workers ({type(part_exc).__name__}: {part_exc}). Fix: pass plain data, "
+                    "or build the object on the worker with hotpipe.resource(factory, ...)."
+                ) from part_exc
+        raise InputError(f"Daft(runner='ray'): the map cannot be pickled ({exc}).") from exc
 
 
 def _keep_resources(bc: Any) -> None:

@@ -136,3 +136,15 @@ def test_cache_hits_skip_the_work(tmp_path):
     second = pipe.map({"x": list(range(10))}, over="x", engine=Daft(), cache=cache)
     assert first["y"] == second["y"] == [2 * i for i in range(10)]
     assert len(calls) == 10
+
+
+def test_an_unpicklable_input_is_named_before_work_starts():
+    import threading
+
+    from hotpipe.engines.daft import packed
+    from hotpipe.execute import Broadcast
+
+    plan = PIPE._plan(frozenset({"x", "k"}), None, frozenset({"x"}))
+    bc = Broadcast({"k": threading.Lock()})
+    with pytest.raises(hotpipe.InputError, match="broadcast value 'k' cannot be pickled"):
+        packed((plan, {"x": [1]}, bc, None, "raise", 0, ("y",), True))
