@@ -148,3 +148,27 @@ def test_an_unpicklable_input_is_named_before_work_starts():
     bc = Broadcast({"k": threading.Lock()})
     with pytest.raises(hotpipe.InputError, match="broadcast value 'k' cannot be pickled"):
         packed((plan, {"x": [1]}, bc, None, "raise", 0, ("y",), True))
+
+
+def test_imap_streams_through_daft():
+    @node(output="n")
+    def width(line):
+        return len(line)
+
+    def lines():
+        for i in range(3000):
+            yield f"line {i}"
+
+    stream = Pipeline([width]).imap({"line": lines()}, over="line", engine=Daft())
+    assert [item["n"] for item in stream] == [len(f"line {i}") for i in range(3000)]
+
+
+def test_hints_become_daft_options():
+    from hotpipe.engines.daft import _hints
+
+    @node(output="e", cpus=2)
+    def embed(y):
+        return y
+
+    plan = Pipeline([inc, embed])._plan(frozenset({"x"}), None, frozenset({"x"}))
+    assert _hints(plan) == {"cpus": 2}
