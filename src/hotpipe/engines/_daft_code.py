@@ -8,8 +8,9 @@ one ``@daft.func.batch`` UDF that runs the nodes column by column over the batch
 from Rust to Python once. A single output gets a typed ``return_dtype`` when its node's return
 annotation maps to an Arrow type. A header analyses the translation in the user's names.
 
-Scope (the rest raises ``InputError`` naming what is unsupported): flat plans; nested maps,
-resources and async nodes are run by ``hotpipe.Daft`` but not written out yet.
+A nested map (``mode="zip"``) becomes a list-valued helper called per outer item inside the
+fused UDF (no explode/groupby; the header says why). Not written yet (``InputError`` naming
+it; ``hotpipe.Daft`` runs them): product nested maps, resources, async nodes, lambdas.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def to_daft(pipe: Any, inputs: Mapping[str, Any], outputs: str | Sequence[str] |
     wanted = (outputs,) if isinstance(outputs, str) else (
         tuple(outputs) if outputs is not None else None)
     plan: Plan = pipe._plan(frozenset(inputs), wanted, frozenset(names))
-    for step in plan.steps:
+    for step in _all_steps(plan):
         _check_step(step)
     mapped = [name for name in plan.inputs if name in names]
     broadcast_in = {k: inputs[k] for k in plan.inputs if k not in names}
@@ -63,11 +64,22 @@ def to_daft(pipe: Any, inputs: Mapping[str, Any], outputs: str | Sequence[str] |
     return "\n\n".join(p.rstrip("\n") for p in parts if p) + "\n"
 
 
+def _all_steps(plan: Plan) -> list[Step]:
+    """The plan's steps and, depth first, those of its nested maps."""
+    out = []
+    for step in plan.steps:
+        out.append(step)
+        if step.nested is not None:
+            out += _all_steps(step.nested.pre) + _all_steps(step.nested.body)
+    return out
+
+
 def _check_step(step: Step) -> None:
     node = step.node
     why = None
-    if step.nested is not None:
-        why = "a nested map (run it with engine=hotpipe.Daft(); to_daft does not write it yet)"
+    if step.nested is not None and step.nested.mode != "zip":
+        why = ("a nested map with mode='product' (run it with engine=hotpipe.Daft(); "
+               "to_daft writes zip nested maps only)")
     elif node.is_async:
         why = "an async node (run it with engine=hotpipe.Daft(); to_daft does not write it yet)"
     elif node.func.__name__ == "<lambda>":
@@ -91,7 +103,9 @@ def _source(func: Any) -> str:
 def _sources(plan: Plan) -> tuple[str, set[str]]:
     seen: dict[str, str] = {}
     context: dict[str, str] = {}
-    for step in plan.steps:
+    for step in _all_steps(plan):
+        if step.nested is not None:
+            continue
         for func in (step.node.func, step.node.batch_func):
             if func is None or func.__name__ in seen:
                 continue
@@ -162,6 +176,62 @@ def _dtype(step: Step) -> str | None:
     return _DTYPES.get(ann)
 
 
+def _emit(steps: Sequence[Step], known: set[str], var: Any, indent: str,
+          helpers: list[str]) -> list[str]:
+    """Per-item steps over the lists of a batch (or of one outer item's inner items):
+    ``list(map(func, *columns))`` per node, a batch node called once on the lists, a nested
+    map as a list-valued helper mapped over the outer items."""
+    lines = []
+    for step in steps:
+        if not step.mapped:  # an inner step of a nested map that reads no inner item
+            target = ", ".join(map(var, step.outputs))
+            lines.append(f"{indent}{target} = {_call(step, var)}")
+            known.update(step.outputs)
+            continue
+        func = step.node.func.__name__
+        cols = [var(a) if a not in known else f"itertools.repeat({var(a)})"
+                for a in step.args]
+        listed = [var(a) if a not in known else f"[{var(a)}] * n" for a in step.args]
+        if step.nested is not None:
+            func = _nested_helper(step, var, helpers)
+            call = f"list(map({func}, {', '.join(cols)}))"
+        elif step.node.is_batch:
+            call = f"list({func}({', '.join(listed)}))"
+        elif step.batch is not None:
+            call = f"list({step.node.batch_func.__name__}({', '.join(listed)}))"
+        else:
+            call = f"list(map({func}, {', '.join(cols)}))" if cols else f"[{func}()] * n"
+        if len(step.outputs) > 1:
+            target = ", ".join(map(var, step.outputs))
+            empty = ", ".join("[]" for _ in step.outputs)
+            lines.append(f"{indent}{target} = map(list, zip(*{call})) if n else ({empty},)")
+        else:
+            lines.append(f"{indent}{var(step.outputs[0])} = {call}")
+    return lines
+
+
+def _nested_helper(step: Step, var: Any, helpers: list[str]) -> str:
+    """A nested map as one function of an outer item: its inner lists in, its output lists
+    out (no explode/groupby: the inner items are handled in Python, per batch)."""
+    nm = step.nested
+    assert nm is not None
+    name = "nested_" + "".join(c if c.isalnum() else "_" for c in step.name)
+    over = set(nm.over)
+    known = {a for a in nm.args if a not in over}
+    lines = [f"def {name}({', '.join(var(a) for a in nm.args)}):",
+             f"    # nested map {step.name!r} over {list(nm.over)}, for one outer item",
+             f"    n = len({var(nm.over[0])})"]
+    for plan in (nm.pre, nm.body):
+        lines += [f"    {var(k)} = {v!r}" for k, v in plan.constants.items()]
+        known.update(plan.constants)
+    lines += _emit(nm.pre.steps, known, var, "    ", helpers)
+    lines += _emit(nm.body.steps, known, var, "    ", helpers)
+    outs = [var(o) if o not in known else f"[{var(o)}] * n" for o in nm.outputs]
+    lines.append(f"    return {', '.join(outs)}")
+    helpers.append("\n".join(lines))
+    return name
+
+
 def _udf(plan: Plan, rows: list[Step], mapped: list[str], bc: Mapping[str, Any],
          once: list[Step], var: Any) -> str:
     outs = plan.outputs
@@ -170,6 +240,7 @@ def _udf(plan: Plan, rows: list[Step], mapped: list[str], bc: Mapping[str, Any],
     if single:
         dtype = next((_dtype(s) for s in rows if outs[0] in s.outputs), None)
     known = set(bc) | {o for s in once for o in s.outputs}
+    helpers: list[str] = []
     lines = [
         "# --- every per-item step fused in one batch UDF: one Python call per batch ---",
         f"@daft.func.batch(return_dtype={dtype or 'DataType.python()'})",
@@ -177,24 +248,7 @@ def _udf(plan: Plan, rows: list[Step], mapped: list[str], bc: Mapping[str, Any],
     ]
     lines += [f"    {var(m)} = {var(m)}.to_pylist()" for m in mapped]
     lines.append(f"    n = len({var(mapped[0])})" if mapped else "    n = 0")
-    for step in rows:
-        func = step.node.func.__name__
-        cols = [var(a) if a not in known else f"itertools.repeat({var(a)})"
-                for a in step.args]
-        if step.node.is_batch:
-            listed = [var(a) if a not in known else f"[{var(a)}] * n" for a in step.args]
-            call = f"list({func}({', '.join(listed)}))"
-        elif step.batch is not None:
-            listed = [var(a) if a not in known else f"[{var(a)}] * n" for a in step.args]
-            call = f"list({step.node.batch_func.__name__}({', '.join(listed)}))"
-        else:
-            call = f"list(map({func}, {', '.join(cols)}))" if cols else f"[{func}()] * n"
-        if step.unpack:
-            target = ", ".join(map(var, step.outputs))
-            empty = ", ".join("[]" for _ in step.outputs)
-            lines.append(f"    {target} = map(list, zip(*{call})) if n else ({empty},)")
-        else:
-            lines.append(f"    {var(step.outputs[0])} = {call}")
+    lines += _emit(rows, known, var, "    ", helpers)
     if single:
         ret = var(outs[0])
         lines.append(f"    return {ret}" if dtype else
@@ -203,7 +257,7 @@ def _udf(plan: Plan, rows: list[Step], mapped: list[str], bc: Mapping[str, Any],
         cols = [var(o) if o not in known else f"[{var(o)}] * n" for o in outs]
         lines.append(f"    rows = list(zip({', '.join(cols)}))")
         lines.append("    return Series.from_pylist(rows, dtype=DataType.python())")
-    return "\n".join(lines)
+    return "\n\n\n".join([*helpers, "\n".join(lines)])
 
 
 def _main(plan: Plan, mapped: list[str], var: Any) -> str:
@@ -231,13 +285,14 @@ def _main(plan: Plan, mapped: list[str], var: Any) -> str:
 
 def _header(pipe: Any, plan: Plan, once: list[Step], rows: list[Step],
             mapped: list[str]) -> str:
-    untyped = [s.name for s in rows if _dtype(s) is None]
+    untyped = [s.name for s in rows if s.nested is None and _dtype(s) is None]
+    nested = [s for s in _all_steps(plan) if s.nested is not None]
     lines = [
         f"# Daft script generated by hotpipe for pipeline {pipe.name or '(unnamed)'!r}.",
         "# Runs standalone: `python this_file.py` prints the outputs (needs `pip install daft`).",
         "#",
         "# Analysis",
-        "#   explode/groupby cycles: 0 (no nested maps)",
+        "#   explode/groupby cycles: 0" + ("" if nested else " (no nested maps)"),
         f"#   mapped inputs: {mapped}; outputs: {list(plan.outputs)}",
         f"#   per-item steps fused into ONE batch UDF `fused`: {[s.name for s in rows]}",
         f"#   broadcast steps, once in the driver: {[s.name for s in once] or 'none'}",
@@ -246,6 +301,14 @@ def _header(pipe: Any, plan: Plan, once: list[Step], rows: list[Step],
         "#   row-wise model calls: none (no row-wise @daft.func)",
         f"#   untyped steps (no Arrow return annotation): {untyped or 'none'}",
     ]
+    for step in nested:
+        lines.append(
+            f"#   nested map {step.name!r} over {list(step.nested.over)}: a list-valued helper "
+            "inside the fused UDF, no explode/groupby. Why: its inner steps are Python calls "
+            "handled per batch; an explode/groupby would shuffle every inner row and sort to "
+            "restore the order (3x slower in benchmarks/daft.py (d)). The trade-off: the inner "
+            "items of one outer item stay on one worker."
+        )
     if untyped:
         lines.append(f"#   what to change: annotate the return type of {untyped} (int, float, "
                      "str, bool, bytes) to get a typed Arrow column instead of Python objects.")

@@ -46,6 +46,28 @@ def total(z):
 PIPE = Pipeline([inc, double, kk, split, total])
 
 
+@node(output="w")
+def plus(v: int, off) -> int:
+    return v + off
+
+
+@node(output="off")
+def offset(base):
+    return base * 2
+
+
+@node(output="n_inner")
+def add_up(ws: list) -> int:
+    return sum(ws)
+
+
+NESTED = Pipeline([
+    Pipeline([offset, plus], name="inner").as_node(name="per", over="v", inputs={"vs": "v"},
+                                                   outputs={"w": "ws"}),
+    add_up,
+], name="outer")
+
+
 def _script_values(tmp_path, script):
     path = tmp_path / "script.py"
     path.write_text(script)
@@ -64,6 +86,16 @@ def test_to_daft_script_runs_standalone_with_the_same_values(tmp_path, outputs):
     expected = PIPE.map(inputs, over="x", outputs=outputs)
     got = _script_values(tmp_path, script)
     assert got == {name: expected[name] for name in got}
+
+
+def test_to_daft_nested_map_is_a_list_valued_helper(tmp_path):
+    inputs = {"vs": [[1, 2], [], [5], list(range(50))], "base": 10}
+    script = NESTED.to_daft(inputs, over="vs")
+    assert "explode/groupby cycles: 0" in script and "no explode/groupby. Why:" in script
+    expected = NESTED.map(inputs, over="vs")
+    got = _script_values(tmp_path, script)
+    assert got == {"ws": expected["ws"], "n_inner": expected["n_inner"]}
+    assert got["ws"][1] == []  # an empty inner list stays empty
 
 
 def test_to_daft_header_analyses_the_pipeline():
