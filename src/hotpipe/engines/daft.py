@@ -165,6 +165,13 @@ class Daft(Engine):
 
         payload = (plan, chunk, bc, runner, on_error, base, outputs, remote)
 
+        # On native the batches' results go straight into ``sink`` (this process) and the
+        # UDF returns an int64 column of zeros: a column of Python objects costs Daft
+        # ~0.25 us more per row (measured at 1,000,000 rows). On Ray they come back through
+        # Daft as one Python object per run of rows.
+        sink: dict[int, Any] | None = None if remote else {}
+        dtype = DataType.python() if remote else DataType.int64()
+
         # a class, not a function: Daft builds it once per worker and keeps it for every
         # batch there, so the resources it holds (declarations in ``bc``) are built once per
         # worker process and stay alive for the whole query
@@ -180,10 +187,15 @@ class Daft(Engine):
                 self.payload = payload
                 _keep_resources(payload[2])
 
-            @daft.method.batch(return_dtype=DataType.python(), batch_size=self.batch_size)
+            @daft.method.batch(return_dtype=dtype, batch_size=self.batch_size)
             def __call__(self, index: Series) -> Series:
-                return Series.from_pylist(_run_batch(*self.payload, index.to_pylist()),
-                                          dtype=DataType.python())
+                out = _run_batch(*self.payload, index.to_pylist())
+                if sink is None:
+                    return Series.from_pylist(out, dtype=DataType.python())
+                for row in out:
+                    if row is not None:
+                        sink[row[0]] = row  # keyed by the run's first row: no two alike
+                return Series.from_pylist([0] * len(out))
 
         hotpipe_plan = HotpipePlan(packed(payload) if remote else payload)
 
@@ -192,11 +204,11 @@ class Daft(Engine):
         if self.runner == "ray":
             df = df.into_partitions(self.partitions or max(1, min(n, self.workers)))
         df = df.with_column("__hotpipe_out", hotpipe_plan(df["__hotpipe_index"]))
-        result = df.select("__hotpipe_out").to_pydict()
+        result = df.select("__hotpipe_out").to_pydict()["__hotpipe_out"]
         query = perf_counter() - t0
-        return self._gather(job, n, result, query)
+        return self._gather(job, n, result if sink is None else list(sink.values()), query)
 
-    def _gather(self, job: Job, n: int, result: dict[str, list[Any]], query: float
+    def _gather(self, job: Job, n: int, result: list[Any], query: float
                 ) -> tuple[dict[str, list[Any]], Stats]:
         plan = job.plan
         stats = chunk_stats(plan, NO_PROBE)
@@ -205,7 +217,7 @@ class Daft(Engine):
         failure: tuple[int, BaseException] | None = None
         inside = 0.0
         batches = 0
-        for row in result["__hotpipe_out"]:
+        for row in result:
             if row is None:  # a row inside a run: its values came with the run's first row
                 continue
             a, b, produced, (kind, payload, seconds) = row
