@@ -89,7 +89,7 @@ class Daft(Engine):
         self.batch_size = batch_size
         self.partitions = partitions
         self.workers = os.cpu_count() or 1
-        self._last: dict[str, float] = {}
+        self._last: dict[str, Any] = {}
 
     @property
     def stream_chunk(self) -> int:
@@ -147,6 +147,15 @@ class Daft(Engine):
                 f"({int(last['steps'])} per-item step(s)), {last['query'] * 1e3:.3g} ms in "
                 f"the query of which {last['overhead'] * 1e3:.3g} ms Daft's own overhead "
                 "(query time minus the time inside the UDF)"
+            )
+            parts = "" if self.runner == "native" else " -> into_partitions"
+            outputs = "an int64 column (results to the driver)" if self.runner == "native" \
+                else "a Python column (one object per run of rows)"
+            outcome.notes.append(
+                f"daft plan: from_pydict(__hotpipe_index){parts} -> with_column(@daft.cls "
+                f"HotpipePlan, @daft.method.batch running {last['names']} fused) returning "
+                f"{outputs} -> to_pydict; broadcast steps "
+                f"{[s.name for s in plan.steps if not s.mapped]} ran once in the driver"
             )
         return outcome
 
@@ -237,7 +246,8 @@ class Daft(Engine):
             raise failure[1]
         self._last = {"rows": n, "batches": batches, "query": query,
                       "overhead": max(0.0, query - inside),
-                      "steps": sum(1 for s in plan.steps if s.mapped)}
+                      "steps": sum(1 for s in plan.steps if s.mapped),
+                      "names": [s.name for s in plan.steps if s.mapped]}
         return columns, stats
 
 

@@ -139,6 +139,8 @@ def test_profile_notes_the_query_and_daft_overhead():
     assert r["total"][:2] == [3, 5]
     note = next(n for n in r.profile.notes if n.startswith("daft:"))
     assert "batch UDF call(s)" in note and "overhead" in note
+    plan_note = next(n for n in r.profile.notes if n.startswith("daft plan:"))
+    assert "@daft.method.batch running ['inc', 'double'" in plan_note
     assert r.profile["inc"].calls == 100
 
 
