@@ -43,11 +43,15 @@ def __getattr__(name: str) -> object:
         from hotpipe.advise import Finding
 
         return Finding
+    if name == "Daft":  # hotpipe.engines.daft imports daft itself only when a map runs
+        from hotpipe.engines.daft import Daft
+
+        return Daft
     raise AttributeError(f"module 'hotpipe' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | {"Cache", "Finding"})
+    return sorted(set(globals()) | {"Cache", "Daft", "Finding"})
 
 __all__ = [
     "FAILED",
@@ -55,6 +59,7 @@ __all__ = [
     "Cache",
     "CacheKeyError",
     "CycleError",
+    "Daft",
     "DefinitionError",
     "Edge",
     "Engine",

@@ -494,6 +494,15 @@ class Pipeline:
         prof = Profile(plan, outcome, "map", engine.name, sampler)
         return Result(outcome.values, prof, outcome.stats.errors)
 
+    def to_daft(self, inputs: Mapping[str, Any], outputs: str | Sequence[str] | None = None,
+                over: str | Sequence[str] = ()) -> str:
+        """This pipeline mapped ``over`` the inputs, as a standalone Daft script (the
+        functions' own source, the fused batch UDF, an analysis header); see
+        docs/engines.md, "Daft"."""
+        from hotpipe.engines._daft_code import to_daft
+
+        return to_daft(self, inputs, outputs, over)
+
 
 class _Optional:
     def __repr__(self) -> str:

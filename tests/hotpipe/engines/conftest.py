@@ -1,3 +1,5 @@
+import importlib.util
+import os
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -40,6 +42,13 @@ ENGINES = {
     "processes": lambda: Processes(2, chunk_size=2),
     "processes-auto": lambda: Processes(2),
 }
+if importlib.util.find_spec("daft") is not None:  # the optional extra hotpipe[daft]
+    from hotpipe.engines.daft import Daft
+
+    ENGINES["daft"] = lambda: Daft()
+    ENGINES["daft-small-batches"] = lambda: Daft(batch_size=2)
+    if os.environ.get("HOTPIPE_TEST_DAFT_RAY"):  # test_daft_ray.py: this process runs Ray
+        ENGINES = {"daft-ray": lambda: Daft(runner="ray", batch_size=2)}
 
 
 @pytest.fixture(params=sorted(ENGINES), scope="module")

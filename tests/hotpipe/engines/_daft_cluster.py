@@ -1,0 +1,73 @@
+"""Run by test_daft_ray.py in its own process (Daft fixes its runner once per process): a
+two-node local Ray cluster, hotpipe.Daft joining it by address."""
+
+import os
+import sys
+import time
+
+import ray
+from ray.cluster_utils import Cluster
+
+import hotpipe
+from hotpipe import Pipeline, node
+
+INITS = sys.argv[1]  # a file: one line per resource build, with the building process id
+
+
+class Model:
+    def __init__(self):
+        time.sleep(0.2)  # a slow init: must happen once per worker process, not per row
+        with open(INITS, "a") as f:
+            f.write(f"{os.getpid()}\n")
+
+    def __call__(self, x):
+        return x * 10
+
+
+@node(output="y")
+def score(x, model):
+    time.sleep(0.001)
+    return model(x)
+
+
+@node(output="where")
+def where(y):
+    ctx = ray.get_runtime_context()
+    return f"{ctx.get_node_id()}/{os.getpid()}"
+
+
+@node(output="z")
+def fragile(y):
+    if y == 370:
+        raise KeyError(y)
+    return y
+
+
+def main():
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+    cluster.add_node(num_cpus=1)
+    cluster.wait_for_nodes()
+    engine = hotpipe.Daft(runner="ray", address=cluster.address, partitions=8)
+    model = hotpipe.resource(Model)
+    xs = list(range(400))
+    r = Pipeline([score, where]).map({"x": xs, "model": model}, over="x", engine=engine)
+    assert r["y"] == [x * 10 for x in xs], "values or order differ from Local"
+    nodes = {w.split("/")[0] for w in r["where"]}
+    pids = {int(w.split("/")[1]) for w in r["where"]}
+    with open(INITS) as f:
+        built = [int(line) for line in f.read().split()]
+    assert len(built) == len(set(built)), f"a worker built the resource twice: {built}"
+    assert set(built) == pids, (built, pids)
+    try:
+        Pipeline([score, fragile]).map({"x": xs, "model": model}, over="x", engine=engine)
+    except hotpipe.NodeError as err:
+        assert err.index == 37 and isinstance(err.__cause__, KeyError), err
+    else:
+        raise AssertionError("no NodeError")
+    print(f"NODES {len(nodes)} WORKERS {len(pids)} INITS {len(built)}")
+    ray.shutdown()
+    cluster.shutdown()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,208 @@
+"""The Daft engine beyond the conformance suite: the generated script, the missing extra, the
+runner chosen once per process, the profile note. Ray runs in its own subprocess
+(test_daft_ray.py): Daft fixes the runner once per process."""
+
+import ast
+import math
+import subprocess
+import sys
+
+import pytest
+
+import hotpipe
+from hotpipe import Pipeline, node
+
+daft = pytest.importorskip("daft")
+from hotpipe.engines.daft import Daft, MissingDaft, require_daft  # noqa: E402
+
+SCALE = 2
+
+
+@node(output="y")
+def inc(x: int) -> int:
+    return x + 1
+
+
+@node(output="z")
+def double(y: int, k) -> int:
+    return y * SCALE * k
+
+
+@node(output="kk")
+def kk(k):
+    return k + 0
+
+
+@node(output=("s", "t"))
+def split(z, kk) -> tuple:
+    return str(math.floor(z)), kk
+
+
+@node(output="total", batch=True)
+def total(z):
+    return [v + 1 for v in z]
+
+
+PIPE = Pipeline([inc, double, kk, split, total])
+
+
+@node(output="w")
+def plus(v: int, off) -> int:
+    return v + off
+
+
+@node(output="off")
+def offset(base):
+    return base * 2
+
+
+@node(output="n_inner")
+def add_up(ws: list) -> int:
+    return sum(ws)
+
+
+NESTED = Pipeline([
+    Pipeline([offset, plus], name="inner").as_node(name="per", over="v", inputs={"vs": "v"},
+                                                   outputs={"w": "ws"}),
+    add_up,
+], name="outer")
+
+
+def _script_values(tmp_path, script):
+    path = tmp_path / "script.py"
+    path.write_text(script)
+    done = subprocess.run([sys.executable, str(path)], capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return ast.literal_eval(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("outputs", [None, "z", ["s", "total"]])
+def test_to_daft_script_runs_standalone_with_the_same_values(tmp_path, outputs):
+    inputs = {"x": list(range(20)), "k": 3}
+    script = PIPE.to_daft(inputs, outputs=outputs, over="x")
+    assert "def double(y: int, k) -> int:" in script  # the user's own source
+    assert "@daft.func.batch" in script and "@daft.func\n" not in script
+    expected = PIPE.map(inputs, over="x", outputs=outputs)
+    got = _script_values(tmp_path, script)
+    assert got == {name: expected[name] for name in got}
+
+
+def test_to_daft_nested_map_is_a_list_valued_helper(tmp_path):
+    inputs = {"vs": [[1, 2], [], [5], list(range(50))], "base": 10}
+    script = NESTED.to_daft(inputs, over="vs")
+    assert "explode/groupby cycles: 0" in script and "no explode/groupby. Why:" in script
+    expected = NESTED.map(inputs, over="vs")
+    got = _script_values(tmp_path, script)
+    assert got == {"ws": expected["ws"], "n_inner": expected["n_inner"]}
+    assert got["ws"][1] == []  # an empty inner list stays empty
+
+
+def test_to_daft_header_analyses_the_pipeline():
+    script = PIPE.to_daft({"x": [1], "k": 1}, outputs="z", over="x")
+    assert "explode/groupby cycles: 0" in script
+    assert "fused into ONE batch UDF" in script
+    assert "return_dtype=DataType.int64()" in script  # typed from `-> int`
+    assert "broadcast steps, once in the driver" in script
+
+
+def test_to_daft_says_what_it_cannot_write():
+    lam = Pipeline([node(lambda x: x + 1, output="y")])
+    with pytest.raises(hotpipe.InputError, match="lambda"):
+        lam.to_daft({"x": [1]}, over="x")
+
+
+def test_missing_daft_is_a_clear_error_with_the_install_command(monkeypatch):
+    monkeypatch.setitem(sys.modules, "daft", None)
+    with pytest.raises(MissingDaft, match=r"pip install 'hotpipe\[daft\]'"):
+        require_daft()
+    with pytest.raises(hotpipe.InputError):
+        PIPE.map({"x": [1, 2], "k": 1}, over="x", engine=Daft())
+
+
+def test_bad_arguments():
+    with pytest.raises(hotpipe.InputError, match="runner"):
+        Daft(runner="spark")
+    with pytest.raises(hotpipe.InputError, match="address"):
+        Daft(address="ray://x:10001")
+
+
+def test_the_runner_is_fixed_once_per_process():
+    r = PIPE.map({"x": [1, 2], "k": 1}, over="x", engine=Daft())
+    assert r["y"] == [2, 3]
+    with pytest.raises(hotpipe.InputError, match="once per process"):
+        PIPE.map({"x": [1, 2], "k": 1}, over="x", engine=Daft(runner="ray"))
+
+
+def test_profile_notes_the_query_and_daft_overhead():
+    r = PIPE.map({"x": list(range(100)), "k": 1}, over="x", engine=Daft(batch_size=16))
+    assert r["total"][:2] == [3, 5]
+    note = next(n for n in r.profile.notes if n.startswith("daft:"))
+    assert "batch UDF call(s)" in note and "overhead" in note
+    plan_note = next(n for n in r.profile.notes if n.startswith("daft plan:"))
+    assert "@daft.method.batch running ['inc', 'double'" in plan_note
+    assert r.profile["inc"].calls == 100
+
+
+def test_errors_keep_the_item_index_and_type():
+    @node(output="y")
+    def bad(x):
+        if x == 7:
+            raise KeyError(x)
+        return x
+
+    with pytest.raises(hotpipe.NodeError) as info:
+        Pipeline([bad]).map({"x": list(range(20))}, over="x", engine=Daft(batch_size=4))
+    assert info.value.index == 7 and isinstance(info.value.__cause__, KeyError)
+
+
+def test_cache_hits_skip_the_work(tmp_path):
+    calls = []
+
+    @node(output="y")
+    def slow(x):
+        calls.append(x)
+        return x * 2
+
+    cache = hotpipe.Cache(tmp_path / "c")
+    pipe = Pipeline([slow])
+    first = pipe.map({"x": list(range(10))}, over="x", engine=Daft(), cache=cache)
+    second = pipe.map({"x": list(range(10))}, over="x", engine=Daft(), cache=cache)
+    assert first["y"] == second["y"] == [2 * i for i in range(10)]
+    assert len(calls) == 10
+
+
+def test_an_unpicklable_input_is_named_before_work_starts():
+    import threading
+
+    from hotpipe.engines.daft import packed
+    from hotpipe.execute import Broadcast
+
+    plan = PIPE._plan(frozenset({"x", "k"}), None, frozenset({"x"}))
+    bc = Broadcast({"k": threading.Lock()})
+    with pytest.raises(hotpipe.InputError, match="broadcast value 'k' cannot be pickled"):
+        packed((plan, {"x": [1]}, bc, None, "raise", 0, ("y",), True))
+
+
+def test_imap_streams_through_daft():
+    @node(output="n")
+    def width(line):
+        return len(line)
+
+    def lines():
+        for i in range(3000):
+            yield f"line {i}"
+
+    stream = Pipeline([width]).imap({"line": lines()}, over="line", engine=Daft())
+    assert [item["n"] for item in stream] == [len(f"line {i}") for i in range(3000)]
+
+
+def test_hints_become_daft_options():
+    from hotpipe.engines.daft import _hints
+
+    @node(output="e", cpus=2)
+    def embed(y):
+        return y
+
+    plan = Pipeline([inc, embed])._plan(frozenset({"x"}), None, frozenset({"x"}))
+    assert _hints(plan) == {"cpus": 2}

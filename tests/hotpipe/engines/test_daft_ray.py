@@ -1,0 +1,39 @@
+"""hotpipe.Daft on Ray. Daft fixes its runner once per process, so each test runs its own
+Python process: the engine suite (conformance, nested maps, batch/async/resources) on a local
+Ray, and a two-node local cluster (Ray's cluster utilities) joined by address."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("daft")
+pytest.importorskip("ray")
+
+HERE = Path(__file__).parent
+ENV = {**os.environ, "DAFT_PROGRESS_BAR": "0", "RAY_DEDUP_LOGS": "0"}
+
+
+def _run(args, timeout, **env):
+    done = subprocess.run([sys.executable, *args], capture_output=True, text=True,
+                          timeout=timeout, env={**ENV, **env}, check=False, cwd=HERE.parents[2])
+    assert done.returncode == 0, (done.stdout[-3000:], done.stderr[-3000:])
+    return done.stdout
+
+
+def test_engine_suite_on_a_local_ray():
+    out = _run(["-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
+                str(HERE / "test_conformance.py"), str(HERE / "test_nested_maps.py"),
+                str(HERE / "test_async_batch_resources.py")],
+               timeout=600, HOTPIPE_TEST_DAFT_RAY="1")
+    assert " passed" in out and "failed" not in out
+
+
+def test_two_node_cluster_runs_work_on_both_nodes(tmp_path):
+    out = _run([str(HERE / "_daft_cluster.py"), str(tmp_path / "inits.txt")], timeout=300)
+    line = next(x for x in out.splitlines() if x.startswith("NODES"))
+    nodes, workers, inits = (int(v) for v in line.split()[1::2])
+    assert nodes == 2
+    assert inits == workers  # the resource was built once per worker process
