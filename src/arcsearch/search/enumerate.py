@@ -25,8 +25,12 @@ import numpy as np
 from .. import dsl
 from ..dsl.grid import MAX_SIDE, Grid
 from .ops import EXPENSIVE, SAME_SHAPE, SWAPPED_SHAPE, Op, TaskContext, build_ops
+from .shapes import LE, shape_rule
 
 LOCAL_KINDS = ("n4", "rays", "n8", "rowcol")
+# Capabilities that can be switched off one by one (ablation, and the reference mode: with
+# none of them the search is the frozen ``tests/arcsearch/ref_search`` one).
+FEATURES = ("shape", "objects", "stack", "augment")
 
 
 @dataclass
@@ -71,15 +75,19 @@ def _shape_kind(name: str) -> str:
 
 
 class _Searcher:
-    def __init__(self, pairs, test_inputs, budget_s, max_candidates, max_depth, local_limit):
+    def __init__(self, pairs, test_inputs, budget_s, max_candidates, max_depth, local_limit,
+                 features=FEATURES):
+        self.features = frozenset(features)
         self.pairs = pairs
         self.n_demo = len(pairs)
         self.targets = [y for _, y in pairs]
         self.tshapes = [y.shape for y in self.targets]
         self.inputs = tuple(x for x, _ in pairs) + tuple(test_inputs)
         self.ctx = TaskContext.from_pairs(pairs, test_inputs)
-        self.ops: list[Op] = build_ops(self.ctx)
+        self.ops: list[Op] = build_ops(self.ctx, self.features)
         self.cheap_ops = [op for op in self.ops if op.name not in EXPENSIVE]
+        self.shape_pruning = "shape" in self.features
+        self._viable_memo: dict = {}
         self.budget_s = budget_s
         self.max_candidates = max_candidates
         self.max_depth = max_depth
@@ -124,6 +132,41 @@ class _Searcher:
         swapped = all(g.shape[::-1] == t for g, t in zip(demo, self.tshapes, strict=True))
         return tuple(k for k, ok in (("same", same), ("swapped", swapped)) if not ok)
 
+    def _ops_at(self, depth: int) -> list[Op]:
+        return self.ops if depth < 3 else self.cheap_ops
+
+    def viable(self, depth: int, shapes: tuple) -> list[tuple]:
+        """The calls at ``depth`` that can still lead to the demo outputs' shapes from a
+        value whose demo grids have ``shapes`` (memoised per shape tuple).
+
+        An op whose output shape follows from its input's (``shapes.shape_rule``) is kept
+        when its output has the target shapes, or when a later depth can still reach them
+        from there; at the last depth an op that only crops ("le") needs targets that fit
+        in its input. Ops of unknown output shape are always kept. Pruned calls are not
+        run and not counted as candidates: the budget goes to programs that can match.
+        """
+        key = (depth, shapes)
+        calls = self._viable_memo.get(key)
+        if calls is not None:
+            return calls
+        tshapes = tuple(self.tshapes)
+        last = depth >= self.max_depth
+        calls = []
+        for op in self._ops_at(depth):
+            rule = shape_rule(op.name, op.params)
+            if rule is LE:
+                ok = not last or all(t[0] <= s[0] and t[1] <= s[1]
+                                     for s, t in zip(shapes, tshapes, strict=True))
+            elif rule is None:
+                ok = True
+            else:
+                out = tuple(rule(*s) for s in shapes)
+                ok = out == tshapes or (not last and bool(self.viable(depth + 1, out)))
+            if ok:
+                calls.append((op.fn, op.params, op.name, ""))
+        self._viable_memo[key] = calls
+        return calls
+
     def n_distinct(self, max_cost=None) -> int:
         keys = {
             tuple(g.tobytes() + bytes(g.shape) for g in f.test_preds)
@@ -155,12 +198,17 @@ class _Searcher:
                 break
             res.depth = depth
             keep = depth < self.max_depth
-            ops = self.ops if depth < 3 else self.cheap_ops
             nxt = []
-            calls = [(op.fn, op.params, op.name, _shape_kind(op.name)) for op in ops]
+            all_calls = [(op.fn, op.params, op.name, _shape_kind(op.name))
+                         for op in self._ops_at(depth)]
             for vals, steps in level:
-                # last depth: which shape kinds can still give the demo outputs' shapes
-                wrong = () if keep else self._wrong_shape_kinds(vals)
+                if self.shape_pruning:
+                    calls = self.viable(depth, tuple(g.shape for g in vals[:n_demo]))
+                    wrong = ()
+                else:
+                    calls = all_calls
+                    # last depth: which shape kinds can still give the demo outputs' shapes
+                    wrong = () if keep else self._wrong_shape_kinds(vals)
                 for fn, params, name, kind in calls:
                     res.candidates += 1
                     if res.candidates & 255 == 0:
@@ -195,7 +243,8 @@ class _Searcher:
                         continue
                     seen.add(key)
                     st = (*steps, (name, params))
-                    if keep:
+                    if keep and (not self.shape_pruning or self.viable(
+                            depth + 1, tuple(g.shape for g in out[:n_demo]))):
                         nxt.append((out, st))
                     self.check(out, st, depth)
                     if self.n_distinct(depth) >= 2:
@@ -217,11 +266,15 @@ def search(
     max_candidates: int = 80_000,
     max_depth: int = 3,
     local_limit: int = 400,
+    features=FEATURES,
 ) -> SearchResult:
-    """Enumerate programs for one task; see the module docstring for the rules."""
+    """Enumerate programs for one task; see the module docstring for the rules.
+
+    ``features`` names the capabilities switched on (default: all of :data:`FEATURES`).
+    """
     dsl.clear_memo()
     try:
         return _Searcher(pairs, test_inputs, budget_s, max_candidates, max_depth,
-                         local_limit).run()
+                         local_limit, features).run()
     finally:
         dsl.clear_memo()

@@ -104,8 +104,9 @@ SEL_CROP = ("largest", "smallest", "unique_colour", "unique_shape", "most_colour
 SEL_KEEP = ("largest", "smallest", "unique_colour", "unique_shape")
 
 
-def build_ops(ctx: TaskContext) -> list[Op]:
-    """All operators for a task, cheap and common first."""
+def build_ops(ctx: TaskContext, features=("objects",)) -> list[Op]:
+    """All operators for a task, cheap and common first (object-level programs, appended
+    after the whole-grid ops, when ``"objects"`` is in ``features``)."""
     fg_in = [c for c in ctx.in_colours if c != ctx.bg]
     out_fg = [c for c in ctx.out_colours if c != ctx.bg] or [1]
     paint = list(dict.fromkeys([*ctx.new_colours, *out_fg]))
