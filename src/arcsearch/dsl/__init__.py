@@ -16,6 +16,7 @@ from .colour import (
     replace_colour,
     swap_fg_bg,
 )
+from .compose import run_steps, stack_layers
 from .crop import crop_colour, crop_inside_colour, crop_to_shape, half, remove_border, trim
 from .fill import enclosed_mask, fill_bbox_holes, fill_enclosed
 from .geometry import antitranspose, flip_h, flip_v, rot90, rot180, rot270, transpose
@@ -97,10 +98,12 @@ __all__ = [
     "rot90",
     "rot180",
     "rot270",
+    "run_steps",
     "scale_factors",
     "select_object",
     "separator_lines",
     "split_grid",
+    "stack_layers",
     "stack_parts",
     "swap_fg_bg",
     "symmetrize_overlay",

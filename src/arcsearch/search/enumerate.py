@@ -26,11 +26,13 @@ from .. import dsl
 from ..dsl.grid import MAX_SIDE, Grid
 from .ops import EXPENSIVE, SAME_SHAPE, SWAPPED_SHAPE, Op, TaskContext, build_ops
 from .shapes import LE, shape_rule
+from .stack import Layers
 
 LOCAL_KINDS = ("n4", "rays", "n8", "rowcol")
 # Capabilities that can be switched off one by one (ablation, and the reference mode: with
 # none of them the search is the frozen ``tests/arcsearch/ref_search`` one).
 FEATURES = ("shape", "objects", "stack", "augment")
+STACK_COST = 5  # above any single program (depth 3 + a colour map = 4)
 
 
 @dataclass
@@ -87,6 +89,7 @@ class _Searcher:
         self.ops: list[Op] = build_ops(self.ctx, self.features)
         self.cheap_ops = [op for op in self.ops if op.name not in EXPENSIVE]
         self.shape_pruning = "shape" in self.features
+        self.layers = Layers(self.targets) if "stack" in self.features else None
         self._viable_memo: dict = {}
         self.budget_s = budget_s
         self.max_candidates = max_candidates
@@ -110,6 +113,8 @@ class _Searcher:
         if all(np.array_equal(a, b) for a, b in zip(demo, self.targets, strict=True)):
             self._add(depth, steps, test)
             return
+        if self.layers is not None:
+            self.layers.offer(demo, test, steps, depth)
         mapping = _colour_map(demo, self.targets)
         if mapping is not None:
             st = (*steps, ("recolor", (mapping,)))
@@ -124,6 +129,16 @@ class _Searcher:
                 st = (*steps, ("apply_local_rule", (table, kind)))
                 self._add(depth + 2, st, [dsl.apply_local_rule(g, table, kind) for g in test])
                 return
+
+    def _stack(self) -> None:
+        """Overlay partial fits (``stack.py``); ranked after every single program."""
+        picked = self.layers.cover()
+        if picked is None or picked[1] is None:
+            return
+        chosen, preds = picked
+        programs = tuple(self.layers.entries[i][0] for i in chosen)
+        steps = (("stack_layers", (programs, self.layers.transparent)),)
+        self._add(STACK_COST + len(chosen), steps, preds)
 
     def _wrong_shape_kinds(self, vals) -> tuple[str, ...]:
         """Shape kinds ("same", "swapped") whose outputs cannot match a demo output shape."""
@@ -254,6 +269,8 @@ class _Searcher:
                     break
             res.values += len(nxt)
             level = nxt
+        if self.layers is not None and self.n_distinct() < 2:
+            self._stack()
         res.elapsed_s = time.perf_counter() - self.t0
         res.found.sort(key=lambda f: (f.cost, f.order))
         return res
