@@ -16,7 +16,7 @@ from .colour import (
     replace_colour,
     swap_fg_bg,
 )
-from .compose import run_steps, stack_layers
+from .compose import augment, restore, run_steps, stack_layers, under
 from .crop import crop_colour, crop_inside_colour, crop_to_shape, half, remove_border, trim
 from .fill import enclosed_mask, fill_bbox_holes, fill_enclosed
 from .geometry import antitranspose, flip_h, flip_v, rot90, rot180, rot270, transpose
@@ -46,6 +46,7 @@ __all__ = [
     "antitranspose",
     "apply_local_rule",
     "as_grid",
+    "augment",
     "background",
     "binarise",
     "chosen_objects",
@@ -95,6 +96,7 @@ __all__ = [
     "remove_object",
     "remove_small",
     "replace_colour",
+    "restore",
     "rot90",
     "rot180",
     "rot270",
@@ -111,6 +113,7 @@ __all__ = [
     "tile",
     "transpose",
     "trim",
+    "under",
     "upscale",
     "valid",
 ]

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import dsl
+from ..dsl.compose import AUGMENTATIONS
 from ..dsl.grid import MAX_SIDE, Grid
 from .ops import EXPENSIVE, SAME_SHAPE, SWAPPED_SHAPE, Op, TaskContext, build_ops
 from .shapes import LE, shape_rule
@@ -288,7 +289,48 @@ def search(
     """Enumerate programs for one task; see the module docstring for the rules.
 
     ``features`` names the capabilities switched on (default: all of :data:`FEATURES`).
+    With ``"augment"``, a task left with fewer than two distinct predictions is searched
+    again transposed and with colours renamed by frequency (:func:`augmented`), each with a
+    quarter of ``max_candidates``.
     """
+    res = _search(pairs, test_inputs, budget_s, max_candidates, max_depth, local_limit,
+                  features)
+    if "augment" in features and _n_distinct(res.found) < 2:
+        inner = tuple(f for f in features if f != "augment")
+        for aug in AUGMENTATIONS:
+            left = budget_s - res.elapsed_s
+            if left <= 0:
+                break
+            augmented(res, aug, pairs, test_inputs, left, max_candidates // 4, max_depth,
+                      local_limit, inner)
+        res.found.sort(key=lambda f: (f.cost, f.order))
+    return res
+
+
+def augmented(res: SearchResult, aug: str, pairs, test_inputs, budget_s: float,
+              max_candidates: int, max_depth: int, local_limit: int, features) -> None:
+    """Search the task under an augmentation and add its programs to ``res``, mapped back
+    (``dsl.under``): one cost step more, and after every program of the plain search."""
+    a_pairs = [(dsl.augment(x, aug), dsl.augment(y, aug, x)) for x, y in pairs]
+    a_tests = [dsl.augment(t, aug) for t in test_inputs]
+    r = _search(a_pairs, a_tests, budget_s, max_candidates, max_depth, local_limit, features)
+    offset = res.candidates
+    for f in r.found:
+        preds = tuple(dsl.restore(p, aug, t) for p, t in zip(f.test_preds, test_inputs,
+                                                             strict=True))
+        res.found.append(Found(f.cost + 1, offset + f.order, (("under", (aug, f.steps)),),
+                               preds))
+    res.candidates += r.candidates
+    res.values += r.values
+    res.elapsed_s += r.elapsed_s
+    res.timed_out |= r.timed_out
+
+
+def _n_distinct(found: list[Found]) -> int:
+    return len({tuple(g.tobytes() + bytes(g.shape) for g in f.test_preds) for f in found})
+
+
+def _search(pairs, test_inputs, budget_s, max_candidates, max_depth, local_limit, features):
     dsl.clear_memo()
     try:
         return _Searcher(pairs, test_inputs, budget_s, max_candidates, max_depth,

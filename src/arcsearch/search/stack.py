@@ -2,7 +2,8 @@
 
 A *layer* is a candidate value with the demo outputs' shapes whose painted cells (those
 not of the transparent colour, the most common colour of the demo outputs) are all right
-on every demo, as they are or after a colour map learned on those cells: it gets part of
+on every demo, as they are or (values of depth <= 1) after a colour map learned on
+those cells: it gets part of
 each output right and nothing wrong. Layers overlaid on a
 grid of the transparent colour can never make a wrong cell, so a set of layers whose
 painted cells cover every non-transparent cell of the demo outputs reproduces them. The
@@ -27,6 +28,7 @@ class Layers:
     def __init__(self, targets: list[np.ndarray]):
         counts = sum(np.bincount(t.ravel(), minlength=10) for t in targets)
         self.transparent = int(np.argmax(counts))
+        self.targets = targets
         self.flat_target = np.concatenate([t.ravel() for t in targets])
         self.need = self.flat_target != self.transparent
         self.covers: list[np.ndarray] = []
@@ -38,6 +40,14 @@ class Layers:
         """Keep the value as a layer when it paints only right cells (and some)."""
         if len(self.covers) >= MAX_KEPT:
             return
+        tr = self.transparent
+        exact = True
+        for g, t in zip(demo, self.targets, strict=True):  # most values fail on one demo
+            if ((g != t) & (g != tr)).any():
+                exact = False
+                break
+        if not exact and depth > 1:
+            return  # colour-mapped layers only from values of depth <= 1 (cost)
         flat = np.concatenate([g.ravel() for g in demo])
         painted = flat != self.transparent
         if not painted.any():
