@@ -1,10 +1,15 @@
 """CLI: python -m arcsearch --split training|evaluation [--dataset arc1|arc2] [--tasks N|id,id]
-[--workers 2] [--budget-s 4.5] [--max-candidates 80000] [--out DIR]"""
+[--workers 2] [--max-candidates 80000] [--budget-s 60] [--without shape,...] [--out DIR]
+
+The result is fixed by ``--max-candidates`` (the same on every machine); ``--budget-s`` is a
+safety net only, and the report counts the tasks that hit it."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+
+from .search.enumerate import FEATURES
 
 
 def main(argv=None) -> int:
@@ -18,8 +23,15 @@ def main(argv=None) -> int:
     p.add_argument("--dataset", default="arc1", choices=["arc1", "arc2"])
     p.add_argument("--tasks", default=None, help="N (first N by id) or comma-separated ids")
     p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--budget-s", type=float, default=4.5)
+    p.add_argument("--budget-s", type=float, default=60.0,
+                   help="wall-clock safety net per task (default 60); results are fixed by "
+                        "--max-candidates unless a task hits it")
     p.add_argument("--max-candidates", type=int, default=80_000)
+    p.add_argument("--without", default="",
+                   help=f"capabilities to switch off (ablation), comma-separated: "
+                        f"{','.join(FEATURES)}")
+    p.add_argument("--profile-functions", action="store_true",
+                   help="sample the functions inside the nodes (hotpipe profile='functions')")
     p.add_argument("--out", default=None)
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--cache", default=".hotpipe/cache",
@@ -27,6 +39,11 @@ def main(argv=None) -> int:
     p.add_argument("--no-cache", action="store_true", help="compute everything again")
     p.add_argument("--profile-html", default=None, help="write the HTML profile report here")
     a = p.parse_args(argv)
+    off = [f for f in a.without.split(",") if f]
+    unknown = sorted(set(off) - set(FEATURES))
+    if unknown:
+        p.error(f"--without: unknown capability {unknown}; choose from {', '.join(FEATURES)}")
+    features = tuple(f for f in FEATURES if f not in off)
     ids = a.tasks
     if ids is not None and ids.isdigit():
         ids = int(ids)
@@ -34,7 +51,8 @@ def main(argv=None) -> int:
 
     rep = run_split(a.split, a.dataset, ids, a.workers, a.budget_s, a.max_candidates, a.out,
                     progress=not a.no_progress, cache=None if a.no_cache else a.cache,
-                    profile_html=a.profile_html)
+                    profile_html=a.profile_html, features=features,
+                    profile="functions" if a.profile_functions else None)
     print_report(a.dataset, a.split, rep)
     return 0
 

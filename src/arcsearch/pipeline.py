@@ -13,6 +13,7 @@ from hotpipe import Pipeline, node
 
 from . import api, dsl, search
 from .scoring import to_submission
+from .search import FEATURES
 
 # the search looks DSL primitives up by name (getattr), which a fingerprint cannot follow:
 # declared, so that an edit anywhere in the DSL or the search recomputes the cached results
@@ -28,8 +29,10 @@ def load(split: str = "training", dataset: str = "arc1", ids_or_n: int | str | N
 
 @node(output="generated", phase="generate", depends_on=CODE)
 def generate(task: dict, budget_s: float = api.DEFAULT_BUDGET_S,
-             max_candidates: int = api.DEFAULT_MAX_CANDIDATES) -> dict:
-    return api.generate(task, budget_s=budget_s, max_candidates=max_candidates)
+             max_candidates: int = api.DEFAULT_MAX_CANDIDATES,
+             features: tuple = FEATURES) -> dict:
+    return api.generate(task, budget_s=budget_s, max_candidates=max_candidates,
+                        features=features)
 
 
 @node(output="executed", phase="execute", depends_on=CODE)
@@ -57,12 +60,14 @@ solve = Pipeline([generate, execute, validate, submission, score], name="arcsear
 
 
 def build_pipeline() -> Pipeline:
-    """The per-task pipeline (inputs: ``task``, ``budget_s``, ``max_candidates``)."""
+    """The per-task pipeline (inputs: ``task``, ``budget_s``, ``max_candidates``,
+    ``features``)."""
     return solve
 
 
 def run_tasks(tasks: list[dict], budget_s: float = api.DEFAULT_BUDGET_S,
-              max_candidates: int = api.DEFAULT_MAX_CANDIDATES, **map_options) -> dict:
+              max_candidates: int = api.DEFAULT_MAX_CANDIDATES, features: tuple = FEATURES,
+              **map_options) -> dict:
     """Map :data:`solve` over ``tasks``; returns the hotpipe Result (lists per output)."""
-    return solve.map({"task": tasks, "budget_s": budget_s, "max_candidates": max_candidates},
-                     over="task", **map_options)
+    return solve.map({"task": tasks, "budget_s": budget_s, "max_candidates": max_candidates,
+                      "features": tuple(features)}, over="task", **map_options)

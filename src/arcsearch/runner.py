@@ -10,6 +10,7 @@ from pathlib import Path
 from hotpipe import FAILED, Cache, Local, Processes
 
 from .pipeline import loader, solve
+from .search import FEATURES
 
 
 def summarise(results: list[dict], wall_s: float, workers: int) -> dict:
@@ -72,20 +73,22 @@ def _per_task(result, i: int, task: dict) -> dict:
     }
 
 
-def run_split(split="training", dataset="arc1", ids_or_n=None, workers=2, budget_s=4.5,
+def run_split(split="training", dataset="arc1", ids_or_n=None, workers=2, budget_s=60.0,
               max_candidates=80_000, out_dir=None, progress=True, cache=".hotpipe/cache",
-              profile_html=None) -> dict:
+              profile_html=None, features=FEATURES, profile=None) -> dict:
     """Load a split, solve every task (cached per task), write the outputs, return the
-    report. ``cache=None`` disables the cache."""
+    report. ``cache=None`` disables the cache; ``features`` names the search capabilities
+    switched on; ``profile="functions"`` adds hotpipe's per-function profile."""
     t0 = time.perf_counter()
     loaded = loader.run({"split": split, "dataset": dataset, "ids_or_n": ids_or_n})
     tasks = loaded["tasks"]
     # tasks take seconds each: one task per chunk, no in-process probe
     engine = Processes(workers, chunk_size=1) if workers > 1 else Local(chunk_size=1)
     result = solve.map(
-        {"task": tasks, "budget_s": budget_s, "max_candidates": max_candidates},
+        {"task": tasks, "budget_s": budget_s, "max_candidates": max_candidates,
+         "features": tuple(features)},
         over="task", engine=engine, progress=progress, on_error="collect",
-        cache=Cache(cache) if cache else None,
+        cache=Cache(cache) if cache else None, **({"profile": profile} if profile else {}),
     )
     wall = time.perf_counter() - t0
     results = [_per_task(result, i, t) for i, t in enumerate(tasks)]
@@ -93,6 +96,7 @@ def run_split(split="training", dataset="arc1", ids_or_n=None, workers=2, budget
     prof = result.profile
     report.update(
         split=split, dataset=dataset, budget_s=budget_s, max_candidates=max_candidates,
+        features=list(features),
         phases=phases(loaded.profile, prof),
         cache={"hits": sum(n.hits for n in prof.nodes), "misses": sum(n.misses for n in
                                                                        prof.nodes)},

@@ -196,13 +196,14 @@ SEARCHES = [("007bbfb7", 3000, 3), ("0520fde7", 4000, 2), ("1cf80156", 2000, 2),
 def test_search_finds_the_same_programs_as_the_reference(task_id, max_candidates, max_depth):
     task = arcsearch.load_tasks("training", ids_or_n=[task_id])[0]
 
-    def run(fn, mod):
+    def run(fn, mod, **features):
         pairs = [(mod.as_grid(p["input"]), mod.as_grid(p["output"])) for p in task["train"]]
         tests = [mod.as_grid(p["input"]) for p in task["test"]]
         res = fn(pairs, tests, budget_s=1e9, max_candidates=max_candidates,
-                 max_depth=max_depth)
+                 max_depth=max_depth, **features)
         found = [(f.cost, f.order, repr(f.steps), [t.tobytes() for t in f.test_preds])
                  for f in res.found]
         return res.candidates, res.values, res.depth, found
 
-    assert run(search, dsl) == run(ref_search.search, ref_dsl)
+    # with every new capability switched off the search is the frozen reference
+    assert run(search, dsl, features=()) == run(ref_search.search, ref_dsl)

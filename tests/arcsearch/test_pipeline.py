@@ -58,3 +58,17 @@ def test_cli(tmp_path):
     )
     assert "solved 1/1" in out.stdout and "generate" in out.stdout
     assert (tmp_path / "o" / "report.json").exists()
+
+
+def test_deterministic_run_is_the_same_on_1_and_2_workers():
+    """A fixed candidate budget (the safety timeout far away) gives the same solved set,
+    programs and candidate counts whatever the number of worker processes."""
+    ids = "1cf80156,1e0a9b12,007bbfb7,0d3d703e,25ff71a9"
+
+    def run(workers):
+        rep = run_split("training", "arc1", ids, workers=workers, budget_s=1e6,
+                        max_candidates=4_000, progress=False, cache=None)
+        assert rep["timed_out"] == 0
+        return rep["solved"], {k: v["candidates"] for k, v in rep["per_task"].items()}
+
+    assert run(1) == run(2)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 
 from .connectivity import label_cells, shape_arrays
@@ -109,7 +111,8 @@ SELECTORS = (
 
 
 def _unique(keys: list) -> int | None:
-    idx = [i for i, k in enumerate(keys) if keys.count(k) == 1]
+    counts = Counter(keys)  # keys.count per key was quadratic on grids with many objects
+    idx = [i for i, k in enumerate(keys) if counts[k] == 1]
     return idx[0] if len(idx) == 1 else None
 
 

@@ -23,10 +23,17 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import dsl
+from ..dsl.compose import AUGMENTATIONS
 from ..dsl.grid import MAX_SIDE, Grid
 from .ops import EXPENSIVE, SAME_SHAPE, SWAPPED_SHAPE, Op, TaskContext, build_ops
+from .shapes import LE, shape_rule
+from .stack import Layers
 
 LOCAL_KINDS = ("n4", "rays", "n8", "rowcol")
+# Capabilities that can be switched off one by one (ablation, and the reference mode: with
+# none of them the search is the frozen ``tests/arcsearch/ref_search`` one).
+FEATURES = ("shape", "objects", "stack", "augment")
+STACK_COST = 5  # above any single program (depth 3 + a colour map = 4)
 
 
 @dataclass
@@ -71,15 +78,20 @@ def _shape_kind(name: str) -> str:
 
 
 class _Searcher:
-    def __init__(self, pairs, test_inputs, budget_s, max_candidates, max_depth, local_limit):
+    def __init__(self, pairs, test_inputs, budget_s, max_candidates, max_depth, local_limit,
+                 features=FEATURES):
+        self.features = frozenset(features)
         self.pairs = pairs
         self.n_demo = len(pairs)
         self.targets = [y for _, y in pairs]
         self.tshapes = [y.shape for y in self.targets]
         self.inputs = tuple(x for x, _ in pairs) + tuple(test_inputs)
         self.ctx = TaskContext.from_pairs(pairs, test_inputs)
-        self.ops: list[Op] = build_ops(self.ctx)
+        self.ops: list[Op] = build_ops(self.ctx, self.features)
         self.cheap_ops = [op for op in self.ops if op.name not in EXPENSIVE]
+        self.shape_pruning = "shape" in self.features
+        self.layers = Layers(self.targets) if "stack" in self.features else None
+        self._viable_memo: dict = {}
         self.budget_s = budget_s
         self.max_candidates = max_candidates
         self.max_depth = max_depth
@@ -102,6 +114,8 @@ class _Searcher:
         if all(np.array_equal(a, b) for a, b in zip(demo, self.targets, strict=True)):
             self._add(depth, steps, test)
             return
+        if self.layers is not None:
+            self.layers.offer(demo, test, steps, depth)
         mapping = _colour_map(demo, self.targets)
         if mapping is not None:
             st = (*steps, ("recolor", (mapping,)))
@@ -117,12 +131,57 @@ class _Searcher:
                 self._add(depth + 2, st, [dsl.apply_local_rule(g, table, kind) for g in test])
                 return
 
+    def _stack(self) -> None:
+        """Overlay partial fits (``stack.py``); ranked after every single program."""
+        picked = self.layers.cover()
+        if picked is None or picked[1] is None:
+            return
+        chosen, preds = picked
+        programs = tuple(self.layers.entries[i][0] for i in chosen)
+        steps = (("stack_layers", (programs, self.layers.transparent)),)
+        self._add(STACK_COST + len(chosen), steps, preds)
+
     def _wrong_shape_kinds(self, vals) -> tuple[str, ...]:
         """Shape kinds ("same", "swapped") whose outputs cannot match a demo output shape."""
         demo = vals[: self.n_demo]
         same = all(g.shape == t for g, t in zip(demo, self.tshapes, strict=True))
         swapped = all(g.shape[::-1] == t for g, t in zip(demo, self.tshapes, strict=True))
         return tuple(k for k, ok in (("same", same), ("swapped", swapped)) if not ok)
+
+    def _ops_at(self, depth: int) -> list[Op]:
+        return self.ops if depth < 3 else self.cheap_ops
+
+    def viable(self, depth: int, shapes: tuple) -> list[tuple]:
+        """The calls at ``depth`` that can still lead to the demo outputs' shapes from a
+        value whose demo grids have ``shapes`` (memoised per shape tuple).
+
+        An op whose output shape follows from its input's (``shapes.shape_rule``) is kept
+        when its output has the target shapes, or when a later depth can still reach them
+        from there; at the last depth an op that only crops ("le") needs targets that fit
+        in its input. Ops of unknown output shape are always kept. Pruned calls are not
+        run and not counted as candidates: the budget goes to programs that can match.
+        """
+        key = (depth, shapes)
+        calls = self._viable_memo.get(key)
+        if calls is not None:
+            return calls
+        tshapes = tuple(self.tshapes)
+        last = depth >= self.max_depth
+        calls = []
+        for op in self._ops_at(depth):
+            rule = shape_rule(op.name, op.params)
+            if rule is LE:
+                ok = not last or all(t[0] <= s[0] and t[1] <= s[1]
+                                     for s, t in zip(shapes, tshapes, strict=True))
+            elif rule is None:
+                ok = True
+            else:
+                out = tuple(rule(*s) for s in shapes)
+                ok = out == tshapes or (not last and bool(self.viable(depth + 1, out)))
+            if ok:
+                calls.append((op.fn, op.params, op.name, ""))
+        self._viable_memo[key] = calls
+        return calls
 
     def n_distinct(self, max_cost=None) -> int:
         keys = {
@@ -155,12 +214,17 @@ class _Searcher:
                 break
             res.depth = depth
             keep = depth < self.max_depth
-            ops = self.ops if depth < 3 else self.cheap_ops
             nxt = []
-            calls = [(op.fn, op.params, op.name, _shape_kind(op.name)) for op in ops]
+            all_calls = [(op.fn, op.params, op.name, _shape_kind(op.name))
+                         for op in self._ops_at(depth)]
             for vals, steps in level:
-                # last depth: which shape kinds can still give the demo outputs' shapes
-                wrong = () if keep else self._wrong_shape_kinds(vals)
+                if self.shape_pruning:
+                    calls = self.viable(depth, tuple(g.shape for g in vals[:n_demo]))
+                    wrong = ()
+                else:
+                    calls = all_calls
+                    # last depth: which shape kinds can still give the demo outputs' shapes
+                    wrong = () if keep else self._wrong_shape_kinds(vals)
                 for fn, params, name, kind in calls:
                     res.candidates += 1
                     if res.candidates & 255 == 0:
@@ -195,7 +259,8 @@ class _Searcher:
                         continue
                     seen.add(key)
                     st = (*steps, (name, params))
-                    if keep:
+                    if keep and (not self.shape_pruning or self.viable(
+                            depth + 1, tuple(g.shape for g in out[:n_demo]))):
                         nxt.append((out, st))
                     self.check(out, st, depth)
                     if self.n_distinct(depth) >= 2:
@@ -205,6 +270,8 @@ class _Searcher:
                     break
             res.values += len(nxt)
             level = nxt
+        if self.layers is not None and self.n_distinct() < 2:
+            self._stack()
         res.elapsed_s = time.perf_counter() - self.t0
         res.found.sort(key=lambda f: (f.cost, f.order))
         return res
@@ -217,11 +284,56 @@ def search(
     max_candidates: int = 80_000,
     max_depth: int = 3,
     local_limit: int = 400,
+    features=FEATURES,
 ) -> SearchResult:
-    """Enumerate programs for one task; see the module docstring for the rules."""
+    """Enumerate programs for one task; see the module docstring for the rules.
+
+    ``features`` names the capabilities switched on (default: all of :data:`FEATURES`).
+    With ``"augment"``, a task left with fewer than two distinct predictions is searched
+    again transposed and with colours renamed by frequency (:func:`augmented`), each with a
+    quarter of ``max_candidates``.
+    """
+    res = _search(pairs, test_inputs, budget_s, max_candidates, max_depth, local_limit,
+                  features)
+    if "augment" in features and _n_distinct(res.found) < 2:
+        inner = tuple(f for f in features if f != "augment")
+        for aug in AUGMENTATIONS:
+            left = budget_s - res.elapsed_s
+            if left <= 0:
+                break
+            augmented(res, aug, pairs, test_inputs, left, max_candidates // 4, max_depth,
+                      local_limit, inner)
+        res.found.sort(key=lambda f: (f.cost, f.order))
+    return res
+
+
+def augmented(res: SearchResult, aug: str, pairs, test_inputs, budget_s: float,
+              max_candidates: int, max_depth: int, local_limit: int, features) -> None:
+    """Search the task under an augmentation and add its programs to ``res``, mapped back
+    (``dsl.under``): one cost step more, and after every program of the plain search."""
+    a_pairs = [(dsl.augment(x, aug), dsl.augment(y, aug, x)) for x, y in pairs]
+    a_tests = [dsl.augment(t, aug) for t in test_inputs]
+    r = _search(a_pairs, a_tests, budget_s, max_candidates, max_depth, local_limit, features)
+    offset = res.candidates
+    for f in r.found:
+        preds = tuple(dsl.restore(p, aug, t) for p, t in zip(f.test_preds, test_inputs,
+                                                             strict=True))
+        res.found.append(Found(f.cost + 1, offset + f.order, (("under", (aug, f.steps)),),
+                               preds))
+    res.candidates += r.candidates
+    res.values += r.values
+    res.elapsed_s += r.elapsed_s
+    res.timed_out |= r.timed_out
+
+
+def _n_distinct(found: list[Found]) -> int:
+    return len({tuple(g.tobytes() + bytes(g.shape) for g in f.test_preds) for f in found})
+
+
+def _search(pairs, test_inputs, budget_s, max_candidates, max_depth, local_limit, features):
     dsl.clear_memo()
     try:
         return _Searcher(pairs, test_inputs, budget_s, max_candidates, max_depth,
-                         local_limit).run()
+                         local_limit, features).run()
     finally:
         dsl.clear_memo()

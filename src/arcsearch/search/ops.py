@@ -15,6 +15,7 @@ from .. import dsl
 from ..dsl.gravity import DIRECTIONS
 from ..dsl.grid import Grid, memo_grid
 from ..dsl.objects import PROPERTIES
+from ..dsl.perobject import INNER_GEOMETRY
 from ..dsl.split import OPS as SPLIT_OPS
 from ..dsl.split import PART_PICKS, SPLITS
 from ..dsl.symmetry import KINDS as SYM_KINDS
@@ -73,7 +74,7 @@ EXPENSIVE = frozenset({
     "fill_bbox_holes", "connect", "rays", "outline_objects", "label_objects", "gravity",
     "kron_self", "downscale_any", "overlay_parts", "stack_parts", "pick_part",
     "colour_histogram", "symmetrize_overlay", "remove_small", "keep_object", "remove_object",
-    "count_objects_grid",
+    "count_objects_grid", "map_objects", "filter_objects",
 })
 _MEMO_FNS: dict = {}
 
@@ -84,7 +85,8 @@ SAME_SHAPE = frozenset({
     "flip_h", "flip_v", "rot180", "binarise", "keep_colour", "remove_colour", "swap_fg_bg",
     "gravity", "rays", "connect", "outline_objects", "fill_enclosed", "fill_bbox_holes",
     "symmetry_complete", "continue_pattern", "symmetrize_overlay", "continue_diagonal",
-    "label_objects", "keep_object", "remove_object", "remove_small",
+    "label_objects", "keep_object", "remove_object", "remove_small", "map_objects",
+    "filter_objects",
 })
 SWAPPED_SHAPE = frozenset({"rot90", "rot270", "transpose", "antitranspose"})
 
@@ -104,8 +106,9 @@ SEL_CROP = ("largest", "smallest", "unique_colour", "unique_shape", "most_colour
 SEL_KEEP = ("largest", "smallest", "unique_colour", "unique_shape")
 
 
-def build_ops(ctx: TaskContext) -> list[Op]:
-    """All operators for a task, cheap and common first."""
+def build_ops(ctx: TaskContext, features=("objects",)) -> list[Op]:
+    """All operators for a task, cheap and common first (object-level programs, appended
+    after the whole-grid ops, when ``"objects"`` is in ``features``)."""
     fg_in = [c for c in ctx.in_colours if c != ctx.bg]
     out_fg = [c for c in ctx.out_colours if c != ctx.bg] or [1]
     paint = list(dict.fromkeys([*ctx.new_colours, *out_fg]))
@@ -171,4 +174,41 @@ def build_ops(ctx: TaskContext) -> list[Op]:
         ops += [_op("overlay_parts", how, o) for o in SPLIT_OPS]
         ops += [_op("stack_parts", how, False), _op("stack_parts", how, True)]
         ops += [_op("pick_part", how, p) for p in PART_PICKS]
+    if "objects" in features:
+        ops += object_ops(ctx, fg_in)
+    return ops
+
+
+def _written_colours(ctx: TaskContext) -> tuple[list[int], list[int]]:
+    """Colours the demos write on background cells (added) and on object cells
+    (recoloured, the background when erased), for same-shape demos."""
+    added: set[int] = set()
+    recoloured: set[int] = set()
+    for x, y in ctx.pairs:
+        if x.shape != y.shape:
+            continue
+        bg = dsl.background(x)
+        changed = x != y
+        added.update(np.unique(y[changed & (x == bg)]).tolist())
+        recoloured.update(np.unique(y[changed & (x != bg)]).tolist())
+    return sorted(added)[:3], sorted(recoloured)[:3]
+
+
+def object_ops(ctx: TaskContext, fg_in: list[int]) -> list[Op]:
+    """Object-level programs: a flip of every object in place, keeping or erasing the
+    objects a property selects, and (same-shape tasks) painting selected objects, their
+    interiors, holes, boxes or surrounding rings with the colours the demos write."""
+    ops = [_op("map_objects", "all", inner, 0, conn, multi)
+           for inner in INNER_GEOMETRY for conn, multi in ((8, True), (4, False))]
+    ops += [_op("filter_objects", w, keep)
+            for w in ("has_hole", "no_hole", "border", "inner", "max_size", "min_size")
+            for keep in (True, False)]
+    if ctx.size_rule[0] != "same":
+        return ops
+    added, recoloured = _written_colours(ctx)
+    whiches = ["all", "max_size", "min_size", "has_hole", "no_hole", "border", "inner",
+               "size:1", *[f"colour:{c}" for c in fg_in[:4]]]
+    steps = [(inner, c) for c in added for inner in ("halo", "holes", "bbox")]
+    steps += [(inner, c) for c in recoloured for inner in ("recolour", "interior")]
+    ops += [_op("map_objects", w, inner, c) for inner, c in steps for w in whiches]
     return ops
