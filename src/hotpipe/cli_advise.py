@@ -19,6 +19,7 @@ from hotpipe.cli_run import (
     UsageError,
     _check_flags,
     _execute,
+    add_engine_flags,
     load_pipeline,
     read_inputs,
 )
@@ -46,6 +47,7 @@ def add_advise_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--mode", choices=("zip", "product"), default=None)
     p.add_argument("--outputs", metavar="NAME", nargs="+", action="extend",
                    help="compute only these outputs (and the nodes they need)")
+    add_engine_flags(p)
     p.add_argument("--measure", action="store_true",
                    help="allow quick experiments (see docs/advisor.md)")
     p.add_argument("--json", metavar="FILE.json",

@@ -88,15 +88,7 @@ def add_run_parser(subparsers: Any) -> argparse.ArgumentParser:
                         "finish the others (collect; the exit code is then 1 if any failed)")
     p.add_argument("--no-progress", action="store_true",
                    help="with --map-over: do not show the progress bar")
-    p.add_argument("--engine", choices=ENGINES, default="local",
-                   help="where the nodes run: local (the calling thread, default), threads "
-                        "(I/O-bound and GPU nodes) or processes (CPU-bound Python)")
-    p.add_argument("--workers", metavar="N", type=_positive_int,
-                   help="with --engine threads or processes: how many workers (default: "
-                        "one per core)")
-    p.add_argument("--cache", metavar="DIR", nargs="?", const=DEFAULT_CACHE,
-                   help="reuse results stored by earlier runs and store new ones, in DIR "
-                        f"(default when the flag is given alone: ./{DEFAULT_CACHE})")
+    add_engine_flags(p)
     p.add_argument("--traceback", action="store_true",
                    help="on error, also print the full traceback (the node's own exception)")
     p.add_argument("--output", metavar="FILE.json", help="write the results as JSON")
@@ -107,6 +99,19 @@ def add_run_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="write the timeline as a Chrome/Perfetto trace")
     p.set_defaults(func=run_command)
     return p
+
+
+def add_engine_flags(p: argparse.ArgumentParser) -> None:
+    """``--engine``, ``--workers`` and ``--cache``, shared by ``run`` and ``advise``."""
+    p.add_argument("--engine", choices=ENGINES, default="local",
+                   help="where the nodes run: local (the calling thread, default), threads "
+                        "(I/O-bound and GPU nodes) or processes (CPU-bound Python)")
+    p.add_argument("--workers", metavar="N", type=_positive_int,
+                   help="with --engine threads or processes: how many workers (default: "
+                        "one per core)")
+    p.add_argument("--cache", metavar="DIR", nargs="?", const=DEFAULT_CACHE,
+                   help="reuse results stored by earlier runs and store new ones, in DIR "
+                        f"(default when the flag is given alone: ./{DEFAULT_CACHE})")
 
 
 def run_command(args: argparse.Namespace) -> int:
