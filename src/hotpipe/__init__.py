@@ -14,6 +14,7 @@ from hotpipe.errors import (
     HotpipeError,
     InputError,
     NodeError,
+    NodeTimeout,
     ResourceError,
     TypeMismatchError,
 )
@@ -74,6 +75,7 @@ __all__ = [
     "Node",
     "NodeError",
     "NodeProfile",
+    "NodeTimeout",
     "Pipeline",
     "Processes",
     "Profile",

@@ -13,6 +13,8 @@ which is reported before any node runs, from runtime failures (a node raised)::
     ├── ResourceError             building a declared resource failed; the cause is chained
     ├── BenchError                a benchmark was refused: outputs differ, a bad case or file
     ├── NodeError                 a node raised; the original exception is ``__cause__``
+    ├── NodeTimeout               a call outlived its node's ``timeout=`` (chained under a
+    │                             NodeError; also a ``TimeoutError``)
     └── WorkerDied                a worker process exited abruptly (chained under a NodeError)
 
     ItemError                     not an exception: one failed item of a map with
@@ -37,6 +39,7 @@ __all__ = [
     "InputError",
     "ItemError",
     "NodeError",
+    "NodeTimeout",
     "ResourceError",
     "TypeMismatchError",
     "WorkerDied",
@@ -169,6 +172,24 @@ def where_item(node: str, index: int | None, path: tuple[int, ...]) -> str:
 class WorkerDied(HotpipeError, RuntimeError):
     """The worker process running an item exited abruptly (the item is named in the
     :class:`NodeError` that carries this)."""
+
+
+class NodeTimeout(HotpipeError, TimeoutError):
+    """A call of a node with ``@node(timeout=seconds)`` did not finish in time. The
+    :class:`NodeError` that carries it names the node and the item; ``seconds`` is the limit."""
+
+    def __init__(self, node: str, seconds: float, detail: str = "") -> None:
+        self.node = node
+        self.seconds = seconds
+        self.detail = detail
+        super().__init__(
+            f"node {node!r} did not finish within its timeout of {seconds:g} s{detail}. "
+            f"Fix: raise the limit (@node(timeout=...)), or let it retry "
+            f"(@node(retries=N)) if the delay is transient"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.node, self.seconds, self.detail), self.__dict__)
 
 
 class ItemError(NamedTuple):

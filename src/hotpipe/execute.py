@@ -19,6 +19,7 @@ from time import perf_counter, thread_time
 from typing import TYPE_CHECKING, Any
 
 from hotpipe._batch import batch_columns, call_batch_of_one, map_batches
+from hotpipe._guard import sink
 from hotpipe._state import Tuning, state_of
 from hotpipe._values import FAILED, describe_inputs, short_repr
 from hotpipe.errors import ItemError, NodeError, ResourceError
@@ -192,12 +193,19 @@ class PlainRunner:
 
     def broadcast(self, plan: Plan, scalars: dict[str, Any], n: int, on_error: str,
                   stats: Stats, tuning: Tuning | None = None) -> Broadcast:
+        if plan.guarded:  # retries and timeouts are counted in this collector
+            with sink(stats):
+                return run_broadcast(plan, scalars, n, on_error, stats, self, tuning)
         return run_broadcast(plan, scalars, n, on_error, stats, self, tuning)
 
     def columns(self, plan: Plan, columns: dict[str, list[Any]], bc: Broadcast, n: int,
                 offset: int, on_error: str, stats: Stats,
                 paths: Sequence[tuple[int, ...]] | None = None,
                 tuning: Tuning | None = None) -> dict[str, list[Any]]:
+        if plan.guarded:
+            with sink(stats):
+                return run_columns(plan, columns, bc, n, offset, on_error, stats, self, paths,
+                                   tuning)
         return run_columns(plan, columns, bc, n, offset, on_error, stats, self, paths, tuning)
 
 

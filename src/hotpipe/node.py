@@ -75,6 +75,10 @@ class Node:
     batch_size: int | None = None
     hints: Hints = field(default_factory=lambda: Hints())
     depends_on: tuple[Any, ...] = ()
+    retries: int = 0
+    retry_on: tuple[type[BaseException], ...] = (Exception,)
+    backoff: float | Callable[[int], float] = 0.0
+    timeout: float | None = None
 
     @property
     def is_batch(self) -> bool:
@@ -199,6 +203,10 @@ def make_node(
     gpus: float | None = None,
     memory: int | str | None = None,
     depends_on: Any = (),
+    retries: int = 0,
+    retry_on: type[BaseException] | tuple[type[BaseException], ...] = Exception,
+    backoff: float | Callable[[int], float] = 0.0,
+    timeout: float | None = None,
 ) -> Node:
     """Build a :class:`Node` from a function (or re-option an existing node)."""
     batch_func = None
@@ -236,6 +244,7 @@ def make_node(
         raise DefinitionError(f"{where}: batch_size needs batch=True.")
     if max_concurrency is not None and not is_async:
         raise DefinitionError(f"{where}: max_concurrency applies to async def nodes only.")
+    retry_on = _retry_options(where, retries, retry_on, backoff, timeout)
     if depends_on:  # code the fingerprint cannot see (names looked up at run time)
         from hotpipe.cache._depends import declare, resolve
 
@@ -270,7 +279,32 @@ def make_node(
         batch_size=batch_size,
         hints=_hints(where, cpus, gpus, memory),
         depends_on=tuple(depends_on or ()),
+        retries=retries,
+        retry_on=retry_on,
+        backoff=backoff,
+        timeout=None if timeout is None else float(timeout),
     )
+
+
+def _retry_options(where: str, retries: Any, retry_on: Any, backoff: Any,
+                   timeout: Any) -> tuple[type[BaseException], ...]:
+    """Check ``retries``/``retry_on``/``backoff``/``timeout``; ``retry_on`` as a tuple."""
+    if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
+        raise DefinitionError(f"{where}: retries={retries!r} must be an int >= 0 (the number "
+                              "of extra attempts after a failure).")
+    kinds = retry_on if isinstance(retry_on, tuple) else (retry_on,)
+    if not kinds or not all(isinstance(k, type) and issubclass(k, BaseException)
+                            for k in kinds):
+        raise DefinitionError(f"{where}: retry_on={retry_on!r} must be an exception class or "
+                              "a tuple of them, e.g. retry_on=(ConnectionError, TimeoutError).")
+    if not callable(backoff) and (not isinstance(backoff, int | float)
+                                  or isinstance(backoff, bool) or backoff < 0):
+        raise DefinitionError(f"{where}: backoff={backoff!r} must be seconds >= 0 (doubled "
+                              "after each attempt) or a function attempt -> seconds.")
+    if timeout is not None and (not isinstance(timeout, int | float)
+                                or isinstance(timeout, bool) or not timeout > 0):
+        raise DefinitionError(f"{where}: timeout={timeout!r} must be seconds > 0 or None.")
+    return kinds
 
 
 def _hints(where: str, cpus: float | None, gpus: float | None,
@@ -306,6 +340,10 @@ def node(
     gpus: float | None = None,
     memory: int | str | None = None,
     depends_on: Any = (),
+    retries: int = 0,
+    retry_on: type[BaseException] | tuple[type[BaseException], ...] = Exception,
+    backoff: float | Callable[[int], float] = 0.0,
+    timeout: float | None = None,
 ) -> Any:
     """Declare a pipeline step: ``@node``, ``@node(output="y")`` or ``node(f, output=...)``.
 
@@ -320,7 +358,9 @@ def node(
     ``max_concurrency`` caps how many items of an ``async def`` node run at once;
     ``cpus``/``gpus``/``memory`` declare what the node needs; ``depends_on`` lists modules,
     files and directories whose source the cache key covers (code reached by a computed
-    name, data files; see docs/caching.md).
+    name, data files; see docs/caching.md). ``retries`` extra attempts after an exception of
+    ``retry_on``, waiting ``backoff`` seconds (doubled each time) between them; ``timeout``
+    fails a call that takes longer (seconds; docs/concepts.md says what can be interrupted).
 
     >>> @node(output="y")
     ... def inc(x):
@@ -334,6 +374,7 @@ def node(
         "output": output, "name": name, "cache": cache, "version": version, "phase": phase,
         "batch": batch, "batch_size": batch_size, "max_concurrency": max_concurrency,
         "cpus": cpus, "gpus": gpus, "memory": memory, "depends_on": depends_on,
+        "retries": retries, "retry_on": retry_on, "backoff": backoff, "timeout": timeout,
     }
     if func is None:
         return lambda f: make_node(f, **options)

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from hotpipe._guard import guard
 from hotpipe.errors import InputError
 from hotpipe.graph import ancestors
 
@@ -103,6 +104,8 @@ class Plan:
     rows: tuple[Step, ...] = ()
     width: int = 0
     """Counter rows of the whole plan (``max slot + 1`` over ``rows``)."""
+    guarded: bool = False
+    """Some step (inner steps included) has retries or a timeout (:mod:`hotpipe._guard`)."""
 
     @property
     def has_nested(self) -> bool:
@@ -301,14 +304,15 @@ def compile_plan(
             inner = _nested_map(flat, args, mapped_values, prefix + flat.name, slots)
         step = Step(
             name=prefix + flat.name,
-            func=_adapter(flat, args),
+            func=guard(node, _adapter(flat, args), slot),
             args=tuple(args.values()),
             outputs=flat.outputs,
             unpack=len(flat.outputs) > 1 if node.nested else node.unpack,
             mapped=is_mapped,
             node=node,
             phase=flat.phase,
-            batch=_adapter(flat, args, node.batch_func) if node.batch_func else None,
+            batch=guard(node, _adapter(flat, args, node.batch_func), slot)
+            if node.batch_func else None,
             params=tuple(args),
             slot=slot,
             nested=inner,
@@ -326,6 +330,7 @@ def compile_plan(
         mapped=frozenset(mapped_values),
         rows=tuple(rows),
         width=max((r.slot for r in rows), default=-1) + 1,
+        guarded=any(r.node.retries or r.node.timeout is not None for r in rows),
     )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from hotpipe._guard import sink
 from hotpipe.execute import PLAIN, Broadcast, PlainRunner
 
 if TYPE_CHECKING:
@@ -39,6 +40,10 @@ class CachedRunner(PlainRunner):
                   stats: Stats, tuning: Tuning | None = None) -> Broadcast:
         from hotpipe.cache.run import cached_broadcast
 
+        if plan.guarded:  # retries and timeouts are counted in this collector
+            with sink(stats):
+                return cached_broadcast(plan, scalars, n, on_error, stats, self.cache, self,
+                                        tuning)
         return cached_broadcast(plan, scalars, n, on_error, stats, self.cache, self, tuning)
 
     def columns(self, plan: Plan, columns: dict[str, list[Any]], bc: Broadcast, n: int,
@@ -47,6 +52,10 @@ class CachedRunner(PlainRunner):
                 tuning: Tuning | None = None) -> dict[str, list[Any]]:
         from hotpipe.cache.run import cached_columns
 
+        if plan.guarded:
+            with sink(stats):
+                return cached_columns(plan, columns, bc, n, offset, on_error, stats,  # type: ignore[arg-type]
+                                      self.cache, self, paths, tuning)
         return cached_columns(plan, columns, bc, n, offset, on_error, stats,  # type: ignore[arg-type]
                               self.cache, self, paths, tuning)
 

@@ -50,7 +50,7 @@ def run_item(plan: Plan, inputs: dict[str, Any]) -> Outcome:
     # Reading the CPU clock is a system call (~0.4 us): per node it would be most of the
     # cost of a run of cheap nodes. A plan whose run takes under CPU_AFTER seconds measures
     # wall time only; one that gets slower measures CPU again.
-    if plan.has_nested:
+    if plan.has_nested or plan.guarded:
         return _run_nested_item(plan, inputs)
     state = state_of(plan)
     tuning = state.tuning
@@ -73,9 +73,9 @@ def run_item(plan: Plan, inputs: dict[str, Any]) -> Outcome:
 
 
 def _run_nested_item(plan: Plan, inputs: dict[str, Any]) -> Outcome:
-    """A plan with nested maps runs once through the column executors: every step is
-    once-per-call, the nested maps explode their inner items, and the inner steps get their
-    own counter rows."""
+    """A plan with nested maps (or retries and timeouts) runs once through the column
+    executors: every step is once-per-call, the nested maps explode their inner items, the
+    inner steps get their own counter rows, and retries are counted."""
     stats = Stats.empty(plan.width)
     t0 = perf_counter()
     scalars = dict(plan.constants)

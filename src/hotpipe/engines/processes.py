@@ -22,9 +22,10 @@ from concurrent.futures import Future
 from time import perf_counter
 from typing import Any
 
+from hotpipe import _guard
 from hotpipe._state import state_of
 from hotpipe.engines.pool import Job, PoolEngine, Probe, check_chunk_size
-from hotpipe.errors import InputError, ItemError, NodeError, WorkerDied
+from hotpipe.errors import InputError, ItemError, NodeError, NodeTimeout, WorkerDied
 from hotpipe.execute import FAILED
 from hotpipe.plan import Plan
 from hotpipe.profile.stats import Stats
@@ -141,17 +142,12 @@ class Processes(PoolEngine):
         for i in range(start, stop):
             try:
                 values, item_stats = self.collect_one(handle, job, i)
-            except _terminated():
-                died = WorkerDied(
-                    f"the worker process died while running item {job.offset + i} "
-                    f"({exc.__class__.__name__}); "
-                    "a crash in native code, os._exit or the out-of-memory killer can do this"
-                )
-                err = NodeError("(worker process)", job.offset + i, _describe_row(job, i), died)
+            except _terminated() as dead:
+                node, died = _why_died(job, i, exc, dead)
+                err = NodeError(node, job.offset + i, _describe_row(job, i), died)
                 if job.on_error == "raise":
                     raise err from died
-                stats.failed(ItemError(job.offset + i, "(worker process)", died,
-                                       (job.offset + i,)))
+                stats.failed(ItemError(job.offset + i, node, died, (job.offset + i,)))
                 values = {name: [FAILED] for name in job.plan.outputs}
             else:
                 stats.merge(item_stats)
@@ -192,6 +188,27 @@ class Processes(PoolEngine):
 
     def __repr__(self) -> str:
         return f"Processes(workers={self.workers})"
+
+
+def _why_died(job: Job, i: int, first: BaseException,
+              dead: BaseException) -> tuple[str, BaseException]:
+    """The node to blame and the error for item ``i``, whose worker died running it alone:
+    the watchdog of a call past its ``timeout`` (exit code ``TIMEOUT_EXIT``), or a crash."""
+    timed = [s for s in job.plan.rows if s.node.timeout is not None]
+    said = str(dead)
+    if timed and (f"EXIT({_guard.TIMEOUT_EXIT})" in said or "SIGVTALRM" in said):
+        step = timed[0] if len(timed) == 1 else None
+        limit = step.node.timeout if step else max(s.node.timeout or 0 for s in timed)
+        names = step.name if step else " or ".join(repr(s.name) for s in timed)
+        return (step.name if step else "(worker process)",
+                NodeTimeout(names, limit, f" and did not return to Python (stuck in native "
+                            f"code) {_guard.HARD_KILL_AFTER:g} s later: its worker process "
+                            "was killed and replaced"))
+    return "(worker process)", WorkerDied(
+        f"the worker process died while running item {job.offset + i} "
+        f"({first.__class__.__name__}); "
+        "a crash in native code, os._exit or the out-of-memory killer can do this"
+    )
 
 
 def _loads_result(job: Job, payload: bytes) -> tuple[dict[str, list[Any]], Stats]:
@@ -316,6 +333,7 @@ def _worker(token: str, plan_bytes: bytes, s_token: str, s_bytes: bytes, cols: b
             offset: int, n: int, on_error: str, sample: int,
             slow: frozenset[int]) -> bytes:
     """Run one chunk in a worker; return the pickled ``(outputs, stats)``."""
+    _guard.IN_WORKER = True  # a call stuck past its timeout may end this process
     plan: Plan = _remember(_PLANS, token, plan_bytes)
     bc, runner = _remember(_SCALARS, s_token, s_bytes)
     columns = pickle.loads(cols)

@@ -88,6 +88,10 @@ class Stats:
     bytes_written: list[int]
     events: list[Event] = field(default_factory=list)
     errors: list[ItemError] = field(default_factory=list)
+    retries: dict[int, int] = field(default_factory=dict)
+    """Per step: calls retried after a failure (``@node(retries=...)``)."""
+    timeouts: dict[int, int] = field(default_factory=dict)
+    """Per step: calls that outlived their ``@node(timeout=...)``."""
     chunks: int = 0
     sample: int = SAMPLE_ITEMS
     slow: frozenset[int] = frozenset()
@@ -217,6 +221,9 @@ class Stats:
             heapq.heapify(self.slowest[i])
         self.events.extend(other.events)
         self.errors.extend(other.errors)
+        for mine_d, theirs_d in ((self.retries, other.retries), (self.timeouts, other.timeouts)):
+            for k, v in theirs_d.items():
+                mine_d[k] = mine_d.get(k, 0) + v
         self.chunks += other.chunks
         self.cpu_measured = self.cpu_measured and other.cpu_measured
 

@@ -60,6 +60,11 @@ class NodeProfile:
     bytes_written: int
     per_item: bool
     slowest: tuple[SlowItem, ...]
+    retries: int = 0
+    """Calls retried after a failure (``@node(retries=...)``); the items that then
+    succeeded count as successes."""
+    timeouts: int = 0
+    """Calls that outlived ``@node(timeout=...)`` (retried or failed)."""
 
     @property
     def mean(self) -> float:
@@ -137,8 +142,16 @@ class Profile:
 
     @property
     def notes(self) -> list[str]:
-        """What the engine decided and why (e.g. a map too small for a process pool)."""
-        return self._outcome.notes
+        """What the engine decided and why (e.g. a map too small for a process pool), and the
+        nodes that retried or timed out."""
+        notes = list(self._outcome.notes)
+        for n in self.nodes:
+            if n.retries or n.timeouts:
+                parts = [f"{n.retries} call(s) retried"] if n.retries else []
+                if n.timeouts:
+                    parts.append(f"{n.timeouts} call(s) timed out")
+                notes.append(f"node {n.name!r}: " + ", ".join(parts))
+        return notes
 
     @cached_property
     def nodes(self) -> list[NodeProfile]:
@@ -168,6 +181,8 @@ class Profile:
                     bytes_written=s.bytes_written[k],
                     per_item=step.mapped or self.mode == "run",
                     slowest=tuple(SlowItem(i, sec, inp) for sec, i, inp in slow),
+                    retries=s.retries.get(k, 0),
+                    timeouts=s.timeouts.get(k, 0),
                 )
             )
         return result
