@@ -17,6 +17,7 @@ from hotpipe.engines.local import Local
 from hotpipe.errors import InputError, NodeError
 from hotpipe.plan import Plan, suggest
 from hotpipe.profile import Profile
+from hotpipe.resources import Resource
 from hotpipe.result import Result
 from hotpipe.runners import runner_for
 from hotpipe.stream import Stream, is_stream
@@ -79,9 +80,14 @@ def run_cached(pipe: Pipeline, inputs: Mapping[str, Any], outputs: Any,
             f"run(inputs) takes a dict of input name -> value, got {type(inputs).__name__}."
         )
     given = frozenset(inputs)
-    plan = pipe._plan(given, outputs_key(outputs), given)
-    columns = {k: [inputs[k]] for k in plan.inputs}
+    # a resource is a broadcast value, as in a map: the cached executors build it (once per
+    # process) where they assemble a step's arguments; as a one-item column it would reach
+    # the node unbuilt
+    shared = frozenset(k for k, v in inputs.items() if type(v) is Resource)
+    plan = pipe._plan(given, outputs_key(outputs), given - shared)
+    columns = {k: [inputs[k]] for k in plan.inputs if k not in shared}
     scalars = dict(plan.constants)
+    scalars.update((k, inputs[k]) for k in plan.inputs if k in shared)
     engine = engine or LOCAL
     try:
         with sampling(plan, profile) as sampler:
