@@ -48,7 +48,7 @@ class Processes(PoolEngine):
     name = "processes"
 
     def __init__(self, workers: int | None = None, chunk_size: int | None = None) -> None:
-        if workers is not None and (not isinstance(workers, int) or workers < 1):
+        if workers is not None and (type(workers) is not int or workers < 1):
             raise InputError(f"Processes(workers={workers!r}): must be an int >= 1 or None.")
         self.workers = workers or os.cpu_count() or 1
         self.fixed_chunk = check_chunk_size("Processes", chunk_size)
