@@ -14,6 +14,7 @@ from hotpipe.errors import (
     HotpipeError,
     InputError,
     NodeError,
+    RemoteError,
     ResourceError,
     TypeMismatchError,
 )
@@ -77,6 +78,7 @@ __all__ = [
     "Pipeline",
     "Processes",
     "Profile",
+    "RemoteError",
     "Resource",
     "ResourceError",
     "Result",

@@ -14,6 +14,7 @@ one item per task to find the item that kills it, and the pool is replaced for t
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import traceback
@@ -24,7 +25,7 @@ from typing import Any
 
 from hotpipe._state import state_of
 from hotpipe.engines.pool import Job, PoolEngine, Probe, check_chunk_size
-from hotpipe.errors import InputError, ItemError, NodeError, WorkerDied
+from hotpipe.errors import InputError, ItemError, NodeError, RemoteError, WorkerDied, safe_str
 from hotpipe.execute import FAILED
 from hotpipe.plan import Plan
 from hotpipe.profile.stats import Stats
@@ -198,6 +199,9 @@ def _loads_result(job: Job, payload: bytes) -> tuple[dict[str, list[Any]], Stats
     """A worker's outputs and counters; what it learned is merged into this process."""
     produced, stats, tuning = pickle.loads(payload)
     state_of(job.plan).tuning.merge(tuning)
+    if stats.errors:  # on_error="collect": the failed items' exceptions, re-created here
+        stats.errors = [e._replace(exception=_land(e.exception, note=True))
+                        for e in stats.errors]
     return produced, stats
 
 
@@ -212,9 +216,33 @@ def _terminated() -> tuple[type[BaseException], ...]:
 
 def _reraise(err: NodeError) -> None:
     note = getattr(err, "remote_traceback", None)
+    landed = _land(err.error)
+    if landed is not err.error:  # the original exception, re-created: its own message
+        err = NodeError(err.node, err.index, err.inputs, landed, err.path)
     if note:
         err.add_note("Traceback in the worker process:\n" + note)
     raise err from err.error
+
+
+def _land(exc: BaseException, note: bool = False) -> BaseException:
+    """The exception a worker shipped (:func:`_ship`), re-created as itself when its pickle
+    loads here, else the :class:`RemoteError` standing in for it. ``note``: add the worker's
+    traceback to it (a collected item's exception has no NodeError to carry it)."""
+    if not isinstance(exc, RemoteError):
+        return exc
+    blob = exc.__dict__.pop("pickled", None)
+    landed: BaseException = exc
+    if blob is not None:
+        try:
+            original = pickle.loads(blob)
+        except Exception:  # anything its __init__/__setstate__ raises: keep the stand-in
+            original = None
+        if isinstance(original, BaseException):
+            landed = original
+    if note and exc.traceback:
+        with contextlib.suppress(Exception):
+            landed.add_note("Traceback in the worker process:\n" + exc.traceback)
+    return landed
 
 
 def _transfer_per_item(job: Job, items: int) -> float:
@@ -324,6 +352,8 @@ def _worker(token: str, plan_bytes: bytes, s_token: str, s_bytes: bytes, cols: b
         produced = runner.columns(plan, columns, bc, n, offset, on_error, stats)
     except NodeError as err:
         raise _portable(err) from None
+    if stats.errors:  # on_error="collect": ship each item's exception so it cannot fail all
+        stats.errors = [e._replace(exception=_ship(e.exception)) for e in stats.errors]
     # what this worker learned (batch sizes) goes back with the results
     result = (produced, stats, state_of(plan).tuning)
     try:
@@ -339,15 +369,29 @@ def _worker(token: str, plan_bytes: bytes, s_token: str, s_bytes: bytes, cols: b
 
 def _portable(err: NodeError) -> NodeError:
     """A NodeError that survives pickling, with the worker's traceback as text."""
-    cause = err.error
-    tb = "".join(traceback.format_exception(cause))
-    try:
-        pickle.loads(pickle.dumps(cause))
-    except Exception:
-        cause = RuntimeError(f"{type(cause).__module__}.{type(cause).__qualname__}: {cause}")
-    portable = NodeError(err.node, err.index, err.inputs, cause, err.path)
+    tb = "".join(traceback.format_exception(err.error))
+    portable = NodeError(err.node, err.index, err.inputs, _ship(err.error, tb), err.path)
     portable.remote_traceback = tb  # type: ignore[attr-defined]
     return portable
+
+
+def _ship(exc: BaseException, tb: str | None = None) -> RemoteError:
+    """What travels back for a node's exception: a :class:`RemoteError` (type name, message,
+    traceback text: always picklable) holding the exception's own cloudpickle when it
+    round-trips, so the caller re-creates the original (:func:`_land`). An exception that
+    cannot be pickled or re-created arrives as the RemoteError, never failing the chunk."""
+    import cloudpickle
+
+    if tb is None:
+        tb = "".join(traceback.format_exception(exc))
+    remote = RemoteError(f"{type(exc).__module__}.{type(exc).__qualname__}", safe_str(exc), tb)
+    try:
+        blob = cloudpickle.dumps(exc)
+        pickle.loads(blob)  # a class whose __init__ takes other arguments fails here
+    except Exception:
+        blob = None
+    remote.pickled = blob  # type: ignore[attr-defined]
+    return remote
 
 
 def _unpicklable(plan: Plan, produced: dict[str, list[Any]], offset: int,

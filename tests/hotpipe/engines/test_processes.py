@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from hotpipe import FAILED, NodeError, Pipeline, Processes, WorkerDied, node
+from hotpipe import FAILED, NodeError, Pipeline, Processes, Threads, WorkerDied, node
 
 
 @pytest.fixture(scope="module")
@@ -185,3 +185,99 @@ def test_gpu_nodes_run_on_threads_in_this_process():
     assert {pid for _, pid in r["y"]} == {os.getpid()}
     assert any("declare gpus" in note for note in r.profile.notes)
     assert on_gpu.hints.gpus == 1
+
+
+# ------------------------------------------------------------------ exceptions that travel badly
+
+
+class _Unpicklable(Exception):
+    """Holds a lock: pickling it fails."""
+
+    def __init__(self, msg):
+        super().__init__(msg)
+        import threading
+
+        self.lock = threading.Lock()
+
+
+class _OtherInit(Exception):
+    """Pickles as OtherInit(message): unpickling calls __init__ with one argument, fails."""
+
+    def __init__(self, a, b):
+        super().__init__(f"{a}-{b}")
+
+
+class _BadReduce(Exception):
+    def __reduce__(self):
+        raise RuntimeError("no reduce")
+
+
+class _BadStr(Exception):
+    def __str__(self):
+        raise RuntimeError("str fails")
+
+
+class _Plain(ValueError):
+    pass
+
+
+_RAISES = {1: lambda: _Unpicklable("u"), 2: lambda: _OtherInit("a", "b"),
+           3: lambda: _BadReduce("r"), 4: lambda: _BadStr("s"), 5: lambda: _Plain("p")}
+# what arrives: the type itself, or a RemoteError carrying the type's name
+_ARRIVES = {"local": {1: _Unpicklable, 2: _OtherInit, 3: _BadReduce, 4: _BadStr, 5: _Plain}}
+_ARRIVES["threads"] = _ARRIVES["local"]
+_ARRIVES["processes"] = {1: "_Unpicklable", 2: "_OtherInit", 3: "_BadReduce", 4: _BadStr,
+                         5: _Plain}
+
+
+def _raiser(x):
+    if x in _RAISES:
+        raise _RAISES[x]()
+    return x * 10
+
+
+_ENGINES = {"local": lambda: None, "threads": lambda: Threads(2, chunk_size=1),
+            "processes": lambda: Processes(2, chunk_size=1)}
+
+
+def _check_arrived(exc, expected):
+    from hotpipe import RemoteError
+
+    if isinstance(expected, str):
+        assert isinstance(exc, RemoteError), repr(exc)
+        assert exc.type_name.endswith("." + expected)
+        assert "_raiser" in exc.traceback  # the worker's traceback, as text
+    else:
+        assert type(exc) is expected
+
+
+@pytest.mark.parametrize("kind", sorted(_ENGINES))
+@pytest.mark.parametrize("x", sorted(_RAISES))
+def test_worker_exceptions_keep_their_type_or_name_and_traceback(kind, x):
+    """Issue 11: on Processes an exception that cannot be pickled (or re-created) lost its
+    type or failed the whole map; an exception whose __str__ raises replaced the NodeError."""
+    engine = _ENGINES[kind]()
+    expected = _ARRIVES[kind][x]
+    p = Pipeline([node(_raiser, output="y")])
+    with pytest.raises(NodeError) as info:
+        p.map({"x": [0, x, 7]}, over="x", engine=engine)
+    err = info.value
+    assert err.node == "_raiser" and err.index == 1
+    _check_arrived(err.error, expected)
+    assert err.__cause__ is err.error
+    name = expected if isinstance(expected, str) else expected.__name__
+    assert f"raised {name}" in str(err)
+    if kind == "processes":
+        assert any("_raiser" in n for n in getattr(err, "__notes__", []))
+
+
+@pytest.mark.parametrize("kind", sorted(_ENGINES))
+def test_collected_worker_exceptions_never_fail_other_items(kind):
+    engine = _ENGINES[kind]()
+    p = Pipeline([node(_raiser, output="y")])
+    xs = [0, 1, 2, 3, 4, 5, 7]
+    r = p.map({"x": xs}, over="x", engine=engine, on_error="collect")
+    assert r["y"] == [0] + [FAILED] * 5 + [70]
+    assert [e.index for e in r.errors] == [1, 2, 3, 4, 5]
+    for e in r.errors:
+        _check_arrived(e.exception, _ARRIVES[kind][xs[e.index]])
