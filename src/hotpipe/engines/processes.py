@@ -57,10 +57,8 @@ class Processes(PoolEngine):
     def _executor(self) -> Any:
         # loky keeps one reusable pool per process, shared by every Processes engine (an
         # engine asking for another size resizes it)
-        from loky import get_reusable_executor
-
         _POOL["started"] = True
-        return get_reusable_executor(max_workers=self.workers, timeout=600)
+        return _reusable(self.workers)
 
     def run_map(self, plan: Plan, columns: dict[str, list[Any]], scalars: dict[str, Any],
                 n: int, on_error: str, on_progress: Any = None, runner: Any = None,
@@ -170,9 +168,7 @@ class Processes(PoolEngine):
     def abort(self) -> None:
         if not _POOL["started"]:
             return
-        from loky import get_reusable_executor
-
-        get_reusable_executor(max_workers=self.workers).shutdown(wait=False, kill_workers=True)
+        _reusable(self.workers).shutdown(wait=False, kill_workers=True)
         _POOL["started"] = False
 
     def close(self) -> None:
@@ -180,9 +176,7 @@ class Processes(PoolEngine):
 
         The pool is shared by every ``Processes`` engine of this process."""
         if _POOL["started"]:
-            from loky import get_reusable_executor
-
-            get_reusable_executor(max_workers=self.workers).shutdown(wait=True)
+            _reusable(self.workers).shutdown(wait=True)
             _POOL["started"] = False
 
     def __enter__(self) -> Processes:
@@ -193,6 +187,16 @@ class Processes(PoolEngine):
 
     def __repr__(self) -> str:
         return f"Processes(workers={self.workers})"
+
+
+def _reusable(workers: int) -> Any:
+    """loky's reusable pool with hotpipe's arguments (the same ones every time: other
+    arguments would make loky replace the pool). Workers are started with
+    :func:`_watch_parent`, so they exit soon after this process dies, however it dies."""
+    from loky import get_reusable_executor
+
+    return get_reusable_executor(max_workers=workers, timeout=600,
+                                 initializer=_watch_parent, initargs=(os.getpid(),))
 
 
 def _loads_result(job: Job, payload: bytes) -> tuple[dict[str, list[Any]], Stats]:
@@ -326,6 +330,32 @@ def _pickled_plan(plan: Plan) -> tuple[str, bytes]:
 
 
 # ----------------------------------------------------------------------------- worker side
+
+WATCH_SECONDS = 0.5
+"""How often a worker checks that the process that started it is alive."""
+
+
+def _watch_parent(parent: int) -> None:
+    """Worker initializer: a daemon thread that ends the worker once its parent is gone.
+
+    A parent killed with ``kill -9`` runs no cleanup, and loky's idle workers would wait for
+    their 600 s idle timeout, holding the parent's pipes (and keeping loky's resource
+    trackers alive, which exit once the last holder of their pipe is gone). When the parent
+    dies the worker is re-parented, so ``os.getppid()`` changes: checked every
+    ``WATCH_SECONDS``, a cost of two wake-ups a second. (``prctl(PR_SET_PDEATHSIG)`` would
+    be immediate, but it fires when the parent *thread* that started the worker exits,
+    which loky's manager thread does while the parent lives on.)
+    """
+    import threading
+    import time
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(WATCH_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="hotpipe-watch-parent", daemon=True).start()
+
 
 _PLANS: dict[str, Plan] = {}
 _SCALARS: dict[str, Any] = {}

@@ -154,6 +154,48 @@ def test_sigint_stops_all_workers_quickly(tmp_path):
     assert proc.returncode == 130
 
 
+@pytest.mark.parametrize("busy", [True, False], ids=["busy", "idle"])
+def test_kill_9_of_the_parent_leaves_no_orphans(tmp_path, busy):
+    """Issue 11: after kill -9 of the parent, loky's workers and resource trackers stayed
+    alive for the pool's 600 s idle timeout. Workers now watch their parent; the trackers
+    exit when the last process holding their pipe is gone."""
+    script = tmp_path / "killed.py"
+    script.write_text(textwrap.dedent(f"""
+        import time
+        from hotpipe import Pipeline, Processes, node
+        def slow(x):
+            time.sleep(0.2)
+            return x
+        if __name__ == "__main__":
+            p = Pipeline([node(slow, output="y")])
+            engine = Processes(2, chunk_size=1)
+            if not {busy}:  # the pool is up and idle when the parent dies
+                p.map({{"x": [1, 2, 3, 4]}}, over="x", engine=engine)
+            print("started", flush=True)
+            if {busy}:
+                p.map({{"x": list(range(400))}}, over="x", engine=engine)
+            else:
+                time.sleep(60)
+    """))
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "started"
+    deadline = time.time() + 60
+    while time.time() < deadline and len(_all_descendants(proc.pid)) < 2:
+        time.sleep(0.1)
+    time.sleep(0.5)
+    spawned = _all_descendants(proc.pid)  # the workers and loky's resource trackers
+    assert len(spawned) >= 2, "worker processes did not start"
+    t0 = time.time()
+    proc.kill()
+    proc.wait(timeout=10)
+    while time.time() - t0 < 5 and any(_alive(w) for w in spawned):
+        time.sleep(0.05)
+    orphans = [w for w in spawned if _alive(w)]
+    for w in orphans:  # do not leave them to the next test
+        os.kill(w, signal.SIGKILL)
+    assert not orphans, f"{len(orphans)} of {len(spawned)} processes outlived the parent"
+
+
 def _all_descendants(pid):
     found, todo = [], [pid]
     while todo:
