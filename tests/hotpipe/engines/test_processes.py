@@ -113,6 +113,32 @@ def test_closures_and_main_functions_in_workers(tmp_path):
     assert out.stdout.strip() == "[1, 8, 15, 22, 29, 36] True"
 
 
+def test_exception_class_from_main_keeps_its_type(tmp_path):
+    """A script's own exception class travels by value (cloudpickle), so the caller gets it
+    back as itself; before, it arrived as a RuntimeError."""
+    script = tmp_path / "main_exc.py"
+    script.write_text(textwrap.dedent("""
+        from hotpipe import NodeError, Pipeline, Processes, node
+        class MainError(ValueError):
+            pass
+        def fail(x):
+            if x == 2:
+                raise MainError("two")
+            return x
+        if __name__ == "__main__":
+            engine = Processes(2, chunk_size=1)
+            try:
+                Pipeline([node(fail, output="y")]).map({"x": [1, 2, 3]}, over="x",
+                                                       engine=engine)
+            except NodeError as err:
+                print(type(err.error).__name__, isinstance(err.error, MainError), err.index)
+            engine.close()
+    """))
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         timeout=120, check=True)
+    assert out.stdout.strip() == "MainError True 1"
+
+
 def _children(pid):
     out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True,
                          text=True)
