@@ -616,9 +616,12 @@ class _Demand:
         self.pack_step.update(dict.fromkeys(packed, self.slot[k]))
 
     def finish(self) -> dict[str, list[Any]]:
-        for name in self.plan.outputs:
-            if name in self.producer:
-                self.need(name, list(range(self.n)))
+        # in the plan's step order, whatever order the outputs were asked in: a run that
+        # computes everything then calls the nodes in the order an uncached run does
+        producer = self.producer
+        for name in sorted((o for o in self.plan.outputs if o in producer),
+                           key=producer.__getitem__):
+            self.need(name, list(range(self.n)))
         _save(self.cache, self.payloads, self.put_step, self.stats, self.packed,
               self.pack_step)
         out = {}

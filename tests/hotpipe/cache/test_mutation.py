@@ -104,3 +104,19 @@ def test_nested_map_cold_and_warm_give_the_uncached_values(tmp_path, which):
     for _ in range(2):
         assert pipe.map(data, over="xs", outputs="as_", cache=cache)["as_"] == expect_a
         assert pipe.map(data, over="xs", outputs="ns", cache=cache)["ns"] == expect_n
+
+
+@node(output="seen", cache=False)
+def look(a):
+    return list(a)  # reads `a` after (or before) `grow` mutated it
+
+
+def test_cold_run_calls_nodes_in_the_uncached_order(tmp_path):
+    """Demand-driven evaluation must not reorder a cold run: `look` sees `a` after `grow`,
+    as without a cache, whatever order the outputs are asked in."""
+    pipe = Pipeline([make, grow, look])
+    asked = ["seen", "n"]
+    plain = pipe.map({"x": [1, 2]}, over="x", outputs=asked)
+    assert plain["seen"] == [[1, 0], [2, 0]]
+    cold = pipe.map({"x": [1, 2]}, over="x", outputs=asked, cache=Cache(tmp_path / "c"))
+    assert cold["seen"] == plain["seen"] and cold["n"] == plain["n"]
