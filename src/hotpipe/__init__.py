@@ -15,6 +15,7 @@ from hotpipe.errors import (
     InputError,
     NodeError,
     NodeTimeout,
+    RemoteError,
     ResourceError,
     TypeMismatchError,
 )
@@ -79,6 +80,7 @@ __all__ = [
     "Pipeline",
     "Processes",
     "Profile",
+    "RemoteError",
     "Resource",
     "ResourceError",
     "Result",

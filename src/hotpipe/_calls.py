@@ -13,17 +13,18 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from hotpipe._values import as_list
+from hotpipe.engines.base import Engine
 from hotpipe.engines.local import Local
 from hotpipe.errors import InputError, NodeError
 from hotpipe.plan import Plan, suggest
 from hotpipe.profile import Profile
+from hotpipe.resources import Resource
 from hotpipe.result import Result
 from hotpipe.runners import runner_for
 from hotpipe.stream import Stream, is_stream
 
 if TYPE_CHECKING:
     from hotpipe.cache import Cache
-    from hotpipe.engines.base import Engine
     from hotpipe.node import Node
     from hotpipe.pipeline import Pipeline
     from hotpipe.profile.sampler import Sampler
@@ -31,7 +32,9 @@ if TYPE_CHECKING:
 __all__ = [
     "LOCAL",
     "as_list",
+    "bad_engine",
     "cache_of",
+    "check_options",
     "outputs_key",
     "over_names",
     "run_cached",
@@ -59,7 +62,7 @@ def stream(plan: Plan, inputs: Mapping[str, Any], names: Sequence[str],
             f"map(mode={mode!r}) needs sized inputs to combine; an iterator can only be "
             "mapped with mode='zip'. Fix: pass lists, e.g. list(iterator)."
         )
-    engine = engine or LOCAL
+    engine = LOCAL if engine is None else engine
     sources = {n: inputs[n] for n in names if n in plan.inputs or n in plan.mapped}
     if not sources:
         sources = {names[0]: inputs[names[0]]}
@@ -78,11 +81,18 @@ def run_cached(pipe: Pipeline, inputs: Mapping[str, Any], outputs: Any,
         raise InputError(
             f"run(inputs) takes a dict of input name -> value, got {type(inputs).__name__}."
         )
+    if engine is not None and not isinstance(engine, Engine):
+        bad_engine(engine, "run")
     given = frozenset(inputs)
-    plan = pipe._plan(given, outputs_key(outputs), given)
-    columns = {k: [inputs[k]] for k in plan.inputs}
+    # a resource is a broadcast value, as in a map: the cached executors build it (once per
+    # process) where they assemble a step's arguments; as a one-item column it would reach
+    # the node unbuilt
+    shared = frozenset(k for k, v in inputs.items() if type(v) is Resource)
+    plan = pipe._plan(given, outputs_key(outputs), given - shared)
+    columns = {k: [inputs[k]] for k in plan.inputs if k not in shared}
     scalars = dict(plan.constants)
-    engine = engine or LOCAL
+    scalars.update((k, inputs[k]) for k in plan.inputs if k in shared)
+    engine = LOCAL if engine is None else engine
     try:
         with sampling(plan, profile) as sampler:
             outcome = engine.run_map(plan, columns, scalars, 1, "raise", None,
@@ -132,12 +142,55 @@ def sampling(plan: Plan, profile: str | None) -> Iterator[Sampler | None]:
         yield sampler
 
 
-def outputs_key(outputs: str | Sequence[str] | None) -> tuple[str, ...] | None:
+def outputs_key(outputs: str | Sequence[str] | None,
+                where: str = "run") -> tuple[str, ...] | None:
+    """``outputs=`` as a tuple of names (None: every output)."""
     if outputs is None:
         return None
     if isinstance(outputs, str):
         return (outputs,)
-    return tuple(outputs)
+    try:
+        names = tuple(outputs)
+    except TypeError:
+        names = None
+    if names is None or not all(isinstance(n, str) for n in names):
+        raise InputError(
+            f"{where}(outputs={outputs!r}): give an output name or a list of output names "
+            "(str), or None for every output. Fix: outputs='y' or outputs=['y', 'z']."
+        ) from None
+    return names
+
+
+def bad_engine(engine: Any, where: str) -> None:
+    """Raise the error for ``engine=`` that is not an engine object (a str, a class, ...)."""
+    choices = "hotpipe.Local(), hotpipe.Threads(), hotpipe.Processes() or hotpipe.Daft()"
+    if isinstance(engine, type) and issubclass(engine, Engine):
+        fix = f"pass an instance: engine={engine.__name__}()"
+    elif isinstance(engine, str):
+        known = {"local": "Local", "threads": "Threads", "processes": "Processes",
+                 "daft": "Daft"}
+        name = known.get(engine.strip().lower())
+        fix = (f"pass the engine object: engine=hotpipe.{name}()" if name
+               else f"pass one of {choices}")
+    else:
+        fix = f"pass one of {choices}, or None for Local"
+    raise InputError(
+        f"{where}(engine={engine!r}): not an engine ({type(engine).__name__}). Fix: {fix}."
+    )
+
+
+def check_options(where: str, progress: Any, buffer: Any) -> None:
+    """``progress=`` and ``buffer=`` of map and imap (cheap: a few identity tests)."""
+    if progress is not False and progress is not True and not callable(progress):
+        raise InputError(
+            f"{where}(progress={progress!r}): choose True (a progress bar), False, or a "
+            "callable taking the number of items finished."
+        )
+    if type(buffer) is not int or buffer < 1:
+        raise InputError(
+            f"{where}(buffer={buffer!r}): must be an int >= 1 (chunks read ahead of an "
+            "iterator input)."
+        )
 
 
 def over_names(
@@ -147,11 +200,15 @@ def over_names(
     producer: Mapping[str, Node] | None = None,
     bound: Mapping[str, Any] | None = None,
 ) -> tuple[str, ...]:
-    names = (over,) if isinstance(over, str) else tuple(over)
+    try:
+        names = (over,) if isinstance(over, str) else tuple(over)
+    except TypeError:
+        names = ()
     if not names or not all(isinstance(n, str) for n in names):
         raise InputError(
-            f"{where}(over={over!r}): give an input name or a list of input names."
-        )
+            f"{where}(over={over!r}): give an input name or a list of input names (str); "
+            f"the inputs are {list(inputs)}."
+        ) from None
     if len(set(names)) != len(names):
         raise InputError(f"{where}(over={over!r}) repeats a name.")
     for name in names:

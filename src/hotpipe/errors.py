@@ -15,6 +15,8 @@ which is reported before any node runs, from runtime failures (a node raised)::
     ├── NodeError                 a node raised; the original exception is ``__cause__``
     ├── NodeTimeout               a call outlived its node's ``timeout=`` (chained under a
     │                             NodeError; also a ``TimeoutError``)
+    ├── RemoteError               a worker's exception that could not travel back as itself:
+    │                             its type name, message and traceback text (under a NodeError)
     └── WorkerDied                a worker process exited abruptly (chained under a NodeError)
 
     ItemError                     not an exception: one failed item of a map with
@@ -40,6 +42,7 @@ __all__ = [
     "ItemError",
     "NodeError",
     "NodeTimeout",
+    "RemoteError",
     "ResourceError",
     "TypeMismatchError",
     "WorkerDied",
@@ -145,7 +148,8 @@ class NodeError(HotpipeError):
         self.inputs = inputs
         self.error = error
         super().__init__(
-            f"{where_item(node, index, self.path)} raised {type(error).__name__}: {error}; "
+            f"{where_item(node, index, self.path)} raised {type_name(error)}: "
+            f"{safe_str(error)}; "
             f"inputs: {inputs}. The original traceback is chained above"
             + ("" if index is None else "; map(..., on_error='collect') keeps the other items")
             + "."
@@ -155,6 +159,22 @@ class NodeError(HotpipeError):
         # keeps extra attributes (e.g. a worker's traceback) across processes
         return (type(self), (self.node, self.index, self.inputs, self.error, self.path),
                 self.__dict__)
+
+
+def type_name(error: BaseException) -> str:
+    """The exception's class name (for a :class:`RemoteError`, the original one's)."""
+    if isinstance(error, RemoteError):
+        return error.type_name.rpartition(".")[2]
+    return type(error).__name__
+
+
+def safe_str(error: BaseException) -> str:
+    """``str(error)``, or a placeholder when the exception's own ``__str__`` raises (the
+    NodeError must still be raised, naming the node)."""
+    try:
+        return str(error)
+    except Exception as exc:
+        return f"<str() of this {type(error).__name__} raised {type(exc).__name__}>"
 
 
 def where_item(node: str, index: int | None, path: tuple[int, ...]) -> str:
@@ -167,6 +187,27 @@ def where_item(node: str, index: int | None, path: tuple[int, ...]) -> str:
         where += (", " if index is not None else " on ") + "inner item " + " > ".join(
             str(i) for i in inner)
     return where
+
+
+class RemoteError(HotpipeError):
+    """An exception raised in a worker process that cannot travel back as itself: it cannot
+    be pickled, or not re-created from its pickle here (an ``__init__`` taking other
+    arguments, a ``__reduce__`` that raises, an attribute holding a lock). It stands in for
+    it as the :class:`NodeError`'s ``error`` and ``__cause__``, with ``type_name``
+    (``"module.QualName"``), ``message`` and the worker's ``traceback`` text."""
+
+    def __init__(self, type_name: str, message: str, traceback: str = "") -> None:
+        self.type_name = type_name
+        self.message = message
+        self.traceback = traceback
+        super().__init__(
+            f"{message} [a {type_name} raised in a worker process; it could not be sent back "
+            "as itself (not picklable, or not re-creatable from its pickle), so this carries "
+            "its type name, message and traceback text]"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.type_name, self.message, self.traceback), self.__dict__)
 
 
 class WorkerDied(HotpipeError, RuntimeError):

@@ -220,6 +220,12 @@ def make_node(
         func = func.func
     if not callable(func):
         raise DefinitionError(f"node() needs a function, got {type(func).__name__}: {func!r}.")
+    if name is not None and (not isinstance(name, str) or not name):
+        raise DefinitionError(
+            f"node(name={name!r}): must be a non-empty str, or None for the function's name.")
+    for opt, val in (("cache", cache), ("batch", batch)):
+        if not isinstance(val, bool):
+            raise DefinitionError(f"node({opt}={val!r}): must be True or False.")
     name = name or getattr(func, "__name__", None) or type(func).__name__
     if name == "<lambda>":
         if output is None:

@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING, Any
 from hotpipe._calls import (
     LOCAL,
     as_list,
+    bad_engine,
     cache_of,
+    check_options,
     outputs_key,
     over_names,
     run_cached,
@@ -72,6 +74,9 @@ class Pipeline:
             )
         if name is not None and not isinstance(name, str):
             raise DefinitionError(f"Pipeline name={name!r} must be a str or None.")
+        if not isinstance(strict, bool):
+            raise DefinitionError(
+                f"Pipeline(strict={strict!r}): must be True (check typed edges) or False.")
         self._name = name
         self._bound: Mapping[str, Any] = MappingProxyType({})
         self._nodes = self._order([n if isinstance(n, Node) else make_node(n) for n in nodes])
@@ -240,8 +245,16 @@ class Pipeline:
         never reads are not computed. In the profile its nodes are grouped under ``phase``
         (default: the node's name).
         """
+        if name is not None and (not isinstance(name, str) or not name):
+            raise InputError(f"as_node(name={name!r}): must be a non-empty str or None.")
         name = name or self._name or "nested"
         where = f"as_node(name={name!r})"
+        _check_renames(where, "inputs", inputs, "an outer name to one of this pipeline's "
+                       f"inputs {list(self.inputs)}")
+        _check_renames(where, "outputs", outputs, "one of this pipeline's outputs "
+                       f"{list(self._outputs)} to an outer name")
+        if phase is not None and (not isinstance(phase, str) or not phase):
+            raise InputError(f"{where}: phase={phase!r} must be a non-empty str or None.")
         inner_of = dict((inputs or {}).items())
         for outer, inner in inner_of.items():
             if inner not in self.inputs:
@@ -324,6 +337,9 @@ class Pipeline:
             )
         if on_error not in _ON_ERROR:
             raise InputError(f"imap(on_error={on_error!r}): choose one of {list(_ON_ERROR)}.")
+        if engine is not None and not isinstance(engine, Engine):
+            bad_engine(engine, "imap")
+        check_options("imap", progress, buffer)
         names = over_names(over, self.inputs, "imap", self._producer, self._bound)
         for name in names:
             if name not in inputs:
@@ -331,7 +347,7 @@ class Pipeline:
                     f"imap(over={name!r}) but no value for {name!r} was given. "
                     f"Fix: pass {{{name!r}: ...}} in the inputs."
                 )
-        plan = self._plan(frozenset(inputs), outputs_key(outputs), frozenset(names))
+        plan = self._plan(frozenset(inputs), outputs_key(outputs, "imap"), frozenset(names))
         return stream(plan, inputs, names, "zip", on_error, engine, cache_of(cache), buffer,
                       progress, self._name)
 
@@ -351,7 +367,12 @@ class Pipeline:
 
     def _check_names(self, given: frozenset[str]) -> None:
         where = f" of pipeline {self._name!r}" if self._name else ""
-        for key in sorted(given):
+        for key in sorted(given, key=repr):
+            if not isinstance(key, str):
+                raise InputError(
+                    f"input name {key!r}{where} is a {type(key).__name__}; inputs are named "
+                    f"by str: {list(self.inputs)}."
+                )
             if key in self._bound:
                 raise InputError(
                     f"input {key!r} was fixed by bind(); it cannot be passed again. "
@@ -396,7 +417,10 @@ class Pipeline:
                     f"{type(inputs).__name__}. Fix: pipe.run({{'x': 1}})."
                 ) from None
             plan = self._plan(frozenset(inputs), outs)
-        engine = engine or LOCAL
+        if engine is None:
+            engine = LOCAL
+        elif not isinstance(engine, Engine):
+            bad_engine(engine, "run")
         if profile is None:
             outcome = engine.run_item(plan, inputs)
             return Result(outcome.values, profile_args=(plan, outcome, "run", engine.name))
@@ -440,6 +464,11 @@ class Pipeline:
             raise InputError(f"map(mode={mode!r}): choose one of {list(_MODES)}.")
         if on_error not in _ON_ERROR:
             raise InputError(f"map(on_error={on_error!r}): choose one of {list(_ON_ERROR)}.")
+        if engine is None:
+            engine = LOCAL
+        elif not isinstance(engine, Engine):
+            bad_engine(engine, "map")
+        check_options("map", progress, buffer)
         names = over_names(over, self.inputs, "map", self._producer, self._bound)
         given = frozenset(inputs)
         for name in names:
@@ -448,7 +477,7 @@ class Pipeline:
                     f"map(over={name!r}) but no value for {name!r} was given. "
                     f"Fix: pass {{{name!r}: [...]}} in the inputs."
                 )
-        plan = self._plan(given, outputs_key(outputs), frozenset(names))
+        plan = self._plan(given, outputs_key(outputs, "map"), frozenset(names))
         if any(is_stream(inputs[name]) for name in names):
             flow = stream(plan, inputs, names, mode, on_error, engine, store, buffer, progress,
                           self._name)
@@ -478,7 +507,6 @@ class Pipeline:
         scalars = {k: v for k, v in inputs.items() if k not in mapped and k in plan.inputs}
         scalars.update(plan.constants)
         columns = {k: v for k, v in columns.items() if k in plan.inputs}
-        engine = engine or LOCAL
         runner = runner_for(store)
         with sampling(plan, profile) as sampler:
             if progress is True:
@@ -502,6 +530,18 @@ class Pipeline:
         from hotpipe.engines._daft_code import to_daft
 
         return to_daft(self, inputs, outputs, over)
+
+
+def _check_renames(where: str, arg: str, value: Any, what: str) -> None:
+    """``inputs=``/``outputs=`` of as_node: None or a dict of str -> str."""
+    if value is None:
+        return
+    if not isinstance(value, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise InputError(
+            f"{where}: {arg}={value!r} must be a dict mapping {what} (str -> str), or None."
+        )
 
 
 class _Optional:

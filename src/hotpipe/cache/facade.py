@@ -25,9 +25,35 @@ from typing import Any
 
 from hotpipe.cache import serialize
 from hotpipe.cache.store import CacheWarning, NullStore, Store, StoreStats
+from hotpipe.errors import InputError
 
 __all__ = ["Cache", "CacheStats"]
 
+
+def _check_arguments(path: Any, store: Any, sign: Any, trusted: Any, read_only: Any) -> None:
+    """Cache(...)'s arguments, before anything is opened or created."""
+    if store is not None and not (hasattr(store, "get_many") and hasattr(store, "put_many")):
+        raise InputError(
+            f"Cache(store={store!r}): must be a hotpipe.cache.Store (SQLiteStore, "
+            "MemoryStore, NullStore, or one from open_store(name, path)), or None."
+        )
+    if path is not None and not isinstance(path, str | os.PathLike):
+        raise InputError(
+            f"Cache(path={path!r}): must be a directory path (str or pathlib.Path), or None "
+            "for a disabled cache."
+        )
+    if not (isinstance(sign, bool) or (isinstance(sign, bytes) and sign)):
+        raise InputError(
+            f"Cache(sign={sign!r}): choose False (no signatures), True (the key in your "
+            "config directory) or a non-empty bytes key."
+        )
+    if not isinstance(trusted, bool):
+        raise InputError(f"Cache(trusted={trusted!r}): choose True or False.")
+    if read_only is not None and not isinstance(read_only, bool):
+        raise InputError(
+            f"Cache(read_only={read_only!r}): choose True, False, or None (read-only when "
+            "the directory cannot be written)."
+        )
 
 
 @dataclass(frozen=True)
@@ -64,6 +90,7 @@ class Cache:
         self, path: str | os.PathLike[str] | None = ".hotpipe/cache", *, store: Store | None = None,
         sign: bool | bytes = False, trusted: bool = False, read_only: bool | None = None,
     ) -> None:
+        _check_arguments(path, store, sign, trusted, read_only)
         if store is None:
             if path is None:
                 store = NullStore()

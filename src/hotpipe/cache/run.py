@@ -35,6 +35,7 @@ import xxhash
 from hotpipe._batch import batch_columns
 from hotpipe._state import Tuning, state_of
 from hotpipe._values import FAILED
+from hotpipe.cache import serialize
 from hotpipe.cache.keys import UnstableValue, combine, fingerprint, fingerprint_function
 from hotpipe.cache.store import HEAD
 from hotpipe.errors import CacheKeyError
@@ -199,7 +200,7 @@ def cached_broadcast(plan: Plan, scalars: dict[str, Any], n: int, on_error: str,
     }
     bc = KeyedBroadcast(values, keys=keys, fps=fps)
     tuning = tuning or state_of(plan).tuning
-    puts: dict[bytes, Any] = {}
+    payloads: dict[bytes, bytes] = {}
     put_step: dict[bytes, int] = {}
     for k, step in enumerate(plan.steps):
         if step.mapped:
@@ -242,10 +243,11 @@ def cached_broadcast(plan: Plan, scalars: dict[str, Any], n: int, on_error: str,
             for name in step.outputs:
                 if name in keyed:
                     keys[name] = _value_key(plan, name, values[name])
-        if stored is not None:
-            puts[stored] = (results if step.unpack else results[0], perf_counter() - t0)
+        if stored is not None:  # serialised now, before a later step can mutate it
+            payloads.update(cache.encode(
+                {stored: (results if step.unpack else results[0], perf_counter() - t0)}))
             put_step[stored] = slot
-    _save(cache, puts, put_step, stats)
+    _save(cache, payloads, put_step, stats)
     bc.broken = bc.failure is not None
     # which mapped steps have any entry, asked once per map of 2+ items: a step with none
     # (new code, or a new cache) is computed without per-item lookups in every chunk (an
@@ -259,24 +261,21 @@ def cached_broadcast(plan: Plan, scalars: dict[str, Any], n: int, on_error: str,
     return bc
 
 
-def _save(cache: Cache, puts: dict[bytes, Any], step_of: dict[bytes, int],
-          stats: Stats, packs: dict[int, _Pack] | None = None) -> None:
-    """Store the results, and the packs small enough, in one transaction; count the bytes
-    per step."""
-    if not puts and not packs:
+def _save(cache: Cache, payloads: dict[bytes, bytes], step_of: dict[bytes, int],
+          stats: Stats, packed: dict[bytes, bytes] | None = None,
+          pack_step: dict[bytes, int] | None = None) -> None:
+    """Store the encoded results and packs in one transaction; count the bytes per step.
+
+    Payloads are encoded when their step produces them (see :class:`_Demand`), so what is
+    stored is the value as the node returned it, whatever later steps do to the object."""
+    if not payloads and not packed:
         return
-    payloads = cache.encode(puts)
-    dropped = {step_of[key] for key in puts if key not in payloads}  # unpicklable
-    chosen = {pack.key: slot for slot, pack in (packs or {}).items()
-              if slot not in dropped and pack.size(payloads) <= PACK_LIMIT}
-    packed = cache.encode({pack.key: (pack.values, pack.seconds)
-                           for pack in (packs or {}).values() if pack.key in chosen})
     if not cache.write(payloads, packed):
         return
     for key, payload in payloads.items():
         stats.cache_written(step_of[key], len(payload))
-    for key, payload in packed.items():
-        stats.cache_written(chosen[key], len(payload))
+    for key, payload in (packed or {}).items():
+        stats.cache_written(pack_step[key], len(payload))  # type: ignore[index]
 
 
 def _entry(entry: Any, width: int) -> tuple[Any, float] | None:
@@ -310,22 +309,6 @@ def _pack_entry(entry: Any, n: int, width: int) -> tuple[list[Any], list[float]]
     return values, saved
 
 
-@dataclass(slots=True)
-class _Pack:
-    """The results of one step over a whole chunk, to store as one entry."""
-
-    key: bytes
-    values: list[Any]
-    seconds: list[float]
-    loaded_bytes: int  # payload bytes of the items read, per item
-    computed: list[bytes]  # the keys of the items computed, one per item
-
-    def size(self, payloads: dict[bytes, bytes]) -> int:
-        """The pack's payload size, estimated from its items' own payloads (each item
-        counted, a repeated one as often as it appears)."""
-        return self.loaded_bytes + sum(len(payloads.get(key, b"")) for key in self.computed)
-
-
 def _set_outputs(step: Step, values: dict[str, Any], result: Any) -> None:
     if step.unpack:
         values.update(zip(step.outputs, tuple(result), strict=True))
@@ -352,8 +335,12 @@ class _Demand:
         self.vals: dict[str, list[Any]] = dict(columns)
         self.keys: dict[str, list[bytes | None]] = {}
         self.step_keys: dict[int, list[bytes | None]] = {}
-        self.puts: dict[bytes, Any] = {}
+        # encoded when produced, before a later step sees (and could mutate) the value
+        self.payloads: dict[bytes, bytes] = {}
         self.put_step: dict[bytes, int] = {}
+        self.packed: dict[bytes, bytes] = {}
+        self.pack_step: dict[bytes, int] = {}
+        self.dropped: set[int] = set()  # steps with a result that could not be pickled
         # prefixes of the steps with stored entries; None: not known, look everything up
         self.present: Set[bytes] | None = bc.present
         self.tried: set[int] = set()  # steps whose pack was looked up
@@ -422,6 +409,8 @@ class _Demand:
             misses = self.load(k, step, missing)
         if misses:
             self.compute(k, step, misses)
+        if k in self.unpacked:
+            self.pack(k, step, len(missing) == self.n)
 
     def load(self, k: int, step: Step, missing: list[int]) -> list[int]:
         """Load the cached results among ``missing``; return the items still to compute."""
@@ -446,11 +435,18 @@ class _Demand:
         single = None if step.unpack else self.column(step.outputs[0])
         times = self.seconds.get(k)
         width = _width(step)
+        # an item repeated in the chunk gets its own copy, as an uncached run computes one
+        # object per item (a later node mutating one must not change the other)
+        seen: set[bytes] | None = set() if len(set(stored)) < len(stored) else None
         for i, skey in zip(wanted, stored, strict=True):
             entry = _entry(found.get(skey), width)
             if entry is None:
                 misses.append(i)
                 continue
+            if seen is not None:
+                if skey in seen:
+                    entry = serialize.loads(serialize.dumps(entry))
+                seen.add(skey)
             loaded += sizes.get(skey, 0)  # per item: a repeated item counts each time
             result, seconds = entry
             if single is not None:
@@ -570,6 +566,7 @@ class _Demand:
         prefix = self.prefix(k) if keys is not None else b""
         times = self.seconds.get(k)
         computed = self.computed_keys.setdefault(k, []) if times is not None else None
+        puts = {}
         for j, i in enumerate(live):
             value = results[j]
             if j in ctx.failed:
@@ -579,36 +576,54 @@ class _Demand:
             self.store_result(step, i, value)
             if keys is not None and keys[i] is not None:
                 stored = prefix + keys[i]
-                self.puts[stored] = (value, per_item)
-                self.put_step[stored] = self.slot[k]
+                puts[stored] = (value, per_item)
                 if computed is not None:  # a pack is wanted: track its items
                     times[i] = per_item  # type: ignore[index]
                     computed.append(stored)
+        if puts:  # serialised now: no later step has seen these values yet
+            payloads = self.cache.encode(puts)
+            if len(payloads) < len(puts):
+                self.dropped.add(k)  # unpicklable: no pack for this step either
+            self.payloads.update(payloads)
+            self.put_step.update(dict.fromkeys(payloads, self.slot[k]))
         stats, slot = self.stats, self.slot[k]
         stats.step_done(slot, calls, len(live) - len(ctx.failed), t0, t1,
                         thread_time() - c0 - inner_cpu, t1 - t0 - inner_wall)
 
-    def packs(self) -> dict[int, _Pack]:
-        """The packs to write: steps whose pack was missing and whose results are now known
-        (and not failed) for every item of the chunk, computed or read item by item (a
-        chunking seen before: the next run with it reads the chunk with one lookup)."""
-        packs = {}
-        for k, key in self.unpacked.items():
-            step = self.plan.steps[k]
-            cols = [self.vals.get(name) for name in step.outputs]
-            if any(c is None or any(v is FAILED or v is _UNKNOWN for v in c) for c in cols):
-                continue
-            values = list(cols[0]) if not step.unpack else list(zip(*cols, strict=True))
-            packs[self.slot[k]] = _Pack(key, values, self.seconds[k],  # type: ignore[arg-type]
-                                        self.loaded_bytes.get(k, 0),
-                                        self.computed_keys.get(k, []))
-        return packs
+    def pack(self, k: int, step: Step, whole: bool) -> None:
+        """Encode step ``k``'s pack now that its column is known, or give it up.
+
+        Only a column filled by one :meth:`need` call is packed: its values were just
+        loaded or computed, so no later step has seen (or mutated) them yet. A column filled
+        piecemeal (part of it already read by later steps) has its items stored one by one,
+        and its pack is written by a later run. A failed item or one that could not be
+        pickled leaves the chunk without a pack too.
+        """
+        key = self.unpacked.pop(k)
+        if not whole or k in self.dropped:
+            return
+        cols = [self.vals.get(name) for name in step.outputs]
+        if any(c is None or any(v is FAILED or v is _UNKNOWN for v in c) for c in cols):
+            return
+        payloads = self.payloads
+        size = self.loaded_bytes.get(k, 0) + sum(
+            len(payloads.get(item, b"")) for item in self.computed_keys.get(k, ()))
+        if size > PACK_LIMIT:
+            return
+        values = list(cols[0]) if not step.unpack else list(zip(*cols, strict=True))
+        packed = self.cache.encode({key: (values, self.seconds[k])})
+        self.packed.update(packed)
+        self.pack_step.update(dict.fromkeys(packed, self.slot[k]))
 
     def finish(self) -> dict[str, list[Any]]:
-        for name in self.plan.outputs:
-            if name in self.producer:
-                self.need(name, list(range(self.n)))
-        _save(self.cache, self.puts, self.put_step, self.stats, self.packs())
+        # in the plan's step order, whatever order the outputs were asked in: a run that
+        # computes everything then calls the nodes in the order an uncached run does
+        producer = self.producer
+        for name in sorted((o for o in self.plan.outputs if o in producer),
+                           key=producer.__getitem__):
+            self.need(name, list(range(self.n)))
+        _save(self.cache, self.payloads, self.put_step, self.stats, self.packed,
+              self.pack_step)
         out = {}
         for name in self.plan.outputs:
             col = self.vals.get(name)

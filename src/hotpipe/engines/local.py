@@ -32,7 +32,7 @@ class Local(Engine):
     window = 0  # every chunk in the calling thread
 
     def __init__(self, chunk_size: int = IN_PROCESS_CHUNK) -> None:
-        if not isinstance(chunk_size, int) or chunk_size < 1:
+        if type(chunk_size) is not int or chunk_size < 1:
             raise InputError(f"Local(chunk_size={chunk_size!r}): must be an int >= 1.")
         self.chunk_size = chunk_size
         self.fixed_chunk = chunk_size

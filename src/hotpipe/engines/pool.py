@@ -42,6 +42,6 @@ class PoolEngine(Engine):
 
 
 def check_chunk_size(engine: str, chunk_size: int | None) -> int | None:
-    if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
+    if chunk_size is not None and (type(chunk_size) is not int or chunk_size < 1):
         raise InputError(f"{engine}(chunk_size={chunk_size!r}): must be an int >= 1 or None.")
     return chunk_size

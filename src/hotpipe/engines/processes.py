@@ -14,6 +14,7 @@ one item per task to find the item that kills it, and the pool is replaced for t
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import traceback
@@ -25,7 +26,15 @@ from typing import Any
 from hotpipe import _guard
 from hotpipe._state import state_of
 from hotpipe.engines.pool import Job, PoolEngine, Probe, check_chunk_size
-from hotpipe.errors import InputError, ItemError, NodeError, NodeTimeout, WorkerDied
+from hotpipe.errors import (
+    InputError,
+    ItemError,
+    NodeError,
+    NodeTimeout,
+    RemoteError,
+    WorkerDied,
+    safe_str,
+)
 from hotpipe.execute import FAILED
 from hotpipe.plan import Plan
 from hotpipe.profile.stats import Stats
@@ -49,7 +58,7 @@ class Processes(PoolEngine):
     name = "processes"
 
     def __init__(self, workers: int | None = None, chunk_size: int | None = None) -> None:
-        if workers is not None and (not isinstance(workers, int) or workers < 1):
+        if workers is not None and (type(workers) is not int or workers < 1):
             raise InputError(f"Processes(workers={workers!r}): must be an int >= 1 or None.")
         self.workers = workers or os.cpu_count() or 1
         self.fixed_chunk = check_chunk_size("Processes", chunk_size)
@@ -57,10 +66,8 @@ class Processes(PoolEngine):
     def _executor(self) -> Any:
         # loky keeps one reusable pool per process, shared by every Processes engine (an
         # engine asking for another size resizes it)
-        from loky import get_reusable_executor
-
         _POOL["started"] = True
-        return get_reusable_executor(max_workers=self.workers, timeout=600)
+        return _reusable(self.workers)
 
     def run_map(self, plan: Plan, columns: dict[str, list[Any]], scalars: dict[str, Any],
                 n: int, on_error: str, on_progress: Any = None, runner: Any = None,
@@ -165,9 +172,7 @@ class Processes(PoolEngine):
     def abort(self) -> None:
         if not _POOL["started"]:
             return
-        from loky import get_reusable_executor
-
-        get_reusable_executor(max_workers=self.workers).shutdown(wait=False, kill_workers=True)
+        _reusable(self.workers).shutdown(wait=False, kill_workers=True)
         _POOL["started"] = False
 
     def close(self) -> None:
@@ -175,9 +180,7 @@ class Processes(PoolEngine):
 
         The pool is shared by every ``Processes`` engine of this process."""
         if _POOL["started"]:
-            from loky import get_reusable_executor
-
-            get_reusable_executor(max_workers=self.workers).shutdown(wait=True)
+            _reusable(self.workers).shutdown(wait=True)
             _POOL["started"] = False
 
     def __enter__(self) -> Processes:
@@ -209,12 +212,23 @@ def _why_died(job: Job, i: int, first: BaseException,
         f"({first.__class__.__name__}); "
         "a crash in native code, os._exit or the out-of-memory killer can do this"
     )
+def _reusable(workers: int) -> Any:
+    """loky's reusable pool with hotpipe's arguments (the same ones every time: other
+    arguments would make loky replace the pool). Workers are started with
+    :func:`_watch_parent`, so they exit soon after this process dies, however it dies."""
+    from loky import get_reusable_executor
+
+    return get_reusable_executor(max_workers=workers, timeout=600,
+                                 initializer=_watch_parent, initargs=(os.getpid(),))
 
 
 def _loads_result(job: Job, payload: bytes) -> tuple[dict[str, list[Any]], Stats]:
     """A worker's outputs and counters; what it learned is merged into this process."""
     produced, stats, tuning = pickle.loads(payload)
     state_of(job.plan).tuning.merge(tuning)
+    if stats.errors:  # on_error="collect": the failed items' exceptions, re-created here
+        stats.errors = [e._replace(exception=_land(e.exception, note=True))
+                        for e in stats.errors]
     return produced, stats
 
 
@@ -229,9 +243,33 @@ def _terminated() -> tuple[type[BaseException], ...]:
 
 def _reraise(err: NodeError) -> None:
     note = getattr(err, "remote_traceback", None)
+    landed = _land(err.error)
+    if landed is not err.error:  # the original exception, re-created: its own message
+        err = NodeError(err.node, err.index, err.inputs, landed, err.path)
     if note:
         err.add_note("Traceback in the worker process:\n" + note)
     raise err from err.error
+
+
+def _land(exc: BaseException, note: bool = False) -> BaseException:
+    """The exception a worker shipped (:func:`_ship`), re-created as itself when its pickle
+    loads here, else the :class:`RemoteError` standing in for it. ``note``: add the worker's
+    traceback to it (a collected item's exception has no NodeError to carry it)."""
+    if not isinstance(exc, RemoteError):
+        return exc
+    blob = exc.__dict__.pop("pickled", None)
+    landed: BaseException = exc
+    if blob is not None:
+        try:
+            original = pickle.loads(blob)
+        except Exception:  # anything its __init__/__setstate__ raises: keep the stand-in
+            original = None
+        if isinstance(original, BaseException):
+            landed = original
+    if note and exc.traceback:
+        with contextlib.suppress(Exception):
+            landed.add_note("Traceback in the worker process:\n" + exc.traceback)
+    return landed
 
 
 def _transfer_per_item(job: Job, items: int) -> float:
@@ -316,6 +354,32 @@ def _pickled_plan(plan: Plan) -> tuple[str, bytes]:
 
 # ----------------------------------------------------------------------------- worker side
 
+WATCH_SECONDS = 0.5
+"""How often a worker checks that the process that started it is alive."""
+
+
+def _watch_parent(parent: int) -> None:
+    """Worker initializer: a daemon thread that ends the worker once its parent is gone.
+
+    A parent killed with ``kill -9`` runs no cleanup, and loky's idle workers would wait for
+    their 600 s idle timeout, holding the parent's pipes (and keeping loky's resource
+    trackers alive, which exit once the last holder of their pipe is gone). When the parent
+    dies the worker is re-parented, so ``os.getppid()`` changes: checked every
+    ``WATCH_SECONDS``, a cost of two wake-ups a second. (``prctl(PR_SET_PDEATHSIG)`` would
+    be immediate, but it fires when the parent *thread* that started the worker exits,
+    which loky's manager thread does while the parent lives on.)
+    """
+    import threading
+    import time
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(WATCH_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="hotpipe-watch-parent", daemon=True).start()
+
+
 _PLANS: dict[str, Plan] = {}
 _SCALARS: dict[str, Any] = {}
 
@@ -342,6 +406,8 @@ def _worker(token: str, plan_bytes: bytes, s_token: str, s_bytes: bytes, cols: b
         produced = runner.columns(plan, columns, bc, n, offset, on_error, stats)
     except NodeError as err:
         raise _portable(err) from None
+    if stats.errors:  # on_error="collect": ship each item's exception so it cannot fail all
+        stats.errors = [e._replace(exception=_ship(e.exception)) for e in stats.errors]
     # what this worker learned (batch sizes) goes back with the results
     result = (produced, stats, state_of(plan).tuning)
     try:
@@ -357,15 +423,29 @@ def _worker(token: str, plan_bytes: bytes, s_token: str, s_bytes: bytes, cols: b
 
 def _portable(err: NodeError) -> NodeError:
     """A NodeError that survives pickling, with the worker's traceback as text."""
-    cause = err.error
-    tb = "".join(traceback.format_exception(cause))
-    try:
-        pickle.loads(pickle.dumps(cause))
-    except Exception:
-        cause = RuntimeError(f"{type(cause).__module__}.{type(cause).__qualname__}: {cause}")
-    portable = NodeError(err.node, err.index, err.inputs, cause, err.path)
+    tb = "".join(traceback.format_exception(err.error))
+    portable = NodeError(err.node, err.index, err.inputs, _ship(err.error, tb), err.path)
     portable.remote_traceback = tb  # type: ignore[attr-defined]
     return portable
+
+
+def _ship(exc: BaseException, tb: str | None = None) -> RemoteError:
+    """What travels back for a node's exception: a :class:`RemoteError` (type name, message,
+    traceback text: always picklable) holding the exception's own cloudpickle when it
+    round-trips, so the caller re-creates the original (:func:`_land`). An exception that
+    cannot be pickled or re-created arrives as the RemoteError, never failing the chunk."""
+    import cloudpickle
+
+    if tb is None:
+        tb = "".join(traceback.format_exception(exc))
+    remote = RemoteError(f"{type(exc).__module__}.{type(exc).__qualname__}", safe_str(exc), tb)
+    try:
+        blob = cloudpickle.dumps(exc)
+        pickle.loads(blob)  # a class whose __init__ takes other arguments fails here
+    except Exception:
+        blob = None
+    remote.pickled = blob  # type: ignore[attr-defined]
+    return remote
 
 
 def _unpicklable(plan: Plan, produced: dict[str, list[Any]], offset: int,

@@ -29,7 +29,7 @@ class Threads(PoolEngine):
     name = "threads"
 
     def __init__(self, workers: int | None = None, chunk_size: int | None = None) -> None:
-        if workers is not None and (not isinstance(workers, int) or workers < 1):
+        if workers is not None and (type(workers) is not int or workers < 1):
             raise InputError(f"Threads(workers={workers!r}): must be an int >= 1 or None.")
         self.workers = workers or min(32, (os.cpu_count() or 1) + 4)
         self.fixed_chunk = check_chunk_size("Threads", chunk_size)

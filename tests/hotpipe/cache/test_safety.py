@@ -444,9 +444,6 @@ def _apply(x, model):
     return x * model.k
 
 
-@pytest.mark.xfail(strict=True, reason="the per-item cached path (cache/run.py, _Demand."
-                   "compute) resolves broadcast resources only; run() passes every input as "
-                   "a one-item column. Fix left to the core rewrite, see CHANGELOG")
 def test_run_with_a_cache_hands_the_node_the_built_resource(tmp_path):
     from hotpipe import resource
 

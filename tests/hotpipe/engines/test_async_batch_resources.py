@@ -231,3 +231,28 @@ def test_batch_node_receives_built_resource():
     p = Pipeline([embed_many])
     assert p.map({"text": ["a", "bb"], "encoder": enc}, over="text")["emb"] == [[1], [2]]
     assert p.run({"text": "xyz", "encoder": enc}) == {"emb": [3]}
+
+
+def test_cached_run_and_map_hand_nodes_the_built_resource(engine, tmp_path):
+    """Issue 11: with a cache, run() handed the node the unbuilt declaration; every engine,
+    run and map, a bound resource and a batch node get the built object (cold and warm)."""
+    from hotpipe import Cache
+
+    @node(output="n", batch=True)
+    def count_many(emb, encoder):
+        assert isinstance(encoder, Encoder)
+        return [len(e) for e in emb]
+
+    enc = resource(Encoder, 2)
+    p = Pipeline([embed, count_many])
+    cache = Cache(tmp_path / "c")
+    for _ in range(2):  # cold, then warm
+        assert p.run({"text": "abc", "encoder": enc}, engine=engine, cache=cache) == {
+            "emb": [3, 3], "n": 2}
+        r = p.map({"text": ["a", "bb", "ccc"], "encoder": enc}, over="text", engine=engine,
+                  cache=cache)
+        assert r["emb"] == [[1, 1], [2, 2], [3, 3]] and r["n"] == [2, 2, 2]
+    bound = p.bind(encoder=resource(Encoder, 1))
+    assert bound.run({"text": "ab"}, engine=engine, cache=cache)["emb"] == [2]
+    only = Pipeline([node(lambda encoder: encoder.dim, output="dim", name="dim")])
+    assert only.run({"encoder": enc}, engine=engine, cache=cache) == {"dim": 2}

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from hotpipe import FAILED, NodeError, Pipeline, Processes, WorkerDied, node
+from hotpipe import FAILED, NodeError, Pipeline, Processes, Threads, WorkerDied, node
 
 
 @pytest.fixture(scope="module")
@@ -113,6 +113,32 @@ def test_closures_and_main_functions_in_workers(tmp_path):
     assert out.stdout.strip() == "[1, 8, 15, 22, 29, 36] True"
 
 
+def test_exception_class_from_main_keeps_its_type(tmp_path):
+    """A script's own exception class travels by value (cloudpickle), so the caller gets it
+    back as itself; before, it arrived as a RuntimeError."""
+    script = tmp_path / "main_exc.py"
+    script.write_text(textwrap.dedent("""
+        from hotpipe import NodeError, Pipeline, Processes, node
+        class MainError(ValueError):
+            pass
+        def fail(x):
+            if x == 2:
+                raise MainError("two")
+            return x
+        if __name__ == "__main__":
+            engine = Processes(2, chunk_size=1)
+            try:
+                Pipeline([node(fail, output="y")]).map({"x": [1, 2, 3]}, over="x",
+                                                       engine=engine)
+            except NodeError as err:
+                print(type(err.error).__name__, isinstance(err.error, MainError), err.index)
+            engine.close()
+    """))
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         timeout=120, check=True)
+    assert out.stdout.strip() == "MainError True 1"
+
+
 def _children(pid):
     out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True,
                          text=True)
@@ -154,6 +180,48 @@ def test_sigint_stops_all_workers_quickly(tmp_path):
     assert proc.returncode == 130
 
 
+@pytest.mark.parametrize("busy", [True, False], ids=["busy", "idle"])
+def test_kill_9_of_the_parent_leaves_no_orphans(tmp_path, busy):
+    """Issue 11: after kill -9 of the parent, loky's workers and resource trackers stayed
+    alive for the pool's 600 s idle timeout. Workers now watch their parent; the trackers
+    exit when the last process holding their pipe is gone."""
+    script = tmp_path / "killed.py"
+    script.write_text(textwrap.dedent(f"""
+        import time
+        from hotpipe import Pipeline, Processes, node
+        def slow(x):
+            time.sleep(0.2)
+            return x
+        if __name__ == "__main__":
+            p = Pipeline([node(slow, output="y")])
+            engine = Processes(2, chunk_size=1)
+            if not {busy}:  # the pool is up and idle when the parent dies
+                p.map({{"x": [1, 2, 3, 4]}}, over="x", engine=engine)
+            print("started", flush=True)
+            if {busy}:
+                p.map({{"x": list(range(400))}}, over="x", engine=engine)
+            else:
+                time.sleep(60)
+    """))
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "started"
+    deadline = time.time() + 60
+    while time.time() < deadline and len(_all_descendants(proc.pid)) < 2:
+        time.sleep(0.1)
+    time.sleep(0.5)
+    spawned = _all_descendants(proc.pid)  # the workers and loky's resource trackers
+    assert len(spawned) >= 2, "worker processes did not start"
+    t0 = time.time()
+    proc.kill()
+    proc.wait(timeout=10)
+    while time.time() - t0 < 5 and any(_alive(w) for w in spawned):
+        time.sleep(0.05)
+    orphans = [w for w in spawned if _alive(w)]
+    for w in orphans:  # do not leave them to the next test
+        os.kill(w, signal.SIGKILL)
+    assert not orphans, f"{len(orphans)} of {len(spawned)} processes outlived the parent"
+
+
 def _all_descendants(pid):
     found, todo = [], [pid]
     while todo:
@@ -185,3 +253,99 @@ def test_gpu_nodes_run_on_threads_in_this_process():
     assert {pid for _, pid in r["y"]} == {os.getpid()}
     assert any("declare gpus" in note for note in r.profile.notes)
     assert on_gpu.hints.gpus == 1
+
+
+# ------------------------------------------------------------------ exceptions that travel badly
+
+
+class _Unpicklable(Exception):
+    """Holds a lock: pickling it fails."""
+
+    def __init__(self, msg):
+        super().__init__(msg)
+        import threading
+
+        self.lock = threading.Lock()
+
+
+class _OtherInit(Exception):
+    """Pickles as OtherInit(message): unpickling calls __init__ with one argument, fails."""
+
+    def __init__(self, a, b):
+        super().__init__(f"{a}-{b}")
+
+
+class _BadReduce(Exception):
+    def __reduce__(self):
+        raise RuntimeError("no reduce")
+
+
+class _BadStr(Exception):
+    def __str__(self):
+        raise RuntimeError("str fails")
+
+
+class _Plain(ValueError):
+    pass
+
+
+_RAISES = {1: lambda: _Unpicklable("u"), 2: lambda: _OtherInit("a", "b"),
+           3: lambda: _BadReduce("r"), 4: lambda: _BadStr("s"), 5: lambda: _Plain("p")}
+# what arrives: the type itself, or a RemoteError carrying the type's name
+_ARRIVES = {"local": {1: _Unpicklable, 2: _OtherInit, 3: _BadReduce, 4: _BadStr, 5: _Plain}}
+_ARRIVES["threads"] = _ARRIVES["local"]
+_ARRIVES["processes"] = {1: "_Unpicklable", 2: "_OtherInit", 3: "_BadReduce", 4: _BadStr,
+                         5: _Plain}
+
+
+def _raiser(x):
+    if x in _RAISES:
+        raise _RAISES[x]()
+    return x * 10
+
+
+_ENGINES = {"local": lambda: None, "threads": lambda: Threads(2, chunk_size=1),
+            "processes": lambda: Processes(2, chunk_size=1)}
+
+
+def _check_arrived(exc, expected):
+    from hotpipe import RemoteError
+
+    if isinstance(expected, str):
+        assert isinstance(exc, RemoteError), repr(exc)
+        assert exc.type_name.endswith("." + expected)
+        assert "_raiser" in exc.traceback  # the worker's traceback, as text
+    else:
+        assert type(exc) is expected
+
+
+@pytest.mark.parametrize("kind", sorted(_ENGINES))
+@pytest.mark.parametrize("x", sorted(_RAISES))
+def test_worker_exceptions_keep_their_type_or_name_and_traceback(kind, x):
+    """Issue 11: on Processes an exception that cannot be pickled (or re-created) lost its
+    type or failed the whole map; an exception whose __str__ raises replaced the NodeError."""
+    engine = _ENGINES[kind]()
+    expected = _ARRIVES[kind][x]
+    p = Pipeline([node(_raiser, output="y")])
+    with pytest.raises(NodeError) as info:
+        p.map({"x": [0, x, 7]}, over="x", engine=engine)
+    err = info.value
+    assert err.node == "_raiser" and err.index == 1
+    _check_arrived(err.error, expected)
+    assert err.__cause__ is err.error
+    name = expected if isinstance(expected, str) else expected.__name__
+    assert f"raised {name}" in str(err)
+    if kind == "processes":
+        assert any("_raiser" in n for n in getattr(err, "__notes__", []))
+
+
+@pytest.mark.parametrize("kind", sorted(_ENGINES))
+def test_collected_worker_exceptions_never_fail_other_items(kind):
+    engine = _ENGINES[kind]()
+    p = Pipeline([node(_raiser, output="y")])
+    xs = [0, 1, 2, 3, 4, 5, 7]
+    r = p.map({"x": xs}, over="x", engine=engine, on_error="collect")
+    assert r["y"] == [0] + [FAILED] * 5 + [70]
+    assert [e.index for e in r.errors] == [1, 2, 3, 4, 5]
+    for e in r.errors:
+        _check_arrived(e.exception, _ARRIVES[kind][xs[e.index]])
