@@ -19,6 +19,10 @@ items, keyed by the step and every item key of the chunk in order. The same map 
 (the common case: a pipeline rerun on the same data) reads a step's results with one lookup
 and one unpickling instead of one per item; any other mix of items falls back to the
 per-item entries. Packs only hold small results (up to ``PACK_LIMIT`` bytes per pack).
+
+The time the cache itself takes (keys, lookups, reads, writes) is reported to the profile's
+collector (``Stats.cache_op``) apart from the nodes' compute time; every write also labels
+each step's key prefix with the node's name (``hotpipe cache stats`` groups by it).
 """
 
 from __future__ import annotations
@@ -47,7 +51,7 @@ from hotpipe.execute import (
     run_step,
     split_outputs,
 )
-from hotpipe.profile.stats import Stats
+from hotpipe.profile.stats import CACHE_INPUTS, CACHE_MAP, CACHE_WRITE, Stats
 
 if TYPE_CHECKING:
     from hotpipe.cache.store import Cache
@@ -131,6 +135,13 @@ def step_fingerprints(plan: Plan) -> list[bytes | None]:
     return fps
 
 
+def _labels(plan: Plan, fps: list[bytes | None]) -> dict[bytes, tuple[str, str]]:
+    """Per stored step's key prefix: (node name, pipeline name), written with the entries."""
+    name = plan.pipeline_name or ""
+    return {fp[:_PREFIX]: (step.name, name) for fp, step in zip(fps, plan.steps, strict=True)
+            if fp is not None and step.nested is None}
+
+
 def keyed_names(plan: Plan) -> set[str]:
     """The values whose keys some cached step needs (the others are never fingerprinted)."""
     return {a for step in plan.steps if step.node.cache for a in step.args}
@@ -191,12 +202,15 @@ def cached_broadcast(plan: Plan, scalars: dict[str, Any], n: int, on_error: str,
     A nested map step is never stored as a whole: its inner steps are cached per inner item
     (through ``runner``); its outputs still get Merkle keys, so what reads them is cached.
     """
+    t0 = perf_counter()
     fps = step_fingerprints(plan)
     keyed = keyed_names(plan)
     values = dict(scalars)
     keys: dict[str, bytes | None] = {
         name: _value_key(plan, name, value) for name, value in scalars.items() if name in keyed
     }
+    labels = _labels(plan, fps)
+    stats.cache_op(CACHE_MAP, t0, perf_counter())
     bc = KeyedBroadcast(values, keys=keys, fps=fps)
     tuning = tuning or state_of(plan).tuning
     puts: dict[bytes, Any] = {}
@@ -211,6 +225,7 @@ def cached_broadcast(plan: Plan, scalars: dict[str, Any], n: int, on_error: str,
             continue
         key = stored = None
         fp = fps[k]
+        t0 = perf_counter()
         if fp is not None:
             arg_keys = [keys.get(a) for a in step.args]
             if all(ak is not None for ak in arg_keys):
@@ -225,8 +240,11 @@ def cached_broadcast(plan: Plan, scalars: dict[str, Any], n: int, on_error: str,
                 _set_outputs(step, values, result)
                 keys.update(zip(step.outputs, _output_keys(step, key), strict=True))
                 stats.cache_read(slot, hits=1, saved=seconds, nbytes=nbytes)
+                stats.cache_op(slot, t0, perf_counter())
                 continue
             stats.cache_read(slot, misses=1)
+        if fp is not None:
+            stats.cache_op(slot, t0, perf_counter())
         t0 = perf_counter()
         try:
             results = call_once(step, raw, stats, runner, bc, tuning)
@@ -238,14 +256,16 @@ def cached_broadcast(plan: Plan, scalars: dict[str, Any], n: int, on_error: str,
         values.update(zip(step.outputs, results, strict=True))
         if key is not None:
             keys.update(zip(step.outputs, _output_keys(step, key), strict=True))
-        else:
-            for name in step.outputs:
-                if name in keyed:
-                    keys[name] = _value_key(plan, name, values[name])
         if stored is not None:
             puts[stored] = (results if step.unpack else results[0], perf_counter() - t0)
             put_step[stored] = slot
-    _save(cache, puts, put_step, stats)
+        if key is None and keyed.intersection(step.outputs):
+            t0 = perf_counter()
+            for name in step.outputs:
+                if name in keyed:
+                    keys[name] = _value_key(plan, name, values[name])
+            stats.cache_op(slot, t0, perf_counter())
+    _save(cache, puts, put_step, stats, labels=labels)
     bc.broken = bc.failure is not None
     # which mapped steps have any entry, asked once per map of 2+ items: a step with none
     # (new code, or a new cache) is computed without per-item lookups in every chunk (an
@@ -253,30 +273,46 @@ def cached_broadcast(plan: Plan, scalars: dict[str, Any], n: int, on_error: str,
     # still correct). A single item (run) or a stream (n = 0: its length is unknown, and a
     # long stream should find what it wrote itself) looks everything up.
     if n >= 2:
+        t0 = perf_counter()
         bc.present = frozenset(cache.prefixes_present(
             fp[:_PREFIX] for fp, step in zip(fps, plan.steps, strict=True)
             if fp is not None and step.mapped and step.nested is None))
+        stats.cache_op(CACHE_MAP, t0, perf_counter())
     return bc
 
 
 def _save(cache: Cache, puts: dict[bytes, Any], step_of: dict[bytes, int],
-          stats: Stats, packs: dict[int, _Pack] | None = None) -> None:
-    """Store the results, and the packs small enough, in one transaction; count the bytes
-    per step."""
+          stats: Stats, packs: dict[int, _Pack] | None = None,
+          labels: dict[bytes, tuple[str, str]] | None = None) -> None:
+    """Store the results, and the packs small enough, in one transaction (with the steps'
+    ``labels``); count the bytes and the time per step."""
     if not puts and not packs:
         return
+    t0 = perf_counter()
+    shares = dict.fromkeys([*set(step_of.values()), *(packs or ())], 0)
+    try:
+        _write(cache, puts, step_of, stats, packs, labels, shares)
+    finally:
+        stats.cache_op(CACHE_WRITE, t0, perf_counter(), shares)
+
+
+def _write(cache: Cache, puts: dict[bytes, Any], step_of: dict[bytes, int], stats: Stats,
+           packs: dict[int, _Pack] | None, labels: dict[bytes, tuple[str, str]] | None,
+           shares: dict[int, int]) -> None:
     payloads = cache.encode(puts)
     dropped = {step_of[key] for key in puts if key not in payloads}  # unpicklable
     chosen = {pack.key: slot for slot, pack in (packs or {}).items()
               if slot not in dropped and pack.size(payloads) <= PACK_LIMIT}
     packed = cache.encode({pack.key: (pack.values, pack.seconds)
                            for pack in (packs or {}).values() if pack.key in chosen})
-    if not cache.write(payloads, packed):
+    if not cache.write(payloads, packed, labels):
         return
     for key, payload in payloads.items():
         stats.cache_written(step_of[key], len(payload))
+        shares[step_of[key]] += len(payload)
     for key, payload in packed.items():
         stats.cache_written(chosen[key], len(payload))
+        shares[chosen[key]] += len(payload)
 
 
 def _entry(entry: Any, width: int) -> tuple[Any, float] | None:
@@ -361,12 +397,15 @@ class _Demand:
         self.seconds: dict[int, list[float]] = {}
         self.loaded_bytes: dict[int, int] = {}  # per step: payload bytes of items read
         self.computed_keys: dict[int, list[bytes]] = {}  # per step: keys of items computed
+        t0 = perf_counter()
         for name, col in columns.items():
             if name in self.keyed:
                 try:
                     self.keys[name] = [fingerprint(v) for v in col]
                 except UnstableValue as exc:
                     raise _unstable(plan, name, exc) from None
+        self.labels = _labels(plan, self.fps)
+        stats.cache_op(CACHE_INPUTS, t0, perf_counter())
 
     def arg_keys(self, name: str) -> list[bytes | None] | bytes | None:
         if name in self.keys:
@@ -383,11 +422,14 @@ class _Demand:
                 for name in step.outputs:
                     if name in self.keyed:
                         self.need(name, list(range(self.n)))
+                        t0 = perf_counter()
                         self.keys[name] = [
                             None if v is FAILED else _value_key(self.plan, name, v)
                             for v in self.vals[name]
                         ]
+                        self.stats.cache_op(self.slot[k], t0, perf_counter())
                 continue
+            t0 = perf_counter()
             parts = [self.arg_keys(a) for a in step.args]
             keys = merkle_keys(self.fps[k], parts, self.n)  # type: ignore[arg-type]
             self.step_keys[k] = keys
@@ -397,6 +439,7 @@ class _Demand:
                 outs = [_output_keys(step, key) for key in keys]
                 for j, name in enumerate(step.outputs):
                     self.keys[name] = [o[j] for o in outs]
+            self.stats.cache_op(self.slot[k], t0, perf_counter())
 
     def prefix(self, k: int) -> bytes:
         return self.fps[k][:_PREFIX]  # type: ignore[index]
@@ -425,6 +468,13 @@ class _Demand:
 
     def load(self, k: int, step: Step, missing: list[int]) -> list[int]:
         """Load the cached results among ``missing``; return the items still to compute."""
+        t0 = perf_counter()
+        try:
+            return self._load(k, step, missing)
+        finally:
+            self.stats.cache_op(self.slot[k], t0, perf_counter())
+
+    def _load(self, k: int, step: Step, missing: list[int]) -> list[int]:
         keys = self.step_keys[k]
         prefix = self.prefix(k)
         slot = self.slot[k]
@@ -608,7 +658,7 @@ class _Demand:
         for name in self.plan.outputs:
             if name in self.producer:
                 self.need(name, list(range(self.n)))
-        _save(self.cache, self.puts, self.put_step, self.stats, self.packs())
+        _save(self.cache, self.puts, self.put_step, self.stats, self.packs(), self.labels)
         out = {}
         for name in self.plan.outputs:
             col = self.vals.get(name)
