@@ -160,8 +160,9 @@ class Profile:
 
     ``nodes`` and ``phases`` give the breakdown; ``wall`` is the whole call, ``cpu`` the CPU
     seconds of all nodes (summed over workers, so ``parallelism = cpu / wall`` can exceed 1),
-    ``framework_wall`` the part of ``wall`` outside the nodes. ``print(profile)`` shows a
-    table; ``to_json()``, ``to_html(path)`` and ``to_chrome_trace(path)`` export it.
+    ``cache`` what the cache did (hits, the compute time they saved, its own time),
+    ``framework_wall`` the part of ``wall`` outside the nodes and the cache. ``print(profile)``
+    shows a table; ``to_json()``, ``to_html(path)`` and ``to_chrome_trace(path)`` export it.
     """
 
     def __init__(
