@@ -38,13 +38,17 @@ def summarise(results: list[dict], wall_s: float, workers: int) -> dict:
 
 
 def phases(load_profile, map_profile) -> list[dict]:
-    """Seconds and share per phase: load, then the map's phases, then hotpipe's own time.
+    """Seconds and share per phase: load, then the map's phases, the cache's time (when one
+    was used), then hotpipe's own time.
 
     Node seconds are summed over the workers (CPU-like), so the shares say where the work
     went; the wall time of the run is in the report apart.
     """
     rows = [{"phase": "load", "seconds": load_profile.node_wall}]
     rows += [{"phase": p.name, "seconds": p.wall} for p in map_profile.phases]
+    if map_profile.cache.used or load_profile.cache.used:  # the cache's time is not hotpipe's
+        rows.append({"phase": "(cache)", "seconds": map_profile.cache_wall
+                     + load_profile.cache_wall})
     rows.append({"phase": "(framework)", "seconds": map_profile.framework_wall
                  + load_profile.framework_wall})
     total = sum(r["seconds"] for r in rows) or 1e-12

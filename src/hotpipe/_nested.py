@@ -116,13 +116,15 @@ def run_nested(step: Step, cols: dict[str, list[Any]], scalars: dict[str, Any], 
     """Run a nested map step over ``n`` outer items (``ctx.failed`` ones skipped).
 
     Returns one column per output of ``step`` (a list per outer item, FAILED for failed
-    ones) and the wall and CPU seconds its inner steps recorded.
+    ones) and the wall and CPU seconds its inner steps recorded (the wall with the cache's
+    time for them, so the nested step's own share counts neither).
     """
     nm = step.nested
     assert nm is not None
     stats, runner = ctx.stats, ctx.runner
     slots = nm.slots
-    wall0 = sum(stats.wall[s] for s in slots)
+    # the inner steps' time, and the cache's for them: the nested step's own share is the rest
+    wall0 = sum(stats.wall[s] for s in slots) + stats.cache_spent()
     cpu0 = sum(stats.cpu[s] for s in slots)
     chunks0 = stats.chunks
     live = [i for i in range(n) if i not in ctx.failed]
@@ -194,7 +196,7 @@ def run_nested(step: Step, cols: dict[str, list[Any]], scalars: dict[str, Any], 
             for i, v in zip(live, g, strict=True):
                 out[i] = v
     stats.chunks = chunks0
-    return (outs, sum(stats.wall[s] for s in slots) - wall0,
+    return (outs, sum(stats.wall[s] for s in slots) + stats.cache_spent() - wall0,
             sum(stats.cpu[s] for s in slots) - cpu0)
 
 

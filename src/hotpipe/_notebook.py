@@ -1,7 +1,8 @@
 """What Jupyter shows for a :class:`~hotpipe.Result` and a :class:`~hotpipe.Profile`.
 
 HTML fragments with inline styles only (a notebook may drop ``<style>`` and never runs a
-script): a profile is a row of cards (items, wall, CPU, parallelism, framework, cache) and
+script): a profile is a row of cards (items, wall, CPU, parallelism, framework; with a cache:
+hits, the compute time they saved and the cache's own time) and
 the per-node table; a result is a table of its values (type, length, a short preview), its
 failed items, then the profile's cards. Every value goes through :func:`html.escape`.
 """
@@ -51,23 +52,32 @@ def _card(key: str, value: str, hint: str = "") -> str:
 
 def cards(profile: Profile) -> str:
     """The profile's headline numbers as cards."""
+    from hotpipe.profile.format import all_from_cache
+
     items = profile.items
     par = profile.parallelism
-    spent = (profile.node_wall + profile.framework_wall) or 1e-300
+    spent = profile.spent or 1e-300
+    idle = all_from_cache(profile)
     parts = [
         _card("Items", f"{items:,}", f"{profile.mode} on {profile.engine}"),
         _card("Wall", _t(profile.wall), "the whole call"),
-        _card("CPU", _t(profile.cpu), "nodes, all workers" if profile.cpu is not None
+        _card("CPU", _t(profile.cpu), "no node ran: all from the cache" if idle
+              else "nodes, all workers" if profile.cpu is not None
               else "not measured (too short)"),
-        _card("Parallelism", "-" if par is None else f"{par:.2f}", "CPU / wall"),
+        _card("Parallelism", "-" if par is None or idle else f"{par:.2f}",
+              "no node ran" if idle else "CPU / wall"),
         _card("Framework", _t(profile.framework_wall),
               f"{100 * profile.framework_wall / spent:.1f} % of the time"),
     ]
-    hits = sum(n.hits for n in profile.nodes)
-    misses = sum(n.misses for n in profile.nodes)
-    if hits or misses:
-        saved = sum(n.saved for n in profile.nodes)
-        parts.append(_card("Cache", f"{hits:,} hits", f"{misses:,} misses, saved {fmt_s(saved)}"))
+    cache = profile.cache
+    if cache.used:
+        rate = "" if cache.hit_rate is None else f" ({100 * cache.hit_rate:.0f} %)"
+        parts += [
+            _card("Cache hits", f"{cache.hits:,}", f"{cache.misses:,} misses{rate}"),
+            _card("Time saved", _t(cache.saved), "compute the hits stood for"),
+            _card("Cache time", _t(cache.wall), f"{100 * cache.wall / spent:.1f} % of the "
+                  "time: keys, lookups, reads, writes"),
+        ]
     title = escape(f"{profile.pipeline}: {profile.mode} of {items:,} item"
                    f"{'s' * (items != 1)} on {profile.engine}")
     return (f'<div style="font-weight:600;margin:4px 0 6px">{title}</div>'
@@ -75,18 +85,25 @@ def cards(profile: Profile) -> str:
 
 
 def node_table(profile: Profile) -> str:
-    spent = (profile.node_wall + profile.framework_wall) or 1e-300
-    cached = any(n.hits or n.misses for n in profile.nodes)
+    spent = profile.spent or 1e-300
+    cache = profile.cache
+    cached = cache.used
     cols = ["node", "calls", "wall", "mean", "p50", "p95", "max", "%"]
-    cols += ["hits", "misses", "saved"] if cached else []
+    cols += ["hits", "misses", "saved", "cache"] if cached else []
     head = "".join(f'<th style="{CELL};color:{MUTED}">{c}</th>' for c in cols)
     rows = []
     for n in profile.nodes:
         cells = [escape(n.name), f"{n.calls:,}", _t(n.wall), _t(n.mean), _t(n.p50), _t(n.p95),
                  _t(n.max), f"{100 * n.wall / spent:.1f}"]
         if cached:
-            cells += [f"{n.hits:,}", f"{n.misses:,}", _t(n.saved)]
+            cells += [f"{n.hits:,}", f"{n.misses:,}", _t(n.saved), _t(n.cache_wall)]
         rows.append("<tr>" + "".join(f'<td style="{CELL}">{c}</td>' for c in cells) + "</tr>")
+    if cached:
+        cache_cells = ["(cache)", "", _t(cache.wall), "", "", "", "",
+                       f"{100 * cache.wall / spent:.1f}", f"{cache.hits:,}", f"{cache.misses:,}",
+                       _t(cache.saved), ""]
+        rows.append(f'<tr class="hp-cache" style="color:{MUTED}">' + "".join(
+            f'<td style="{CELL}">{c}</td>' for c in cache_cells) + "</tr>")
     fw = profile.framework_wall
     fw_cells = ["(framework)", "", _t(fw), "", "", "", "", f"{100 * fw / spent:.1f}"]
     fw_cells += [""] * (len(cols) - len(fw_cells))

@@ -52,11 +52,14 @@ def _stats(args: argparse.Namespace) -> int:
         return 1
     with store:
         s = store.stats()
+        groups = store.by_prefix()
     if args.json:
         import dataclasses
         import json
 
-        print(json.dumps({"path": str(args.path), **dataclasses.asdict(s)}, indent=2))
+        nodes = [{**dataclasses.asdict(g), "prefix": g.prefix.hex()} for g in groups]
+        print(json.dumps({"path": str(args.path), **dataclasses.asdict(s), "nodes": nodes},
+                         indent=2))
         return 0
     from rich.console import Console
     from rich.table import Table
@@ -73,8 +76,55 @@ def _stats(args: argparse.Namespace) -> int:
     ]
     for name, value in rows:
         table.add_row(name, value)
-    Console().print(table)
+    console = Console()
+    console.print(table)
+    if groups:
+        console.print(_node_table(groups))
     return 0
+
+
+def _node_table(groups: list) -> object:  # list[PrefixStats] -> rich Table
+    """One row per node (key prefix), largest first; prefixes without a name (entries
+    written by an older hotpipe, or through ``Cache.put_many`` by hand) summed in one row."""
+    from rich import box
+    from rich.table import Table
+
+    rows = [(g.node, g.pipeline or "-", g.prefix.hex()[:8], f"{g.entries:,}", f"{g.packs:,}",
+             format_size(g.bytes), _span(g.oldest_access, g.newest_access), "")
+            for g in groups if g.node is not None]
+    unnamed = [g for g in groups if g.node is None]
+    if unnamed:
+        oldest = min((g.oldest_access for g in unnamed if g.oldest_access is not None),
+                     default=None)
+        newest = max((g.newest_access for g in unnamed if g.newest_access is not None),
+                     default=None)
+        prefix = unnamed[0].prefix.hex()[:8] if len(unnamed) == 1 else f"{len(unnamed):,} of"
+        rows.append(("(no name)", "-", prefix, f"{sum(g.entries for g in unnamed):,}",
+                     f"{sum(g.packs for g in unnamed):,}",
+                     format_size(sum(g.bytes for g in unnamed)), _span(oldest, newest), "dim"))
+    table = Table(title="per node (the entries of each pipeline step; --json: full prefixes)",
+                  title_justify="left", box=box.SIMPLE_HEAD)
+    heads = ("node", "pipeline", "prefix", "entries", "packs", "size", "accessed")
+    for j, col in enumerate(heads):
+        fixed = max(len(col), *(len(r[j]) for r in rows)) if j >= 2 else None
+        table.add_column(col, justify="right" if col in ("entries", "packs", "size") else
+                         "left", no_wrap=True, overflow="ellipsis", min_width=fixed or 6)
+    for *cells, style in rows:
+        table.add_row(*cells, style=style or None)
+    return table
+
+
+def _span(oldest: float | None, newest: float | None) -> str:
+    """The range of access times, as short as it can be said."""
+    if oldest is None or newest is None:
+        return "-"
+    a, b = time.localtime(oldest), time.localtime(newest)
+    first = time.strftime("%Y-%m-%d %H:%M", a)
+    if first == time.strftime("%Y-%m-%d %H:%M", b):
+        return first
+    if a[:3] == b[:3]:
+        return f"{first}-{time.strftime('%H:%M', b)}"
+    return f"{time.strftime('%Y-%m-%d', a)}..{time.strftime('%Y-%m-%d', b)}"
 
 
 def _clear(args: argparse.Namespace) -> int:
@@ -130,7 +180,7 @@ def _parser() -> argparse.ArgumentParser:
     actions = cache.add_subparsers(dest="action", required=True, metavar="ACTION")
     path_help = f"the cache directory (default: ./{DEFAULT_PATH})"
     for name, func, help_text in (
-        ("stats", _stats, "entries, size and access times"),
+        ("stats", _stats, "entries, size and access times, in total and per node"),
         ("clear", _clear, "remove every entry"),
         ("prune", _prune, "remove least recently used entries down to --max-size"),
     ):
@@ -139,7 +189,8 @@ def _parser() -> argparse.ArgumentParser:
         sub.set_defaults(func=func)
         if name == "stats":
             sub.add_argument("--json", action="store_true",
-                             help="print the numbers as a JSON object")
+                             help="print the numbers as a JSON object (per node under "
+                                  "\"nodes\")")
         if name == "clear":
             sub.add_argument("--yes", "-y", action="store_true",
                              help="do not ask first (on a terminal, clear asks; from a "

@@ -38,7 +38,7 @@ def test_run_split_report_and_files(tmp_path):
                     cache=str(tmp_path / "c"))
     assert rep["n_solved"] == 2 and rep["accuracy"] == 1.0
     assert [r["phase"] for r in rep["phases"]] == [
-        "load", "generate", "execute", "validate", "score", "(framework)"]
+        "load", "generate", "execute", "validate", "score", "(cache)", "(framework)"]
     assert abs(sum(r["percent"] for r in rep["phases"]) - 100) < 1e-6
     preds = json.loads((tmp_path / "out" / "predictions.json").read_text())
     assert set(preds) == set(IDS)

@@ -33,8 +33,9 @@ class Context:
 
     @property
     def spent(self) -> float:
-        """Nodes' wall (summed over workers) plus the framework's: the % column's total."""
-        return self.profile.node_wall + self.profile.framework_wall or 1e-300
+        """Nodes' and the cache's wall (summed over workers) plus the framework's: the %
+        column's total."""
+        return self.profile.spent or 1e-300
 
     def share(self, node: NodeProfile) -> float:
         return node.wall / self.spent

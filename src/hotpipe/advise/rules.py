@@ -306,13 +306,11 @@ class CacheRule:
     id = "cache"
 
     def check(self, ctx: Context) -> Iterator[Finding]:
-        nodes = ctx.profile.nodes
-        read = sum(n.bytes_read for n in nodes) or 1
-        for n in nodes:
+        for n in ctx.profile.nodes:
             lookups = n.hits + n.misses
             if not lookups:
                 continue
-            load = ctx.profile.framework_wall * n.bytes_read / read
+            load = n.cache_wall  # measured: its keys, lookups, reads and unpickling
             timed = self._recompute(ctx, n.name, n.hits) if ctx.measure and n.hits else None
             compute = n.saved if timed is None else timed
             if n.hits and load > 1.2 * compute and load - compute > 0.01 * ctx.profile.wall:
@@ -323,8 +321,8 @@ class CacheRule:
                      "load_s": load, "bytes_read": n.bytes_read},
                     f"@node(cache=False)  # on {n.name}: recompute instead of loading",
                     load - compute,
-                    "the framework's time is cache reads in proportion to the bytes each "
-                    "node read; recomputing costs "
+                    "loading costs the cache time measured for the node (keys, lookups, "
+                    "reads, unpickling); recomputing costs "
                     + ("what a quick run of the node on this run's inputs took"
                        if timed is not None else "what the hits took when they were computed "
                        "(measure=True times it again: a first computation is often slower)"),

@@ -18,7 +18,8 @@ from typing import Any
 
 from hotpipe.cache import _ownership
 
-__all__ = ["APP_ID", "SCHEMA_VERSION", "connect", "empty", "is_corrupt", "probe"]
+__all__ = ["APP_ID", "LABELS", "SCHEMA_VERSION", "connect", "empty", "has_labels", "is_corrupt",
+           "probe"]
 
 APP_ID = 0x68706970  # 'hpip'
 SCHEMA_VERSION = 2
@@ -31,6 +32,16 @@ CREATE TABLE entries (
     pack INTEGER NOT NULL  -- 1 for a pack (the values of many items, see Store.put_many)
 );
 """
+LABELS = """
+CREATE TABLE IF NOT EXISTS labels (
+    prefix BLOB PRIMARY KEY,  -- the first bytes of a pipeline step's keys (cache.run)
+    node TEXT NOT NULL,
+    pipeline TEXT NOT NULL
+) WITHOUT ROWID
+"""
+"""Which node each key prefix belongs to, written with the entries (``hotpipe cache stats``
+groups by it). Added without a format change: an older hotpipe ignores the table, and an
+index it wrote gains the table when this version opens it for writing."""
 _LEGACY_COLUMNS = ({"key", "value", "size", "created", "accessed"},  # format 1
                    {"key", "value", "size", "accessed", "pack"})  # format 2, before the id
 _CORRUPT = (11, 26)  # SQLITE_CORRUPT, SQLITE_NOTADB
@@ -97,6 +108,7 @@ def empty() -> Any:
     """An in-memory index with the schema: what a read-only store without a file reads."""
     conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
     conn.execute(_SCHEMA)
+    conn.execute(LABELS)
     return conn
 
 
@@ -138,10 +150,18 @@ def connect(index: Path, read_only: bool = False) -> Any:
         conn.execute(f"PRAGMA journal_size_limit = {64 << 20}")
         if kind != "ours" or conn.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
             _create_schema(conn, index)  # checks again, under the write lock
+        if not has_labels(conn):
+            conn.execute(LABELS)
     except BaseException:
         conn.close()
         raise
     return conn
+
+
+def has_labels(conn: Any) -> bool:
+    """Whether the index has the ``labels`` table (an older hotpipe's may not)."""
+    return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
+                        "name = 'labels'").fetchone() is not None
 
 
 def _wal(conn: Any) -> None:
@@ -171,7 +191,9 @@ def _create_schema(conn: Any, index: Path) -> None:
             if version != 0:
                 conn.execute("DROP INDEX IF EXISTS entries_accessed")
                 conn.execute("DROP TABLE IF EXISTS entries")
+                conn.execute("DROP TABLE IF EXISTS labels")
             conn.execute(_SCHEMA)
+            conn.execute(LABELS)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         if kind != "ours":
             conn.execute(f"PRAGMA application_id = {APP_ID}")

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from hotpipe.cache import serialize
-from hotpipe.cache.store import CacheWarning, NullStore, Store, StoreStats
+from hotpipe.cache.store import CacheWarning, Labels, NullStore, PrefixStats, Store, StoreStats
 from hotpipe.errors import InputError
 
 __all__ = ["Cache", "CacheStats"]
@@ -106,7 +106,9 @@ class Cache:
 
             self._signer = Signer(sign if isinstance(sign, bytes) else load_key())
         self._warned_read_only = False
-        self._takes_packs = "packs" in inspect.signature(store.put_many).parameters
+        params = inspect.signature(store.put_many).parameters
+        self._takes_packs = "packs" in params
+        self._takes_labels = "labels" in params
         self._lock = threading.Lock()
         self._counts = dict.fromkeys(
             ("hits", "misses", "bytes_read", "bytes_written", "unpicklable", "corrupt"), 0
@@ -215,9 +217,10 @@ class Cache:
         return payloads
 
     def write(self, payloads: Mapping[bytes, bytes],
-              packs: Mapping[bytes, bytes] | None = None) -> int:
-        """Store encoded payloads (and packs, see :meth:`Store.put_many`) in one transaction;
-        returns the bytes written, 0 (with a warning) when the store fails."""
+              packs: Mapping[bytes, bytes] | None = None, labels: Labels | None = None) -> int:
+        """Store encoded payloads (and packs and the prefixes' labels, see
+        :meth:`Store.put_many`) in one transaction; returns the bytes written, 0 (with a
+        warning) when the store fails."""
         if not payloads and not packs:
             return 0
         if getattr(self.store, "read_only", False):  # read, never written: one warning
@@ -228,11 +231,12 @@ class Cache:
             return 0
         if not self._takes_packs:
             packs = None  # a store written before packs existed: items only
+        args = (payloads, packs) if packs else (payloads,)
         try:
-            if packs:
-                self.store.put_many(payloads, packs)
+            if labels and self._takes_labels:
+                self.store.put_many(*args, labels=labels)
             else:
-                self.store.put_many(payloads)
+                self.store.put_many(*args)
         except Exception as e:
             n = len(payloads) + len(packs or ())
             self._warn(f"writing {n} entries failed, they stay uncached", e)
@@ -264,6 +268,11 @@ class Cache:
         with self._lock:
             counts = dict(self._counts)
         return CacheStats(self.store.stats(), **counts)
+
+    def by_node(self) -> list[PrefixStats] | None:
+        """What the store holds per pipeline step (key prefix), largest first, named by node
+        where a write labelled it (:meth:`Store.by_prefix`; None: the store cannot tell)."""
+        return self.store.by_prefix()
 
     def clear(self) -> None:
         """Remove every entry."""

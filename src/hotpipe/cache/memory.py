@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 
-from hotpipe.cache.store import HEAD, Store, StoreStats
+from hotpipe.cache.store import HEAD, Labels, PrefixStats, Store, StoreStats
 
 __all__ = ["MemoryStore"]
 
@@ -24,6 +24,7 @@ class MemoryStore(Store):
         self._data: dict[bytes, tuple[bytes, float]] = {}
         self._packs: set[bytes] = set()
         self._heads: dict[bytes, int] = {}  # keys per first HEAD bytes, for prefixes_present
+        self._labels: dict[bytes, tuple[str, str]] = {}
         self._lock = threading.Lock()
 
     def _add(self, key: bytes, payload: bytes, now: float) -> None:
@@ -66,9 +67,11 @@ class MemoryStore(Store):
         return found
 
     def put_many(self, items: Mapping[bytes, bytes],
-                 packs: Mapping[bytes, bytes] | None = None) -> None:
+                 packs: Mapping[bytes, bytes] | None = None,
+                 labels: Labels | None = None) -> None:
         now = time.time()
         with self._lock:
+            self._labels.update(labels or {})
             for key, payload in items.items():
                 self._add(key, payload, now)
             self._packs.difference_update(items)
@@ -103,8 +106,25 @@ class MemoryStore(Store):
                           oldest_access=min(times, default=None),
                           newest_access=max(times, default=None))
 
+    def by_prefix(self) -> list[PrefixStats]:
+        groups: dict[bytes, list[tuple[bytes, bytes, float]]] = {}
+        with self._lock:
+            for key, (payload, t) in self._data.items():
+                groups.setdefault(key[:HEAD], []).append((key, payload, t))
+            labels = dict(self._labels)
+            packs = set(self._packs)
+        rows = []
+        for prefix, entries in groups.items():
+            node, pipeline = labels.get(prefix, (None, None))
+            n_packs = sum(key in packs for key, _, _ in entries)
+            times = [t for _, _, t in entries]
+            rows.append(PrefixStats(prefix, node, pipeline, len(entries) - n_packs, n_packs,
+                                    sum(len(p) for _, p, _ in entries), min(times), max(times)))
+        return sorted(rows, key=lambda r: (-r.bytes, r.prefix))
+
     def clear(self) -> None:
         with self._lock:
+            self._labels.clear()
             self._data.clear()
             self._packs.clear()
             self._heads.clear()

@@ -19,6 +19,10 @@ items, keyed by the step and every item key of the chunk in order. The same map 
 (the common case: a pipeline rerun on the same data) reads a step's results with one lookup
 and one unpickling instead of one per item; any other mix of items falls back to the
 per-item entries. Packs only hold small results (up to ``PACK_LIMIT`` bytes per pack).
+
+The time the cache itself takes (keys, lookups, reads, writes) is reported to the profile's
+collector (``Stats.cache_op``) apart from the nodes' compute time; every write also labels
+each step's key prefix with the node's name (``hotpipe cache stats`` groups by it).
 """
 
 from __future__ import annotations
@@ -48,7 +52,7 @@ from hotpipe.execute import (
     run_step,
     split_outputs,
 )
-from hotpipe.profile.stats import Stats
+from hotpipe.profile.stats import CACHE_INPUTS, CACHE_MAP, CACHE_WRITE, Stats
 
 if TYPE_CHECKING:
     from hotpipe.cache.store import Cache
@@ -132,6 +136,13 @@ def step_fingerprints(plan: Plan) -> list[bytes | None]:
     return fps
 
 
+def _labels(plan: Plan, fps: list[bytes | None]) -> dict[bytes, tuple[str, str]]:
+    """Per stored step's key prefix: (node name, pipeline name), written with the entries."""
+    name = plan.pipeline_name or ""
+    return {fp[:_PREFIX]: (step.name, name) for fp, step in zip(fps, plan.steps, strict=True)
+            if fp is not None and step.nested is None}
+
+
 def keyed_names(plan: Plan) -> set[str]:
     """The values whose keys some cached step needs (the others are never fingerprinted)."""
     return {a for step in plan.steps if step.node.cache for a in step.args}
@@ -192,12 +203,15 @@ def cached_broadcast(plan: Plan, scalars: dict[str, Any], n: int, on_error: str,
     A nested map step is never stored as a whole: its inner steps are cached per inner item
     (through ``runner``); its outputs still get Merkle keys, so what reads them is cached.
     """
+    t0 = perf_counter()
     fps = step_fingerprints(plan)
     keyed = keyed_names(plan)
     values = dict(scalars)
     keys: dict[str, bytes | None] = {
         name: _value_key(plan, name, value) for name, value in scalars.items() if name in keyed
     }
+    labels = _labels(plan, fps)
+    stats.cache_op(CACHE_MAP, t0, perf_counter())
     bc = KeyedBroadcast(values, keys=keys, fps=fps)
     tuning = tuning or state_of(plan).tuning
     payloads: dict[bytes, bytes] = {}
@@ -212,6 +226,7 @@ def cached_broadcast(plan: Plan, scalars: dict[str, Any], n: int, on_error: str,
             continue
         key = stored = None
         fp = fps[k]
+        t0 = perf_counter()
         if fp is not None:
             arg_keys = [keys.get(a) for a in step.args]
             if all(ak is not None for ak in arg_keys):
@@ -226,8 +241,11 @@ def cached_broadcast(plan: Plan, scalars: dict[str, Any], n: int, on_error: str,
                 _set_outputs(step, values, result)
                 keys.update(zip(step.outputs, _output_keys(step, key), strict=True))
                 stats.cache_read(slot, hits=1, saved=seconds, nbytes=nbytes)
+                stats.cache_op(slot, t0, perf_counter())
                 continue
             stats.cache_read(slot, misses=1)
+        if fp is not None:
+            stats.cache_op(slot, t0, perf_counter())
         t0 = perf_counter()
         try:
             results = call_once(step, raw, stats, runner, bc, tuning)
@@ -239,15 +257,19 @@ def cached_broadcast(plan: Plan, scalars: dict[str, Any], n: int, on_error: str,
         values.update(zip(step.outputs, results, strict=True))
         if key is not None:
             keys.update(zip(step.outputs, _output_keys(step, key), strict=True))
-        else:
+        if stored is not None:  # serialised now, before a later step can mutate it
+            t1 = perf_counter()
+            payloads.update(cache.encode(
+                {stored: (results if step.unpack else results[0], t1 - t0)}))
+            put_step[stored] = slot
+            stats.cache_op(slot, t1, perf_counter())
+        if key is None and keyed.intersection(step.outputs):
+            t0 = perf_counter()
             for name in step.outputs:
                 if name in keyed:
                     keys[name] = _value_key(plan, name, values[name])
-        if stored is not None:  # serialised now, before a later step can mutate it
-            payloads.update(cache.encode(
-                {stored: (results if step.unpack else results[0], perf_counter() - t0)}))
-            put_step[stored] = slot
-    _save(cache, payloads, put_step, stats)
+            stats.cache_op(slot, t0, perf_counter())
+    _save(cache, payloads, put_step, stats, labels=labels)
     bc.broken = bc.failure is not None
     # which mapped steps have any entry, asked once per map of 2+ items: a step with none
     # (new code, or a new cache) is computed without per-item lookups in every chunk (an
@@ -255,27 +277,39 @@ def cached_broadcast(plan: Plan, scalars: dict[str, Any], n: int, on_error: str,
     # still correct). A single item (run) or a stream (n = 0: its length is unknown, and a
     # long stream should find what it wrote itself) looks everything up.
     if n >= 2:
+        t0 = perf_counter()
         bc.present = frozenset(cache.prefixes_present(
             fp[:_PREFIX] for fp, step in zip(fps, plan.steps, strict=True)
             if fp is not None and step.mapped and step.nested is None))
+        stats.cache_op(CACHE_MAP, t0, perf_counter())
     return bc
 
 
 def _save(cache: Cache, payloads: dict[bytes, bytes], step_of: dict[bytes, int],
           stats: Stats, packed: dict[bytes, bytes] | None = None,
-          pack_step: dict[bytes, int] | None = None) -> None:
-    """Store the encoded results and packs in one transaction; count the bytes per step.
+          pack_step: dict[bytes, int] | None = None,
+          labels: dict[bytes, tuple[str, str]] | None = None) -> None:
+    """Store the encoded results and packs in one transaction (with the steps' ``labels``);
+    count the bytes and the time per step.
 
     Payloads are encoded when their step produces them (see :class:`_Demand`), so what is
     stored is the value as the node returned it, whatever later steps do to the object."""
     if not payloads and not packed:
         return
-    if not cache.write(payloads, packed):
-        return
-    for key, payload in payloads.items():
-        stats.cache_written(step_of[key], len(payload))
-    for key, payload in (packed or {}).items():
-        stats.cache_written(pack_step[key], len(payload))  # type: ignore[index]
+    t0 = perf_counter()
+    pack_step = pack_step or {}
+    shares = dict.fromkeys([*set(step_of.values()), *set(pack_step.values())], 0)
+    try:
+        if not cache.write(payloads, packed, labels):
+            return
+        for key, payload in payloads.items():
+            stats.cache_written(step_of[key], len(payload))
+            shares[step_of[key]] += len(payload)
+        for key, payload in (packed or {}).items():
+            stats.cache_written(pack_step[key], len(payload))
+            shares[pack_step[key]] += len(payload)
+    finally:
+        stats.cache_op(CACHE_WRITE, t0, perf_counter(), shares)
 
 
 def _entry(entry: Any, width: int) -> tuple[Any, float] | None:
@@ -348,12 +382,15 @@ class _Demand:
         self.seconds: dict[int, list[float]] = {}
         self.loaded_bytes: dict[int, int] = {}  # per step: payload bytes of items read
         self.computed_keys: dict[int, list[bytes]] = {}  # per step: keys of items computed
+        t0 = perf_counter()
         for name, col in columns.items():
             if name in self.keyed:
                 try:
                     self.keys[name] = [fingerprint(v) for v in col]
                 except UnstableValue as exc:
                     raise _unstable(plan, name, exc) from None
+        self.labels = _labels(plan, self.fps)
+        stats.cache_op(CACHE_INPUTS, t0, perf_counter())
 
     def arg_keys(self, name: str) -> list[bytes | None] | bytes | None:
         if name in self.keys:
@@ -370,11 +407,14 @@ class _Demand:
                 for name in step.outputs:
                     if name in self.keyed:
                         self.need(name, list(range(self.n)))
+                        t0 = perf_counter()
                         self.keys[name] = [
                             None if v is FAILED else _value_key(self.plan, name, v)
                             for v in self.vals[name]
                         ]
+                        self.stats.cache_op(self.slot[k], t0, perf_counter())
                 continue
+            t0 = perf_counter()
             parts = [self.arg_keys(a) for a in step.args]
             keys = merkle_keys(self.fps[k], parts, self.n)  # type: ignore[arg-type]
             self.step_keys[k] = keys
@@ -384,6 +424,7 @@ class _Demand:
                 outs = [_output_keys(step, key) for key in keys]
                 for j, name in enumerate(step.outputs):
                     self.keys[name] = [o[j] for o in outs]
+            self.stats.cache_op(self.slot[k], t0, perf_counter())
 
     def prefix(self, k: int) -> bytes:
         return self.fps[k][:_PREFIX]  # type: ignore[index]
@@ -414,6 +455,13 @@ class _Demand:
 
     def load(self, k: int, step: Step, missing: list[int]) -> list[int]:
         """Load the cached results among ``missing``; return the items still to compute."""
+        t0 = perf_counter()
+        try:
+            return self._load(k, step, missing)
+        finally:
+            self.stats.cache_op(self.slot[k], t0, perf_counter())
+
+    def _load(self, k: int, step: Step, missing: list[int]) -> list[int]:
         keys = self.step_keys[k]
         prefix = self.prefix(k)
         slot = self.slot[k]
@@ -581,7 +629,9 @@ class _Demand:
                     times[i] = per_item  # type: ignore[index]
                     computed.append(stored)
         if puts:  # serialised now: no later step has seen these values yet
+            te = perf_counter()
             payloads = self.cache.encode(puts)
+            self.stats.cache_op(self.slot[k], te, perf_counter())
             if len(payloads) < len(puts):
                 self.dropped.add(k)  # unpicklable: no pack for this step either
             self.payloads.update(payloads)
@@ -611,7 +661,9 @@ class _Demand:
         if size > PACK_LIMIT:
             return
         values = list(cols[0]) if not step.unpack else list(zip(*cols, strict=True))
+        te = perf_counter()
         packed = self.cache.encode({key: (values, self.seconds[k])})
+        self.stats.cache_op(self.slot[k], te, perf_counter())
         self.packed.update(packed)
         self.pack_step.update(dict.fromkeys(packed, self.slot[k]))
 
@@ -623,7 +675,7 @@ class _Demand:
                            key=producer.__getitem__):
             self.need(name, list(range(self.n)))
         _save(self.cache, self.payloads, self.put_step, self.stats, self.packed,
-              self.pack_step)
+              self.pack_step, self.labels)
         out = {}
         for name in self.plan.outputs:
             col = self.vals.get(name)

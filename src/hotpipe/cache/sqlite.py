@@ -23,7 +23,15 @@ from typing import Any, TypeVar
 import xxhash
 
 from hotpipe.cache import _index, _ownership
-from hotpipe.cache.store import INLINE_LIMIT, CacheWarning, Store, StoreStats
+from hotpipe.cache.store import (
+    HEAD,
+    INLINE_LIMIT,
+    CacheWarning,
+    Labels,
+    PrefixStats,
+    Store,
+    StoreStats,
+)
 from hotpipe.errors import CacheDirectoryError
 
 __all__ = ["SQLiteStore"]
@@ -39,6 +47,10 @@ _INSERT = f"INSERT OR REPLACE INTO {_COLUMNS}"
 _INLINE, _FILE = ord("i"), ord("f")
 _IS_FILE = "substr(value, 1, 1) = x'66'"
 _DELETE_EXACT = "DELETE FROM entries WHERE key = ? AND substr(value, 1, 9) = ?"
+# a label is rewritten only when it changed: a rerun's writes leave the table untouched
+_LABEL = ("INSERT INTO labels(prefix, node, pipeline) VALUES (?, ?, ?) ON CONFLICT(prefix) "
+          "DO UPDATE SET node = excluded.node, pipeline = excluded.pipeline "
+          "WHERE node != excluded.node OR pipeline != excluded.pipeline")
 _ABANDONED: list[Any] = []  # connections inherited through fork: never used, never closed
 _LIVE: weakref.WeakSet[SQLiteStore] = weakref.WeakSet()
 
@@ -70,17 +82,17 @@ def _recovering(method: Callable[..., T]) -> Callable[..., T]:
     into lists first, so the second try sees them whole)."""
 
     @functools.wraps(method)
-    def wrapper(self: SQLiteStore, *args: Any) -> T:
+    def wrapper(self: SQLiteStore, *args: Any, **kwargs: Any) -> T:
         import sqlite3
 
         args = tuple(list(a) if hasattr(a, "__next__") else a for a in args)
         try:
-            return method(self, *args)
+            return method(self, *args, **kwargs)
         except sqlite3.DatabaseError as e:
             if self.read_only or not _index.is_corrupt(e):
                 raise
             self._quarantine(e)
-            return method(self, *args)
+            return method(self, *args, **kwargs)
 
     return wrapper
 
@@ -386,7 +398,8 @@ class SQLiteStore(Store):
 
     @_recovering
     def put_many(self, items: Mapping[bytes, bytes],
-                 packs: Mapping[bytes, bytes] | None = None) -> None:
+                 packs: Mapping[bytes, bytes] | None = None,
+                 labels: Labels | None = None) -> None:
         if not items and not packs:
             return
         self._refuse_writes("write to")
@@ -406,7 +419,7 @@ class SQLiteStore(Store):
                             written.append(path)
                         value = b"f" + checksum
                     rows.append((key, value, len(payload), now, flag))
-            replaced = self._transaction(self._insert(rows))
+            replaced = self._transaction(self._insert(rows, labels))
         except BaseException:  # a full disk, a full index: no orphaned files
             for path in written:
                 _ownership.safe_unlink(self.path, path.parent.name, path.name)
@@ -414,7 +427,8 @@ class SQLiteStore(Store):
         new_files = {(r[0], r[1]) for r in rows if r[1][0] == _FILE}
         self._unlink([kc for kc in replaced if kc not in new_files])
 
-    def _insert(self, rows: list[tuple[Any, ...]]) -> Callable[[Any], list[tuple[bytes, bytes]]]:
+    def _insert(self, rows: list[tuple[Any, ...]], labels: Labels | None = None,
+                ) -> Callable[[Any], list[tuple[bytes, bytes]]]:
 
         def body(conn: Any) -> list[tuple[bytes, bytes]]:
             # the common case, new keys only, costs one statement; when some keys exist,
@@ -423,6 +437,8 @@ class SQLiteStore(Store):
             if conn.executemany(_INSERT_NEW, rows).rowcount != len(rows):
                 old = self._file_rows(conn, [r[0] for r in rows])
                 conn.executemany(_INSERT, rows)
+            if labels:
+                conn.executemany(_LABEL, [(p, n, pl) for p, (n, pl) in labels.items()])
             self._flush_touches(conn)
             return old
 
@@ -496,10 +512,34 @@ class SQLiteStore(Store):
                           newest_access=newest)
 
     @_recovering
+    def by_prefix(self) -> list[PrefixStats]:
+        """Entries, packs, bytes and access times per key prefix (one full scan of the
+        index), named from the ``labels`` table."""
+        conn = self._conn()
+        labels = {}
+        if _index.has_labels(conn):
+            labels = {bytes(p): (_text(n), _text(pl))
+                      for p, n, pl in conn.execute("SELECT prefix, node, pipeline FROM labels")}
+        query = (f"SELECT substr(key, 1, {HEAD}), count(*), coalesce(sum(pack), 0), "
+                 "coalesce(sum(size), 0), min(accessed), max(accessed) FROM entries GROUP BY 1")
+        rows = []
+        for prefix, n, packs, size, oldest, newest in conn.execute(query):
+            node, pipeline = labels.get(bytes(prefix), (None, None))
+            rows.append(PrefixStats(bytes(prefix), node, pipeline, n - packs, packs, size,
+                                    oldest, newest))
+        return sorted(rows, key=lambda r: (-r.bytes, r.prefix))
+
+    @_recovering
     def clear(self) -> None:
         """Remove every entry and every blob file hotpipe's naming scheme proves is one."""
         self._refuse_writes("clear")
-        self._transaction(lambda conn: conn.execute("DELETE FROM entries"))
+
+        def body(conn: Any) -> None:
+            conn.execute("DELETE FROM entries")
+            if _index.has_labels(conn):
+                conn.execute("DELETE FROM labels")
+
+        self._transaction(body)
         with self._lock:
             self._pending.clear()
         _ownership.remove_blobs(self.path)
@@ -545,6 +585,11 @@ class SQLiteStore(Store):
         with self._lock:
             self._local = threading.local()
             self._finalizer = weakref.finalize(self, _close_all, self._conns, self._pending)
+
+
+def _text(value: bytes | str) -> str:
+    """A TEXT column read with ``text_factory = bytes``."""
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
 
 
 def _close_all(conns: list[Any], pending: dict[bytes, float]) -> None:

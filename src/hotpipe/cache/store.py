@@ -36,6 +36,7 @@ __all__ = [
     "STORES",
     "CacheWarning",
     "NullStore",
+    "PrefixStats",
     "Store",
     "StoreKind",
     "StoreStats",
@@ -61,6 +62,27 @@ class StoreStats:
     newest_access: float | None = None
 
 
+@dataclass(frozen=True)
+class PrefixStats:
+    """What a store holds under one key prefix: the entries of one pipeline step (keys start
+    with the first ``HEAD`` bytes of the step's fingerprint, see :mod:`hotpipe.cache.run`).
+    ``node`` and ``pipeline`` name the step when a write labelled the prefix (None for
+    entries written before labels existed, or through ``Cache.put_many`` by hand)."""
+
+    prefix: bytes
+    node: str | None = None
+    pipeline: str | None = None
+    entries: int = 0
+    packs: int = 0
+    bytes: int = 0
+    oldest_access: float | None = None
+    newest_access: float | None = None
+
+
+Labels = Mapping[bytes, tuple[str, str]]
+"""Key prefix -> (node name, pipeline name), written with the entries (``put_many``)."""
+
+
 class Store(ABC):
     """The primitives every store implements; keys are bytes, values are payload bytes."""
 
@@ -70,10 +92,18 @@ class Store(ABC):
 
     @abstractmethod
     def put_many(self, items: Mapping[bytes, bytes],
-                 packs: Mapping[bytes, bytes] | None = None) -> None:
+                 packs: Mapping[bytes, bytes] | None = None,
+                 labels: Labels | None = None) -> None:
         """Store all items at once (one transaction where the store has them). ``packs``
         are entries like the items, counted apart in :meth:`stats`: each holds the values of
-        many items, a copy written to read them back with one lookup."""
+        many items, a copy written to read them back with one lookup. ``labels`` name the
+        key prefixes of the steps written (for :meth:`by_prefix`); a store may ignore them
+        (``Cache`` passes them only to a ``put_many`` that takes them)."""
+
+    def by_prefix(self) -> list[PrefixStats] | None:
+        """What the store holds per key prefix (one per pipeline step), largest first, with
+        the labels written for them; None when this store cannot tell."""
+        return None
 
     def prefixes_present(self, prefixes: Iterable[bytes]) -> set[bytes]:
         """The prefixes that at least one stored key starts with. This default answers all
@@ -126,8 +156,12 @@ class NullStore(Store):
         return {}
 
     def put_many(self, items: Mapping[bytes, bytes],
-                 packs: Mapping[bytes, bytes] | None = None) -> None:
+                 packs: Mapping[bytes, bytes] | None = None,
+                 labels: Labels | None = None) -> None:
         pass
+
+    def by_prefix(self) -> list[PrefixStats]:
+        return []
 
     def prefixes_present(self, prefixes: Iterable[bytes]) -> set[bytes]:
         return set()

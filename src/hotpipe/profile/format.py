@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 NO_PHASE = "(no phase)"
+CACHE_ROW = "(cache)"
+FRAMEWORK_ROW = "(framework)"
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -25,12 +27,13 @@ def fmt_s(seconds: float | None) -> str:
     return f"{seconds * 1e6:.3g}us"
 
 
-_DROP_ORDER = ("phase", "p95", "mean", "cpu", "saved", "p50")
+_DROP_ORDER = ("phase", "p95", "mean", "cpu", "misses", "saved", "p50")
 
 
 def profile_table(profile: Profile, max_width: int | None = None) -> Table:
     """Per node: calls, wall, CPU, mean, p50, p95, max, % of the time (with phase and cache
-    columns when they apply); then the framework's time and the phases.
+    columns when they apply: hits, misses, compute time saved, the cache's own time); then
+    the cache's time, the framework's and the phases; the cache's totals in the caption.
 
     Numbers never wrap: when the table is wider than ``max_width`` the least needed columns
     go first (the phase column, whose totals stay below, then p95, mean, cpu, ...).
@@ -39,12 +42,13 @@ def profile_table(profile: Profile, max_width: int | None = None) -> Table:
     from rich.table import Table
 
     # shares of the time spent: with parallel workers the nodes' time adds up across them
-    total = (profile.node_wall + profile.framework_wall) or 1e-300
+    total = profile.spent or 1e-300
     phased = any(n.phase != NO_PHASE for n in profile.nodes)
-    cached = any(n.hits or n.misses for n in profile.nodes)
+    cache = profile.cache
+    cached = cache.used
     names = ["calls", "wall", "cpu", "mean", "p50", "p95", "max", "%"]
     if cached:
-        names += ["hits", "misses", "saved"]
+        names += ["hits", "misses", "saved", "cache"]
     rows: list[tuple[str, str, list[str], str]] = []
     for n in profile.nodes:
         mark = "" if n.timed >= n.items else "*"
@@ -52,11 +56,17 @@ def profile_table(profile: Profile, max_width: int | None = None) -> Table:
                  fmt_s(n.p50) + mark, fmt_s(n.p95) + mark, fmt_s(n.max) + mark,
                  f"{100 * n.wall / total:.1f}"]
         if cached:
-            cells += [f"{n.hits:,}", f"{n.misses:,}", fmt_s(n.saved)]
+            cells += [f"{n.hits:,}", f"{n.misses:,}", fmt_s(n.saved), fmt_s(n.cache_wall)]
         rows.append((n.name, n.phase, cells, ""))
     pad = [""] * (len(names) - 8)
+    if cached:
+        cw = cache.wall
+        rows.append((CACHE_ROW, "", ["", fmt_s(cw), "", "", "", "", "",
+                                     f"{100 * cw / total:.1f}", f"{cache.hits:,}",
+                                     f"{cache.misses:,}", fmt_s(cache.saved), ""],
+                     "dim"))
     fw = profile.framework_wall
-    rows.append(("(framework)", "", ["", fmt_s(fw), "", "", "", "", "",
+    rows.append((FRAMEWORK_ROW, "", ["", fmt_s(fw), "", "", "", "", "",
                                      f"{100 * fw / total:.1f}", *pad], "dim"))
     if phased:
         rows += [(f"phase {p.name}", "", ["", fmt_s(p.wall), fmt_s(p.cpu), "", "", "", "",
@@ -71,7 +81,8 @@ def profile_table(profile: Profile, max_width: int | None = None) -> Table:
         if max_width is None or sum(widths[c] + 3 for c in keep) <= max_width:
             break
         keep.discard(col)
-    table = Table(title=_title(profile), title_justify="left", box=box.SIMPLE_HEAD)
+    table = Table(title=_title(profile), title_justify="left", box=box.SIMPLE_HEAD,
+                  caption_justify="left")
     table.add_column("node", no_wrap=True, overflow="ellipsis", min_width=8)
     if "phase" in keep:
         table.add_column("phase", no_wrap=True, overflow="ellipsis", min_width=6)
@@ -80,9 +91,14 @@ def profile_table(profile: Profile, max_width: int | None = None) -> Table:
         table.add_column(names[j], justify="right", no_wrap=True, min_width=widths[names[j]])
     for label, phase, cells, style in rows:
         table.add_row(label, *([phase] if "phase" in keep else []), *(cells[j] for j in shown),
-                      style=style or None, end_section=label == "(framework)")
+                      style=style or None, end_section=label == FRAMEWORK_ROW)
+    captions = []
+    if cached:
+        captions.append(f"{cache} (keys, lookups, reads, writes)")
     if any(n.timed < n.items for n in profile.nodes):
-        table.caption = "* percentiles of the first items, timed one by one (a sample)"
+        captions.append("* percentiles of the first items, timed one by one (a sample)")
+    if captions:
+        table.caption = "\n".join(captions)
     return table
 
 
@@ -93,10 +109,18 @@ def _title(profile: Profile) -> str:
         f"{fmt_s(profile.cpu)} CPU, parallelism {par:.2f}" if par is not None
         else "CPU not measured (run too short)"
     )
+    if all_from_cache(profile):
+        cpu = "no node ran: every result came from the cache"
     return (
         f"{profile.pipeline}: {profile.mode} of {items:,} item{'s' * (items != 1)} on "
         f"{profile.engine}: {fmt_s(profile.wall)} wall, {cpu}"
     )
+
+
+def all_from_cache(profile: Profile) -> bool:
+    """Whether the call computed nothing: every node's result was a cache hit (then CPU and
+    parallelism say nothing about the nodes)."""
+    return profile.cache.hits > 0 and not any(n.calls for n in profile.nodes)
 
 
 def functions_table(profile: Profile, functions: dict, shares: dict) -> Table:

@@ -36,6 +36,8 @@ PHASE_COLOURS = (
 )
 FRAMEWORK = "(framework)"
 FRAMEWORK_COLOUR = "#a0a7b0"
+CACHE = "(cache)"
+CACHE_COLOUR = "#2a9d8f"
 PROJECT_FACTORS = (10, 100)
 MAX_INPUTS_CHARS = 200
 
@@ -55,26 +57,29 @@ def render_html(profile: Profile, findings: list[Any] | None = None) -> str:
         p["name"]: PHASE_COLOURS[i % len(PHASE_COLOURS)] for i, p in enumerate(data["phases"])
     }
     phase_colours[FRAMEWORK] = FRAMEWORK_COLOUR
+    phase_colours[CACHE] = CACHE_COLOUR
     projection = _projection(profile)
     payload = {**data, "colours": colours, "phase_colours": phase_colours,
-               "projection": projection}
+               "projection": projection, "cache_used": profile.cache.used}
     title = f"hotpipe profile: {data['pipeline'] or 'pipeline'}"
     body = "\n".join([
-        _header(data),
+        _header(data, profile),
         _notes(data["notes"]),
         _findings_section(data["findings"]),
         '<div class="grid2">',
         _section("Time per node", "chart-nodes",
                  "Wall time per node (solid) with its CPU time beside it (light). Wall counts "
                  "waiting (I/O, sleep, locks); CPU only computing. Percent of the time spent "
-                 "(nodes summed over workers, plus hotpipe's own), as in the table."),
+                 "(nodes summed over workers, plus the cache's and hotpipe's own), as in the "
+                 "table."),
         _section("Time per phase", "chart-phases",
                  "Nodes grouped by phase (<code>@node(phase=...)</code> or a nested pipeline's "
                  "name); percent of the time spent in nodes."),
         "</div>",
         _section("Timeline", "chart-timeline",
-                 "One row per worker (process, thread); one box per node per chunk. Gaps are "
-                 "hotpipe's own time. Drag to zoom, double-click to reset; hover for details."),
+                 "One row per worker (process, thread); one box per node per chunk, and the "
+                 "cache's work (keys, lookups, reads, writes) in teal. Gaps are hotpipe's "
+                 "own time. Drag to zoom, double-click to reset; hover for details."),
         _projection_section(projection),
         _slowest_section(data),
         _functions_section(profile),
@@ -114,10 +119,11 @@ def _projection(profile: Profile) -> dict[str, Any]:
         phases.append({"name": name, "once": _clean(once), "per_item": _clean(slope)})
     rows = [
         {"items": p.items, "label": "measured" if i == 0 else f"{sizes[i] // base}x",
-         "total": p.total, "once": p.once, "per_item": p.per_item, "phases": p.phases}
+         "total": p.total, "once": p.once, "per_item": p.per_item, "phases": p.phases,
+         "warm": p.warm, "cold": p.cold}
         for i, p in enumerate(projections)
     ]
-    return {"rows": rows, "phases": phases}
+    return {"rows": rows, "phases": phases, "hit_rate": projections[0].hit_rate}
 
 
 def _clean(x: float) -> float:
@@ -152,25 +158,51 @@ def _card(key: str, value: str, hint: str = "") -> str:
     return f'<div class="card"><div class="k">{key}</div><div class="v">{value}</div>{h}</div>'
 
 
-def _header(d: dict[str, Any]) -> str:
+def _header(d: dict[str, Any], profile: Profile) -> str:
+    from hotpipe.profile.format import all_from_cache
+
     items = d["items"]
-    fw_pct = 100 * d["framework_wall"] / _spent(d)
+    spent = _spent(d)
+    fw_pct = 100 * d["framework_wall"] / spent
+    idle = all_from_cache(profile)  # nothing computed: CPU and parallelism say nothing
     sub = (f'{escape(d["mode"])} of {items:,} item{"s" * (items != 1)} on engine '
            f'<b>{escape(d["engine"])}</b> · {d["chunks"]:,} chunk{"s" * (d["chunks"] != 1)} · '
            f'{len(d["nodes"])} node{"s" * (len(d["nodes"]) != 1)}')
     cards = "".join([
         _card("Items", f"{items:,}"),
         _card("Wall", _t(d["wall"]), "the whole call"),
-        _card("CPU", _t(d["cpu"]), "nodes, summed over workers" if d["cpu"] is not None
+        _card("CPU", _t(d["cpu"]), "no node ran: every result came from the cache" if idle
+              else "nodes, summed over workers" if d["cpu"] is not None
               else "not measured (a run this short skips the CPU clock)"),
-        _card("Parallelism", "-" if d["parallelism"] is None else f'{d["parallelism"]:.2f}',
-              "CPU / wall"),
-        _card("Framework", _t(d["framework_wall"]), f"{fw_pct:.1f}% of the time, outside nodes"),
+        _card("Parallelism",
+              "-" if d["parallelism"] is None or idle else f'{d["parallelism"]:.2f}',
+              "no node ran" if idle else "CPU / wall"),
+        *_cache_cards(d["cache"], spent, profile.cache.used),
+        _card("Framework", _t(d["framework_wall"]),
+              f"{fw_pct:.1f}% of the time, outside nodes and the cache"),
         _card("Per item", _t(d["wall"] / items) if items else "-", "wall / items"),
     ])
     return (f'<header><div class="brand">hotpipe profile</div>'
             f'<h1>{escape(str(d["pipeline"] or "pipeline"))}</h1><div class="sub">{sub}</div>'
             f'<div class="cards">{cards}</div></header>')
+
+
+def _cache_cards(c: dict[str, Any], spent: float, used: bool) -> list[str]:
+    """Hits, the compute time they saved and the cache's own time, when a cache was used."""
+    if not used:
+        return []
+    lookups = c["hits"] + c["misses"]
+    rate = f'{100 * c["hits"] / lookups:.0f}% of {lookups:,} lookups' if lookups else "none"
+    return [
+        f'<div class="card cache" id="card-cache-hits"><div class="k">Cache hits</div>'
+        f'<div class="v">{c["hits"]:,}</div><div class="h">{rate}</div></div>',
+        f'<div class="card cache" id="card-cache-saved"><div class="k">Time saved</div>'
+        f'<div class="v">{_t(c["saved"])}</div><div class="h">compute time the hits stood '
+        "for</div></div>",
+        f'<div class="card cache" id="card-cache-time"><div class="k">Cache time</div>'
+        f'<div class="v">{_t(c["wall"])}</div><div class="h">{100 * c["wall"] / spent:.1f}% '
+        "of the time: keys, lookups, reads, writes</div></div>",
+    ]
 
 
 def _notes(notes: list[str]) -> str:
@@ -220,18 +252,34 @@ def _projection_section(proj: dict[str, Any]) -> str:
     for ph in proj["phases"]:
         name = ph["name"]
         cells = "".join(f"<td>{_t(r['phases'].get(name, 0.0))}</td>" for r in rows)
-        cls = ' class="fw"' if name == FRAMEWORK else ""
+        cls = ' class="fw"' if name in (FRAMEWORK, CACHE) else ""
         body.append(f'<tr{cls}><td class="l">{escape(name)}</td><td>{_t(ph["once"])}</td>'
                     f'<td>{_t(ph["per_item"])}</td>{cells}</tr>')
     totals = "".join(f"<td><b>{_t(r['total'])}</b></td>" for r in rows)
     once, per_item = rows[0]["once"], rows[0]["per_item"]
-    body.append(f'<tr class="total"><td class="l"><b>total</b></td><td><b>{_t(once)}</b></td>'
-                f"<td><b>{_t(per_item)}</b></td>{totals}</tr>")
+    cached = rows[0]["warm"] is not None
+    label = "total" if not cached else "total, this run's cache"
+    body.append(f'<tr class="total"><td class="l"><b>{label}</b></td><td><b>{_t(once)}</b>'
+                f"</td><td><b>{_t(per_item)}</b></td>{totals}</tr>")
+    cache_help = ""
+    if cached:
+        for key, name in (("warm", "total, warm cache"), ("cold", "total, cold cache")):
+            cells = "".join(f"<td>{_t(r[key])}</td>" for r in rows)
+            body.append(f'<tr class="what-if" id="projection-{key}"><td class="l">{name}</td>'
+                        f"<td></td><td></td>{cells}</tr>")
+        rate = proj["hit_rate"]
+        shown = "no lookups" if rate is None else f"{100 * rate:.0f}% hits"
+        cache_help = (f" This run used a cache ({shown}): the totals assume the new items hit "
+                      "it as often, and its time (keys, lookups, reads, writes) is the "
+                      "<code>(cache)</code> phase, not overhead. <i>Warm cache</i>: every "
+                      "cached node a hit; <i>cold cache</i>: nothing cached, every item "
+                      "computed (the hits' saved compute time added). Both keep this run's "
+                      "cache time per item.")
     return (
         '<section id="projection"><h2>Projection</h2><p class="help">'
         "<code>profile.project(items=N)</code>: nodes that ran once per call (broadcast "
         "inputs) are paid once; mapped nodes and hotpipe's own time grow with the items. "
-        "Parallel engines keep their measured speed-up.</p>"
+        f"Parallel engines keep their measured speed-up.{cache_help}</p>"
         '<div class="chart" id="chart-projection"></div>'
         '<div class="scroll"><table class="proj"><thead><tr><th class="l">phase</th>'
         f'<th>once</th><th>per item</th>{head}</tr></thead><tbody>{"".join(body)}</tbody>'
@@ -300,9 +348,11 @@ def _functions_section(profile: Profile) -> str:
 
 def _node_table(d: dict[str, Any], colours: dict[str, str]) -> str:
     wall = _spent(d)
-    cache = any(n["hits"] or n["misses"] for n in d["nodes"])
+    c = d["cache"]
+    cache = bool(c["hits"] or c["misses"] or c["wall"])
     cols = ["node", "phase", "calls", "items", "wall", "cpu", "mean", "p50", "p95", "max",
-            "timed", *(["cache hits/misses"] if cache else []), "% of time"]
+            "timed", *(["cache hits/misses", "saved", "cache time"] if cache else []),
+            "% of time"]
     head = "".join(f'<th{" class=l" if c in ("node", "phase") else ""}>{c}</th>' for c in cols)
     rows = []
     any_sampled = False
@@ -318,10 +368,16 @@ def _node_table(d: dict[str, Any], colours: dict[str, str]) -> str:
             f'<td>{_t(n["wall"])}</td>', f'<td>{_t(n["cpu"])}</td>', f'<td>{_t(n["mean"])}</td>',
             *(f"<td>{_t(n[q])}{mark}</td>" for q in ("p50", "p95", "max")),
             f'<td>{n["timed"]:,}</td>',
-            *([f'<td>{n["hits"]:,} / {n["misses"]:,}</td>'] if cache else []),
+            *([f'<td>{n["hits"]:,} / {n["misses"]:,}</td>', f'<td>{_t(n["saved"])}</td>',
+               f'<td>{_t(n["cache_wall"])}</td>'] if cache else []),
             _pct_cell(pct),
         ]
         rows.append(f"<tr>{''.join(cells)}</tr>")
+    if cache:
+        rows.append(f'<tr class="fw" id="row-cache"><td class="l">{CACHE}</td>'
+                    f'{"<td></td>" * 3}<td>{_t(c["wall"])}</td>{"<td></td>" * 6}'
+                    f'<td>{c["hits"]:,} / {c["misses"]:,}</td><td>{_t(c["saved"])}</td>'
+                    f'<td>{_t(c["wall"])}</td>{_pct_cell(100 * c["wall"] / wall)}</tr>')
     fw = d["framework_wall"]
     rows.append(f'<tr class="fw"><td class="l">{FRAMEWORK}</td>{"<td></td>" * 3}<td>{_t(fw)}'
                 f'</td>{"<td></td>" * (len(cols) - 6)}{_pct_cell(100 * fw / wall)}</tr>')
@@ -344,12 +400,13 @@ def _node_table(d: dict[str, Any], colours: dict[str, str]) -> str:
 
 
 def _spent(d: dict[str, Any]) -> float:
-    """The time spent: the nodes' wall (summed over workers) plus hotpipe's own. It is the
-    call's wall on one worker; percents of it add up to 100 on any engine."""
-    return (sum(n["wall"] for n in d["nodes"]) + d["framework_wall"]) or 1e-300
+    """The time spent: the nodes' and the cache's wall (summed over workers) plus hotpipe's
+    own. It is the call's wall on one worker; percents of it add up to 100 on any engine."""
+    return (sum(n["wall"] for n in d["nodes"]) + d["cache"]["wall"]
+            + d["framework_wall"]) or 1e-300
 
 
-def _pct_cell(pct: float, title: str = "% of the time spent (nodes + framework)") -> str:
+def _pct_cell(pct: float, title: str = "% of the time spent (nodes + cache + framework)") -> str:
     width = max(0.0, min(100.0, pct))
     return (f'<td class="pct" title="{escape(title)}"><span class="pbar" '
             f'style="width:{width:.1f}%"></span><span class="pv">{pct:.1f}</span></td>')
@@ -389,6 +446,8 @@ h1 { font-size:24px; margin:2px 0 2px; }
 .card .k { color:var(--muted); font-size:11px; text-transform:uppercase; letter-spacing:.06em; }
 .card .v { font-size:21px; font-weight:600; font-variant-numeric:tabular-nums; }
 .card .h { color:var(--muted); font-size:12px; }
+.card.cache { border-color:#b7c7d6; background:#f6f9fc; }
+tr.what-if td { color:#444c56; font-style:italic; }
 section { background:var(--card); border:1px solid var(--line); border-radius:8px;
   padding:14px 18px 16px; margin:0 0 16px; min-width:0; }
 section h2 { font-size:16px; margin:0 0 2px; }
@@ -448,6 +507,7 @@ CHARTS_JS = r"""
   "use strict";
   var D = JSON.parse(document.getElementById("hotpipe-data").textContent);
   var NS = "http://www.w3.org/2000/svg", FW = "(framework)", FW_COLOUR = "#a0a7b0";
+  var CACHE = "(cache)", CACHE_COLOUR = "#2a9d8f";
   var BOLD = "font-weight:600";
 
   function S(tag, attrs, parent, text) {
@@ -505,11 +565,14 @@ CHARTS_JS = r"""
       return {name: n.name, wall: n.wall, cpu: n.cpu, colour: D.colours[n.name],
               detail: n.phase + " \u00b7 " + num(n.calls) + " calls \u00b7 mean " + fmt(n.mean)};
     });
+    if (D.cache_used) rows.push({name: CACHE, wall: D.cache.wall, cpu: null,
+      colour: CACHE_COLOUR, detail: "the cache: keys, lookups, reads, writes \u00b7 " +
+      num(D.cache.hits) + " hits saved " + fmt(D.cache.saved) + " of compute"});
     rows.push({name: FW, wall: D.framework_wall, cpu: null, colour: FW_COLOUR,
-               detail: "hotpipe's own time, outside the nodes"});
+               detail: "hotpipe's own time, outside the nodes and the cache"});
     var W = widthOf(host), labelW = Math.min(170, Math.round(W * 0.26)), valueW = 190;
     var plotW = Math.max(60, W - labelW - valueW - 12), rowH = 36, top = 6;
-    var max = 1e-300, total = D.framework_wall;
+    var max = 1e-300, total = D.framework_wall + D.cache.wall;
     D.nodes.forEach(function (n) { total += n.wall; });
     total = total || 1e-300;
     rows.forEach(function (r) { max = Math.max(max, r.wall, r.cpu || 0); });
@@ -517,7 +580,8 @@ CHARTS_JS = r"""
     rows.forEach(function (r, i) {
       var y = top + i * rowH, ww = Math.max(1.5, r.wall / max * plotW);
       var label = S("text", {x: labelW - 10, y: y + 17, "text-anchor": "end",
-                             "class": r.name === FW ? "muted" : undefined}, svg,
+                             "class": r.name === FW || r.name === CACHE ? "muted" : undefined},
+                    svg,
                     clip(r.name, labelW - 12));
       tip(label, r.name);
       tip(S("rect", {x: labelW, y: y + 5, width: ww, height: 15, rx: 2, fill: r.colour}, svg),
@@ -543,7 +607,7 @@ CHARTS_JS = r"""
     var phases = D.phases.filter(function (p) { return p.wall > 0 || D.phases.length === 1; });
     var W = widthOf(host), R = 74, SW = 26, cx = R + SW / 2 + 6, cy = R + SW / 2 + 6;
     var legendX = 2 * cx + 18, rowH = 40;
-    var H = Math.max(2 * cy, 10 + (phases.length + 1) * rowH);
+    var H = Math.max(2 * cy, 10 + (phases.length + (D.cache_used ? 2 : 1)) * rowH);
     var svg = svgRoot(host, W, H, "Time per phase");
     var C = 2 * Math.PI * R, offset = 0, gap = phases.length > 1 ? 1.5 : 0;
     S("circle", {cx: cx, cy: cy, r: R, fill: "none", stroke: "#eef1f4", "stroke-width": SW}, svg);
@@ -575,25 +639,28 @@ CHARTS_JS = r"""
         clip(fmt(p.wall) + " wall \u00b7 " + fmt(p.cpu) + " CPU \u00b7 " + p.nodes.join(", "),
              lw - 20));
     });
-    var y = 14 + phases.length * rowH;
-    S("rect", {x: legendX, y: y, width: 12, height: 12, rx: 2, fill: FW_COLOUR}, svg);
-    S("text", {x: legendX + 19, y: y + 10.5, "class": "muted"}, svg, "framework (not in ring)");
-    S("text", {x: legendX + 19, y: y + 27, "class": "muted"}, svg,
-      clip(fmt(D.framework_wall) + " \u00b7 " +
-           pct(100 * D.framework_wall / (inNodes + D.framework_wall || 1e-300)) +
-           " of the time spent", lw - 20));
+    var spent = inNodes + D.framework_wall + D.cache.wall || 1e-300;
+    var outside = [["framework", D.framework_wall, FW_COLOUR]];
+    if (D.cache_used) outside.unshift(["cache", D.cache.wall, CACHE_COLOUR]);
+    outside.forEach(function (o, i) {
+      var y = 14 + (phases.length + i) * rowH;
+      S("rect", {x: legendX, y: y, width: 12, height: 12, rx: 2, fill: o[2]}, svg);
+      S("text", {x: legendX + 19, y: y + 10.5, "class": "muted"}, svg, o[0] + " (not in ring)");
+      S("text", {x: legendX + 19, y: y + 27, "class": "muted"}, svg,
+        clip(fmt(o[1]) + " \u00b7 " + pct(100 * o[1] / spent) + " of the time spent", lw - 20));
+    });
   }
 
   // ------------------------------------------------------------------ timeline
   var view = null;
   function drawTimeline(host) {
-    var ev = D.events, workers = [], index = {}, pids = {};
-    ev.forEach(function (e) {
+    var ev = D.events, cev = D.cache_events || [], workers = [], index = {}, pids = {};
+    ev.concat(cev).forEach(function (e) {
       var key = e.pid + ":" + e.tid;
       if (!(key in index)) { index[key] = workers.length; workers.push(e); pids[e.pid] = 1; }
     });
     var multiPid = Object.keys(pids).length > 1, tEnd = D.wall || 0;
-    ev.forEach(function (e) { tEnd = Math.max(tEnd, e.end); });
+    ev.concat(cev).forEach(function (e) { tEnd = Math.max(tEnd, e.end); });
     if (!(tEnd > 0)) tEnd = 1e-6;
     if (!view) view = [0, tEnd];
     var W = widthOf(host), labelW = multiPid ? 150 : 96, rowH = 26, axisH = 22;
@@ -629,8 +696,17 @@ CHARTS_JS = r"""
           fmt(e.end - e.start) + " (" + fmt(e.start) + " \u2192 " + fmt(e.end) + ")\npid " +
           e.pid + ", thread id " + e.tid);
     });
-    if (!ev.length) S("text", {x: labelW + 8, y: axisH + 16, "class": "muted"}, svg,
-                      "no events recorded");
+    cev.forEach(function (e) {
+      var y = axisH + index[e.pid + ":" + e.tid] * rowH;
+      var x = X(e.start), w = Math.max(0.8, X(e.end) - x);
+      tip(S("rect", {"class": "cev", x: x, y: y + 7, width: w, height: rowH - 14,
+                     fill: CACHE_COLOUR}, g),
+          "cache" + (e.node ? ": " + e.node : " (several nodes, or none)") + "\n" +
+          fmt(e.end - e.start) + " (" + fmt(e.start) + " \u2192 " + fmt(e.end) + ")\npid " +
+          e.pid + ", thread id " + e.tid);
+    });
+    if (!ev.length && !cev.length) S("text", {x: labelW + 8, y: axisH + 16, "class": "muted"},
+                                     svg, "no events recorded");
     var sel = S("rect", {x: 0, y: axisH, width: 0, height: H - axisH - 4, fill: "#4e79a7",
                          "fill-opacity": 0.15, stroke: "#4e79a7", display: "none"}, svg);
     var from = null;
@@ -657,6 +733,7 @@ CHARTS_JS = r"""
     D.nodes.forEach(function (n) {
       if (!seen[n.name]) { seen[n.name] = 1; entries.push([n.name, D.colours[n.name]]); }
     });
+    if (cev.length) entries.push([CACHE, CACHE_COLOUR]);
     legend(host, entries);
   }
 
@@ -665,6 +742,9 @@ CHARTS_JS = r"""
     var P = D.projection, names = P.phases.map(function (p) { return p.name; });
     var W = widthOf(host), labelW = 200, valueW = 80, plotW = W - labelW - valueW - 10;
     var rowH = 30, svg = svgRoot(host, W, P.rows.length * rowH + 4, "Projected wall time");
+    var colourOf = function (name) {
+      return D.phase_colours[name] || (name === CACHE ? CACHE_COLOUR : FW_COLOUR);
+    };
     P.rows.forEach(function (r, i) {
       var y = i * rowH, x = labelW, total = r.total || 1e-300;
       S("text", {x: labelW - 10, y: y + 19, "text-anchor": "end"}, svg,
@@ -673,7 +753,7 @@ CHARTS_JS = r"""
         var s = r.phases[name] || 0, w = s / total * plotW;
         if (w <= 0) return;
         tip(S("rect", {x: x, y: y + 5, width: w, height: 20,
-                       fill: D.phase_colours[name] || FW_COLOUR}, svg),
+                       fill: colourOf(name)}, svg),
             name + ": " + fmt(s) + " (" + pct(100 * s / total) + ")");
         if (w > 70) S("text", {x: x + 6, y: y + 19, style: "fill:#fff"}, svg,
                       clip(name, w - 40) + " " + pct(100 * s / total));
@@ -681,7 +761,7 @@ CHARTS_JS = r"""
       });
       S("text", {x: labelW + plotW + 8, y: y + 19, style: BOLD}, svg, fmt(r.total));
     });
-    legend(host, names.map(function (n) { return [n, D.phase_colours[n] || FW_COLOUR]; }));
+    legend(host, names.map(function (n) { return [n, colourOf(n)]; }));
   }
 
   // ------------------------------------------------------------------ driver

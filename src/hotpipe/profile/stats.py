@@ -2,8 +2,9 @@
 
 :class:`Stats` is the one listener every executor reports to, through its event methods:
 ``step_done`` (a step finished on a chunk, or once), ``record``/``record_batch`` (an item or
-a batch was timed), ``cache_read``/``cache_written`` (hits, misses, bytes), ``failed`` (an
-item failed with ``on_error="collect"``). There is no other accounting path. Everything is
+a batch was timed), ``cache_read``/``cache_written`` (hits, misses, bytes), ``cache_op``
+(the cache layer worked: keys, lookups, reads, writes), ``failed`` (an item failed with
+``on_error="collect"``). There is no other accounting path. Everything is
 O(1) per event and O(steps) in memory, whatever the number of items: sums, a log-bucketed
 histogram of per-item times (8 buckets per octave: percentiles within ~4.5 %), the maximum,
 and the k slowest items; one timeline event per step per chunk for the trace. A worker's
@@ -22,7 +23,8 @@ from typing import Any, NamedTuple
 
 from hotpipe.errors import ItemError
 
-__all__ = ["SAMPLE_ITEMS", "TIME_EVERY_ITEM_ABOVE", "TOP_K", "Event", "ItemError", "Stats"]
+__all__ = ["CACHE_INPUTS", "CACHE_MAP", "CACHE_WRITE", "SAMPLE_ITEMS", "TIME_EVERY_ITEM_ABOVE",
+           "TOP_K", "Event", "ItemError", "Stats"]
 
 SAMPLE_ITEMS = 64
 """Items timed one by one at the start of every map, per node (the rest run in C loops)."""
@@ -35,6 +37,14 @@ nodes keep the C loop and their percentiles come from the sample (benchmarks/
 profile_overhead.py measures both)."""
 
 TOP_K = 5
+
+# ``Stats.cache_op`` steps for cache work that belongs to no single node:
+CACHE_MAP = -1
+"""Once per map: the step fingerprints, the broadcast inputs' keys, which steps have entries."""
+CACHE_INPUTS = -2
+"""Per chunk: the keys of the mapped inputs."""
+CACHE_WRITE = -3
+"""A write of several nodes' entries in one transaction (its time is shared by their bytes)."""
 _BUCKETS_PER_OCTAVE = 8
 
 
@@ -87,6 +97,10 @@ class Stats:
     bytes_read: list[int]
     bytes_written: list[int]
     events: list[Event] = field(default_factory=list)
+    cache_time: list[float] = field(default_factory=list)
+    cache_map: float = 0.0
+    cache_inputs: float = 0.0
+    cache_events: list[Event] = field(default_factory=list)
     errors: list[ItemError] = field(default_factory=list)
     retries: dict[int, int] = field(default_factory=dict)
     """Per step: calls retried after a failure (``@node(retries=...)``)."""
@@ -119,6 +133,7 @@ class Stats:
             saved=[0.0] * steps,
             bytes_read=[0] * steps,
             bytes_written=[0] * steps,
+            cache_time=[0.0] * steps,
         )
 
     @classmethod
@@ -165,6 +180,32 @@ class Stats:
     def cache_written(self, step: int, nbytes: int) -> None:
         self.bytes_written[step] += nbytes
 
+    def cache_op(self, step: int, start: float, end: float,
+                 shares: dict[int, int] | None = None) -> None:
+        """The cache layer worked from ``start`` to ``end`` (perf_counter seconds): keys,
+        lookups, reads, unpickling or writes of ``step``'s entries; ``step`` is
+        :data:`CACHE_MAP` or :data:`CACHE_INPUTS` for work of no single node, or
+        :data:`CACHE_WRITE` with ``shares`` (bytes per step) to split a write among the
+        steps it stored."""
+        seconds = end - start
+        if step >= 0:
+            self.cache_time[step] += seconds
+        elif step == CACHE_MAP:
+            self.cache_map += seconds
+        elif step == CACHE_INPUTS:
+            self.cache_inputs += seconds
+        elif shares:
+            total = sum(shares.values())
+            for k, part in shares.items():
+                self.cache_time[k] += seconds * part / total if total else seconds / len(shares)
+        else:
+            self.cache_map += seconds
+        self.cache_events.append(Event(step, os.getpid(), threading.get_ident(), start, end, 0))
+
+    def cache_spent(self) -> float:
+        """Seconds the cache layer took so far (summed over what this collector holds)."""
+        return sum(self.cache_time) + self.cache_map + self.cache_inputs
+
     def failed(self, error: ItemError) -> None:
         """An item failed and the map goes on (``on_error="collect"``)."""
         self.errors.append(error)
@@ -207,10 +248,13 @@ class Stats:
     def merge(self, other: Stats) -> None:
         """Add another worker's or chunk's counters to these."""
         for name in ("calls", "items", "wall", "cpu", "timed", "timed_wall", "hits", "misses",
-                     "saved", "bytes_read", "bytes_written"):
+                     "saved", "bytes_read", "bytes_written", "cache_time"):
             mine, theirs = getattr(self, name), getattr(other, name)
             for i, v in enumerate(theirs):
                 mine[i] += v
+        self.cache_map += other.cache_map
+        self.cache_inputs += other.cache_inputs
+        self.cache_events.extend(other.cache_events)
         for i, h in enumerate(other.hist):
             mine_h = self.hist[i]
             for b, c in h.items():

@@ -4,7 +4,9 @@ chrome://tracing.
 The JSON object form is written: ``{"traceEvents": [...], "displayTimeUnit": "ms",
 "otherData": {...}}``. Per timeline event of the profile (one node over one chunk on one
 worker) there is one complete event (``"ph": "X"``, ``ts``/``dur`` in microseconds from the
-start of the call, ``name`` = node, ``cat`` = phase, ``args`` = items). Metadata events name
+start of the call, ``name`` = node, ``cat`` = phase, ``args`` = items); the cache's work is
+one complete event per operation (``cat`` = ``"cache"``, ``name`` = ``"cache: NODE"``, or
+``"cache"`` for work of several nodes or none). Metadata events name
 the processes and threads; one extra track holds the whole call, so hotpipe's own time shows
 as the gaps under it; a counter (``"ph": "C"``) follows the items finished.
 
@@ -40,7 +42,7 @@ def trace_events(profile: Profile) -> dict[str, Any]:
     data = profile.to_dict()
     phase_of = {n["name"]: n["phase"] for n in data["nodes"]}
     events = data["events"]
-    lanes = _lanes(events)
+    lanes = _lanes([*events, *data["cache_events"]])
     main_pid = events[0]["pid"] if events else os.getpid()
     label = data["pipeline"] or "pipeline"
     out: list[dict[str, Any]] = [*_metadata(lanes, main_pid, label)]
@@ -49,6 +51,7 @@ def trace_events(profile: Profile) -> dict[str, Any]:
         "cat": "hotpipe", "ts": 0.0, "dur": _us(data["wall"]), "pid": main_pid, "tid": CALL_TID,
         "args": {k: v for k, v in (("items", data["items"]), ("chunks", data["chunks"]),
                                    ("framework_wall_s", data["framework_wall"]),
+                                   ("cache_wall_s", data["cache"]["wall"]),
                                    ("cpu_s", data["cpu"])) if v is not None},
     })
     for e in sorted(events, key=lambda e: e["start"]):
@@ -56,6 +59,12 @@ def trace_events(profile: Profile) -> dict[str, Any]:
             "ph": "X", "name": e["node"], "cat": phase_of.get(e["node"], "(no phase)"),
             "ts": _us(e["start"]), "dur": _us(e["end"] - e["start"]),
             "pid": e["pid"], "tid": lanes[(e["pid"], e["tid"])], "args": {"items": e["items"]},
+        })
+    for e in data["cache_events"]:  # the cache's work: keys, lookups, reads, writes
+        out.append({
+            "ph": "X", "name": f"cache: {e['node']}" if e["node"] else "cache",
+            "cat": "cache", "ts": _us(e["start"]), "dur": _us(e["end"] - e["start"]),
+            "pid": e["pid"], "tid": lanes[(e["pid"], e["tid"])], "args": {},
         })
     out.extend(_items_done(data, main_pid))
     return {

@@ -23,7 +23,8 @@ if TYPE_CHECKING:
     from hotpipe.profile.sampler import FunctionStat, Sampler
     from hotpipe.profile.stats import Stats
 
-__all__ = ["SCHEMA", "NodeProfile", "PhaseProfile", "Profile", "Projection", "SlowItem"]
+__all__ = ["SCHEMA", "CacheProfile", "NodeProfile", "PhaseProfile", "Profile", "Projection",
+           "SlowItem"]
 
 SCHEMA = "hotpipe.profile/1"
 
@@ -65,6 +66,9 @@ class NodeProfile:
     succeeded count as successes."""
     timeouts: int = 0
     """Calls that outlived ``@node(timeout=...)`` (retried or failed)."""
+    cache_wall: float = 0.0
+    """Seconds the cache took for this node's entries: its keys, lookups, reads (unpickling
+    included) and its share of the writes; never part of ``wall``."""
 
     @property
     def mean(self) -> float:
@@ -84,8 +88,54 @@ class PhaseProfile:
 
 
 @dataclass(frozen=True)
+class CacheProfile:
+    """What the cache did in one call.
+
+    ``hits`` and ``misses`` count lookups (per node and item); ``saved`` is the compute time
+    the hits stood for (the seconds they took when they were computed, stored with each
+    entry); ``wall`` is the time the cache itself took: key computation, lookups, reads and
+    unpickling, pickling and writes, summed over workers (like the nodes' wall). It is
+    neither node time nor framework time.
+    """
+
+    hits: int
+    misses: int
+    saved: float
+    wall: float
+    bytes_read: int
+    bytes_written: int
+
+    @property
+    def lookups(self) -> int:
+        return self.hits + self.misses
+
+    @property
+    def hit_rate(self) -> float | None:
+        """Hits per lookup, 0..1 (None when nothing was looked up)."""
+        return self.hits / self.lookups if self.lookups else None
+
+    @property
+    def used(self) -> bool:
+        """Whether the call ran through a cache (looked something up or computed keys)."""
+        return self.lookups > 0 or self.wall > 0
+
+    def __str__(self) -> str:
+        if not self.used:
+            return "no cache"
+        rate = "" if self.hit_rate is None else f" ({100 * self.hit_rate:.0f} %)"
+        return (f"cache: {self.hits:,} hits, {self.misses:,} misses{rate}; saved "
+                f"{fmt_s(self.saved)} of compute; the cache took {fmt_s(self.wall)}")
+
+
+@dataclass(frozen=True)
 class Projection:
-    """Predicted wall time at ``items`` items: ``once`` + ``per_item`` * ``items``."""
+    """Predicted wall time at ``items`` items: ``once`` + ``per_item`` * ``items``.
+
+    ``total`` assumes the cache does for the new items what it did for the measured ones
+    (the same share of hits, ``hit_rate``); when the call used a cache, ``warm`` predicts
+    every cached node's result a hit, ``cold`` none (every item computed and stored). Both
+    keep this run's cache time per item; ``None`` without a cache.
+    """
 
     items: int
     measured_items: int
@@ -93,13 +143,21 @@ class Projection:
     per_item: float
     total: float
     phases: dict[str, float]
+    hit_rate: float | None = None
+    warm: float | None = None
+    cold: float | None = None
 
     def __str__(self) -> str:
         parts = ", ".join(f"{name} {fmt_s(s)}" for name, s in self.phases.items())
-        return (
+        text = (
             f"projected to {self.items:,} items: {fmt_s(self.total)} "
             f"({fmt_s(self.once)} once + {fmt_s(self.per_item)} per item; {parts})"
         )
+        if self.warm is None or self.cold is None:
+            return text
+        rate = "" if self.hit_rate is None else f"{100 * self.hit_rate:.0f} % hits, "
+        return (f"{text}; assumes this run's cache ({rate}as measured): with a warm cache "
+                f"{fmt_s(self.warm)}, cold {fmt_s(self.cold)}")
 
 
 class Profile:
@@ -107,8 +165,9 @@ class Profile:
 
     ``nodes`` and ``phases`` give the breakdown; ``wall`` is the whole call, ``cpu`` the CPU
     seconds of all nodes (summed over workers, so ``parallelism = cpu / wall`` can exceed 1),
-    ``framework_wall`` the part of ``wall`` outside the nodes. ``print(profile)`` shows a
-    table; ``to_json()``, ``to_html(path)`` and ``to_chrome_trace(path)`` export it.
+    ``cache`` what the cache did (hits, the compute time they saved, its own time),
+    ``framework_wall`` the part of ``wall`` outside the nodes and the cache. ``print(profile)``
+    shows a table; ``to_json()``, ``to_html(path)`` and ``to_chrome_trace(path)`` export it.
     """
 
     def __init__(
@@ -183,6 +242,7 @@ class Profile:
                     slowest=tuple(SlowItem(i, sec, inp) for sec, i, inp in slow),
                     retries=s.retries.get(k, 0),
                     timeouts=s.timeouts.get(k, 0),
+                    cache_wall=s.cache_time[k],
                 )
             )
         return result
@@ -215,12 +275,39 @@ class Profile:
         return cpu / self.wall if self.wall > 0 else 0.0
 
     @property
+    def spent(self) -> float:
+        """The time spent: the nodes' and the cache's wall (summed over workers) plus the
+        framework's. It is the call's wall on one worker; the tables' percents are of it."""
+        return self.node_wall + self.cache_wall + self.framework_wall
+
+    @property
+    def cache_wall(self) -> float:
+        """Seconds the cache layer took (keys, lookups, reads, writes), summed over workers:
+        the nodes' ``cache_wall`` plus the work of no single node (step fingerprints, the
+        inputs' keys, which steps have entries)."""
+        return self.stats.cache_spent()
+
+    @cached_property
+    def cache(self) -> CacheProfile:
+        """Hits, misses, the compute time saved and the time the cache took."""
+        nodes = self.nodes
+        return CacheProfile(
+            hits=sum(n.hits for n in nodes),
+            misses=sum(n.misses for n in nodes),
+            saved=sum(n.saved for n in nodes),
+            wall=self.cache_wall,
+            bytes_read=sum(n.bytes_read for n in nodes),
+            bytes_written=sum(n.bytes_written for n in nodes),
+        )
+
+    @property
     def framework_wall(self) -> float:
-        """Wall seconds when no node was running: the call minus the union of the nodes'
-        intervals on every worker (pool start-up, pickling, scheduling, cache I/O)."""
-        events = self.stats.events
+        """Wall seconds when neither a node nor the cache was working: the call minus the
+        union of the nodes' and the cache's intervals on every worker (pool start-up,
+        pickling, scheduling, gathering outputs)."""
+        events = [*self.stats.events, *self.stats.cache_events]
         if not events:
-            return max(0.0, self.wall - self.node_wall)
+            return max(0.0, self.wall - self.node_wall - self.cache_wall)
         spans = sorted((e.start, e.end) for e in events)
         busy, (lo, hi) = 0.0, spans[0]
         for start, end in spans[1:]:
@@ -233,7 +320,7 @@ class Profile:
         return max(0.0, self.wall - busy)
 
     def _overlap(self) -> float:
-        events = self.stats.events
+        events = [*self.stats.events, *self.stats.cache_events]
         if not events or self.wall <= 0:
             return 1.0
         workers = {(e.pid, e.tid) for e in events}
@@ -264,24 +351,49 @@ class Profile:
     def project(self, items: int) -> Projection:
         """Predict the wall time of the same call over ``items`` items.
 
-        Nodes that ran once per call (broadcast in a map) count once; mapped nodes and the
-        framework's time scale linearly with the number of items. Parallel engines keep their
-        measured speed-up (the scaling part is taken from elapsed time, not summed CPU).
+        Nodes that ran once per call (broadcast in a map) count once; mapped nodes, the
+        framework's time and the cache's time for mapped nodes scale linearly with the number
+        of items. Parallel engines keep their measured speed-up (the scaling part is taken
+        from elapsed time, not summed CPU). A cached call's hits are cache time (phase
+        ``(cache)``), not overhead; ``total`` assumes the same share of hits, and the
+        projection also gives ``warm`` (every cached node a hit) and ``cold`` (nothing
+        cached: the hits' saved compute time added).
         """
         n = max(self.items, 1)
+        scale = items / n
         once_by_phase: dict[str, float] = {}
         scale_by_phase: dict[str, float] = {}
         overlap = max(1.0, self._overlap())
+        stats = self.stats
+        cache_once, cache_scale = stats.cache_map, stats.cache_inputs
+        warm = [0.0, 0.0]  # compute time a warm cache removes: once, per measured items
+        cold = [0.0, 0.0]  # compute time a cold cache adds
         for node in self.nodes:
             target = scale_by_phase if node.per_item else once_by_phase
             target[node.phase] = target.get(node.phase, 0.0) + node.wall / overlap
-        once = sum(once_by_phase.values())
+            j = int(node.per_item)
+            if node.per_item:
+                cache_scale += node.cache_wall
+            else:
+                cache_once += node.cache_wall
+            if node.hits or node.misses:  # a cached node
+                warm[j] += node.wall / overlap
+                cold[j] += node.saved / overlap
+        cache = self.cache
+        once = sum(once_by_phase.values()) + cache_once / overlap
         per_item = max(0.0, self.wall - once) / n
         phases = {}
         for name in dict.fromkeys([*once_by_phase, *scale_by_phase]):
-            phases[name] = once_by_phase.get(name, 0.0) + scale_by_phase.get(name, 0.0) * items / n
-        phases["(framework)"] = self.framework_wall * items / n
-        return Projection(items, self.items, once, per_item, once + per_item * items, phases)
+            phases[name] = once_by_phase.get(name, 0.0) + scale_by_phase.get(name, 0.0) * scale
+        if cache.used:
+            phases["(cache)"] = (cache_once + cache_scale * scale) / overlap
+        phases["(framework)"] = self.framework_wall * scale
+        total = once + per_item * items
+        if not cache.used:
+            return Projection(items, self.items, once, per_item, total, phases)
+        return Projection(items, self.items, once, per_item, total, phases, cache.hit_rate,
+                          warm=max(0.0, total - warm[0] - warm[1] * scale),
+                          cold=total + cold[0] + cold[1] * scale)
 
     # ------------------------------------------------------------------ functions
 
@@ -348,13 +460,7 @@ class Profile:
             "parallelism": self.parallelism,
             "framework_wall": self.framework_wall,
             "chunks": self.stats.chunks,
-            "cache": {
-                "hits": sum(n.hits for n in self.nodes),
-                "misses": sum(n.misses for n in self.nodes),
-                "saved": sum(n.saved for n in self.nodes),
-                "bytes_read": sum(n.bytes_read for n in self.nodes),
-                "bytes_written": sum(n.bytes_written for n in self.nodes),
-            },
+            "cache": {**asdict(self.cache), "hit_rate": self.cache.hit_rate},
             "notes": list(self.notes),
             "nodes": [
                 {**asdict(n), "mean": n.mean, "slowest": [asdict(s) for s in n.slowest]}
@@ -373,6 +479,16 @@ class Profile:
                     "items": e.items,
                 }
                 for e in self.stats.events
+            ],
+            "cache_events": [
+                {
+                    "node": steps[e.step].name if e.step >= 0 else None,
+                    "pid": e.pid,
+                    "tid": e.tid,
+                    "start": e.start - self._outcome.start,
+                    "end": e.end - self._outcome.start,
+                }
+                for e in self.stats.cache_events
             ],
         }
 

@@ -177,6 +177,51 @@ def test_cached_map_equals_uncached_on_every_store_and_engine(kind, engine, tmp_
         assert cold["out"] == warm["out"] == want
         hits = warm.profile["_plus_one"].hits
         assert hits == (len(xs) if STORES[kind].keeps else 0)
+        groups = s.by_prefix()  # the per-node breakdown names the nodes, on every engine
+        if STORES[kind].keeps:
+            assert {(g.node, g.pipeline, g.entries) for g in groups} == {
+                ("_square", "sq", len(xs)), ("_plus_one", "sq", len(xs))}
+        else:
+            assert groups == []
+
+
+# --- by_prefix: what a store holds per key prefix (one per pipeline step) -------------------
+
+
+def test_by_prefix_counts_entries_packs_bytes_and_labels(store):
+    a, b = b"A" * 8, b"B" * 8
+    store.put_many({a + key(i): payload(i, 10) for i in range(3)}, {a + b"pack" * 4: b"p" * 5},
+                   labels={a: ("inc", "pipe")})
+    store.put_many({b + key(1): b"xy"})
+    rows = {g.prefix: g for g in store.by_prefix()}
+    assert set(rows) == {a, b}
+    assert (rows[a].node, rows[a].pipeline, rows[a].entries, rows[a].packs, rows[a].bytes) \
+        == ("inc", "pipe", 3, 1, 35)
+    assert (rows[b].node, rows[b].entries, rows[b].bytes) == (None, 1, 2)  # never labelled
+    assert rows[a].oldest_access <= rows[a].newest_access
+    assert [g.prefix for g in store.by_prefix()] == [a, b]  # largest first
+    store.put_many({a + key(9): b"z"}, labels={a: ("inc2", "pipe")})  # a renamed node
+    assert {g.prefix: g.node for g in store.by_prefix()}[a] == "inc2"
+    store.delete([b + key(1)])
+    assert [g.prefix for g in store.by_prefix()] == [a]
+    store.clear()
+    assert store.by_prefix() == []
+
+
+def test_a_store_without_labels_still_works_under_cache():
+    """A third-party store whose ``put_many`` takes no ``labels`` gets none (nor an error)."""
+    from hotpipe.cache import MemoryStore
+
+    class Old(MemoryStore):
+        def put_many(self, items, packs=None):  # an older signature
+            super().put_many(items, packs)
+
+    old = Old()
+    pipe = Pipeline([_square], name="sq")
+    pipe.map({"x": [1, 2, 3]}, over="x", cache=Cache(store=old))
+    assert [(g.node, g.entries) for g in old.by_prefix()] == [(None, 3)]
+    assert pipe.map({"x": [1, 2, 3]}, over="x", cache=Cache(store=old)).profile[
+        "_square"].hits == 3
 
 
 # --- prefixes_present and put_many (every store keeping values) -------------------------------

@@ -108,12 +108,15 @@ def test_new_caches_are_marked_and_older_hotpipe_caches_are_adopted(tmp_path):
     assert (tmp_path / "new" / "CACHEDIR.TAG").read_text().startswith("Signature: 8a477f59")
     conn = sqlite3.connect(tmp_path / "new" / "index.sqlite")
     assert conn.execute("PRAGMA application_id").fetchone()[0] == 0x68706970
-    conn.execute("PRAGMA application_id = 0")  # as an older hotpipe left it
+    conn.execute("PRAGMA application_id = 0")  # as an older hotpipe left it,
+    conn.execute("DROP TABLE labels")  # which had no labels table
     conn.commit()
     conn.close()
     (tmp_path / "new" / "CACHEDIR.TAG").unlink()
     with SQLiteStore(tmp_path / "new") as again:
         assert again.get_many([key(1)]) == {key(1): b"x"}  # adopted, entries kept
+        again.put_many({key(2): b"y"}, labels={key(2)[:8]: ("inc", "p")})  # labels added
+        assert [(r.node, r.entries) for r in again.by_prefix()] == [("inc", 2)]
     assert (tmp_path / "new" / "CACHEDIR.TAG").exists()
 
 
