@@ -16,6 +16,7 @@ from hotpipe.errors import (
     NodeError,
     ResourceError,
     TypeMismatchError,
+    VectorizeWarning,
 )
 from hotpipe.graph import Edge, Graph, GraphNode
 from hotpipe.node import Hints, Node, node
@@ -83,6 +84,7 @@ __all__ = [
     "Stream",
     "Threads",
     "TypeMismatchError",
+    "VectorizeWarning",
     "WorkerDied",
     "__version__",
     "node",
