@@ -18,7 +18,7 @@ significance test), all on ``Local()``:
 * **vectorize="numpy"**: the per-item function itself, ``@node(vectorize="numpy")``, over
   the array (hotpipe checks it on 16 items, then calls it once per batch);
 * **vectorize="jax"**: ``@node(vectorize="jax")`` over the array: ``jax.jit(jax.vmap(f))``
-  over batches of 16,384 padded to a few sizes; ``jax_enable_x64`` is switched on so that it
+  over batches of 65,536 padded to a few sizes; ``jax_enable_x64`` is switched on so that it
   computes in float64 like the others. Its first map (import, tracing, compilation) is timed
   apart and the compilation time reported from the profile;
 * **floor**: the hand-written numpy expression ``f(xs)`` on the whole array.

@@ -34,10 +34,12 @@ MAPPED, REPEATED = 1, 2  # kinds of batch arguments (batch_columns); 0: a built 
 
 _LOCK = threading.Lock()  # batch-size learning is shared by the threads mapping one plan
 START_SIZE = 16
-JAX_BATCH = 16_384
+JAX_BATCH = 65_536
 """Items per call of a ``vectorize="jax"`` node without ``batch_size``."""
 MAX_SIZE = 65_536
 TOLERANCE = 0.05
+ARRAY_BATCH_BYTES = 256 * 1024
+ARRAY_MAX_SIZE = 1 << 20
 
 
 def _results(out: Any, m: int, name: str) -> Sequence[Any]:
@@ -98,28 +100,67 @@ def _sizes(step: Step, k: int, tuning: Tuning) -> BatchSizing:
     return state
 
 
+def _seed(state: BatchSizing, args: tuple[Any, ...], per_item: tuple[int, ...]) -> None:
+    """Choose where the size search starts from the first batch: batches of arrays start at
+    ~``ARRAY_BATCH_BYTES`` of input and may grow to ``ARRAY_MAX_SIZE`` items (a call on
+    arrays costs microseconds whatever its size, and numpy's large arrays are cheaper to
+    allocate); anything else keeps ``START_SIZE`` and ``MAX_SIZE``."""
+    state.seeded = True
+    if state.done:
+        return
+    nbytes = sum(a.itemsize * (a.size // max(1, len(a))) for a, kind in
+                 zip(args, per_item, strict=True) if kind == MAPPED and is_array(a))
+    if nbytes:
+        size = START_SIZE
+        while size * 2 * nbytes <= ARRAY_BATCH_BYTES:
+            size *= 2
+        state.size, state.limit = size, ARRAY_MAX_SIZE
+
+
 def _learn(state: BatchSizing, m: int, seconds: float) -> None:
     """Grow the batch size while throughput does not drop.
 
     Each size is measured on two full batches and judged by the better one (one pause of
     the machine must not freeze a small size); the size doubles while that rate stays within
     5 % of the best so far, and settles on the previous size when it falls below. Batches cut
-    short by the end of a chunk are not measured.
+    short by the end of a chunk are not measured. Batches of arrays then try, once, the
+    largest size (in practice the whole chunk): numpy allocates large arrays in huge pages,
+    so one call on everything can beat every mid-sized batch for cheap functions, while
+    cache-sized batches win for longer ones; the better of the two is kept.
     """
-    if state.done or m < state.size:
+    if state.done:
+        return
+    if state.fallback:  # trying the largest size: two batches larger than the fallback
+        if m > state.fallback:
+            state.rates.append(m / seconds if seconds > 0 else float("inf"))
+            if len(state.rates) >= 2:
+                state.done = True
+                state.curve.append((state.size, max(state.rates)))
+                if max(state.rates) < state.kept:  # slower than the size it would keep
+                    state.size = state.fallback
+                state.rates = []
+        return
+    if m < state.size:
         return
     state.rates.append(m / seconds if seconds > 0 else float("inf"))
     if len(state.rates) < 2:
         return
     rate = max(state.rates)
     state.rates = []
-    if rate >= state.best * (1 - TOLERANCE) and state.size < MAX_SIZE:
+    state.curve.append((state.size, rate))
+    if rate >= state.best * (1 - TOLERANCE) and state.size < state.limit:
         state.best = max(state.best, rate)
+        state.last = rate
         state.size *= 2
+        return
+    grew = rate >= state.best * (1 - TOLERANCE)
+    settle = state.size if grew else max(1, state.size // 2)
+    kept = rate if grew else state.last
+    state.best = max(state.best, rate)
+    if state.limit > MAX_SIZE and settle * 2 < state.limit:
+        state.fallback, state.kept, state.size = settle, kept, state.limit
     else:
-        state.done = True
-        if rate < state.best * (1 - TOLERANCE):
-            state.size = max(1, state.size // 2)
+        state.done, state.size = True, settle
 
 
 class BatchCall:
@@ -216,6 +257,8 @@ def map_batches(step: Step, k: int, n: int, ctx: Any,
     arrays = step.outputs[0] in ctx.arrays
     out = _Out(n, arrays and not ctx.failed)
     call = _caller(step, k, ctx, tuning)
+    if not state.seeded and len(live):
+        _seed(state, *batch_args(live[:1]))
     calls = 0
     describe = partial(describe_inputs, step)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -30,6 +30,18 @@ class BatchSizing:
     best: float = 0.0
     done: bool = False
     rates: list[float] = field(default_factory=list)
+    limit: int = 65_536
+    """The largest size tried (larger for batches of arrays: hotpipe._batch)."""
+    seeded: bool = False
+    """The starting size was chosen from the first batch's arguments."""
+    fallback: int = 0
+    """Nonzero while the largest size is tried once: the size kept if it is not faster."""
+    last: float = 0.0
+    """The rate of the last size that was grown from."""
+    kept: float = 0.0
+    """The rate of ``fallback``: the largest size must beat it."""
+    curve: list[tuple[int, float]] = field(default_factory=list)
+    """``(size, items per second)`` of each size judged, in order: the profile's notes."""
 
 
 @dataclass
@@ -65,8 +77,8 @@ class Tuning:
         for slot, theirs in other.batch.items():
             mine = self.batch.get(slot)
             if mine is None or (theirs.done and not mine.done):
-                self.batch[slot] = BatchSizing(theirs.size, theirs.best, theirs.done,
-                                               list(theirs.rates))
+                self.batch[slot] = replace(theirs, rates=list(theirs.rates),
+                                           curve=list(theirs.curve))
 
 
 class PlanState:

@@ -18,8 +18,10 @@ whatever the lengths of its chunks; each compilation is counted and timed apart
 its own precision: float32 unless ``jax_enable_x64`` is on (then the sample check uses
 float32's tolerance and the note says so). Results come back as numpy arrays.
 
-Prefetch: ``prefetch=n`` batches are sliced and converted (with JAX, ``jax.device_put``)
-on a helper thread while the current one computes (:func:`prefetched`).
+Prefetch: ``prefetch=n`` batches are sliced and converted (with JAX on a GPU or TPU, also
+``jax.device_put``) on a helper thread while the current one computes (:func:`prefetched`).
+The default is 1 for JAX on an accelerator, else 0: on the CPU a helper thread only
+competes with the computation (measured: slower on the 2-core reference machine).
 """
 
 from __future__ import annotations
@@ -192,13 +194,22 @@ def bucket(m: int, size: int) -> int:
     return min(b, max(size, m))
 
 
+def _accelerated() -> bool:
+    """JAX's default device is an accelerator (GPU, TPU), not the CPU."""
+    import jax
+
+    return jax.default_backend() != "cpu"
+
+
 class _JaxCall(_NumpyCall):
     """``jax.jit(jax.vmap(f))`` over batches padded to a few sizes, compiled ahead of the
     call and timed apart."""
 
     def __init__(self, step: Step, k: int, stats: Stats, decision: Vectorizing) -> None:
         super().__init__(step, k, stats, decision)
-        self.prefetch = 1 if step.node.prefetch is None else step.node.prefetch
+        self.device = _accelerated()
+        default = 1 if self.device else 0  # on the CPU a helper thread only competes
+        self.prefetch = default if step.node.prefetch is None else step.node.prefetch
         self.size = step.node.batch_size or JAX_BATCH
 
     def prepare(self, args: tuple[Any, ...], per_item: tuple[int, ...]) -> Any:
@@ -217,7 +228,8 @@ class _JaxCall(_NumpyCall):
             if kind == MAPPED:
                 if b > m:  # pad with the last item: no division by zero, no NaN
                     p = np.concatenate([p, np.repeat(p[-1:], b - m, axis=0)])
-                p = jax.device_put(p)
+                if self.device:  # to the GPU now (ahead of the call, when prefetched)
+                    p = jax.device_put(p)
             out.append(p)
         return out
 
@@ -318,16 +330,20 @@ def prefetched(batches: Iterator[Any], prepare: Callable[[Any], Any],
 
 
 def vector_notes(plan: Plan, stats: Stats) -> list[str]:
-    """The profile's notes on the ``vectorize=`` steps of a map (and its one warning per
-    plan when a step fell back to per-item calls)."""
-    steps = [s for s in plan.rows if s.node.vectorize is not None and s.mapped]
+    """The profile's notes on the batch and ``vectorize=`` steps of a map: the batch size
+    chosen and the measured curve behind it, whether each vectorised step runs per batch and
+    its compilations (and the one warning per plan when a step fell back to per item)."""
+    steps = [s for s in plan.rows if s.mapped and s.nested is None
+             and (s.batch is not None or s.node.vectorize is not None)]
     if not steps:
         return []
     from hotpipe._state import state_of
 
     tuning = state_of(plan).tuning
-    notes = []
+    notes = [note for step in steps if (note := _size_note(step, tuning))]
     for step in steps:
+        if step.node.vectorize is None:
+            continue
         decision = tuning.vector.get(step.slot)
         if decision is None or decision.ok is None:
             continue
@@ -348,6 +364,18 @@ def vector_notes(plan: Plan, stats: Stats) -> list[str]:
                      "(one-off, not counted as item time)")
         notes.append(text)
     return notes
+
+
+def _size_note(step: Step, tuning: Tuning) -> str | None:
+    sizing = tuning.batch.get(step.slot)
+    if sizing is None:
+        return None
+    if step.node.batch_size is not None or (step.node.vectorize == "jax" and not sizing.curve):
+        return f"batch size: node {step.name!r}: {sizing.size:,} items per call (fixed)"
+    how = "settled by measurement" if sizing.done else "still being measured"
+    curve = ", ".join(f"{size:,}: {rate:.3g}" for size, rate in sizing.curve)
+    return (f"batch size: node {step.name!r}: {sizing.size:,} items per call ({how}"
+            + (f"; items/s by size {curve}" if curve else "") + ")")
 
 
 def _warn(step: Step, decision: Vectorizing) -> None:

@@ -41,7 +41,7 @@ PROBE_SECONDS = 0.01
 PROBE_MAX_ITEMS = 64
 IN_PROCESS_CHUNK = 1024
 """Items per chunk when a map runs in the calling thread (``Local``'s default)."""
-ARRAY_CHUNK = 65_536
+ARRAY_CHUNK = 1 << 20
 """``Local``'s default chunk when batch steps read array columns (hotpipe._arrays)."""
 
 

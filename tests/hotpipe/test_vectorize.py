@@ -215,3 +215,56 @@ def test_prefetch_in_a_map_gives_the_same_results():
     assert r["y"].tolist() == [float(x * 2) for x in XS]
     starts = order[16 + 1:]  # after the sample's per-item calls and its one array call
     assert starts == sorted(starts)  # batches computed in item order
+
+
+# --- batch sizes for arrays --------------------------------------------------------------
+
+
+def test_array_batches_start_near_256_kb_and_may_grow_past_65536():
+    from hotpipe._batch import ARRAY_MAX_SIZE, MAPPED, MAX_SIZE, START_SIZE, _seed
+    from hotpipe._state import BatchSizing
+
+    floats = BatchSizing(START_SIZE)
+    _seed(floats, (np.zeros(1),), (MAPPED,))
+    assert floats.size == 32_768 and floats.limit == ARRAY_MAX_SIZE  # 8 bytes per item
+    images = BatchSizing(START_SIZE)
+    _seed(images, (np.zeros((1, 224, 224, 3), dtype=np.uint8),), (MAPPED,))
+    assert images.size == START_SIZE  # 150 KB per item: start small
+    lists = BatchSizing(START_SIZE)
+    _seed(lists, ([1.0],), (MAPPED,))
+    assert lists.size == START_SIZE and lists.limit == MAX_SIZE  # lists: as before
+
+
+def test_array_batches_try_the_largest_size_once():
+    from hotpipe._batch import _learn
+    from hotpipe._state import BatchSizing
+
+    def run(rate_at):  # items per second at each size
+        state = BatchSizing(1024, limit=1 << 20)
+        for _ in range(40):
+            if state.done:
+                break
+            m = min(state.size, 1_000_000)  # a chunk shorter than the limit
+            _learn(state, m, m / rate_at(state.size))
+        return state
+
+    # cheap: mid sizes are worse than one call on everything -> the whole chunk
+    whole = run(lambda size: 3e8 if size < 4096 else 1e8 if size < (1 << 20) else 9e8)
+    assert whole.done and whole.size == 1 << 20
+    # long functions: cache-sized batches win -> back to the best mid size
+    mid = run(lambda size: 1e8 if size <= 8192 else 5e7)
+    assert mid.done and mid.size == 8192
+
+
+def test_profile_reports_the_batch_size_and_its_curve():
+    @node(output="y", batch=True)
+    def double(x):
+        return x * 2
+
+    pipe = Pipeline([double])
+    for _ in range(3):
+        r = pipe.map({"x": np.arange(200_000.0)}, over="x")
+    [note] = [n for n in r.profile.notes if n.startswith("batch size: node 'double'")]
+    assert "items per call" in note and "items/s by size 32,768: " in note
+    fixed = Pipeline([node(lambda x: x, output="y", batch=True, batch_size=8)])
+    assert "8 items per call (fixed)" in fixed.map({"x": [1, 2]}, over="x").profile.notes[0]

@@ -82,3 +82,13 @@ def test_lists_in():
         {"x": [float(x) for x in XS]}, over="x")
     assert type(r["y"]) is list
     assert np.allclose(r["y"], want(XS), rtol=1e-5)
+
+
+def test_the_docs_example_runs(capsys):
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "engines.md").read_text()
+    marker = "# needs pip install 'hotpipe[jax]'; run by tests/hotpipe/test_vectorize_jax.py"
+    block = text.split(marker, 1)[1].split("```", 1)[0]
+    exec(compile(block, "docs/engines.md[jax]", "exec"), {"__name__": "docs_jax"})
+    assert "compilation(s) in this map" in capsys.readouterr().out
