@@ -27,19 +27,20 @@ class Local(Engine):
     boundary: items of finished chunks are complete. Per node and chunk the cost is one clock
     read, so a larger chunk is not faster in any way that matters beyond a few hundred items.
     The exception is a map whose batch steps read numpy arrays (docs/engines.md, "Array
-    columns"): a call costs a few microseconds whatever its size, so without a
-    ``chunk_size`` such a map runs in chunks of ``ARRAY_CHUNK`` items.
+    columns"): a call costs a few microseconds whatever its size, so with the default
+    ``chunk_size`` such a map runs in chunks of ``ARRAY_CHUNK`` items (any other
+    ``chunk_size`` is kept).
     """
 
     name = "local"
     window = 0  # every chunk in the calling thread
 
-    def __init__(self, chunk_size: int | None = None) -> None:
-        if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
+    def __init__(self, chunk_size: int = IN_PROCESS_CHUNK) -> None:
+        if not isinstance(chunk_size, int) or chunk_size < 1:
             raise InputError(f"Local(chunk_size={chunk_size!r}): must be an int >= 1.")
-        self.chunk_size = chunk_size or IN_PROCESS_CHUNK
-        self.fixed_chunk = self.chunk_size
-        self.array_chunk = None if chunk_size else ARRAY_CHUNK
+        self.chunk_size = chunk_size
+        self.fixed_chunk = chunk_size
+        self.array_chunk = ARRAY_CHUNK if chunk_size == IN_PROCESS_CHUNK else None
 
     @property
     def stream_chunk(self) -> int:

@@ -135,6 +135,26 @@ def test_local_uses_large_chunks_for_array_batches(pipe):
     xs = np.arange(3000, dtype=np.float64)
     r = pipe.map({"x": xs}, over="x")
     assert r.profile.stats.chunks == 1  # one chunk of up to ARRAY_CHUNK items, not 1024
-    r = pipe.map({"x": xs}, over="x", engine=Local(chunk_size=1024))
-    assert r.profile.stats.chunks == 3  # an explicit chunk size is kept
+    r = pipe.map({"x": xs}, over="x", engine=Local(chunk_size=1000))
+    assert r.profile.stats.chunks == 3  # another chunk size is kept
     assert type(r["v"]) is np.ndarray and len(r["v"]) == 3000
+
+
+def test_nested_map_over_the_rows_of_an_array(engine):
+    @node(output="y", batch=True)
+    def double(x):
+        return np.asarray(x) * 2
+
+    inner = Pipeline([double], name="inner")
+    per_row = inner.as_node(name="per_row", over="x", inputs={"row": "x"},
+                            outputs={"y": "ys"})
+
+    @node(output="total", batch=True)
+    def total(row):
+        return row.sum(axis=1)
+
+    grid = np.arange(12.0).reshape(4, 3)
+    r = Pipeline([per_row, total]).map({"row": grid}, over="row", engine=engine)
+    assert [list(map(float, ys)) for ys in r["ys"]] == [[2 * v for v in row] for row in
+                                                        grid.tolist()]
+    assert type(r["total"]) is np.ndarray and r["total"].tolist() == [3.0, 12.0, 21.0, 30.0]
