@@ -136,7 +136,9 @@ def _learn(state: BatchSizing, m: int, seconds: float) -> None:
             if len(state.rates) >= 2:
                 state.done = True
                 state.curve.append((state.size, max(state.rates)))
-                if max(state.rates) < state.kept:  # slower than the size it would keep
+                # the kept size also pays for joining its batches' arrays (measured)
+                kept = 1 / (1 / state.kept + state.join) if state.kept > 0 else 0.0
+                if max(state.rates) < kept:  # slower than the size it would keep
                     state.size = state.fallback
                 state.rates = []
         return
@@ -199,10 +201,11 @@ class _Out:
     """A batch step's results over a chunk: the batches' arrays kept as they come and
     concatenated once (a column that may be an array, every item live), else a list."""
 
-    __slots__ = ("n", "out", "parts")
+    __slots__ = ("joined", "n", "out", "parts")
 
     def __init__(self, n: int, arrays: bool) -> None:
         self.n = n
+        self.joined = False  # the result was concatenated from several batches
         self.parts: list[Any] | None = [] if arrays else None
         self.out: list[Any] | None = None if arrays else [FAILED] * n
 
@@ -239,6 +242,7 @@ class _Out:
             first = parts[0]
             if first.dtype.kind != "O" and all(
                     p.dtype == first.dtype and p.shape[1:] == first.shape[1:] for p in parts):
+                self.joined = len(parts) > 1
                 return first if len(parts) == 1 else np.concatenate(parts)
         out = self.list()
         return from_items(out) if arrays else out
@@ -297,7 +301,11 @@ def map_batches(step: Step, k: int, n: int, ctx: Any,
         out.put(idx, results)
         ctx.stats.record_batch(k, ctx.item(idx[0]), seconds, len(idx),
                                _row(args, per_item, 0), describe)
-    return out.result(arrays), calls
+    t = perf_counter()
+    result = out.result(arrays)
+    if out.joined:  # per item: what a batch smaller than the chunk costs on top
+        state.join = (perf_counter() - t) / n
+    return result, calls
 
 
 class _Unprepared:

@@ -40,6 +40,8 @@ class BatchSizing:
     """The rate of the last size that was grown from."""
     kept: float = 0.0
     """The rate of ``fallback``: the largest size must beat it."""
+    join: float = 0.0
+    """Seconds per item spent concatenating a chunk's batches of arrays (last measured)."""
     curve: list[tuple[int, float]] = field(default_factory=list)
     """``(size, items per second)`` of each size judged, in order: the profile's notes."""
 
