@@ -165,3 +165,20 @@ def test_nested_quick(tmp_path):
         assert (r["verdict"] is None) == (r["name"] == "floor")
     proc = report["processes"]
     assert proc["speedup"] > 0 and proc["verdict"]
+
+
+def test_vectorize_quick(tmp_path):
+    report = run_quick("vectorize", tmp_path)
+    assert report["benchmark"] == "vectorize"
+    rows = report["results"]
+    names = {r["name"] for r in rows}
+    assert {"per-item node", "batch node, lists", "batch node, arrays", 'vectorize="numpy"',
+            "floor"} <= names
+    assert {r["function"] for r in rows} == {"cheap", "rational"}
+    for r in rows:
+        assert r["status"] == "ok" and r["median_s"] > 0 and r["speedup_vs_item"] > 0
+        assert (r["verdict"] is None) == (r["name"] == "per-item node")
+    for first in report["jax_first_map"].values():
+        assert first["status"] == "ok" or "not installed" in first["status"]
+        if first["status"] == "ok":
+            assert first["compiles"] >= 1 and first["compile_s"] > 0

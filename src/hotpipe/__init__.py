@@ -18,6 +18,7 @@ from hotpipe.errors import (
     RemoteError,
     ResourceError,
     TypeMismatchError,
+    VectorizeWarning,
 )
 from hotpipe.graph import Edge, Graph, GraphNode
 from hotpipe.node import Hints, Node, node
@@ -87,6 +88,7 @@ __all__ = [
     "Stream",
     "Threads",
     "TypeMismatchError",
+    "VectorizeWarning",
     "WorkerDied",
     "__version__",
     "node",

@@ -22,6 +22,7 @@ which is reported before any node runs, from runtime failures (a node raised)::
     ItemError                     not an exception: one failed item of a map with
                                   ``on_error="collect"`` (index, node, exception, path)
     CacheWarning                  a warning (UserWarning): an entry could not be read or written
+    VectorizeWarning              a warning (UserWarning): a vectorize= node runs per item
 
 Every message says what was wrong, which value, and how to fix it.
 """
@@ -45,6 +46,7 @@ __all__ = [
     "RemoteError",
     "ResourceError",
     "TypeMismatchError",
+    "VectorizeWarning",
     "WorkerDied",
 ]
 
@@ -245,3 +247,8 @@ class ItemError(NamedTuple):
 
 class CacheWarning(UserWarning):
     """The cache could not read or write an entry; the value is computed instead."""
+
+
+class VectorizeWarning(UserWarning):
+    """A ``@node(vectorize=...)`` node is called per item: one call on arrays did not give
+    the per-item results on a sample (the message says how); the results are right."""

@@ -18,6 +18,7 @@ from itertools import islice, repeat
 from time import perf_counter, thread_time
 from typing import TYPE_CHECKING, Any
 
+from hotpipe._arrays import NO_ARRAYS, array_names, is_array, is_vector_step, items_of
 from hotpipe._batch import batch_columns, call_batch_of_one, map_batches
 from hotpipe._guard import sink
 from hotpipe._state import Tuning, state_of
@@ -293,14 +294,14 @@ class Chunk:
     nesting level (None: a top-level chunk, whose position ``p`` is item ``offset + p``).
     """
 
-    __slots__ = ("bc", "failed", "index", "offset", "on_error", "paths", "runner", "stats",
-                 "tuning")
+    __slots__ = ("arrays", "bc", "failed", "index", "offset", "on_error", "paths", "runner",
+                 "stats", "tuning")
 
     def __init__(self, offset: int, on_error: str, stats: Stats, failed: set[int],
                  index: list[int] | None = None,
                  paths: Sequence[tuple[int, ...]] | None = None,
                  runner: Any = PLAIN, bc: Broadcast | None = None,
-                 tuning: Tuning | None = None) -> None:
+                 tuning: Tuning | None = None, arrays: frozenset[str] = NO_ARRAYS) -> None:
         self.offset = offset
         self.on_error = on_error
         self.stats = stats
@@ -310,6 +311,7 @@ class Chunk:
         self.runner = runner
         self.bc = bc
         self.tuning = tuning
+        self.arrays = arrays  # the values that may be arrays (hotpipe._arrays)
 
     def path(self, position: int) -> tuple[int, ...]:
         """The index path of the item at ``position`` (outermost map first)."""
@@ -423,7 +425,7 @@ def run_step(step: Step, k: int, argcols: list[Any], n: int, ctx: Chunk,
     """
     if step.node.is_async:
         return _map_async(step, k, argcols, n, ctx), n - len(ctx.failed)
-    if step.batch is not None:
+    if step.batch is not None or step.node.vectorize is not None:
         return map_batches(step, k, n, ctx, batch_args, ctx.tuning)
     stats = ctx.stats
     out: list[Any] = []
@@ -483,7 +485,9 @@ def run_columns(
     scalars = bc.values
     cols = dict(columns)
     tuning = tuning or state_of(plan).tuning
-    ctx = Chunk(offset, on_error, stats, set(), None, paths, runner, bc, tuning)
+    arrays = array_names(plan, columns)
+    listed: dict[str, list[Any]] = {}  # array columns as items, for singular steps
+    ctx = Chunk(offset, on_error, stats, set(), None, paths, runner, bc, tuning, arrays)
     dirty = bc.broken  # some value is FAILED: steps must look for failed arguments
     for step in plan.steps:
         if not step.mapped:
@@ -499,7 +503,9 @@ def run_columns(
             calls = n - len(ctx.failed)
         else:
             inner_wall = inner_cpu = 0.0
-            argcols = resolved_columns(step, cols, scalars, n, ctx)
+            argcols = resolved_columns(
+                step, items_of(cols, step, listed) if arrays and not is_vector_step(step)
+                else cols, scalars, n, ctx)
             if argcols is None:  # a resource could not be built: every item failed
                 out, calls = [FAILED] * n, 0
             else:
@@ -529,7 +535,8 @@ def skipped_items(step: Step, cols: dict[str, list[Any]], scalars: dict[str, Any
             if scalars[a] is FAILED:
                 return set(range(n))
             continue
-        bad.update(i for i, v in enumerate(col) if v is FAILED)
+        if type(col) is list or not is_array(col):  # an array holds no FAILED
+            bad.update(i for i, v in enumerate(col) if v is FAILED)
     return bad
 
 

@@ -79,6 +79,12 @@ class Node:
     retry_on: tuple[type[BaseException], ...] = (Exception,)
     backoff: float | Callable[[int], float] = 0.0
     timeout: float | None = None
+    vectorize: str | None = None
+    """``"numpy"`` or ``"jax"``: a map calls the function once per batch of items
+    (:mod:`hotpipe._vectorize`); None: once per item."""
+    prefetch: int | None = None
+    """Batches prepared ahead on a helper thread while one computes (None: 1 with
+    ``vectorize="jax"``, else 0)."""
 
     @property
     def is_batch(self) -> bool:
@@ -98,6 +104,11 @@ class Node:
             def square(x):          # x is a list of items here
                 return [v * v for v in x]
         """
+        if self.vectorize is not None:
+            raise DefinitionError(
+                f"node {self.name!r} has vectorize={self.vectorize!r}: hotpipe already calls "
+                "it on whole batches. Fix: drop vectorize= to attach a batch version."
+            )
         if self.is_batch or self.nested is not None:
             raise DefinitionError(
                 f"node {self.name!r} already takes batches (or is a nested pipeline); "
@@ -207,6 +218,8 @@ def make_node(
     retry_on: type[BaseException] | tuple[type[BaseException], ...] = Exception,
     backoff: float | Callable[[int], float] = 0.0,
     timeout: float | None = None,
+    vectorize: str | None = None,
+    prefetch: int | None = None,
 ) -> Node:
     """Build a :class:`Node` from a function (or re-option an existing node)."""
     batch_func = None
@@ -246,8 +259,9 @@ def make_node(
     if batch and is_async:
         raise DefinitionError(f"{where}: batch=True with an async function is not supported. "
                               "Fix: make the batch function a plain def.")
-    if batch_size is not None and not batch:
-        raise DefinitionError(f"{where}: batch_size needs batch=True.")
+    _check_vectorize(where, vectorize, prefetch, batch or batch_func is not None, is_async)
+    if batch_size is not None and not batch and vectorize is None:
+        raise DefinitionError(f"{where}: batch_size needs batch=True or vectorize=.")
     if max_concurrency is not None and not is_async:
         raise DefinitionError(f"{where}: max_concurrency applies to async def nodes only.")
     retry_on = _retry_options(where, retries, retry_on, backoff, timeout)
@@ -289,6 +303,8 @@ def make_node(
         retry_on=retry_on,
         backoff=backoff,
         timeout=None if timeout is None else float(timeout),
+        vectorize=vectorize,
+        prefetch=prefetch,
     )
 
 
@@ -311,6 +327,41 @@ def _retry_options(where: str, retries: Any, retry_on: Any, backoff: Any,
                                 or isinstance(timeout, bool) or not timeout > 0):
         raise DefinitionError(f"{where}: timeout={timeout!r} must be seconds > 0 or None.")
     return kinds
+
+
+VECTORIZE = ("numpy", "jax")
+
+
+def _check_vectorize(where: str, vectorize: Any, prefetch: Any, batch: bool,
+                     is_async: bool) -> None:
+    """``vectorize=`` and ``prefetch=``: valid values, no conflict, the library installed."""
+    if prefetch is not None and (not isinstance(prefetch, int) or isinstance(prefetch, bool)
+                                 or prefetch < 0):
+        raise DefinitionError(f"{where}: prefetch={prefetch!r} must be an int >= 0 or None.")
+    if vectorize is None:
+        if prefetch:
+            raise DefinitionError(f"{where}: prefetch= needs vectorize='numpy' or 'jax'.")
+        return
+    if vectorize not in VECTORIZE:
+        raise DefinitionError(
+            f"{where}: vectorize={vectorize!r} is not one of {list(VECTORIZE)} (or None). "
+            "Fix: vectorize='numpy' calls the function once on numpy arrays; "
+            "vectorize='jax' compiles it with jax.jit(jax.vmap(f))."
+        )
+    if batch or is_async:
+        what = "batch=True (or a .batch version)" if batch else "an async function"
+        raise DefinitionError(
+            f"{where}: vectorize={vectorize!r} with {what} is not supported: vectorize "
+            "turns a plain function of one item into a batch call. Fix: drop one of them."
+        )
+    import importlib.util
+
+    if importlib.util.find_spec(vectorize) is None:
+        extra = "pip install 'hotpipe[jax]'" if vectorize == "jax" else "pip install numpy"
+        raise DefinitionError(
+            f"{where}: vectorize={vectorize!r} needs {vectorize}, which is not installed. "
+            f"Fix: {extra}."
+        )
 
 
 def _hints(where: str, cpus: float | None, gpus: float | None,
@@ -350,6 +401,8 @@ def node(
     retry_on: type[BaseException] | tuple[type[BaseException], ...] = Exception,
     backoff: float | Callable[[int], float] = 0.0,
     timeout: float | None = None,
+    vectorize: str | None = None,
+    prefetch: int | None = None,
 ) -> Any:
     """Declare a pipeline step: ``@node``, ``@node(output="y")`` or ``node(f, output=...)``.
 
@@ -367,6 +420,11 @@ def node(
     name, data files; see docs/caching.md). ``retries`` extra attempts after an exception of
     ``retry_on``, waiting ``backoff`` seconds (doubled each time) between them; ``timeout``
     fails a call that takes longer (seconds; docs/concepts.md says what can be interrupted).
+    ``vectorize="numpy"`` calls a function of one
+    item once on a whole batch of numpy arrays (checked on a sample first, else per item
+    with a ``VectorizeWarning``); ``vectorize="jax"`` runs ``jax.jit(jax.vmap(f))`` over
+    batches padded to a few sizes; ``prefetch`` batches are prepared ahead meanwhile
+    (docs/engines.md, "Vectorised nodes").
 
     >>> @node(output="y")
     ... def inc(x):
@@ -381,6 +439,7 @@ def node(
         "batch": batch, "batch_size": batch_size, "max_concurrency": max_concurrency,
         "cpus": cpus, "gpus": gpus, "memory": memory, "depends_on": depends_on,
         "retries": retries, "retry_on": retry_on, "backoff": backoff, "timeout": timeout,
+        "vectorize": vectorize, "prefetch": prefetch,
     }
     if func is None:
         return lambda f: make_node(f, **options)

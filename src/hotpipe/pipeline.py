@@ -12,9 +12,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from hotpipe._arrays import as_column
 from hotpipe._calls import (
     LOCAL,
-    as_list,
     bad_engine,
     cache_of,
     check_options,
@@ -486,9 +486,9 @@ class Pipeline:
                 for name, col in values.items():
                     col.extend(cols[name])
             return Result(values, flow.profile, flow.errors)
-        mapped = {name: as_list(name, inputs[name]) for name in names}
+        mapped = {name: as_column(name, inputs[name]) for name in names}  # arrays stay
         for name, col in mapped.items():
-            if col and type(col[0]) is Resource:
+            if len(col) and type(col[0]) is Resource:
                 raise InputError(
                     f"map(over={name!r}): the items are resources; a resource is one shared "
                     "object, passed as a broadcast input (not in over). Fix: pass a single "

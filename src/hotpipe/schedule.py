@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from time import perf_counter
 from typing import TYPE_CHECKING, Any, Protocol
 
+from hotpipe._arrays import append_column, array_chunk, finish_column
+from hotpipe._vectorize import vector_notes
 from hotpipe.execute import PLAIN, Broadcast
 from hotpipe.plan import Plan
 from hotpipe.profile.stats import SAMPLE_ITEMS, TIME_EVERY_ITEM_ABOVE, Stats
@@ -32,12 +34,15 @@ if TYPE_CHECKING:
 
     from hotpipe.execute import PlainRunner
 
-__all__ = ["IN_PROCESS_CHUNK", "Job", "Outcome", "Probe", "balanced_chunk", "run_map"]
+__all__ = ["ARRAY_CHUNK", "IN_PROCESS_CHUNK", "Job", "Outcome", "Probe", "balanced_chunk",
+           "run_map"]
 
 PROBE_SECONDS = 0.01
 PROBE_MAX_ITEMS = 64
 IN_PROCESS_CHUNK = 1024
 """Items per chunk when a map runs in the calling thread (``Local``'s default)."""
+ARRAY_CHUNK = 1 << 20
+"""``Local``'s default chunk when batch steps read array columns (hotpipe._arrays)."""
 
 
 class Outcome:
@@ -166,14 +171,17 @@ def run_map(engine: Adapter, plan: Plan, columns: dict[str, list[Any]],
     if n == 0:
         _run_here(job, 0, 1, values, on_progress)
     elif rest > 0:
-        size = engine.fixed_chunk or engine.plan_chunks(job, probe, rest, notes)
+        size = (array_chunk(engine, plan, columns) or engine.fixed_chunk
+                or engine.plan_chunks(job, probe, rest, notes))
         if size is None or engine.window <= 0:
             _run_here(job, probe.items, size or IN_PROCESS_CHUNK, values, on_progress)
         else:
             _run_workers(engine, job, probe, probe.items, size, values, on_progress)
     stats.errors.sort(key=lambda e: e.path or (e.index,))  # chunks finish in any order
+    values = {name: finish_column(col) for name, col in values.items()}
     outcome = Outcome(values, perf_counter() - t0, n, t0, stats=stats)
     outcome.notes.extend(notes)
+    outcome.notes.extend(vector_notes(plan, stats))
     return outcome
 
 
@@ -182,7 +190,11 @@ def _merge(values: dict[str, list[Any]], produced: dict[str, list[Any]], whole: 
         values.update(produced)
         return
     for name, col in values.items():
-        col.extend(produced[name])
+        part = produced[name]
+        if type(part) is list and type(col) is list:
+            col.extend(part)
+        else:  # an array column: its chunks are concatenated once, at the end
+            values[name] = append_column(col, part)
 
 
 def _run_here(job: Job, start: int, size: int, values: dict[str, list[Any]],

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 import xxhash
 
+from hotpipe._arrays import array_names, from_items, take
 from hotpipe._batch import batch_columns
 from hotpipe._state import Tuning, state_of
 from hotpipe._values import FAILED
@@ -367,6 +368,7 @@ class _Demand:
         self.keyed = keyed_names(plan)
         self.producer = {o: k for k, s in enumerate(plan.steps) if s.mapped for o in s.outputs}
         self.vals: dict[str, list[Any]] = dict(columns)
+        self.arrays = array_names(plan, columns)  # values that may be arrays (_arrays)
         self.keys: dict[str, list[bytes | None]] = {}
         self.step_keys: dict[int, list[bytes | None]] = {}
         # encoded when produced, before a later step sees (and could mutate) the value
@@ -586,9 +588,10 @@ class _Demand:
         if not live:
             return
         t0, c0 = perf_counter(), thread_time()
-        sub = {a: [self.vals[a][i] for i in live] for a in step.args if a in self.vals}
+        sub = {a: take(self.vals[a], live, a in self.arrays)
+               for a in step.args if a in self.vals}
         ctx = Chunk(self.offset, self.on_error, self.stats, set(), live, self.paths,
-                    self.runner, self.bc, self.tuning)
+                    self.runner, self.bc, self.tuning, self.arrays)
         inner_wall = inner_cpu = 0.0
         argcols = None
         if step.nested is not None:
@@ -679,7 +682,10 @@ class _Demand:
         out = {}
         for name in self.plan.outputs:
             col = self.vals.get(name)
-            out[name] = col if col is not None else [self.bc.values[name]] * self.n
+            if col is None:
+                out[name] = [self.bc.values[name]] * self.n
+            else:  # an array where the uncached map gives one (stored item by item)
+                out[name] = from_items(col) if name in self.arrays else col
         return out
 
 

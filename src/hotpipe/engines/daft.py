@@ -23,6 +23,7 @@ from concurrent.futures import Future
 from time import perf_counter
 from typing import Any
 
+from hotpipe._arrays import append_column, finish_column, is_array
 from hotpipe.engines.base import Engine
 from hotpipe.errors import InputError, NodeError
 from hotpipe.plan import Plan
@@ -222,20 +223,19 @@ class Daft(Engine):
         plan = job.plan
         stats = chunk_stats(plan, NO_PROBE)
         stats.chunks = 0
-        columns: dict[str, list[Any]] = {name: [None] * n for name in plan.outputs}
+        runs: list[tuple[int, dict[str, Any]]] = []
         failure: tuple[int, BaseException] | None = None
         inside = 0.0
         batches = 0
         for row in result:
             if row is None:  # a row inside a run: its values came with the run's first row
                 continue
-            a, b, produced, (kind, payload, seconds) = row
+            a, _, produced, (kind, payload, seconds) = row
             batches += 1
             inside += seconds
             if kind == "stats":
                 stats.merge(payload)
-                for name, col in columns.items():
-                    col[a:b] = produced[name]
+                runs.append((a, produced))
             elif failure is None or a < failure[0]:
                 failure = (a, payload)
         if failure is not None:
@@ -244,6 +244,12 @@ class Daft(Engine):
 
                 _reraise(failure[1])  # with the original exception as its cause
             raise failure[1]
+        runs.sort(key=lambda run: run[0])
+        columns: dict[str, Any] = {name: [] for name in plan.outputs}
+        for _, produced in runs:  # in row order; array columns concatenated once
+            for name, col in columns.items():
+                columns[name] = append_column(col, produced[name])
+        columns = {name: finish_column(col) for name, col in columns.items()}
         self._last = {"rows": n, "batches": batches, "query": query,
                       "overhead": max(0.0, query - inside),
                       "steps": sum(1 for s in plan.steps if s.mapped),
@@ -342,6 +348,6 @@ def _run_batch(plan: Plan, chunk: dict[str, list[Any]], bc: Any, runner: Any, on
                 exc = _portable(exc)
             out[pos] = (a, b, None, ("error", exc, perf_counter() - t0))
             continue
-        kept = {name: list(produced[name]) for name in outputs}
+        kept = {name: v if is_array(v := produced[name]) else list(v) for name in outputs}
         out[pos] = (a, b, kept, ("stats", stats, perf_counter() - t0))
     return out

@@ -11,7 +11,7 @@ from hotpipe.errors import InputError
 from hotpipe.execute import PLAIN, item_failure
 from hotpipe.plan import Plan
 from hotpipe.profile.stats import Stats
-from hotpipe.schedule import IN_PROCESS_CHUNK, Outcome
+from hotpipe.schedule import ARRAY_CHUNK, IN_PROCESS_CHUNK, Outcome
 
 __all__ = ["CPU_AFTER", "Local", "run_item"]
 
@@ -26,6 +26,10 @@ class Local(Engine):
     Chunks bound the memory held by intermediate values and give a failure or an interrupt a
     boundary: items of finished chunks are complete. Per node and chunk the cost is one clock
     read, so a larger chunk is not faster in any way that matters beyond a few hundred items.
+    The exception is a map whose batch steps read numpy arrays (docs/engines.md, "Array
+    columns"): a call costs a few microseconds whatever its size, so with the default
+    ``chunk_size`` such a map runs in chunks of ``ARRAY_CHUNK`` items (any other
+    ``chunk_size`` is kept).
     """
 
     name = "local"
@@ -36,6 +40,7 @@ class Local(Engine):
             raise InputError(f"Local(chunk_size={chunk_size!r}): must be an int >= 1.")
         self.chunk_size = chunk_size
         self.fixed_chunk = chunk_size
+        self.array_chunk = ARRAY_CHUNK if chunk_size == IN_PROCESS_CHUNK else None
 
     @property
     def stream_chunk(self) -> int:

@@ -110,6 +110,14 @@ class Stats:
     sample: int = SAMPLE_ITEMS
     slow: frozenset[int] = frozenset()
     cpu_measured: bool = True
+    counters: dict[tuple[int, str], float] = field(default_factory=dict)
+    """Named per-step counters some executors keep, e.g. ``(slot, "jit compiles")``,
+    ``(slot, "jit seconds")`` for ``vectorize="jax"``; merged by addition."""
+
+    def count(self, step: int, name: str, amount: float = 1) -> None:
+        """Add ``amount`` to the counter ``name`` of ``step``."""
+        key = (step, name)
+        self.counters[key] = self.counters.get(key, 0) + amount
 
     @classmethod
     def empty(cls, steps: int, sample: int = SAMPLE_ITEMS,
@@ -268,6 +276,8 @@ class Stats:
         for mine_d, theirs_d in ((self.retries, other.retries), (self.timeouts, other.timeouts)):
             for k, v in theirs_d.items():
                 mine_d[k] = mine_d.get(k, 0) + v
+        for key, amount in other.counters.items():
+            self.counters[key] = self.counters.get(key, 0) + amount
         self.chunks += other.chunks
         self.cpu_measured = self.cpu_measured and other.cpu_measured
 
