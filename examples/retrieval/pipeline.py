@@ -22,9 +22,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from examples.retrieval.model import load_model
 
 import hotpipe
-from examples.retrieval.model import load_model
 from hotpipe import Pipeline, node
 
 __all__ = [
@@ -131,23 +131,31 @@ def encoder(threads: int | None = None) -> hotpipe.Resource:
     return hotpipe.resource(load_model, threads)
 
 
-def passage_pipeline() -> Pipeline:
-    """``encode_passage`` with its batch implementation attached (``map`` uses it)."""
-    return Pipeline([encode_passage.batch(encode_passage_batch)], name="passages")
+def passage_pipeline(batch: bool = False) -> Pipeline:
+    """``encode_passage``, with its batch implementation attached when ``batch`` (``map``
+    then calls it with lists). Off by default: on a CPU the advisor measures no gain for
+    passages (docs/retrieval.md: their lengths vary, and a batch pads every passage to its
+    longest), so it does not name this change."""
+    step = encode_passage.batch(encode_passage_batch) if batch else encode_passage
+    return Pipeline([step], name="passages")
 
 
-def query_pipeline() -> Pipeline:
-    return Pipeline([encode_query.batch(encode_query_batch), retrieve], name="search")
+def query_pipeline(batch: bool = True) -> Pipeline:
+    """``encode_query`` (with its batch implementation when ``batch``: the advisor measured
+    3x on the short queries) and ``retrieve``."""
+    step = encode_query.batch(encode_query_batch) if batch else encode_query
+    return Pipeline([step, retrieve], name="search")
 
 
 def advised(passages: list[str], queries: list[str], model: hotpipe.Resource, *,
-            engine: hotpipe.Engine | None = None) -> dict[str, Any]:
-    """The natural pipeline with the advisor's changes: the encoder a resource, batch
-    implementations, the nested maps mapped at the top level on ``engine``. Returns the
-    hits and the two maps' results (their profiles)."""
-    encoded = passage_pipeline().map({"passage": passages, "model": model}, over="passage",
-                                     engine=engine)
+            engine: hotpipe.Engine | None = None, batch_passages: bool = False,
+            batch_queries: bool = True) -> dict[str, Any]:
+    """The natural pipeline with the advisor's changes: the encoder a resource, the batch
+    implementations it measured a gain for, the nested maps mapped at the top level on
+    ``engine``. Returns the hits and the two maps' results (their profiles)."""
+    encoded = passage_pipeline(batch_passages).map(
+        {"passage": passages, "model": model}, over="passage", engine=engine)
     index = build_index(encoded["passage_embedding"])
-    searched = query_pipeline().map({"query": queries, "model": model, "index": index},
-                                    over="query", engine=engine)
+    searched = query_pipeline(batch_queries).map(
+        {"query": queries, "model": model, "index": index}, over="query", engine=engine)
     return {"hits": searched["hits"], "passages": encoded, "queries": searched}

@@ -340,8 +340,9 @@ class FlattenRule:
     """A ``run`` whose time goes into nested maps: a run is one item, so no engine can
     spread the nested map's inner items over its workers. Mapping the inner pipeline at the
     top level (``inner.map(..., over=...)``) lets ``Processes`` or ``Daft`` do it. The gain
-    is the inner time times ``1 - 1/speedup``, the speed-up of one process per core under
-    this machine's load (the CPU shared equally among runnable threads)."""
+    is the inner time times ``1 - 1/speedup``, where the speed-up of one process per core is
+    capped by the cores the load average of other work leaves free (as the engine rule
+    counts them: on a shared machine a second process does not get a busy core's time)."""
 
     id = "flatten"
 
@@ -351,7 +352,8 @@ class FlattenRule:
         if p.mode != "run" or cores < 2:
             return
         others = _other_load(p.parallelism or 1.0)
-        speedup = _shared(cores, others) / _shared(1, others)
+        free = max(0.0, cores - others)
+        speedup = min(float(cores), free) / min(1.0, free) if free > 0 else 1.0
         for step, _ in ctx.top_level():
             if step.nested is None:
                 continue
@@ -366,11 +368,12 @@ class FlattenRule:
                 f"{step.name} maps {items:,} items inside a run ({100 * wall / ctx.spent:.0f} "
                 "% of the time): a run is one item, so no engine spreads them",
                 {"items": items, "inner_wall_s": wall, "cores": cores,
-                 "other_load": others, "speedup": speedup},
+                 "other_load": others, "cores_free": free, "speedup": speedup},
                 _flatten_change(ctx, step, cores), gain,
-                f"the {items:,} items spread evenly over {cores} processes, the CPU shared "
-                f"equally among runnable threads (1-minute load of other work: {others:.1f}); "
-                "a resource's build in each worker is paid once per worker, not counted")
+                f"the {items:,} items spread evenly over {cores} processes, which get the "
+                f"{free:.1f} cores the load of other work ({others:.1f}, 1-minute average) "
+                "leaves free; a resource's build in each worker is paid once per worker, "
+                "not counted")
 
 
 def _other_load(own: float) -> float:
@@ -381,23 +384,18 @@ def _other_load(own: float) -> float:
         return 0.0
 
 
-def _shared(threads: int, others: float) -> float:
-    """Cores' worth of CPU that ``threads`` busy threads get on this machine when ``others``
-    runnable threads compete and the scheduler shares the CPU equally among them."""
-    cores = os.cpu_count() or 1
-    return min(float(threads), cores * threads / (others + threads))
-
-
 def _flatten_change(ctx: Context, step: Any, cores: int) -> str:
-    """The top-level map in the pipeline's names; an object made once per call (a model)
-    that the inner steps read becomes a resource (built in each worker, never pickled)."""
+    """The top-level map in the pipeline's names; an object that a once-per-call node makes
+    from settings alone (plain values: a model from its name) and that the inner steps read
+    becomes a resource (built in each worker, never pickled)."""
     nm = step.nested
     makers = {o: s for s in ctx.plan.steps if not s.mapped and s.nested is None
               for o in s.outputs}
     lines, args = [], []
     for outer, inner in zip(step.args, nm.args, strict=True):
         maker = makers.get(outer)
-        if inner not in nm.over and maker is not None and not _plain(ctx.values.get(outer)):
+        if (inner not in nm.over and maker is not None and not _plain(ctx.values.get(outer))
+                and all(_plain(ctx.values.get(a)) for a in maker.args)):  # from settings
             given = "".join(f", {p}={a}" for p, a in zip(maker.params, maker.args, strict=True))
             lines.append(f"{outer} = hotpipe.resource({maker.node.func.__name__}{given})  "
                          f"# not the node {maker.name}: built once per worker")
