@@ -82,6 +82,10 @@ def agree(reference: list[list[int]]) -> Any:
     return check
 
 
+def _signed(seconds: float) -> str:
+    return ("-" if seconds < 0 else "") + fmt_seconds_short(abs(seconds))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="12 pairs, 2 samples")
@@ -195,7 +199,7 @@ def main() -> None:
                 "flatten findings off Local) against the measured one",
                 ["engine", "predicted", "measured", "within 2x"],
                 [[g["engine"], fmt_seconds_short(g["predicted_s"]),
-                  fmt_seconds_short(g["measured_s"]), verdict(g["within_2x"])] for g in gains],
+                  _signed(g["measured_s"]), verdict(g["within_2x"])] for g in gains],
                 right=("predicted", "measured"))
     for name, s in recall.items():
         print(f"{name}: recall@1 {s['recall@1']:.3f}  recall@10 {s['recall@10']:.3f}  "
