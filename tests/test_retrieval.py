@@ -67,8 +67,8 @@ def test_the_model_retrieves_above_the_floor_and_both_forms_agree():
     corpus = load_corpus(32, distractors=False)
     natural = P.natural(corpus.passages, corpus.queries, threads=1)
     s = scores(natural["hits"])
-    # measured 0.94 / 0.97 on this slice; a broken encoder or index gives ~0.03 / ~0.3
-    assert s["recall@1"] >= 0.7 and s["recall@10"] >= 0.9, s
+    # measured 0.78 / 0.97 on this slice (BM25: 0.66 / 0.91); chance is 0.03 / 0.31
+    assert s["recall@1"] >= 0.6 and s["recall@10"] >= 0.9, s
     assert natural.profile["encode_passages/encode_passage"].calls == 32
     advised = P.advised(corpus.passages, corpus.queries, P.encoder(1), engine=hotpipe.Local())
     same = sum(a[0] == b[0] for a, b in zip(advised["hits"], natural["hits"], strict=True))

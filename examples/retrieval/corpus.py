@@ -16,6 +16,7 @@ smallest: a spread over the whole library that does not change with the order of
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import inspect
 import sysconfig
@@ -96,7 +97,12 @@ def _definitions(tree: ast.Module, module: str):
 def stdlib_pairs(root: str | Path | None = None) -> list[Pair]:
     """Every (summary, body) pair of the standard library under ``root`` (default: this
     Python's), summaries and bodies each unique, in file and source order."""
-    base = Path(root or sysconfig.get_paths()["stdlib"])
+    return list(_pairs(str(root or sysconfig.get_paths()["stdlib"])))
+
+
+@functools.cache
+def _pairs(root: str) -> tuple[Pair, ...]:  # parsing the library takes a second or two
+    base = Path(root)
     pairs: list[Pair] = []
     seen: set[str] = set()
     for path in _source_files(base):
@@ -112,7 +118,7 @@ def stdlib_pairs(root: str | Path | None = None) -> list[Pair]:
                 continue
             seen.update((split[0].lower(), split[1]))
             pairs.append(Pair(name, *split))
-    return pairs
+    return tuple(pairs)
 
 
 def topic_passages() -> list[str]:

@@ -1,7 +1,7 @@
 """The retrieval pipeline, written once; the natural form and the advised one differ only in
 the hotpipe features they use.
 
-*Natural* (what a first version looks like, and what seed 000 had): one ``run`` over the two
+*Natural* (what a first version looks like, as seed 000 had it): one ``run`` over the two
 lists, a node that loads the encoder, and two nested maps, ``encode_passages`` (the singular
 ``encode_passage`` over every passage) and ``search`` (``encode_query`` then ``retrieve`` over
 every query)::
@@ -11,8 +11,9 @@ every query)::
 
 *Advised* (the changes ``hotpipe.advise`` names on the natural run, applied with hotpipe
 features, the node functions untouched): the encoder a ``hotpipe.resource`` (built once per
-process and kept between calls, never pickled), the batch implementations attached with
-``node.batch``, and the two nested maps mapped at the top level (``inner.map(..., over=...)``)
+process and kept between calls, never pickled), a batch implementation attached with
+``node.batch`` where the advisor measured that it pays (the queries on a CPU; the passages
+too on a GPU), and the two nested maps mapped at the top level (``inner.map(..., over=...)``)
 so that any engine can spread their items: ``Local``, ``Processes``, ``Daft``.
 """
 
