@@ -371,9 +371,9 @@ def test_flatten_fires_on_a_nested_map_in_a_run(monkeypatch):
     if (os.cpu_count() or 1) < 2:
         pytest.skip("needs 2 cores")
     monkeypatch.setattr(os, "getloadavg", lambda: (0.5, 0.5, 0.5))  # an idle machine
-    r, texts = _nested_run()
+    r, texts = _nested_run(400)          # ~80 ms of inner work: a gain over the 10 ms floor
     [f] = rule(r, "flatten", inputs={"texts": texts, "name": "m"})
-    assert f.node == "embed_all" and f.evidence["items"] == 64 and f.gain_s > 0
+    assert f.node == "embed_all" and f.evidence["items"] == 400 and f.gain_s > 0
     # the model, made once per call from a setting, becomes a resource in the change
     assert "model = hotpipe.resource(load_model, name=name)" in f.change
     assert "embed_all.nested.pipeline.map({'text': texts, 'model': model}" in f.change
@@ -383,7 +383,7 @@ def test_flatten_silent_when_no_core_is_free_or_in_a_map(monkeypatch):
     import os
 
     monkeypatch.setattr(os, "getloadavg", lambda: (40.0, 40.0, 40.0))  # a busy machine
-    r, _ = _nested_run()
+    r, _ = _nested_run(400)
     assert rule(r, "flatten") == []
     monkeypatch.setattr(os, "getloadavg", lambda: (0.5, 0.5, 0.5))
     inner = Pipeline([embed], name="texts").as_node(
