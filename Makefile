@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed-stamp
 $(STAMP): pyproject.toml packages/arcsearch/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test,daft,jax]' -e packages/arcsearch
+	$(PY) -m pip install -q -e '.[test,daft,jax,retrieval]' -e packages/arcsearch
 	touch $(STAMP)
 
 demo: $(STAMP)

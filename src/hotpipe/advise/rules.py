@@ -8,6 +8,7 @@ carries a speed-up ratio of its own. Register a new rule with :func:`register`.
 from __future__ import annotations
 
 import functools
+import os
 import pickle
 import time
 from collections import Counter
@@ -70,14 +71,12 @@ class BatchRule:
     sample = 32
 
     def check(self, ctx: Context) -> Iterator[Finding]:
-        if ctx.profile.mode != "map":
-            return
-        for step, n in ctx.top_level():
-            if (step.batch is not None or not step.mapped or step.nested is not None
-                    or n.items < self.sample or n.calls < n.items or ctx.share(n) < MIN_SHARE):
+        for step, n, cols in _row_wise(ctx):
+            if (step.batch is not None or n.items < self.sample or n.calls < n.items
+                    or ctx.share(n) < MIN_SHARE):
                 continue
-            batch = ctx.batches.get(step.name)
-            speedup = self._measure(ctx, step, batch) if ctx.measure and batch else None
+            batch = ctx.batches.get(step.name.rpartition("/")[2]) or ctx.batches.get(step.name)
+            speedup = self._measure(cols, step, batch) if ctx.measure and batch else None
             if speedup is None:
                 continue  # a batch gain is only predicted from a timed batch, never guessed
             seconds = ctx.run_seconds(n.wall)
@@ -85,7 +84,8 @@ class BatchRule:
             evidence = {"calls": n.calls, "mean": n.mean, "share": ctx.share(n)}
             evidence["batch_speedup"] = speedup
             params = ", ".join(step.params)
-            change = (f"@{step.name}.batch\ndef {step.name}_batch({params}):\n"
+            short = step.node.name
+            change = (f"@{short}.batch\ndef {short}_batch({params}):\n"
                       f"    # each parameter receives a list: return one result per item\n"
                       f"    return [...]")
             if speedup < 1.1:
@@ -97,16 +97,56 @@ class BatchRule:
                            f"once per item ({n.calls:,} calls of {fmt_s(n.mean)})",
                            evidence, change, gain, assumption, measured=True)
 
-    def _measure(self, ctx: Context, step: Any, batch: Any) -> float | None:
-        cols = [ctx.column(a) or ctx.values.get(a) for a in step.args]
-        if any(c is None for c in cols):
+    def _measure(self, cols: list[Any] | None, step: Any, batch: Any) -> float | None:
+        if cols is None or any(c is None for c in cols):
             return None
-        m = min(self.sample, ctx.profile.items)
-        lists = [c[:m] if isinstance(c, list) else [c] * m for c in cols]
+        from hotpipe.resources import Resource
+
+        m = min([self.sample, *(len(c) for c in cols if isinstance(c, list))])
+        lists = [c[:m] if isinstance(c, list) else c.get() if type(c) is Resource
+                 else [c] * m for c in cols]  # what a batch call receives (hotpipe._batch)
         rows = list(zip(*lists, strict=True))
         one = _best_of(lambda: [step.func(*r) for r in rows])
         many = _best_of(lambda: batch(*lists))
         return one / many if many > 0 else None
+
+
+def _row_wise(ctx: Context) -> Iterator[tuple[Any, Any, list[Any] | None]]:
+    """The steps that run once per item, with their profile rows and this run's values of
+    their arguments (a column per mapped value; None where unknown): a map's own mapped
+    steps, and the inner steps of nested maps (in ``run`` too, where a nested map is the
+    only per-item work)."""
+    rows = {n.name: n for n in ctx.profile.nodes}
+    for step, n in ctx.top_level():
+        if step.nested is not None:
+            for inner in step.nested.body.steps:
+                if inner.name in rows and inner.nested is None:
+                    yield inner, rows[inner.name], _inner_values(ctx, step, inner)
+        elif step.mapped and ctx.profile.mode == "map":
+            cols = [ctx.column(a) for a in step.args]
+            yield step, n, [c if c is not None else ctx.values.get(a)
+                            for c, a in zip(cols, step.args, strict=True)]
+
+
+def _inner_values(ctx: Context, outer: Any, inner: Any) -> list[Any] | None:
+    """This run's values of an inner step's arguments: a mapped (``over``) input as the flat
+    column of inner items, a broadcast one as its value; None when an argument is made by
+    another inner step or is not known."""
+    nm = outer.nested
+    out = []
+    for name in inner.args:
+        if name not in nm.args:
+            return None
+        source = outer.args[nm.args.index(name)]
+        column = ctx.column(source) if ctx.profile.mode == "map" else None
+        value = column if column is not None else ctx.values.get(source)
+        if value is None or (column is not None and name not in nm.over):
+            return None  # unknown, or a per-outer-item value repeated over its inner items
+        if name in nm.over:
+            lists = column if column is not None else [value]
+            value = [v for vs in lists for v in vs]
+        out.append(value)
+    return out
 
 
 # ----------------------------------------------------------------------------- 2 resource
@@ -294,6 +334,80 @@ def _flat_cost(per_list: float, n: int = 10_000) -> float:
     loop = _best_of(lambda: list(map(per_outer, lists)))
     cloop = _best_of(lambda: list(map(ident, flat)))
     return max(0.0, loop - cloop) / n
+
+
+class FlattenRule:
+    """A ``run`` whose time goes into nested maps: a run is one item, so no engine can
+    spread the nested map's inner items over its workers. Mapping the inner pipeline at the
+    top level (``inner.map(..., over=...)``) lets ``Processes`` or ``Daft`` do it. The gain
+    is the inner time times ``1 - 1/speedup``, where the speed-up of one process per core is
+    capped by the cores the load average of other work leaves free (as the engine rule
+    counts them: on a shared machine a second process does not get a busy core's time)."""
+
+    id = "flatten"
+
+    def check(self, ctx: Context) -> Iterator[Finding]:
+        p = ctx.profile
+        cores = os.cpu_count() or 1
+        if p.mode != "run" or cores < 2:
+            return
+        others = _other_load(p.parallelism or 1.0)
+        free = max(0.0, cores - others)
+        speedup = min(float(cores), free) / min(1.0, free) if free > 0 else 1.0
+        for step, _ in ctx.top_level():
+            if step.nested is None:
+                continue
+            inner = [r for r in p.nodes if r.name.startswith(f"{step.name}/")]
+            wall = sum(r.wall for r in inner)
+            items = max((r.items for r in inner), default=0)
+            if items < 2 * cores or wall < MIN_SHARE * ctx.spent or speedup < 1.1:
+                continue
+            gain = ctx.run_seconds(wall) * (1 - 1 / speedup)
+            yield _finding(
+                ctx, self.id, step.name,
+                f"{step.name} maps {items:,} items inside a run ({100 * wall / ctx.spent:.0f} "
+                "% of the time): a run is one item, so no engine spreads them",
+                {"items": items, "inner_wall_s": wall, "cores": cores,
+                 "other_load": others, "cores_free": free, "speedup": speedup},
+                _flatten_change(ctx, step, cores), gain,
+                f"the {items:,} items spread evenly over {cores} processes, which get the "
+                f"{free:.1f} cores the load of other work ({others:.1f}, 1-minute average) "
+                "leaves free; a resource's build in each worker is paid once per worker, "
+                "not counted")
+
+
+def _other_load(own: float) -> float:
+    """The 1-minute load average that is not this call's own work."""
+    try:
+        return max(0.0, os.getloadavg()[0] - own)
+    except OSError:  # pragma: no cover - no load average on this platform
+        return 0.0
+
+
+def _flatten_change(ctx: Context, step: Any, cores: int) -> str:
+    """The top-level map in the pipeline's names; an object that a once-per-call node makes
+    from settings alone (plain values: a model from its name) and that the inner steps read
+    becomes a resource (built in each worker, never pickled)."""
+    nm = step.nested
+    makers = {o: s for s in ctx.plan.steps if not s.mapped and s.nested is None
+              for o in s.outputs}
+    lines, args = [], []
+    for outer, inner in zip(step.args, nm.args, strict=True):
+        maker = makers.get(outer)
+        if (inner not in nm.over and maker is not None and not _plain(ctx.values.get(outer))
+                and all(_plain(ctx.values.get(a)) for a in maker.args)):  # from settings
+            given = "".join(f", {p}={a}" for p, a in zip(maker.params, maker.args, strict=True))
+            lines.append(f"{outer} = hotpipe.resource({maker.node.func.__name__}{given})  "
+                         f"# not the node {maker.name}: built once per worker")
+        args.append(f"{inner!r}: {outer}")
+    over = ", ".join(repr(o) for o in nm.over)
+    lines.append(f"{step.name}.nested.pipeline.map({{{', '.join(args)}}}, over=[{over}],\n"
+                 f"    engine=hotpipe.Processes({cores}))  # or hotpipe.Daft()")
+    return "\n".join(lines)
+
+
+def _plain(value: Any) -> bool:
+    return value is None or isinstance(value, int | float | str | bytes | bool)
 
 
 # ----------------------------------------------------------------------------- 4 cache
@@ -572,6 +686,6 @@ class ScalingRule:
                 extra={"projected_phase_s": seconds, "projected_total_s": proj.total})
 
 
-for _rule in (BatchRule(), ResourceRule(), NestedRule(), CacheRule(), ParallelRule(),
-              EngineRule(), DuplicatesRule(), ScalingRule()):
+for _rule in (BatchRule(), ResourceRule(), NestedRule(), FlattenRule(), CacheRule(),
+              ParallelRule(), EngineRule(), DuplicatesRule(), ScalingRule()):
     register(_rule)

@@ -322,3 +322,72 @@ def test_healthy_chain_has_no_findings(chain):
     r = chain.map({"x": xs}, over="x")
     assert list(r.advise(inputs={"x": xs})) == []
     assert str(r.advise()) .startswith("no findings")
+
+
+# ------------------------------------------------------------------ nested maps in a run
+# (issue 18: the retrieval pipeline's natural form, a run over two nested maps)
+
+
+class Model:
+    def __init__(self, name):
+        self.name = name
+
+
+@node(output="model")
+def load_model(name):
+    return Model(name)
+
+
+@node(output="emb")
+def embed(text, model):
+    table = sorted(range(20_000, 0, -1))  # a per-call setup a batch pays once
+    return len(text) + table[0]
+
+
+def embed_batch(text, model):
+    table = sorted(range(20_000, 0, -1))
+    return [len(t) + table[0] for t in text]
+
+
+def _nested_run(n=64):
+    inner = Pipeline([embed], name="texts").as_node(
+        name="embed_all", over="text", inputs={"texts": "text"}, outputs={"emb": "embs"})
+    texts = [f"text {i}" for i in range(n)]
+    pipe = Pipeline([load_model, inner])
+    return pipe.run({"texts": texts, "name": "m"}), texts
+
+
+def test_batch_fires_on_an_inner_node_of_a_nested_map_in_a_run():
+    r, texts = _nested_run()
+    [f] = rule(r, "batch", measure=True, inputs={"texts": texts, "name": "m"},
+               batches={"embed": embed_batch})
+    assert f.node == "embed_all/embed" and f.evidence["batch_speedup"] > 2
+    assert f.change.startswith("@embed.batch")
+
+
+def test_flatten_fires_on_a_nested_map_in_a_run(monkeypatch):
+    import os
+
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("needs 2 cores")
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.5, 0.5, 0.5))  # an idle machine
+    r, texts = _nested_run(400)          # ~80 ms of inner work: a gain over the 10 ms floor
+    [f] = rule(r, "flatten", inputs={"texts": texts, "name": "m"})
+    assert f.node == "embed_all" and f.evidence["items"] == 400 and f.gain_s > 0
+    # the model, made once per call from a setting, becomes a resource in the change
+    assert "model = hotpipe.resource(load_model, name=name)" in f.change
+    assert "embed_all.nested.pipeline.map({'text': texts, 'model': model}" in f.change
+
+
+def test_flatten_silent_when_no_core_is_free_or_in_a_map(monkeypatch):
+    import os
+
+    monkeypatch.setattr(os, "getloadavg", lambda: (40.0, 40.0, 40.0))  # a busy machine
+    r, _ = _nested_run(400)
+    assert rule(r, "flatten") == []
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.5, 0.5, 0.5))
+    inner = Pipeline([embed], name="texts").as_node(
+        name="embed_all", over="text", inputs={"texts": "text"}, outputs={"emb": "embs"})
+    mapped = Pipeline([inner]).map({"texts": [["a"] * 8] * 8, "model": Model("m")},
+                                   over="texts")
+    assert rule(mapped, "flatten") == []   # a map's engine spreads the outer items already
