@@ -20,7 +20,7 @@ from hotpipe.plan import Plan, suggest
 from hotpipe.profile import Profile
 from hotpipe.resources import Resource
 from hotpipe.result import Result
-from hotpipe.runners import runner_for
+from hotpipe.runners import refreshed_steps, runner_for
 from hotpipe.stream import Stream, is_stream
 
 if TYPE_CHECKING:
@@ -35,6 +35,7 @@ __all__ = [
     "bad_engine",
     "cache_of",
     "check_options",
+    "no_refresh_without_cache",
     "outputs_key",
     "over_names",
     "run_cached",
@@ -72,8 +73,16 @@ def stream(plan: Plan, inputs: Mapping[str, Any], names: Sequence[str],
                   progress, label or "map")
 
 
+def no_refresh_without_cache(where: str, refresh: Any) -> None:
+    """``refresh=`` was given without ``cache=``: say so (there is nothing to refresh)."""
+    raise InputError(f"{where}(refresh={refresh!r}) needs a cache: refresh recomputes cached "
+                     f"nodes and overwrites their entries. Fix: {where}(..., cache=True, "
+                     "refresh=...) or drop refresh.")
+
+
 def run_cached(pipe: Pipeline, inputs: Mapping[str, Any], outputs: Any,
-                     engine: Engine | None, profile: str | None, cache: Any) -> Result:
+               engine: Engine | None, profile: str | None, cache: Any,
+               refresh: Any = False) -> Result:
     """``run`` with a cache runs the per-item path over one item: it is demand-driven, so
     when the requested outputs are cached nothing upstream is loaded or computed."""
     store = cache_of(cache)
@@ -95,8 +104,9 @@ def run_cached(pipe: Pipeline, inputs: Mapping[str, Any], outputs: Any,
     engine = LOCAL if engine is None else engine
     try:
         with sampling(plan, profile) as sampler:
-            outcome = engine.run_map(plan, columns, scalars, 1, "raise", None,
-                                     runner_for(store))
+            outcome = engine.run_map(plan, columns, scalars, 1, "raise", None, runner_for(
+                store, refreshed_steps(plan, refresh, "run") if refresh is not False
+                else frozenset()))
     except NodeError as err:  # one item, not a map: no index, no map-only hint
         raise NodeError(err.node, None, err.inputs, err.error, err.path[1:]) from err.error
     values = {k: v[0] for k, v in outcome.values.items()}

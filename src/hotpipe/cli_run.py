@@ -112,6 +112,9 @@ def add_engine_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cache", metavar="DIR", nargs="?", const=DEFAULT_CACHE,
                    help="reuse results stored by earlier runs and store new ones, in DIR "
                         f"(default when the flag is given alone: ./{DEFAULT_CACHE})")
+    p.add_argument("--refresh", metavar="NODE", nargs="*",
+                   help="with --cache: recompute these nodes (all when none is named) and "
+                        "every node downstream of them, overwriting their entries")
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -279,8 +282,8 @@ def _find_target(args: argparse.Namespace) -> None:
     names are identifiers, so a ``.py`` word is the target), else say it is missing."""
     if args.target is not None:
         return
-    for option in ("map_over", "outputs"):
-        values = getattr(args, option) or []
+    for option in ("map_over", "outputs", "refresh"):
+        values = getattr(args, option, None) or []
         for value in values:
             if _looks_like_target(value):
                 values.remove(value)
@@ -328,11 +331,15 @@ def _execute(pipe: Any, inputs: dict[str, Any], args: argparse.Namespace) -> Any
         import hotpipe
 
         cache = hotpipe.Cache(args.cache)
+    refresh = getattr(args, "refresh", None)
+    if refresh is not None and cache is None:
+        raise UsageError("--refresh recomputes cached nodes: it needs --cache [DIR]")
+    refresh = False if refresh is None else (refresh or True)
     if not args.map_over:
-        return pipe.run(inputs, outputs=outputs, engine=engine, cache=cache)
+        return pipe.run(inputs, outputs=outputs, engine=engine, cache=cache, refresh=refresh)
     return pipe.map(inputs, over=args.map_over, mode=args.mode or "zip", outputs=outputs,
                     on_error=args.on_error, progress=not args.no_progress, engine=engine,
-                    cache=cache)
+                    cache=cache, refresh=refresh)
 
 
 def _print_results(result: Any, mapped: bool) -> None:

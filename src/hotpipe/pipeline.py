@@ -18,6 +18,7 @@ from hotpipe._calls import (
     bad_engine,
     cache_of,
     check_options,
+    no_refresh_without_cache,
     outputs_key,
     over_names,
     run_cached,
@@ -33,7 +34,7 @@ from hotpipe.plan import Plan, compile_plan, nested_function, product_columns, s
 from hotpipe.profile import Profile
 from hotpipe.resources import Resource
 from hotpipe.result import Result
-from hotpipe.runners import runner_for
+from hotpipe.runners import refreshed_steps, runner_for
 from hotpipe.stream import Stream, is_stream
 
 if TYPE_CHECKING:
@@ -397,16 +398,21 @@ class Pipeline:
         engine: Engine | None = None,
         profile: str | None = None,
         cache: Cache | bool | None = None,
+        refresh: bool | Sequence[str] = False,
     ) -> Result:
         """Run once. Returns a :class:`Result` of output name -> value.
 
         With ``outputs`` only those are returned, and only the nodes they need run.
         ``profile="functions"`` also samples the node bodies (see ``Profile.functions``).
         ``cache=True`` (the store in ``./.hotpipe/cache``) or a :class:`~hotpipe.Cache`
-        reuses results computed before for the same code and inputs.
+        reuses results computed before for the same code and inputs; ``refresh=True`` (or a
+        list of node names) recomputes those nodes, and every node downstream of them, and
+        overwrites their entries.
         """
         if cache is not None and cache is not False:
-            return run_cached(self, inputs, outputs, engine, profile, cache)
+            return run_cached(self, inputs, outputs, engine, profile, cache, refresh)
+        if refresh is not False:
+            no_refresh_without_cache("run", refresh)
         outs = outputs if outputs is None else outputs_key(outputs)
         try:
             plan = self._plans[(frozenset(inputs), outs, _NO_MAP)]
@@ -441,6 +447,7 @@ class Pipeline:
         profile: str | None = None,
         cache: Cache | bool | None = None,
         buffer: int = 4,
+        refresh: bool | Sequence[str] = False,
     ) -> Result:
         """Run once per item of the inputs named in ``over``; broadcast the other inputs.
 
@@ -449,13 +456,16 @@ class Pipeline:
         :class:`Result` of output name -> list aligned with the items. With
         ``on_error="collect"`` failed items hold ``hotpipe.FAILED`` and ``result.errors``
         lists them. ``progress=True`` shows a progress bar (rich) on the terminal; a callable
-        is called with the number of items finished after each chunk.
+        is called with the number of items just finished (about every 0.1 s in this thread).
         ``profile="functions"`` also samples the node bodies (see ``Profile.functions``).
-        ``cache`` stores and reuses results per node and item (see :meth:`run`).
-        A mapped input may be an iterator or generator of unknown length: it is read on a
-        background thread ``buffer`` chunks ahead (see :meth:`imap`).
+        ``cache`` stores and reuses results per node and item, ``refresh`` recomputes and
+        overwrites (see :meth:`run`). A mapped input may be an iterator or generator of
+        unknown length: it is read on a background thread ``buffer`` chunks ahead (see
+        :meth:`imap`).
         """
         store = cache_of(cache)
+        if refresh is not False and store is None:
+            no_refresh_without_cache("map", refresh)
         if not isinstance(inputs, Mapping):
             raise InputError(
                 f"map(inputs) takes a dict of input name -> value, got {type(inputs).__name__}."
@@ -507,7 +517,8 @@ class Pipeline:
         scalars = {k: v for k, v in inputs.items() if k not in mapped and k in plan.inputs}
         scalars.update(plan.constants)
         columns = {k: v for k, v in columns.items() if k in plan.inputs}
-        runner = runner_for(store)
+        runner = runner_for(store, refreshed_steps(plan, refresh, "map")
+                            if refresh is not False else frozenset())
         with sampling(plan, profile) as sampler:
             if progress is True:
                 from hotpipe.progress import progress_bar

@@ -205,6 +205,7 @@ def cached_broadcast(plan: Plan, scalars: dict[str, Any], n: int, on_error: str,
     (through ``runner``); its outputs still get Merkle keys, so what reads them is cached.
     """
     t0 = perf_counter()
+    refresh = getattr(runner, "refresh", frozenset())
     fps = step_fingerprints(plan)
     keyed = keyed_names(plan)
     values = dict(scalars)
@@ -234,7 +235,9 @@ def cached_broadcast(plan: Plan, scalars: dict[str, Any], n: int, on_error: str,
                 key = _digest(fp + b"".join(arg_keys))  # type: ignore[arg-type]
                 if step.nested is None:
                     stored = fp[:_PREFIX] + key
-        if stored is not None:
+        if stored is not None and step.name in refresh:
+            stats.cache_read(slot, misses=1)  # refresh=: recomputed, the entry overwritten
+        elif stored is not None:
             found, nbytes = cache.load([stored])
             entry = _entry(found.get(stored), _width(step))
             if entry is not None:
@@ -363,6 +366,7 @@ class _Demand:
         self.plan, self.n, self.offset, self.on_error = plan, n, offset, on_error
         self.stats, self.cache, self.bc = stats, cache, bc
         self.runner, self.paths, self.tuning = runner, paths, tuning
+        self.refresh: frozenset[str] = getattr(runner, "refresh", frozenset())
         self.slot = [step.slot for step in plan.steps]
         self.fps = bc.fps if bc.fps is not None else step_fingerprints(plan)
         self.keyed = keyed_names(plan)
@@ -467,7 +471,8 @@ class _Demand:
         keys = self.step_keys[k]
         prefix = self.prefix(k)
         slot = self.slot[k]
-        if self.present is not None and prefix not in self.present:
+        if step.name in self.refresh or (self.present is not None
+                                         and prefix not in self.present):
             self.stats.cache_read(slot, misses=len(missing))
             self.want_pack(k, keys)
             return missing  # nothing of this step is stored: no lookups
