@@ -49,9 +49,16 @@ def describe_inputs(step: Step, values: tuple[Any, ...]) -> str:
     return ", ".join(f"{n}={short_repr(v)}" for n, v in zip(names, values, strict=False)) or "-"
 
 
+_PLAIN_REPR = frozenset({int, float, bool, type(None)})
+
 
 def short_repr(value: Any) -> str:
     """A repr cut to ~60 characters and 4 elements per container."""
+    kind = type(value)
+    if kind in _PLAIN_REPR and (kind is not int or -10**18 < value < 10**18):
+        return repr(value)  # what reprlib gives for these, without its dispatch
+    if kind is str and len(value) <= 40:
+        return repr(value)
     return _short.repr(value)
 
 

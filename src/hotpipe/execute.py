@@ -25,7 +25,7 @@ from hotpipe._state import Tuning, state_of
 from hotpipe._values import FAILED, describe_inputs, short_repr
 from hotpipe.errors import ItemError, NodeError, ResourceError
 from hotpipe.plan import Plan, Step
-from hotpipe.profile.stats import TIME_EVERY_ITEM_ABOVE, Stats
+from hotpipe.profile.stats import CHEAP_ITEM, SAMPLE_SINGLE, TIME_EVERY_ITEM_ABOVE, Stats
 from hotpipe.resources import Resource, resolve
 
 if TYPE_CHECKING:
@@ -372,25 +372,39 @@ def _map_fast(step: Step, argcols: list[Any], start: int, n: int, ctx: Chunk,
 
 def _map_items(step: Step, k: int, argcols: list[Any], start: int, stop: int, ctx: Chunk,
                out: list[Any], timed: bool) -> None:
-    """Item by item from ``start`` to ``stop``: skips failed items, optionally times each."""
+    """Item by item from ``start`` to ``stop``: skips failed items, optionally times each
+    (the times are recorded together at the end, inputs described only for the slowest)."""
     func, failed, append = step.func, ctx.failed, out.append
-    stats = ctx.stats
-    describe = partial(describe_inputs, step)
-    for i, row in enumerate(_rows(argcols, start, stop), start):
-        if i in failed:
-            append(FAILED)
-            continue
-        try:
-            if timed:
-                t = perf_counter()
+    if not timed:
+        for i, row in enumerate(_rows(argcols, start, stop), start):
+            if i in failed:
+                append(FAILED)
+                continue
+            try:
                 value = func(*row)
-                stats.record(k, ctx.item(i), perf_counter() - t, row, describe)
+            except Exception as exc:
+                ctx.fail(step, i, row, exc)
+                value = FAILED
+            append(value)
+        return
+    times: list[tuple[float, int, tuple[Any, ...]]] = []
+    note = times.append
+    try:
+        for i, row in enumerate(_rows(argcols, start, stop), start):
+            if i in failed:
+                append(FAILED)
+                continue
+            t = perf_counter()
+            try:
+                value = func(*row)
+            except Exception as exc:
+                ctx.fail(step, i, row, exc)
+                value = FAILED
             else:
-                value = func(*row)
-        except Exception as exc:
-            ctx.fail(step, i, row, exc)
-            value = FAILED
-        append(value)
+                note((perf_counter() - t, i, row))
+            append(value)
+    finally:
+        ctx.stats.record_many(k, times, ctx.item, partial(describe_inputs, step))
 
 
 def split_outputs(step: Step, out: list[Any], ctx: Chunk,
@@ -431,7 +445,23 @@ def run_step(step: Step, k: int, argcols: list[Any], n: int, ctx: Chunk,
     out: list[Any] = []
     sample = min(n, max(0, stats.sample - stats.timed[k]))
     if sample:
-        _map_items(step, k, argcols, 0, sample, ctx, out, timed=True)
+        single = min(sample, max(0, SAMPLE_SINGLE - stats.timed[k]))
+        if single:
+            _map_items(step, k, argcols, 0, single, ctx, out, timed=True)
+        timed = stats.timed[k]
+        if (sample > single and timed and not ctx.failed and k not in stats.slow
+                and stats.timed_wall[k] / timed < CHEAP_ITEM):
+            # a cheap node: the rest of the chunk in the C loop, timed as one block whose
+            # mean stands for the rest of the sample
+            t = perf_counter()
+            _map_fast(step, argcols, single, n, ctx, out)
+            done = n - single - len(ctx.failed)
+            if done > 0:
+                stats.record_block(k, min(done, sample - single),
+                                   (perf_counter() - t) / done)
+            return out, n - len(ctx.failed)
+        if sample > single:
+            _map_items(step, k, argcols, single, sample, ctx, out, timed=True)
     if sample < n:
         timed = stats.timed[k]
         slow = k in stats.slow or (

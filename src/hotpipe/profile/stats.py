@@ -19,15 +19,26 @@ import math
 import os
 import threading
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from hotpipe.errors import ItemError
 
-__all__ = ["CACHE_INPUTS", "CACHE_MAP", "CACHE_WRITE", "SAMPLE_ITEMS", "TIME_EVERY_ITEM_ABOVE",
-           "TOP_K", "Event", "ItemError", "Stats"]
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+__all__ = ["CACHE_INPUTS", "CACHE_MAP", "CACHE_WRITE", "CHEAP_ITEM", "SAMPLE_ITEMS",
+           "SAMPLE_SINGLE", "TIME_EVERY_ITEM_ABOVE", "TOP_K", "Event", "ItemError", "Stats"]
 
 SAMPLE_ITEMS = 64
-"""Items timed one by one at the start of every map, per node (the rest run in C loops)."""
+"""Items timed at the start of every map, per node (the rest run in C loops)."""
+
+SAMPLE_SINGLE = 8
+"""Of the sample, the items always timed one by one. A node whose mean over them is under
+:data:`CHEAP_ITEM` has the rest of its sample timed as one block: two clock reads and a
+Python loop cost more than such a call, so one-by-one times would measure the clock."""
+
+CHEAP_ITEM = 10e-6
+"""Seconds per item under which a node's sample is timed as a block (see SAMPLE_SINGLE)."""
 
 TIME_EVERY_ITEM_ABOVE = 100e-6
 """A node whose sampled mean is above this many seconds is timed item by item for the whole
@@ -46,6 +57,10 @@ CACHE_INPUTS = -2
 CACHE_WRITE = -3
 """A write of several nodes' entries in one transaction (its time is shared by their bytes)."""
 _BUCKETS_PER_OCTAVE = 8
+
+
+def _first(entry: tuple[Any, ...]) -> Any:
+    return entry[0]
 
 
 class Event(NamedTuple):
@@ -234,6 +249,48 @@ class Stats:
             heapq.heappush(top, (seconds, index, describe(row)))
         elif seconds > top[0][0]:
             heapq.heapreplace(top, (seconds, index, describe(row)))
+
+    def record_many(self, step: int, times: list[tuple[float, int, tuple[Any, ...]]],
+                    index_of: Callable[[int], int], describe: Callable[[Any], str]) -> None:
+        """Items timed one by one: ``times`` holds ``(seconds, position, inputs)``;
+        ``index_of(position)`` gives an item's map index and ``describe(inputs)`` its
+        description, made only for the items that enter the slowest list."""
+        if not times:
+            return
+        h = self.hist[step]
+        peak = self.peak[step]
+        total = 0.0
+        for seconds, _, _ in times:
+            total += seconds
+            b = bucket_of(seconds)
+            h[b] = h.get(b, 0) + 1
+            if seconds > peak:
+                peak = seconds
+        self.peak[step] = peak
+        self.timed[step] += len(times)
+        self.timed_wall[step] += total
+        top = self.slowest[step]
+        for seconds, pos, row in heapq.nlargest(TOP_K, times, key=_first):
+            if len(top) < TOP_K:
+                heapq.heappush(top, (seconds, index_of(pos), describe(row)))
+            elif seconds > top[0][0]:
+                heapq.heapreplace(top, (seconds, index_of(pos), describe(row)))
+            else:
+                break
+
+    def record_block(self, step: int, items: int, share: float) -> None:
+        """Cheap items ran in one timed block taking ``share`` seconds per item: ``items`` of
+        them count in the sample with that time; none enters the slowest list (none was
+        timed alone)."""
+        if items <= 0:
+            return
+        self.timed[step] += items
+        self.timed_wall[step] += share * items
+        h = self.hist[step]
+        b = bucket_of(share)
+        h[b] = h.get(b, 0) + items
+        if share > self.peak[step]:
+            self.peak[step] = share
 
     def record_batch(self, step: int, index: int, seconds: float, items: int,
                      row: tuple[Any, ...], describe: Any) -> None:
