@@ -35,8 +35,18 @@ from .objects import (
     remove_small,
     select_object,
 )
+from .objrule import apply_object_rule, learn_object_rule
 from .pattern import continue_diagonal, continue_pattern
 from .perobject import chosen_objects, filter_objects, map_objects
+from .reshape import (
+    crop_marked,
+    dedupe,
+    kron_zero,
+    marked_region,
+    part_colours,
+    rotate_tile,
+    upscale_by_colours,
+)
 from .scale import downscale, downscale_any, kron_self, mirror_tile, tile, upscale
 from .sizes import infer_output_shape, predict_shape, scale_factors
 from .split import overlay_parts, pick_part, separator_lines, split_grid, stack_parts
@@ -45,6 +55,7 @@ from .symmetry import symmetrize_overlay, symmetry_complete
 __all__ = [
     "antitranspose",
     "apply_local_rule",
+    "apply_object_rule",
     "as_grid",
     "augment",
     "background",
@@ -61,8 +72,10 @@ __all__ = [
     "count_objects_grid",
     "crop_colour",
     "crop_inside_colour",
+    "crop_marked",
     "crop_object",
     "crop_to_shape",
+    "dedupe",
     "downscale",
     "downscale_any",
     "enclosed_mask",
@@ -79,14 +92,18 @@ __all__ = [
     "keep_colour",
     "keep_object",
     "kron_self",
+    "kron_zero",
     "label_objects",
     "learn_local_rule",
+    "learn_object_rule",
     "majority_colour",
     "map_objects",
+    "marked_region",
     "minority_colour",
     "mirror_tile",
     "outline_objects",
     "overlay_parts",
+    "part_colours",
     "pick_part",
     "predict_shape",
     "rays",
@@ -100,6 +117,7 @@ __all__ = [
     "rot90",
     "rot180",
     "rot270",
+    "rotate_tile",
     "run_steps",
     "scale_factors",
     "select_object",
@@ -115,5 +133,6 @@ __all__ = [
     "trim",
     "under",
     "upscale",
+    "upscale_by_colours",
     "valid",
 ]
