@@ -24,6 +24,8 @@ from .gravity import gravity
 from .grid import as_grid, background, clear_memo, colour_counts, colours, valid
 from .lines import connect, outline_objects, rays
 from .local import apply_local_rule, learn_local_rule
+from .local import features as local_features
+from .lookup import learn_lookup, lookup_output
 from .objects import (
     components,
     count_objects_grid,
@@ -95,7 +97,10 @@ __all__ = [
     "kron_zero",
     "label_objects",
     "learn_local_rule",
+    "learn_lookup",
     "learn_object_rule",
+    "local_features",
+    "lookup_output",
     "majority_colour",
     "map_objects",
     "marked_region",

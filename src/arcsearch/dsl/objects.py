@@ -51,8 +51,12 @@ def _objects(g: Grid, conn: int, multicolour: bool) -> tuple:
     """Components, the label image (object index per cell, -1 on background) and the
     bounding boxes as arrays (r0, r1, c0, c1)."""
     bg = background(g)
+    return objects_of(g, g != bg, conn, multicolour, bg)
+
+
+def objects_of(g: Grid, fg: np.ndarray, conn: int, multicolour: bool, bg: int) -> tuple:
+    """:func:`_objects` of the cells ``fg`` (patches filled with ``bg``)."""
     h, w = g.shape
-    fg = g != bg
     cells = np.flatnonzero(fg)
     lab_img = np.full(h * w, -1, dtype=np.int64)
     if cells.size == 0:

@@ -5,9 +5,11 @@ function of one of its properties.
 each property of :data:`OBJECT_FEATURES` (simplest first), for a table
 ``property value -> colour`` that sends every demo input object to the colour its cells
 have in the demo output (the background when it is erased; :data:`KEEP` when it keeps its
-own colours), with every cell outside the objects unchanged. A rule is returned only when
-every test input object has a property value the demos saw, so it can predict every test
-object. ``apply_object_rule`` paints a grid's objects by the table.
+own colours), with every cell outside the objects unchanged. The objects are connected
+components of the non-background cells, or (:data:`REGIONS`) the regions of background
+cells the other cells separate: enclosed areas, the space between walls. A rule is
+returned only when every test input object has a property value the demos saw, so it can
+predict every test object. ``apply_object_rule`` paints a grid's objects by the table.
 
 Properties are measured per grid: sizes, ranks and counts relate an object to the other
 objects of its own grid. Values are ints or short strings, so a rule renders as a literal.
@@ -17,15 +19,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from .grid import Grid
-from .objects import Obj, _has_hole, components
+from .grid import Grid, background, memo_grid
+from .objects import Obj, _has_hole, components, objects_of
 
 KEEP = -1  # the object keeps its own colours
-CONNECTIVITIES = ((4, False), (8, False), (8, True))
+REGIONS = "regions"  # as the connectivity: the 4-connected regions of background cells
+CONNECTIVITIES = ((4, False), (8, False), (8, True), (REGIONS, False))
 OBJECT_FEATURES = (
-    "colour", "size", "is_extreme_size", "size_rank", "size_rank_desc", "height", "width",
-    "is_extreme_height", "is_extreme_width", "has_hole", "touches_border", "is_rectangle",
-    "shape_count", "colour_count", "shape_d4", "shape",
+    "colour", "touches_border", "has_hole", "is_extreme_size", "size", "size_rank",
+    "size_rank_desc", "is_rectangle", "shape_count", "colour_count", "is_extreme_height",
+    "is_extreme_width", "height", "width", "shape_d4", "shape",
 )
 MAX_OBJECTS = 60
 
@@ -52,6 +55,19 @@ def _extreme(vals: list[int]) -> list[int]:
     """1 for the largest value(s), 2 for the smallest, 0 otherwise (1 if all equal)."""
     hi, lo = max(vals), min(vals)
     return [1 if v == hi else 2 if v == lo else 0 for v in vals]
+
+
+@memo_grid
+def background_regions(g: Grid) -> tuple[Obj, ...]:
+    """The 4-connected regions of ``g``'s background cells, as objects."""
+    return objects_of(g, g == background(g), 4, False, background(g))[0]
+
+
+def parts(g: Grid, conn: int | str, multicolour: bool) -> tuple[Obj, ...]:
+    """The objects a rule paints: components (``conn`` 4 or 8) or background regions."""
+    if conn == REGIONS:
+        return background_regions(g)
+    return components(g, conn, multicolour)
 
 
 def object_features(g: Grid, objs: tuple[Obj, ...], feature: str) -> list:
@@ -116,7 +132,7 @@ def learn_object_rule(pairs: list[tuple[Grid, Grid]], test_inputs: list[Grid]
     for conn, multi in CONNECTIVITIES:
         demo_objs = []
         for x, y in pairs:
-            objs = components(x, conn, multi)
+            objs = parts(x, conn, multi)
             if not objs or len(objs) > MAX_OBJECTS:
                 break
             lab = objs[0]._lab
@@ -124,7 +140,7 @@ def learn_object_rule(pairs: list[tuple[Grid, Grid]], test_inputs: list[Grid]
                 break  # the rule paints objects only
             demo_objs.append(objs)
         else:
-            test_objs = [components(t, conn, multi) for t in test_inputs]
+            test_objs = [parts(t, conn, multi) for t in test_inputs]
             if any(not o or len(o) > MAX_OBJECTS for o in test_objs):
                 continue
             rule = _fit(pairs, demo_objs, test_inputs, test_objs)
@@ -157,11 +173,11 @@ def _fit(pairs, demo_objs, test_inputs, test_objs) -> tuple | None:
     return None
 
 
-def apply_object_rule(g: Grid, conn: int, multicolour: bool, feature: str,
+def apply_object_rule(g: Grid, conn: int | str, multicolour: bool, feature: str,
                       table: dict) -> Grid | None:
     """Paint every object of ``g`` with the colour ``table`` gives its ``feature`` value
     (``KEEP``: unchanged); None when an object's value is not in the table."""
-    objs = components(g, conn, multicolour)
+    objs = parts(g, conn, multicolour)
     if not objs:
         return None
     lut = np.full(len(objs) + 1, -1, dtype=np.int16)

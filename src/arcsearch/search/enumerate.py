@@ -32,8 +32,10 @@ from .stack import Layers
 LOCAL_KINDS = ("n4", "rays", "n8", "rowcol")
 # Capabilities that can be switched off one by one (ablation, and the reference mode: with
 # none of them the search is the frozen ``tests/arcsearch/ref_search`` one).
-FEATURES = ("shape", "objects", "stack", "augment", "objrule", "reshape", "cropmark", "deeper")
+FEATURES = ("shape", "objects", "stack", "augment", "objrule", "reshape", "cropmark", "deeper",
+            "lookup", "local")
 STACK_COST = 5  # above any single program (depth 3 + a colour map = 4)
+LOOKUP_COST = 3  # a table of whole demo outputs: after the exact programs of depth <= 2
 
 
 @dataclass
@@ -101,6 +103,8 @@ class _Searcher:
         self.marks = self._marks() if "cropmark" in self.features else ()
         self.in_shapes = tuple(x.shape for x, _ in pairs)
         self.deeper = "deeper" in self.features
+        self.covered_local = "local" in self.features
+        self.local_kinds = LOCAL_KINDS + (("nbrsets",) if self.covered_local else ())
         self.res = SearchResult()
         self.t0 = time.perf_counter()
         self.stop = False
@@ -134,14 +138,31 @@ class _Searcher:
                     self._add(depth + 2, (*steps, ("apply_object_rule", rule)), preds)
                     return
         if depth <= 1 and self.local_tries < self.local_limit:
-            for kind in LOCAL_KINDS:
-                self.local_tries += 1
-                table = dsl.learn_local_rule(list(zip(demo, self.targets, strict=True)), kind)
-                if table is None:
-                    continue
-                st = (*steps, ("apply_local_rule", (table, kind)))
-                self._add(depth + 2, st, [dsl.apply_local_rule(g, table, kind) for g in test])
-                return
+            self._local_rules(demo, test, steps, depth)
+
+    def _local_rules(self, demo, test, steps, depth) -> None:
+        """A learned local rule (cost depth + 2): the first kind that fits; with "local",
+        the kinds whose features on the test grids were all seen on the demos come
+        first (a rule that has to leave unseen cells unchanged is guessing), and the
+        first two that fit are kept."""
+        fits = []
+        pairs = list(zip(demo, self.targets, strict=True))
+        for kind in self.local_kinds:
+            self.local_tries += 1
+            table = dsl.learn_local_rule(pairs, kind)
+            if table is None:
+                continue
+            if not self.covered_local:
+                fits.append((kind, table))
+                break
+            seen = set(np.concatenate([dsl.local_features(g, kind).ravel() for g in demo]))
+            covered = all(set(dsl.local_features(g, kind).ravel()) <= seen for g in test)
+            fits.append((not covered, len(fits), kind, table))
+        if self.covered_local:
+            fits = [f[2:] for f in sorted(fits)[:2]]
+        for kind, table in fits:
+            st = (*steps, ("apply_local_rule", (table, kind)))
+            self._add(depth + 2, st, [dsl.apply_local_rule(g, table, kind) for g in test])
 
     def _marks(self) -> tuple[tuple[int, tuple], ...]:
         """Colours c whose cells' bounding box in every demo input has the demo output's
@@ -248,6 +269,11 @@ class _Searcher:
         seen = {tuple((g.shape, g.tobytes()) for g in self.inputs)}
         level = [(self.inputs, ())]
         self.check(self.inputs, (), 0)
+        if "lookup" in self.features:
+            rule = dsl.learn_lookup(self.pairs, self.inputs[self.n_demo :])
+            if rule is not None:
+                self._add(LOOKUP_COST, (("lookup_output", rule),),
+                          [dsl.lookup_output(g, *rule) for g in self.inputs[self.n_demo :]])
         res = self.res
         n_in = len(self.inputs)
         n_demo, tshapes = self.n_demo, self.tshapes
