@@ -77,3 +77,19 @@ def test_search_restores_a_hidden_region():
     off = search(pairs, [test_x], budget_s=1e9, max_candidates=20_000, max_depth=2,
                  features=tuple(f for f in FEATURES if f != "cropmark"))
     assert all(f.steps[0][0] != "crop_marked" for f in off.found)
+
+
+def test_shift_moves_the_picture_with_background_behind():
+    g = grid([[1, 0, 0], [0, 2, 0], [0, 0, 0]])
+    assert dsl.shift(g, 1, 0).tolist() == [[0, 0, 0], [1, 0, 0], [0, 2, 0]]
+    assert dsl.shift(g, -1, 1).tolist() == [[0, 0, 2], [0, 0, 0], [0, 0, 0]]
+    assert dsl.shift(grid([[0, 0], [0, 3]]), 1, 0) is None  # everything moved out
+
+
+def test_line_majority_cleans_stripes_along_the_right_axis():
+    rows = grid([[1, 1, 5, 1], [2, 2, 2, 2], [3, 5, 3, 3]])
+    assert dsl.line_majority(rows, "rows").tolist() == [[1] * 4, [2] * 4, [3] * 4]
+    cols = np.ascontiguousarray(rows.T)
+    assert dsl.line_majority(cols, "auto").tolist() == dsl.line_majority(cols, "cols").tolist()
+    assert dsl.line_majority(cols, "auto").T.tolist() == [[1] * 4, [2] * 4, [3] * 4]
+    assert dsl.line_majority(grid([[1, 1], [2, 2]]), "rows") is None  # nothing to clean

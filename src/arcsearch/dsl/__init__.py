@@ -44,9 +44,11 @@ from .reshape import (
     crop_marked,
     dedupe,
     kron_zero,
+    line_majority,
     marked_region,
     part_colours,
     rotate_tile,
+    shift,
     upscale_by_colours,
 )
 from .scale import downscale, downscale_any, kron_self, mirror_tile, tile, upscale
@@ -99,6 +101,7 @@ __all__ = [
     "learn_local_rule",
     "learn_lookup",
     "learn_object_rule",
+    "line_majority",
     "local_features",
     "lookup_output",
     "majority_colour",
@@ -127,6 +130,7 @@ __all__ = [
     "scale_factors",
     "select_object",
     "separator_lines",
+    "shift",
     "split_grid",
     "stack_layers",
     "stack_parts",

@@ -12,6 +12,8 @@ from .grid import MAX_SIDE, Grid, background, colour_counts
 from .split import _runs, separator_lines
 
 DEDUPE_AXES = ("rows", "cols", "both")
+LINE_AXES = ("rows", "cols", "auto")
+SHIFTS = ((1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (1, -1), (-1, 1), (-1, -1))
 
 
 def _dedupe_rows(g: Grid) -> Grid:
@@ -31,6 +33,45 @@ def dedupe(g: Grid, axis: str) -> Grid | None:
     if axis in ("cols", "both"):
         out = _dedupe_rows(out.T).T
     if out.shape == g.shape:
+        return None
+    return np.ascontiguousarray(out)
+
+
+def shift(g: Grid, dy: int, dx: int) -> Grid | None:
+    """Move the whole picture ``dy`` rows down and ``dx`` columns right; cells moved in
+    from outside are background (None when no non-background cell stays inside)."""
+    h, w = g.shape
+    if abs(dy) >= h or abs(dx) >= w:
+        return None
+    bg = background(g)
+    out = np.full_like(g, bg)
+    src = g[max(0, -dy) : h - max(0, dy), max(0, -dx) : w - max(0, dx)]
+    out[max(0, dy) : h - max(0, -dy), max(0, dx) : w - max(0, -dx)] = src
+    if not (out != bg).any():
+        return None
+    return out
+
+
+def line_majority(g: Grid, axis: str) -> Grid | None:
+    """Every row (``rows``) or column (``cols``) painted with its most frequent colour (the
+    lowest on ties): stripes cleaned of noise. ``auto`` takes the axis whose result keeps
+    more cells as they are (rows on ties)."""
+    if axis == "auto":
+        best = None
+        for a in ("rows", "cols"):
+            out = line_majority(g, a)
+            kept = -1 if out is None else int((out == g).sum())
+            if best is None or kept > best[0]:
+                best = (kept, out)
+        return best[1]
+    if axis not in LINE_AXES:
+        raise ValueError(f"line_majority: unknown axis {axis!r}; choose from {LINE_AXES}")
+    m = g if axis == "rows" else g.T
+    cnt = np.zeros((m.shape[0], 10), dtype=np.int64)
+    np.add.at(cnt, (np.repeat(np.arange(m.shape[0]), m.shape[1]), m.ravel()), 1)
+    out = np.repeat(cnt.argmax(axis=1).astype(np.uint8)[:, None], m.shape[1], axis=1)
+    out = out if axis == "rows" else out.T
+    if np.array_equal(out, g):
         return None
     return np.ascontiguousarray(out)
 

@@ -16,7 +16,7 @@ from ..dsl.gravity import DIRECTIONS
 from ..dsl.grid import Grid, memo_grid
 from ..dsl.objects import PROPERTIES
 from ..dsl.perobject import INNER_GEOMETRY
-from ..dsl.reshape import DEDUPE_AXES
+from ..dsl.reshape import DEDUPE_AXES, LINE_AXES, SHIFTS
 from ..dsl.split import OPS as SPLIT_OPS
 from ..dsl.split import PART_PICKS, SPLITS
 from ..dsl.symmetry import KINDS as SYM_KINDS
@@ -184,11 +184,13 @@ def build_ops(ctx: TaskContext, features=("objects",)) -> list[Op]:
 
 def reshape_ops() -> list[Op]:
     """Compressing repeated rows/columns, one colour per separated cell, a rotation
-    tiling, scaling by the number of colours, fractal tiling on colour 0
-    (``dsl/reshape.py``)."""
+    tiling, scaling by the number of colours, fractal tiling on colour 0, shifting the
+    picture by one cell, majority colour per row or column (``dsl/reshape.py``)."""
     ops = [_op("dedupe", axis) for axis in DEDUPE_AXES]
     ops += [_op("part_colours"), _op("rotate_tile"), _op("upscale_by_colours")]
     ops += [_op("kron_zero", False), _op("kron_zero", True)]
+    ops += [_op("shift", dy, dx) for dy, dx in SHIFTS]
+    ops += [_op("line_majority", axis) for axis in LINE_AXES]
     return ops
 
 
