@@ -5,7 +5,7 @@ import pytest
 
 import arcsearch
 from arcsearch import dsl
-from arcsearch.search import search
+from arcsearch.search import FEATURES, search
 from arcsearch.search.ops import TaskContext, build_ops
 from arcsearch.search.shapes import LE, shape_rule
 
@@ -33,7 +33,7 @@ def test_rules_match_the_ops_on_training_grids():
     n = 0
     for task in arcsearch.load_tasks("training", ids_or_n=40):
         pairs = [(dsl.as_grid(p["input"]), dsl.as_grid(p["output"])) for p in task["train"]]
-        ops = build_ops(TaskContext.from_pairs(pairs, []))
+        ops = build_ops(TaskContext.from_pairs(pairs, []), FEATURES)
         n += _check_rules(ops, [x for x, _ in pairs] + [y for _, y in pairs])
         dsl.clear_memo()
     assert n > 5_000

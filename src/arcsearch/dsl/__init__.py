@@ -24,6 +24,8 @@ from .gravity import gravity
 from .grid import as_grid, background, clear_memo, colour_counts, colours, valid
 from .lines import connect, outline_objects, rays
 from .local import apply_local_rule, learn_local_rule
+from .local import features as local_features
+from .lookup import learn_lookup, lookup_output
 from .objects import (
     components,
     count_objects_grid,
@@ -35,8 +37,20 @@ from .objects import (
     remove_small,
     select_object,
 )
+from .objrule import apply_object_rule, learn_object_rule
 from .pattern import continue_diagonal, continue_pattern
 from .perobject import chosen_objects, filter_objects, map_objects
+from .reshape import (
+    crop_marked,
+    dedupe,
+    kron_zero,
+    line_majority,
+    marked_region,
+    part_colours,
+    rotate_tile,
+    shift,
+    upscale_by_colours,
+)
 from .scale import downscale, downscale_any, kron_self, mirror_tile, tile, upscale
 from .sizes import infer_output_shape, predict_shape, scale_factors
 from .split import overlay_parts, pick_part, separator_lines, split_grid, stack_parts
@@ -45,6 +59,7 @@ from .symmetry import symmetrize_overlay, symmetry_complete
 __all__ = [
     "antitranspose",
     "apply_local_rule",
+    "apply_object_rule",
     "as_grid",
     "augment",
     "background",
@@ -61,8 +76,10 @@ __all__ = [
     "count_objects_grid",
     "crop_colour",
     "crop_inside_colour",
+    "crop_marked",
     "crop_object",
     "crop_to_shape",
+    "dedupe",
     "downscale",
     "downscale_any",
     "enclosed_mask",
@@ -79,14 +96,22 @@ __all__ = [
     "keep_colour",
     "keep_object",
     "kron_self",
+    "kron_zero",
     "label_objects",
     "learn_local_rule",
+    "learn_lookup",
+    "learn_object_rule",
+    "line_majority",
+    "local_features",
+    "lookup_output",
     "majority_colour",
     "map_objects",
+    "marked_region",
     "minority_colour",
     "mirror_tile",
     "outline_objects",
     "overlay_parts",
+    "part_colours",
     "pick_part",
     "predict_shape",
     "rays",
@@ -100,10 +125,12 @@ __all__ = [
     "rot90",
     "rot180",
     "rot270",
+    "rotate_tile",
     "run_steps",
     "scale_factors",
     "select_object",
     "separator_lines",
+    "shift",
     "split_grid",
     "stack_layers",
     "stack_parts",
@@ -115,5 +142,6 @@ __all__ = [
     "trim",
     "under",
     "upscale",
+    "upscale_by_colours",
     "valid",
 ]

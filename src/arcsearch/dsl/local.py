@@ -10,7 +10,7 @@ import numpy as np
 
 from .grid import Grid, background
 
-FEATURES = ("n4", "n8", "rays", "rowcol")
+FEATURES = ("n4", "n8", "rays", "rowcol", "nbrsets")
 _OUT = 10  # pseudo-colour for outside the grid
 
 
@@ -32,6 +32,8 @@ def features(g: Grid, kind: str) -> np.ndarray:
         return code
     if kind == "rays":
         return _ray_features(g)
+    if kind == "nbrsets":
+        return _neighbour_sets(g)
     bg = background(g)
     if kind == "rowcol":
         # cell colour + colour set of its row + colour set of its column (bitmasks)
@@ -40,6 +42,21 @@ def features(g: Grid, kind: str) -> np.ndarray:
         cols = np.bitwise_or.reduce(bits, axis=0)[None, :]
         return (g.astype(np.int64) * 1024 + rows) * 1024 + cols
     raise ValueError(kind)
+
+
+def _neighbour_sets(g: Grid) -> np.ndarray:
+    """Cell colour, the set of its 4 side neighbours' colours and the set of its 4
+    diagonal neighbours' colours (outside counts as a colour), as bitmasks: a rule on
+    which colours touch a cell, wherever they are around it."""
+    h, w = g.shape
+    p = _pad(g)
+    sides = np.zeros((h, w), dtype=np.int64)
+    diags = np.zeros((h, w), dtype=np.int64)
+    for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1)):
+        sides |= 1 << p[1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w].astype(np.int64)
+    for dy, dx in ((-1, -1), (-1, 1), (1, -1), (1, 1)):
+        diags |= 1 << p[1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w].astype(np.int64)
+    return (g.astype(np.int64) << 22) | (sides << 11) | diags
 
 
 def _ray_features(g: Grid) -> np.ndarray:

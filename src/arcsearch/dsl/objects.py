@@ -14,8 +14,8 @@ class Obj:
     """One connected component. ``mask`` and ``patch`` are built on first use: most
     selections only need the size, colour and bounding box."""
 
-    __slots__ = ("_k", "_lab", "_mask", "_patch", "_src", "c0", "c1", "colour", "ncolours",
-                 "r0", "r1", "size")
+    __slots__ = ("_hole", "_k", "_lab", "_mask", "_patch", "_src", "c0", "c1", "colour",
+                 "ncolours", "r0", "r1", "size")
 
     def __init__(self, colour, size, r0, r1, c0, c1, ncolours, k, lab, src):
         self.colour = colour  # dominant colour (lowest on ties)
@@ -23,7 +23,7 @@ class Obj:
         self.r0, self.r1, self.c0, self.c1 = r0, r1, c0, c1  # half-open bounding box
         self.ncolours = ncolours
         self._k, self._lab, self._src = k, lab, src  # index, label image, (grid, bg)
-        self._mask = self._patch = None
+        self._mask = self._patch = self._hole = None
 
     @property
     def mask(self) -> np.ndarray:
@@ -51,8 +51,12 @@ def _objects(g: Grid, conn: int, multicolour: bool) -> tuple:
     """Components, the label image (object index per cell, -1 on background) and the
     bounding boxes as arrays (r0, r1, c0, c1)."""
     bg = background(g)
+    return objects_of(g, g != bg, conn, multicolour, bg)
+
+
+def objects_of(g: Grid, fg: np.ndarray, conn: int, multicolour: bool, bg: int) -> tuple:
+    """:func:`_objects` of the cells ``fg`` (patches filled with ``bg``)."""
     h, w = g.shape
-    fg = g != bg
     cells = np.flatnonzero(fg)
     lab_img = np.full(h * w, -1, dtype=np.int64)
     if cells.size == 0:
@@ -233,6 +237,13 @@ PROPERTIES = ("size", "size_rank", "size_rank_desc", "ncells_bbox", "is_largest"
 
 
 def _has_hole(o: Obj) -> bool:
+    """Whether the object encloses a background cell (computed once per object)."""
+    if o._hole is None:
+        o._hole = _compute_hole(o)
+    return o._hole
+
+
+def _compute_hole(o: Obj) -> bool:
     m = ~o.mask
     h, w = m.shape
     if h < 3 or w < 3 or not m[1:-1, 1:-1].any():  # a hole needs a free interior cell

@@ -5,8 +5,8 @@ object, paint the results back.
 by a selector of :data:`objects.SELECTORS`, or a filter on a per-object property: colour,
 size, holes, touching the border, largest/smallest size with ties) and applies one inner
 step to each of them in place: a flip inside its bounding box, a recolour, its interior,
-its holes, its bounding box or the ring of cells around it painted with ``c``. Painting is
-done for all chosen objects at once on the whole grid (their cells as one mask), so
+its holes, its bounding box or the ring of cells around it painted with ``c``. Flips and
+painting are done for all chosen objects at once on the whole grid (their cells as one mask), so
 ``holes`` are the cells the chosen objects enclose together.
 ``filter_objects(g, which, keep)`` keeps or erases every selected object.
 """
@@ -17,7 +17,7 @@ import numpy as np
 
 from .fill import enclosed_mask
 from .grid import Grid, background, memo_grid
-from .objects import SELECTORS, Obj, _has_hole, components, select_object
+from .objects import SELECTORS, Obj, _has_hole, components, object_boxes, select_object
 
 # per-object properties usable as filters (several objects may pass)
 FILTERS = ("all", "max_size", "min_size", "has_hole", "no_hole", "border", "inner")
@@ -86,17 +86,17 @@ def _interior(lab: np.ndarray) -> np.ndarray:
             & (p[1:-1, :-2] == lab) & (p[1:-1, 2:] == lab))
 
 
-def _flip(out: Grid, g: Grid, o: Obj, inner: str, bg: int) -> None:
-    m, patch = o.mask, o.patch
-    if inner == "flip_h":
-        fm, fp = m[:, ::-1], patch[:, ::-1]
-    elif inner == "flip_v":
-        fm, fp = m[::-1], patch[::-1]
-    else:
-        fm, fp = m[::-1, ::-1], patch[::-1, ::-1]
-    box = out[o.r0 : o.r1, o.c0 : o.c1]
-    box[m] = bg
-    box[fm] = fp[fm]
+def _flip_all(out: Grid, g: Grid, cells: np.ndarray, lab: np.ndarray, boxes: tuple,
+              inner: str, bg: int) -> None:
+    """Flip every chosen object inside its bounding box, all at once: their cells are
+    erased, then each cell is painted at its mirrored place."""
+    rr, cc = np.nonzero(cells)
+    k = lab[rr, cc]
+    r0, r1, c0, c1 = boxes
+    tr = r0[k] + r1[k] - 1 - rr if inner in ("flip_v", "rot180") else rr
+    tc = c0[k] + c1[k] - 1 - cc if inner in ("flip_h", "rot180") else cc
+    out[cells] = bg
+    out[tr, tc] = g[rr, cc]
 
 
 def _paint_mask(g: Grid, objs: tuple, cells: np.ndarray, lab: np.ndarray, inner: str,
@@ -132,8 +132,7 @@ def map_objects(g: Grid, which: str, inner: str, c: int = 0, conn: int = 8,
     bg = background(g)
     out = g.copy()
     if inner in INNER_GEOMETRY:
-        for o in objs:
-            _flip(out, g, o, inner, bg)
+        _flip_all(out, g, cells, lab, object_boxes(g, conn, multicolour), inner, bg)
     else:
         m = _paint_mask(g, objs, cells, lab, inner, bg)
         if not m.any():

@@ -32,8 +32,10 @@ from .stack import Layers
 LOCAL_KINDS = ("n4", "rays", "n8", "rowcol")
 # Capabilities that can be switched off one by one (ablation, and the reference mode: with
 # none of them the search is the frozen ``tests/arcsearch/ref_search`` one).
-FEATURES = ("shape", "objects", "stack", "augment")
+FEATURES = ("shape", "objects", "stack", "augment", "objrule", "reshape", "cropmark", "deeper",
+            "lookup", "local")
 STACK_COST = 5  # above any single program (depth 3 + a colour map = 4)
+LOOKUP_COST = 3  # a table of whole demo outputs: after the exact programs of depth <= 2
 
 
 @dataclass
@@ -97,6 +99,12 @@ class _Searcher:
         self.max_depth = max_depth
         self.local_limit = local_limit
         self.local_tries = 0
+        self.objrule_tries = 0 if "objrule" in self.features else local_limit
+        self.marks = self._marks() if "cropmark" in self.features else ()
+        self.in_shapes = tuple(x.shape for x, _ in pairs)
+        self.deeper = "deeper" in self.features
+        self.covered_local = "local" in self.features
+        self.local_kinds = LOCAL_KINDS + (("nbrsets",) if self.covered_local else ())
         self.res = SearchResult()
         self.t0 = time.perf_counter()
         self.stop = False
@@ -121,14 +129,69 @@ class _Searcher:
             st = (*steps, ("recolor", (mapping,)))
             self._add(depth + 1, st, [dsl.recolor(g, mapping) for g in test])
             return
+        if depth <= 1 and self.objrule_tries < self.local_limit:
+            self.objrule_tries += 1
+            rule = dsl.learn_object_rule(list(zip(demo, self.targets, strict=True)), test)
+            if rule is not None:
+                preds = [dsl.apply_object_rule(g, *rule) for g in test]
+                if all(p is not None for p in preds):
+                    self._add(depth + 2, (*steps, ("apply_object_rule", rule)), preds)
+                    return
         if depth <= 1 and self.local_tries < self.local_limit:
-            for kind in LOCAL_KINDS:
-                self.local_tries += 1
-                table = dsl.learn_local_rule(list(zip(demo, self.targets, strict=True)), kind)
-                if table is None:
-                    continue
-                st = (*steps, ("apply_local_rule", (table, kind)))
-                self._add(depth + 2, st, [dsl.apply_local_rule(g, table, kind) for g in test])
+            self._local_rules(demo, test, steps, depth)
+
+    def _local_rules(self, demo, test, steps, depth) -> None:
+        """A learned local rule (cost depth + 2): the first kind that fits; with "local",
+        the kinds whose features on the test grids were all seen on the demos come
+        first (a rule that has to leave unseen cells unchanged is guessing), and the
+        first two that fit are kept."""
+        fits = []
+        pairs = list(zip(demo, self.targets, strict=True))
+        for kind in self.local_kinds:
+            self.local_tries += 1
+            table = dsl.learn_local_rule(pairs, kind)
+            if table is None:
+                continue
+            if not self.covered_local:
+                fits.append((kind, table))
+                break
+            seen = set(np.concatenate([dsl.local_features(g, kind).ravel() for g in demo]))
+            covered = all(set(dsl.local_features(g, kind).ravel()) <= seen for g in test)
+            fits.append((not covered, len(fits), kind, table))
+        if self.covered_local:
+            fits = [f[2:] for f in sorted(fits)[:2]]
+        for kind, table in fits:
+            st = (*steps, ("apply_local_rule", (table, kind)))
+            self._add(depth + 2, st, [dsl.apply_local_rule(g, table, kind) for g in test])
+
+    def _marks(self) -> tuple[tuple[int, tuple], ...]:
+        """Colours c whose cells' bounding box in every demo input has the demo output's
+        shape (and is present in every test input), with the test inputs' boxes: the
+        output may be that region of a transformed input (``dsl.crop_marked``)."""
+        out = []
+        tests = self.inputs[self.n_demo :]
+        for c in range(10):
+            boxes = [dsl.marked_region(x, c) for x, _ in self.pairs]
+            if any(b is None or (b[1] - b[0], b[3] - b[2]) != y.shape or x.shape == y.shape
+                   for b, (x, y) in zip(boxes, self.pairs, strict=True)):
+                continue
+            test_boxes = [dsl.marked_region(t, c) for t in tests]
+            if all(b is not None for b in test_boxes):
+                out.append((c, tuple(boxes + test_boxes)))
+        return tuple(out)
+
+    def check_marked(self, vals, steps, depth) -> None:
+        """A value of the inputs' shapes, cropped to a marked region (``_marks``)."""
+        n = self.n_demo
+        if any(vals[i].shape != self.in_shapes[i] for i in range(n)):
+            return
+        for c, boxes in self.marks:
+            crops = [v[b[0] : b[1], b[2] : b[3]] for v, b in zip(vals, boxes, strict=True)]
+            if all(np.array_equal(a, t) for a, t in zip(crops[:n], self.targets, strict=True)):
+                if all(v.shape == t.shape for v, t in zip(vals[n:], self.inputs[n:],
+                                                          strict=True)):
+                    st = (("crop_marked", (steps, c)),)
+                    self._add(depth + 1, st, [np.ascontiguousarray(g) for g in crops[n:]])
                 return
 
     def _stack(self) -> None:
@@ -206,11 +269,18 @@ class _Searcher:
         seen = {tuple((g.shape, g.tobytes()) for g in self.inputs)}
         level = [(self.inputs, ())]
         self.check(self.inputs, (), 0)
+        if "lookup" in self.features:
+            rule = dsl.learn_lookup(self.pairs, self.inputs[self.n_demo :])
+            if rule is not None:
+                self._add(LOOKUP_COST, (("lookup_output", rule),),
+                          [dsl.lookup_output(g, *rule) for g in self.inputs[self.n_demo :]])
         res = self.res
         n_in = len(self.inputs)
         n_demo, tshapes = self.n_demo, self.tshapes
         for depth in range(1, self.max_depth + 1):
-            if self.n_distinct() >= 2 or self.stop:
+            # "deeper": found programs of a higher cost (learned rules) can still be
+            # outranked by an exact program of this depth, so only cheaper ones stop it
+            if self.n_distinct(depth if self.deeper else None) >= 2 or self.stop:
                 break
             res.depth = depth
             keep = depth < self.max_depth
@@ -263,6 +333,8 @@ class _Searcher:
                             depth + 1, tuple(g.shape for g in out[:n_demo]))):
                         nxt.append((out, st))
                     self.check(out, st, depth)
+                    if keep and self.marks:
+                        self.check_marked(out, st, depth)
                     if self.n_distinct(depth) >= 2:
                         self.stop = True
                         break

@@ -16,6 +16,7 @@ from ..dsl.gravity import DIRECTIONS
 from ..dsl.grid import Grid, memo_grid
 from ..dsl.objects import PROPERTIES
 from ..dsl.perobject import INNER_GEOMETRY
+from ..dsl.reshape import DEDUPE_AXES, LINE_AXES, SHIFTS
 from ..dsl.split import OPS as SPLIT_OPS
 from ..dsl.split import PART_PICKS, SPLITS
 from ..dsl.symmetry import KINDS as SYM_KINDS
@@ -74,7 +75,7 @@ EXPENSIVE = frozenset({
     "fill_bbox_holes", "connect", "rays", "outline_objects", "label_objects", "gravity",
     "kron_self", "downscale_any", "overlay_parts", "stack_parts", "pick_part",
     "colour_histogram", "symmetrize_overlay", "remove_small", "keep_object", "remove_object",
-    "count_objects_grid", "map_objects", "filter_objects",
+    "count_objects_grid", "map_objects", "filter_objects", "part_colours",
 })
 _MEMO_FNS: dict = {}
 
@@ -176,6 +177,20 @@ def build_ops(ctx: TaskContext, features=("objects",)) -> list[Op]:
         ops += [_op("pick_part", how, p) for p in PART_PICKS]
     if "objects" in features:
         ops += object_ops(ctx, fg_in)
+    if "reshape" in features:
+        ops += reshape_ops()
+    return ops
+
+
+def reshape_ops() -> list[Op]:
+    """Compressing repeated rows/columns, one colour per separated cell, a rotation
+    tiling, scaling by the number of colours, fractal tiling on colour 0, shifting the
+    picture by one cell, majority colour per row or column (``dsl/reshape.py``)."""
+    ops = [_op("dedupe", axis) for axis in DEDUPE_AXES]
+    ops += [_op("part_colours"), _op("rotate_tile"), _op("upscale_by_colours")]
+    ops += [_op("kron_zero", False), _op("kron_zero", True)]
+    ops += [_op("shift", dy, dx) for dy, dx in SHIFTS]
+    ops += [_op("line_majority", axis) for axis in LINE_AXES]
     return ops
 
 

@@ -20,11 +20,12 @@ _SAME = frozenset({
     "symmetry_complete", "continue_pattern", "symmetrize_overlay", "continue_diagonal",
     "label_objects", "keep_object", "remove_object", "remove_small", "map_objects",
     "filter_objects", "recolor_objects", "replace_colour", "recolor", "move_objects",
+    "shift", "line_majority",
 })
 _SWAPPED = frozenset({"rot90", "rot270", "transpose", "antitranspose"})
 _CROPS = frozenset({
     "trim", "crop_colour", "crop_inside_colour", "crop_object", "extract_object",
-    "pick_part", "overlay_parts", "stack_parts", "crop_object_by",
+    "pick_part", "overlay_parts", "stack_parts", "crop_object_by", "dedupe", "part_colours",
 })
 _MIRROR = {"h": (1, 2), "hr": (1, 2), "v": (2, 1), "vr": (2, 1), "quad": (2, 2),
            "quad_br": (2, 2)}
@@ -67,7 +68,9 @@ def shape_rule(name: str, params: tuple) -> Callable | str | None:
     if name == "mirror_tile":
         ky, kx = _MIRROR[params[0]]
         return lambda h, w: (h * ky, w * kx)
-    if name == "kron_self":
+    if name == "rotate_tile":
+        return lambda h, w: (2 * h, 2 * w) if h == w else (-1, -1)
+    if name in ("kron_self", "kron_zero"):
         return lambda h, w: (h * h, w * w)
     if name == "remove_border":
         return lambda h, w: (h - 2, w - 2) if h >= 3 and w >= 3 else (-1, -1)
