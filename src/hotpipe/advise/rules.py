@@ -703,15 +703,21 @@ def _time_engines(ctx: Context, step: Any, n: Any, k: int) -> tuple[float, float
             return None
     if not over:
         return None
+    from hotpipe.engines import processes
+
     pipe = Pipeline([step.node])
     chunk = max(1, -(-m // (4 * k)))
     threads, procs = Threads(k, chunk_size=chunk), Processes(k, chunk_size=chunk)
+    running = processes._POOL["started"]  # a pool this process had: left running
     try:
         pipe.map(inputs, over=over, engine=procs)  # starts the pool, sends the plan
         t_procs = _best_of(lambda: pipe.map(inputs, over=over, engine=procs), 2)
         t_threads = _best_of(lambda: pipe.map(inputs, over=over, engine=threads), 2)
     except Exception:  # an input that does not travel to processes: no experiment
         return None
+    finally:
+        if not running:
+            procs.close()
     return t_threads, t_procs, n.items / m
 
 
