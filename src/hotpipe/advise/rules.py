@@ -354,7 +354,7 @@ class NestedRule:
                  "inner_wall": inner_wall},
                 change, gain,
                 f"both forms timed on {round(own.items / scale):,} of this run's outer items "
-                "(best of 5, through hotpipe.map) and scaled to its "
+                "(best of 5, through Pipeline.map) and scaled to its "
                 f"{own.items:,}; the list-valued node calls the plain function",
                 measured=True)
 
