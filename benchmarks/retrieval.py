@@ -103,7 +103,13 @@ def main() -> None:
     model = load_model(THREADS)  # the limit's model; the resource builds its own copy
     load_s = time.perf_counter() - t0
     encoder = P.encoder(THREADS)
-    processes, daft = hotpipe.Processes(2), hotpipe.Daft()
+    # four chunks per worker: the engine's own sizing (~50 ms of work per chunk) makes
+    # chunks of one or two passages here, and on this shared machine every chunk's trip
+    # through the pool (a few thread wake-ups in two processes) cost 30-100 ms under load
+    # (docs/performance.md section 7); PROCESSES_CHUNKS=0 keeps the engine's sizing
+    per_worker = int(os.environ.get("PROCESSES_CHUNKS", "4"))
+    chunk = -(-size // (2 * per_worker)) if per_worker else None
+    processes, daft = hotpipe.Processes(2, chunk_size=chunk), hotpipe.Daft()
     phases: dict[str, list[float]] = {}
 
     def advised(name: str, engine: hotpipe.Engine) -> Any:
@@ -175,7 +181,7 @@ def main() -> None:
     report = env_info(("torch", "sentence-transformers", "daft"))
     report["benchmark"] = "retrieval"
     report["config"] = {"quick": q, "pairs": size, "samples": samples, "threads": THREADS,
-                        "batch_size": P.BATCH_SIZE}
+                        "batch_size": P.BATCH_SIZE, "processes_chunk_size": chunk}
     report["targets"] = TARGETS
     report["results"] = rows
     report["encode_speedup_processes_vs_local"] = speedup

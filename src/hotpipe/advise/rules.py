@@ -155,19 +155,29 @@ def _inner_values(ctx: Context, outer: Any, inner: Any) -> list[Any] | None:
 class ResourceRule:
     """A large or stateful input travels to worker processes: pickled once per map and sent
     with every chunk (broadcast), or pickled, sent and unpickled per chunk (a column repeating
-    one object). Times the pickle round trip and a pipe transfer of the actual value;
-    suggests ``hotpipe.resource``, which sends a small declaration instead."""
+    one object). Suggests ``hotpipe.resource``, which sends a small declaration instead.
+
+    The cost is read off this run's timeline: between two chunks a worker waits while the
+    next chunk's payload goes through the pool's queue (the parent's feeder thread, the pipe,
+    the worker's unpickling, all competing for the cores); that wait, per chunk, times the
+    chunks each worker ran, is what the payload costs, less the share of it that the chunk's
+    own columns account for (by pickled bytes). The value's pickling (timed here) is paid
+    before the first chunk leaves."""
 
     id = "resource"
+    min_bytes = 100_000
 
     def check(self, ctx: Context) -> Iterator[Finding]:
         if ctx.profile.engine != "processes" or ctx.workers < 2:
             return
         from hotpipe.resources import Resource
 
-        events, workers = ctx.pool_events()
-        first = min((e.step for e in events), default=0)
-        chunks = sum(1 for e in events if e.step == first)
+        events, _ = ctx.pool_events()
+        chunks, waits = _chunk_waits(events)
+        n_chunks = sum(chunks.values())
+        if not n_chunks:
+            return
+        per_chunk_items = ctx.profile.items / n_chunks
         for name in ctx.plan.inputs:
             value = ctx.values.get(name)
             col = ctx.column(name)
@@ -178,25 +188,74 @@ class ResourceRule:
             if value is None or isinstance(value, Resource | int | float | str):
                 continue
             dumps, loads, size = _round_trip(value)
-            if size < 100_000:
+            if size < self.min_bytes:
                 continue
-            send = _transfer(size)
-            if col is None:  # broadcast: pickled once, sent per chunk, unpickled per worker
-                cost = dumps + chunks * send + len(workers) * loads
-                how = f"with each of {chunks} chunks"
-            else:
-                cost = chunks * (dumps + send + loads)
-                how = f"and unpickled with each of {chunks} chunks"
-            gain = max(0.0, cost - len(workers) * loads)
+            other = _other_bytes(ctx, name, per_chunk_items)
+            share = size / (size + other)
+            per_worker = n_chunks / len(chunks)
+            if waits:  # measured: the mean wait between two chunks of a worker
+                wait = sum(waits) / len(waits)
+                basis = (f"the {len(waits)} waits between chunks measured in this run's "
+                         f"timeline (mean {fmt_s(wait)})")
+            else:  # one chunk per worker: nothing to read; the transfer timed here
+                wait = _transfer(size) + (loads if col is not None else 0.0)
+                basis = "a pipe transfer timed here (no worker ran two chunks: a lower bound)"
+            shipped = per_worker * wait * share
+            # a broadcast is unpickled once per worker, a column once per chunk (in the
+            # wait); the resource is built once per worker instead, assumed to cost a load
+            cost = dumps + shipped + (loads if col is None else 0.0)
+            gain = max(0.0, min(cost - loads, ctx.profile.wall))
+            how = (f"with each of {n_chunks} chunks" if col is None
+                   else f"and unpickled with each of {n_chunks} chunks")
             yield _finding(
                 ctx, self.id, None,
                 f"input {name!r} ({size / 1e6:.3g} MB pickled) is sent to the workers {how}",
-                {"bytes": size, "dumps_s": dumps, "loads_s": loads, "send_s": send,
-                 "chunks": chunks, "workers": len(workers)},
+                {"bytes": size, "chunks": n_chunks, "workers": len(chunks),
+                 "wait_per_chunk_s": wait, "payload_share": share, "dumps_s": dumps,
+                 "loads_s": loads},
                 f"{name} = hotpipe.resource(load_{name})  # built once in each worker\n"
                 f"pipe.map({{..., {name!r}: {name}}}, ...)",
-                gain, "building it in a worker costs what unpickling it costs (a factory that "
-                "loads it); the pickling and the copies sent per chunk go away")
+                gain, f"each worker's wait for a chunk is the payload's ({100 * share:.0f} % of "
+                f"its bytes are {name!r}), from {basis}; pickling it ({fmt_s(dumps)}) goes "
+                "away; building the resource once per worker costs what unpickling it does "
+                "(once per process: later maps with the same declaration save that too)")
+
+
+def _chunk_waits(events: list[Any]) -> tuple[dict[tuple[int, int], int], list[float]]:
+    """Chunks per worker, and the waits between consecutive chunks of a worker: from the
+    end of one chunk's last step to the start of the next chunk's first step (a chunk
+    starts with an event of the plan's first mapped step)."""
+    first = min((e.step for e in events), default=0)
+    by_worker: dict[tuple[int, int], list[Any]] = {}
+    for e in events:
+        by_worker.setdefault((e.pid, e.tid), []).append(e)
+    chunks: dict[tuple[int, int], int] = {}
+    waits: list[float] = []
+    for key, evs in by_worker.items():
+        evs.sort(key=lambda e: (e.start, e.step))
+        chunks[key] = sum(1 for e in evs if e.step == first)
+        end = None
+        for e in evs:
+            if e.step == first and end is not None:
+                waits.append(max(0.0, e.start - end))
+            end = e.end if end is None else max(end, e.end)
+    return chunks, waits
+
+
+def _other_bytes(ctx: Context, skip: str, items: float) -> float:
+    """Pickled bytes per chunk of the mapped values other than ``skip`` (inputs going, outputs
+    coming back), from a sample of up to 64 items of each column known."""
+    total = 0.0
+    for name in ctx.values:
+        col = ctx.column(name)
+        if name == skip or col is None:
+            continue
+        sample = col[:64]
+        try:
+            total += len(pickle.dumps(sample, protocol=5)) / len(sample) * items
+        except Exception:  # a value that does not pickle here is not counted
+            continue
+    return total
 
 
 def _round_trip(value: Any) -> tuple[float, float, int]:
@@ -239,101 +298,123 @@ def _transfer(nbytes: int) -> float:
 
 
 class NestedRule:
-    """A nested map whose own row (explode the lists, regroup the results, per-outer-item
-    steps) costs more than a list-valued node would: that node calls the inner functions from
-    a Python loop, whose cost per call is timed on this machine. Silent when the nesting is
-    cheap next to its inner rows or next to that loop."""
+    """A nested map whose machinery (explode the lists, run the inner nodes over the flat
+    column, regroup) costs more than a list-valued node that calls the inner function in a
+    plain Python loop, once per outer item. Decided by a quick experiment only
+    (``measure=True``): both forms are mapped over up to ``sample`` of this run's outer
+    items, best of 5 each, and the rule fires when the nested map takes at least ``ratio``
+    times the list-valued node in two such experiments (the smaller gain counts). Without
+    the experiment it stays silent: the profile's own row for a nested map is a few tens of
+    milliseconds that a garbage collection landing in it can double, so it cannot say which
+    form is faster (issue 17)."""
 
     id = "nested"
-    ratio = 0.5
+    ratio = 1.5
+    sample = 20_000
 
     def check(self, ctx: Context) -> Iterator[Finding]:
+        if not ctx.measure or ctx.profile.mode != "map":
+            return
         rows = {n.name: n for n in ctx.profile.nodes}
-        for step in ctx.plan.rows or ctx.plan.steps:
+        for step in ctx.plan.steps:
             if step.nested is None or step.name not in rows:
                 continue
             own = rows[step.name]
             inner = [rows[s.name] for s in step.nested.pre.rows + step.nested.body.rows
                      if s.name in rows]
             inner_wall = sum(n.wall for n in inner)
-            if own.wall < self.ratio * inner_wall or ctx.share(own) < 0.1:
+            if ctx.share(own) + sum(ctx.share(n) for n in inner) < MIN_SHARE:
                 continue
-            inner_items = max((n.items for n in inner), default=0)
-            # a list-valued node calls the inner functions from a Python loop, once per outer
-            # item: it pays that where the nested map runs C loops (timed here)
-            per_list = round(inner_items / max(own.items, 1), 1)
-            timed = _time_flat(ctx, step) if ctx.measure else None
-            if timed is not None:  # the list-valued node, timed on this run's own lists
-                loop = max(0.0, timed - inner_wall)
-            else:  # estimated; it has come out up to 2x low, so ask for a 2x margin
-                loop = 2 * own.items * len(inner) * _flat_cost(min(per_list, 1000.0))
-            gain = ctx.run_seconds(own.wall - loop)
-            if gain <= 0:
+            timed = _time_both(ctx, step, self.sample)
+            if timed is None or timed[0] < self.ratio * timed[1]:
                 continue
-            body = step.nested.body.steps
-            call = body[0].name.rpartition("/")[2] if body else "inner"
-            over = step.nested.over[0] if step.nested.over else "item"
+            again = _time_both(ctx, step, self.sample)  # confirmed, or a preemption
+            if again is None or again[0] < self.ratio * again[1]:
+                continue
+            nested_s, flat_s, scale = min(timed, again, key=lambda t: t[0] - t[1])
+            gain = (nested_s - flat_s) * scale
+            body = step.nested.body.steps[0]
+            call = body.node.name
+            over = step.nested.over[0]
+            lists = step.params[step.nested.args.index(over)]
+            params = ", ".join(step.params)
+            kw = "".join(f", {p}={p}" for p, a in zip(body.params, body.args, strict=True)
+                         if a != over)
             change = (f"@node(output={step.outputs[0]!r})\n"
-                      f"def {step.name}_flat({step.args[0]}):\n"
-                      f"    return [{call}({over}) for {over} in {step.args[0]}]  "
-                      f"# instead of the nested map")
+                      f"def {step.name}_flat({params}):\n"
+                      f"    return [{call}.func({over}{kw}) for {over} in {lists}]  "
+                      f"# instead of the nested map {step.name}")
             yield _finding(
                 ctx, self.id, step.name,
-                f"nested map {step.name} spends {fmt_s(own.wall)} exploding and regrouping "
-                f"vs {fmt_s(inner_wall)} in its inner nodes",
-                {"nested_wall": own.wall, "inner_wall": inner_wall, "outer_items": own.items,
-                 "inner_items": inner_items, "python_loop_s": loop},
+                f"nested map {step.name} costs {nested_s / flat_s:.2g}x what a list-valued "
+                f"node costs on this run's lists ({fmt_s(inner_wall)} of the run in its "
+                f"inner nodes, {fmt_s(own.wall)} exploding and regrouping)",
+                {"nested_s": nested_s, "list_node_s": flat_s, "sampled_items":
+                 round(own.items / scale), "outer_items": own.items, "nested_wall": own.wall,
+                 "inner_wall": inner_wall},
                 change, gain,
-                ("a list-valued node, timed on this run's lists, costs what it did here "
-                 if timed is not None else
-                 "a list-valued node costs the inner work plus a Python call and loop per "
-                 f"outer item (at most {fmt_s(loop / max(own.items, 1))} each with "
-                 f"{per_list:g} inner items: twice what a loop timed on this machine costs) ")
-                + "instead of the explode/regroup time", measured=timed is not None)
+                f"both forms timed on {round(own.items / scale):,} of this run's outer items "
+                "(best of 5, through Pipeline.map) and scaled to its "
+                f"{own.items:,}; the list-valued node calls the plain function",
+                measured=True)
 
 
-def _time_flat(ctx: Context, step: Any) -> float | None:
-    """Seconds a list-valued node takes on this run's lists: one inner step reading the one
-    ``over`` value, its lists known from the values (else None)."""
-    nested = step.nested
-    body = nested.body.steps
-    if len(body) != 1 or nested.pre.steps or len(nested.over) != 1:
+def _time_both(ctx: Context, step: Any, sample: int) -> tuple[float, float, float] | None:
+    """Seconds to map the nested step itself and the list-valued node over up to ``sample``
+    of this run's outer items, and the factor to this run's items; None when the nested
+    map is not one inner step over one ``over`` list whose other inputs are broadcast, or
+    when its lists are not among the values."""
+    nm = step.nested
+    body = nm.body.steps
+    if len(body) != 1 or nm.pre.steps or len(nm.over) != 1 or len(step.outputs) != 1:
         return None
-    if body[0].args != nested.over or nested.over[0] not in nested.args:
+    over = nm.over[0]
+    if over not in body[0].args or over not in nm.args:
         return None
-    column = ctx.column(step.args[nested.args.index(nested.over[0])])
-    if column is None:
-        return None
-    func = body[0].func
+    inputs: dict[str, Any] = {}
+    for param, outer, inner in zip(step.params, step.args, nm.args, strict=True):
+        column = ctx.column(outer) if ctx.profile.mode == "map" else None
+        if inner == over:
+            if column is None:
+                return None
+            lists_param, lists = param, column[:sample]
+        elif outer in ctx.plan.mapped or outer not in ctx.values:
+            return None  # a per-outer-item value: the loop below would not see it
+        else:
+            inputs[param] = ctx.values[outer]
+    from hotpipe import Pipeline
+    from hotpipe.node import node as make
 
-    def flat(vs: list[Any]) -> list[Any]:
-        return [func(v) for v in vs]
+    nested = Pipeline([step.node])
+    flat = Pipeline([make(_list_valued(body[0], over, nm.args, step.params),
+                          output=step.outputs[0], name=f"{step.name}_flat")])
+    bound = {"lists": lists, "rest": {a: inputs[p] for p, a in zip(step.params, nm.args,
+                                                                    strict=True)
+                                      if p in inputs}}
+    full = {**inputs, lists_param: lists}
+    nested.map({**inputs, lists_param: lists[:8]}, over=lists_param)  # prepares the plans
+    flat.map({**bound, "lists": lists[:8]}, over="lists")
+    t_nested = _best_of(lambda: nested.map(full, over=lists_param), 5)
+    t_flat = _best_of(lambda: flat.map(bound, over="lists"), 5)
+    return t_nested, t_flat, ctx.profile.items / max(1, len(lists))
 
-    return _best_of(lambda: list(map(flat, column)))
 
+def _list_valued(inner: Any, over: str, names: tuple[str, ...],
+                 params: tuple[str, ...]) -> Any:
+    """``lists, rest -> [func(v, **rest) for v in lists]``: the list-valued node the change
+    suggests, over the inner step's plain function (its broadcast inputs by keyword)."""
+    func = inner.func
+    keyword = [(p, a) for p, a in zip(inner.params, inner.args, strict=True) if a != over]
+    first = inner.args[0] == over
 
-@functools.cache
-def _flat_cost(per_list: float, n: int = 10_000) -> float:
-    """Seconds per outer item that a list-valued node, ``[node(v) for v in vs]`` over lists
-    of ``per_list`` items on average, costs beyond running the inner function in a C loop
-    over one flat column (what the nested map does): a Python call per outer item, a loop
-    and a list per outer item, a node call per inner item. Timed on this machine."""
-    from hotpipe.node import node
+    def list_valued(lists: list[Any], rest: dict[str, Any]) -> list[Any]:
+        f = functools.partial(func, **{p: rest[a] for p, a in keyword}) if keyword else func
+        if first:
+            return [f(v) for v in lists]
+        name = inner.params[inner.args.index(over)]
+        return [f(**{name: v}) for v in lists]
 
-    def ident(v: Any) -> Any:
-        return v
-
-    wrapped = node(ident)
-
-    def per_outer(vs: list[Any]) -> list[Any]:
-        return [wrapped(v) for v in vs]
-
-    sizes = [int((i + 1) * per_list) - int(i * per_list) for i in range(n)]
-    lists = [list(range(k)) for k in sizes]
-    flat = [v for vs in lists for v in vs]
-    loop = _best_of(lambda: list(map(per_outer, lists)))
-    cloop = _best_of(lambda: list(map(ident, flat)))
-    return max(0.0, loop - cloop) / n
+    return list_valued
 
 
 class FlattenRule:
@@ -558,20 +639,87 @@ class EngineRule:
                   and n.cpu >= 0.3 * ctx.run_seconds(n.wall)):
                 # on threads a GIL-bound node's own wall counts the wait for the GIL: its CPU
                 # against the elapsed time it accounts for shows it computes
-                cores = _free_cores(p.parallelism or 1.0, ctx.workers)
-                if cores < 2:
-                    continue  # no idle core for a second process: nothing to gain now
-                seconds = ctx.run_seconds(n.wall)
-                yield _finding(
-                    ctx, self.id, n.name,
-                    f"{n.name} computes in Python on threads: the GIL runs one at a time "
-                    f"(parallelism {p.parallelism:.2f} on {ctx.workers} workers)",
-                    {"cpu_s": n.cpu, "wall_s": ctx.run_seconds(n.wall),
-                     "parallelism": p.parallelism, "cores_free": cores},
-                    f"engine = hotpipe.Processes({cores})  # {n.name} is CPU-bound Python",
-                    seconds * (1 - 1 / cores),
-                    f"{cores} cores are free (cores minus the load average of other work) "
-                    f"and pickling the items costs little next to {fmt_s(n.mean)} per item")
+                finding = _on_processes(ctx, step, n)
+                if finding is not None:
+                    yield finding
+
+
+def _on_processes(ctx: Context, step: Any, n: Any) -> Finding | None:
+    """The finding for a CPU-bound node on threads. With ``measure=True`` and the node's
+    inputs known, a quick experiment settles the gain: a slice of this run's items (about
+    0.3 s of work) mapped on ``Threads(k)`` and on ``Processes(k)`` as the change writes them,
+    best of 2 each after a warm-up, scaled to the run; it counts what the machine gives a
+    second process now and what the pool costs per item, whatever the load average says.
+    Without it, the gain assumes one process per core that the 1-minute load average of
+    other work leaves free (silent when none is)."""
+    p = ctx.profile
+    k = ctx.workers
+    seconds = ctx.run_seconds(n.wall)
+    timed = _time_engines(ctx, step, n, k) if ctx.measure else None
+    if timed is not None:
+        t_threads, t_procs, scale = timed
+        gain = (t_threads - t_procs) * scale
+        if gain <= 0.1 * seconds:
+            return None  # measured: a process pool does not pay here now
+        cores = k
+        assumption = (f"a slice of {round(n.items / scale):,} of this run's items took "
+                      f"{fmt_s(t_threads)} on Threads({k}) and {fmt_s(t_procs)} on "
+                      f"Processes({k}) just now (best of 2, pool warm), scaled to the run's "
+                      f"{n.items:,} items")
+        evidence = {"cpu_s": n.cpu, "wall_s": seconds, "parallelism": p.parallelism,
+                    "threads_slice_s": t_threads, "processes_slice_s": t_procs}
+    else:
+        cores = _free_cores(p.parallelism or 1.0, k)
+        if cores < 2:
+            return None  # no idle core for a second process by the load average
+        gain = seconds * (1 - 1 / cores)
+        assumption = (f"{cores} cores are free (cores minus the load average of other "
+                      f"work) and pickling the items costs little next to {fmt_s(n.mean)} "
+                      "per item; advise(measure=True) times both engines instead")
+        evidence = {"cpu_s": n.cpu, "wall_s": seconds, "parallelism": p.parallelism,
+                    "cores_free": cores}
+    return _finding(
+        ctx, "engine", n.name,
+        f"{n.name} computes in Python on threads: the GIL runs one at a time "
+        f"(parallelism {p.parallelism:.2f} on {k} workers)",
+        evidence, f"engine = hotpipe.Processes({cores})  # {n.name} is CPU-bound Python",
+        gain, assumption, measured=timed is not None)
+
+
+def _time_engines(ctx: Context, step: Any, n: Any, k: int) -> tuple[float, float, float] | None:
+    """Seconds for a slice of this run's items of ``step`` on ``Threads(k)`` and on
+    ``Processes(k)`` (each sizing its chunks as it would for the change), and the factor to
+    the run's items; None when an input is not known."""
+    from hotpipe import Pipeline, Processes, Threads
+
+    m = min(n.items, max(2 * k, int(0.3 / max(n.mean, 1e-6))))
+    inputs: dict[str, Any] = {}
+    over = []
+    for param, arg in zip(step.params, step.args, strict=True):
+        col = ctx.column(arg)
+        if col is not None:
+            inputs[param], _ = col[:m], over.append(param)
+        elif arg in ctx.values and arg not in ctx.plan.mapped:
+            inputs[param] = ctx.values[arg]
+        else:
+            return None
+    if not over:
+        return None
+    from hotpipe.engines import processes
+
+    pipe = Pipeline([step.node])
+    threads, procs = Threads(k), Processes(k)  # as the change writes them: chunks sized
+    running = processes._POOL["started"]  # a pool this process had: left running
+    try:
+        pipe.map(inputs, over=over, engine=procs)  # starts the pool, sends the plan
+        t_procs = _best_of(lambda: pipe.map(inputs, over=over, engine=procs), 2)
+        t_threads = _best_of(lambda: pipe.map(inputs, over=over, engine=threads), 2)
+    except Exception:  # an input that does not travel to processes: no experiment
+        return None
+    finally:
+        if not running:
+            procs.close()
+    return t_threads, t_procs, n.items / m
 
 
 def _free_cores(own_parallelism: float, workers: int) -> int:

@@ -80,6 +80,19 @@ def test_resource_fires_on_a_large_input_sent_to_processes(size):
         assert f.evidence["bytes"] > 1e6 and f.gain_s > 0
 
 
+def test_resource_waits_between_chunks_read_off_the_timeline():
+    from hotpipe.advise.rules import _chunk_waits
+    from hotpipe.profile.stats import Event
+
+    events = [Event(0, 1, 1, 0.0, 1.0, 5), Event(1, 1, 1, 1.0, 1.5, 5),  # a 2-step chunk
+              Event(0, 1, 1, 1.75, 2.0, 5), Event(1, 1, 1, 2.0, 2.1, 5),  # waited 0.25 s
+              Event(0, 2, 1, 0.5, 1.0, 5), Event(1, 2, 1, 1.0, 1.2, 5),
+              Event(0, 2, 1, 1.3, 1.4, 5), Event(1, 2, 1, 1.4, 1.5, 5)]  # waited 0.1 s
+    chunks, waits = _chunk_waits(events)
+    assert chunks == {(1, 1): 2, (2, 1): 2}
+    assert sorted(waits) == pytest.approx([0.1, 0.25])
+
+
 def test_resource_silent_on_local():
     inputs = {"x": list(range(50)), "table": list(range(200_000))}
     r = Pipeline([lookup]).map(inputs, over="x")
@@ -105,38 +118,49 @@ def nested_pipe(cost):
     return Pipeline([split, inner], name="docs")
 
 
-def test_nested_fires_when_the_nesting_costs_more_than_the_inner_work(monkeypatch):
-    import hotpipe.advise.rules as rules
-
-    docs = ([""] * 9 + ["a bb"]) * 10_000  # most inner lists are empty
-    pipe = nested_pipe(0)
-    pipe.map({"doc": docs[:10]}, over="doc")
-    r = pipe.map({"doc": docs}, over="doc")
-    timed = []
-    real = rules._time_flat
-    monkeypatch.setattr(rules, "_time_flat", lambda ctx, step: timed.append(real(ctx, step))
-                        or 0.0)  # the list-valued node, timed on the run's lists, then as free
-    [f] = rule(r, "nested", measure=True)
-    assert timed and timed[0] > 0 and f.measured
-    assert f.gain_s == pytest.approx(f.evidence["nested_wall"] * r.profile.wall
-                                     / (r.profile.node_wall + r.profile.framework_wall))
-    assert f.node == "per_word" and f.evidence["nested_wall"] >= 0.5 * f.evidence["inner_wall"]
-    assert "per_word_flat(words)" in f.change and "size(word) for word in words" in f.change
-
-
-def test_nested_silent_when_the_inner_work_dominates():
-    r = nested_pipe(200e-6).map({"doc": ["a bb ccc dd"] * 50}, over="doc")
-    assert rule(r, "nested") == []
-
-
-def test_nested_silent_when_a_python_loop_would_cost_more(monkeypatch):
-    import hotpipe.advise.rules as rules
-
+def _nested_words(n):
     pipe = nested_pipe(0)
     pipe.map({"doc": ["a bb"]}, over="doc")
-    r = pipe.map({"doc": ["a bb ccc dd"] * 20_000}, over="doc")
-    monkeypatch.setattr(rules, "_time_flat", lambda ctx, step: 10.0)  # a slow list node
-    assert rule(r, "nested", measure=True) == []
+    docs = ["a bb ccc"] * n
+    return pipe.map({"doc": docs}, over="doc")
+
+
+def test_nested_fires_when_the_experiment_finds_the_nesting_slower(monkeypatch):
+    import hotpipe.advise.rules as rules
+
+    r = _nested_words(2_000)
+    timed = []
+    real = rules._time_both
+    def slower(ctx, step, sample):  # the real experiment runs, then the nesting is made slow
+        nested_s, flat_s, scale = real(ctx, step, sample)
+        timed.append((nested_s, flat_s, scale))
+        return flat_s + 1.0, flat_s, scale
+    monkeypatch.setattr(rules, "_time_both", slower)
+    [f] = rule(r, "nested", measure=True)
+    assert len(timed) == 2  # confirmed by a second experiment
+    nested_s, flat_s, scale = timed[0]
+    assert nested_s > 0 and flat_s > 0 and scale == 1 and f.measured
+    assert f.gain_s == pytest.approx(1.0)
+    assert f.node == "per_word" and f.evidence["sampled_items"] == 2_000
+    assert "per_word_flat(words)" in f.change and "size.func(word) for word in words" in f.change
+
+
+def test_nested_list_valued_node_matches_the_nested_map():
+    import hotpipe.advise.rules as rules
+
+    r = _nested_words(50)
+    step = next(s for s in r.profile._plan.steps if s.nested is not None)
+    flat = rules._list_valued(step.nested.body.steps[0], "word", step.nested.args, step.params)
+    assert [flat(ws, {}) for ws in r["words"]] == r["sizes"]
+
+
+def test_nested_silent_without_the_experiment_or_when_it_finds_no_gain(monkeypatch):
+    import hotpipe.advise.rules as rules
+
+    r = _nested_words(2_000)
+    assert rule(r, "nested") == []  # the profile alone never decides it
+    monkeypatch.setattr(rules, "_time_both", lambda ctx, step, sample: (1.2, 1.0, 1.0))
+    assert rule(r, "nested", measure=True) == []  # under 1.5x: not worth a rewrite
 
 
 # ------------------------------------------------------------------ 4 cache
@@ -243,6 +267,30 @@ def test_engine_silent_when_no_core_is_free(monkeypatch):
     monkeypatch.setattr(os, "getloadavg", lambda: (40.0, 40.0, 40.0))  # a busy machine
     r = Pipeline([compute]).map({"x": list(range(100))}, over="x", engine=Threads(2))
     assert rule(r, "engine") == []
+
+
+def test_engine_experiment_decides_whatever_the_load(monkeypatch):
+    import os
+
+    import hotpipe.advise.rules as rules
+
+    monkeypatch.setattr(os, "getloadavg", lambda: (40.0, 40.0, 40.0))  # a busy machine
+    xs = list(range(60))
+    r = Pipeline([compute]).map({"x": xs}, over="x", engine=Threads(2))
+    seen = []
+    real = rules._time_engines
+    def faster(ctx, step, n, k):  # the real experiment runs; then processes are made 2x
+        t_threads, t_procs, scale = real(ctx, step, n, k)
+        seen.append((t_threads, t_procs, scale))
+        return t_threads, t_threads / 2, scale
+    monkeypatch.setattr(rules, "_time_engines", faster)
+    [f] = rule(r, "engine", measure=True, inputs={"x": xs})
+    (t_threads, t_procs, scale), = seen
+    assert t_threads > 0 and t_procs > 0 and scale >= 1 and f.measured
+    assert f.gain_s == pytest.approx(t_threads / 2 * scale)
+    assert "Processes(2)" in f.change and "threads_slice_s" in f.evidence
+    monkeypatch.setattr(rules, "_time_engines", lambda ctx, step, n, k: (1.0, 1.0, 1.0))
+    assert rule(r, "engine", measure=True, inputs={"x": xs}) == []  # measured: no gain
 
 
 def test_engine_silent_when_threads_wait():
