@@ -206,3 +206,13 @@ def test_hints_become_daft_options():
 
     plan = Pipeline([inc, embed])._plan(frozenset({"x"}), None, frozenset({"x"}))
     assert _hints(plan) == {"cpus": 2}
+
+
+def test_a_batch_of_rows_in_any_order_is_cut_into_contiguous_runs():
+    from daft import Series
+
+    from hotpipe.engines.daft import _row_runs
+
+    assert _row_runs(Series.from_pylist([7, 5, 6, 4])) == [(4, 8)]  # one run, any order
+    assert _row_runs(Series.from_pylist([5, 3, 4, 9, 10, 1])) == [(1, 2), (3, 6), (9, 11)]
+    assert _row_runs(Series.from_pylist([], dtype=daft.DataType.int64())) == []
