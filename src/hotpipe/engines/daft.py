@@ -23,7 +23,7 @@ from concurrent.futures import Future
 from time import perf_counter
 from typing import Any
 
-from hotpipe._arrays import append_column, finish_column, is_array
+from hotpipe._arrays import append_column, finish_column, from_items, is_array
 from hotpipe.engines.base import Engine
 from hotpipe.errors import InputError, NodeError
 from hotpipe.plan import Plan
@@ -240,7 +240,7 @@ class Daft(Engine):
             inside += seconds
             if kind == "stats":
                 stats.merge(payload)
-                runs.append((a, produced))
+                runs.append((a, {k: _Items.unpack(v) for k, v in produced.items()}))
             elif failure is None or a < failure[0]:
                 failure = (a, payload)
         if failure is not None:
@@ -260,6 +260,31 @@ class Daft(Engine):
                       "steps": sum(1 for s in plan.steps if s.mapped),
                       "names": [s.name for s in plan.steps if s.mapped]}
         return columns, stats
+
+
+class _Items:
+    """A list column of numpy items (scalars of one type, rows of one shape) carried from a
+    Ray worker as one array: pickling 1,000,000 ``np.float64`` objects one by one took 7 s
+    here, the array 0.2 s. The driver gets the same list back (``list(array)``: the same
+    items ``Local`` has)."""
+
+    __slots__ = ("array",)
+
+    def __init__(self, array: Any) -> None:
+        self.array = array
+
+    @staticmethod
+    def pack(column: Any) -> Any:
+        if is_array(column):
+            return column
+        column = list(column)
+        array = from_items(column) if column and type(column[0]).__module__ == "numpy" \
+            else column
+        return _Items(array) if array is not column else column
+
+    @staticmethod
+    def unpack(column: Any) -> Any:
+        return list(column.array) if type(column) is _Items else column
 
 
 def packed(payload: tuple) -> bytes:
@@ -378,6 +403,9 @@ def _run_batch(plan: Plan, chunk: dict[str, list[Any]], bc: Any, runner: Any, on
                 exc = _portable(exc)
             out.append((a, b, None, ("error", exc, perf_counter() - t0)))
             continue
-        kept = {name: v if is_array(v := produced[name]) else list(v) for name in outputs}
+        if remote:  # pickled back to the driver: numpy items travel as one array
+            kept = {name: _Items.pack(produced[name]) for name in outputs}
+        else:
+            kept = {name: v if is_array(v := produced[name]) else list(v) for name in outputs}
         out.append((a, b, kept, ("stats", stats, perf_counter() - t0)))
     return out
