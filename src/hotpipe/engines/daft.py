@@ -25,7 +25,7 @@ from typing import Any
 
 from hotpipe._arrays import append_column, finish_column, from_items, is_array
 from hotpipe.engines.base import Engine
-from hotpipe.errors import InputError, NodeError
+from hotpipe.errors import InputError, NodeError, WorkerDied
 from hotpipe.plan import Plan
 from hotpipe.profile.stats import Stats
 from hotpipe.schedule import NO_PROBE, Job, Probe, chunk_stats
@@ -38,6 +38,11 @@ _CHOSEN: dict[str, str] = {}  # the Daft runner this process uses, once chosen
 _LOCK = threading.Lock()
 _KEPT: dict[str, Any] = {}  # resource declarations kept alive in a worker (insertion order)
 _KEEP_MAX = 16
+_ATTEMPTS: dict[str, Any] = {}  # Ray: this process's attempt ledger (an actor) and its name
+WORKER_DEATHS = 2
+"""Ray: how many times a worker may die on the same run of items. Daft and Ray retry the
+task after a death; the attempt after this many reports ``WorkerDied`` instead of running
+the items again, so a node that kills its worker every time fails the map in seconds."""
 
 
 class MissingDaft(InputError, ImportError):
@@ -173,8 +178,9 @@ class Daft(Engine):
         base = job.offset + start
         outputs = plan.outputs
         remote = self.runner == "ray"
+        watch = self._watch() if remote else None
 
-        payload = (plan, chunk, bc, runner, on_error, base, outputs, remote)
+        payload = (plan, chunk, bc, runner, on_error, base, outputs, watch)
 
         # On native the batches' results go straight into ``sink`` (this process, arrays
         # as arrays) and the UDF hands Daft its own index column back, which the query
@@ -221,7 +227,26 @@ class Daft(Engine):
         else:  # the results are in ``sink``: run the query, bring nothing back as Python
             df.to_arrow()
         query = perf_counter() - t0
+        if watch is not None:
+            _ATTEMPTS["ledger"].forget.remote(watch[1])
         return self._gather(job, n, result if sink is None else list(sink.values()), query)
+
+    def _watch(self) -> tuple[str, str]:
+        """Ray: the name of this process's attempt ledger (started on first use) and a new
+        query id, so that a worker dying on the same items again and again ends the map
+        with ``WorkerDied`` (see :func:`_run_batch`) instead of being retried forever."""
+        import uuid
+
+        ray = require_daft("ray")
+        with _LOCK:
+            if "ledger" not in _ATTEMPTS:
+                if not ray.is_initialized():  # what Daft's Ray runner would do: it reuses it
+                    ray.init(address=self.address)
+                name = f"hotpipe-attempts-{uuid.uuid4().hex}"
+                _ATTEMPTS["ledger"] = ray.remote(num_cpus=0)(_Attempts).options(
+                    name=name).remote()
+                _ATTEMPTS["name"] = name
+        return _ATTEMPTS["name"], uuid.uuid4().hex
 
     def _gather(self, job: Job, n: int, result: list[Any], query: float
                 ) -> tuple[dict[str, list[Any]], Stats]:
@@ -230,19 +255,24 @@ class Daft(Engine):
         stats.chunks = 0
         runs: list[tuple[int, dict[str, Any]]] = []
         failure: tuple[int, BaseException] | None = None
+        deaths: list[tuple[int, int, int]] = []  # Ray: runs that workers kept dying on
         inside = 0.0
         batches = 0
         for row in result:
             if row is None:  # a row inside a run: its values came with the run's first row
                 continue
-            a, _, produced, (kind, payload, seconds) = row
+            a, b, produced, (kind, payload, seconds) = row
             batches += 1
             inside += seconds
             if kind == "stats":
                 stats.merge(payload)
                 runs.append((a, {k: _Items.unpack(v) for k, v in produced.items()}))
+            elif kind == "died":
+                deaths.append((a, b, payload))
             elif failure is None or a < failure[0]:
                 failure = (a, payload)
+        if deaths:
+            raise _worker_died(plan, job.offset, sorted(deaths))
         if failure is not None:
             if isinstance(failure[1], NodeError):
                 from hotpipe.engines.processes import _reraise
@@ -380,17 +410,74 @@ def _row_runs(index: Any) -> list[tuple[int, int]]:
     return runs
 
 
+class _Attempts:
+    """Ray: an actor counting, per query and run of items, the attempts that started and
+    never finished, i.e. the workers that died on them (a run that raises still finishes)."""
+
+    def __init__(self) -> None:
+        self.open: dict[tuple[str, int], int] = {}
+
+    def start(self, query: str, first: int) -> int:
+        died = self.open.get((query, first), 0)
+        self.open[(query, first)] = died + 1
+        return died
+
+    def finish(self, query: str, first: int) -> None:
+        self.open.pop((query, first), None)
+
+    def forget(self, query: str) -> None:
+        self.open = {k: v for k, v in self.open.items() if k[0] != query}
+
+
+_LEDGERS: dict[str, Any] = {}  # in a Ray worker: the ledger actors by name
+
+
+def _died_before(watch: tuple[str, str], first: int) -> int:
+    """Ray: record that this worker starts the run at ``first``; how many workers died on
+    it before."""
+    import ray
+
+    ledger = _LEDGERS.get(watch[0])
+    if ledger is None:
+        ledger = _LEDGERS[watch[0]] = ray.get_actor(watch[0])
+    return ray.get(ledger.start.remote(watch[1], first))
+
+
+def _worker_died(plan: Plan, base: int, deaths: list[tuple[int, int, int]]) -> WorkerDied:
+    """The error for runs of items (``first, stop, deaths``) that Ray workers kept dying on.
+    A worker runs several batches at once, so every run it had started is named: the item
+    to blame is in one of them."""
+    names = [s.name for s in plan.steps if s.mapped]
+    spans = ", ".join(f"{base + a}..{base + b - 1}" for a, b, _ in deaths)
+    most = max(died for _, _, died in deaths)
+    return WorkerDied(
+        f"Daft(runner='ray'): Ray worker processes died {most} times while running items "
+        f"{spans} (nodes {names}), so the map stops instead of retrying forever. A crash in "
+        "native code, os._exit or the out-of-memory killer can do this. Fix: run those "
+        "items with engine=hotpipe.Processes(), which names the item that kills its "
+        "worker; results computed and cached before are kept."
+    )
+
+
 def _run_batch(plan: Plan, chunk: dict[str, list[Any]], bc: Any, runner: Any, on_error: str,
-               base: int, outputs: tuple[str, ...], remote: bool,
+               base: int, outputs: tuple[str, ...], watch: tuple[str, str] | None,
                runs: list[tuple[int, int]]) -> list[Any]:
     """One batch UDF call: the fused per-item steps over each contiguous run of its rows.
 
     Returns one object per run, ``(first, stop, columns, extra)`` with ``extra`` =
     ``("stats", Stats, seconds)`` or ``("error", NodeError, seconds)``: one Python object per
-    run, not per row, crosses back.
+    run, not per row, crosses back. On Ray (``watch``: the attempt ledger's name and the
+    query id) a run that workers died on ``WORKER_DEATHS`` times is not run again: it
+    comes back as ``("died", deaths, 0.0)`` and the driver raises ``WorkerDied``.
     """
+    remote = watch is not None
     out: list[Any] = []
     for a, b in runs:
+        if watch is not None:
+            died = _died_before(watch, a)
+            if died >= WORKER_DEATHS:
+                out.append((a, b, None, ("died", died, 0.0)))
+                continue
         t0 = perf_counter()
         stats = chunk_stats(plan, NO_PROBE)
         cols = {k: v[a:b] for k, v in chunk.items()}
@@ -402,10 +489,18 @@ def _run_batch(plan: Plan, chunk: dict[str, list[Any]], bc: Any, runner: Any, on
 
                 exc = _portable(exc)
             out.append((a, b, None, ("error", exc, perf_counter() - t0)))
+            if watch is not None:
+                _finished(watch, a)
             continue
         if remote:  # pickled back to the driver: numpy items travel as one array
             kept = {name: _Items.pack(produced[name]) for name in outputs}
         else:
             kept = {name: v if is_array(v := produced[name]) else list(v) for name in outputs}
         out.append((a, b, kept, ("stats", stats, perf_counter() - t0)))
+        if watch is not None:
+            _finished(watch, a)
     return out
+
+
+def _finished(watch: tuple[str, str], first: int) -> None:
+    _LEDGERS[watch[0]].finish.remote(watch[1], first)  # no need to wait for it
