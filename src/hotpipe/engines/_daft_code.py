@@ -4,9 +4,12 @@ writes Daft by hand.
 The script holds the user's own function sources (decorators stripped), the inputs as
 literals, the broadcast steps computed once in the driver, and every per-item step fused into
 one ``@daft.func.batch`` UDF that runs the nodes column by column over the batch
-(``list(map(func, *columns))``, a batch node called once on the lists), so each batch crosses
-from Rust to Python once. A single output gets a typed ``return_dtype`` when its node's return
-annotation maps to an Arrow type. A header analyses the translation in the user's names.
+(``list(map(func, *columns))``, a batch node called once on the lists, a ``vectorize=`` node
+once on numpy arrays after hotpipe's 16-item check), so each batch crosses from Rust to Python
+once. A batch node's numpy result stays an array and leaves the UDF as an Arrow column (2-D:
+fixed-size lists). A single output gets a typed ``return_dtype`` when its node's return
+annotation maps to an Arrow type (for an array result without one, the script reads it from
+a first call). A header analyses the translation in the user's names.
 
 A nested map (``mode="zip"``) becomes a list-valued helper called per outer item inside the
 fused UDF (no explode/groupby; the header says why). Not written yet (``InputError`` naming

@@ -110,12 +110,16 @@ class Daft(Engine):
         with _LOCK:
             chosen = _CHOSEN.get("runner")
             if chosen is None:
-                if self.runner == "ray":
-                    daft.set_runner_ray(address=self.address)
-                else:
-                    daft.set_runner_native()
-                _CHOSEN["runner"] = self.runner
-            elif chosen != self.runner:
+                try:
+                    if self.runner == "ray":
+                        daft.set_runner_ray(address=self.address)
+                    else:
+                        daft.set_runner_native()
+                    chosen = self.runner
+                except Exception:  # Daft code of the caller's already chose the runner
+                    chosen = daft.get_or_infer_runner_type()
+                _CHOSEN["runner"] = chosen
+            if chosen != self.runner:
                 raise InputError(
                     f"Daft(runner={self.runner!r}): this process already runs Daft on the "
                     f"{chosen!r} runner, and Daft fixes its runner once per process. Use "

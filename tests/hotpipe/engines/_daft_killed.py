@@ -46,7 +46,7 @@ def main():
     t0 = time.perf_counter()
     try:
         Pipeline([score, dies_always]).map({"x": xs}, over="x", engine=engine, cache=cache)
-    except hotpipe.errors.WorkerDied as err:
+    except hotpipe.WorkerDied as err:
         assert "150..199" in str(err), err  # with any run its worker had started
     else:
         raise AssertionError("no WorkerDied")

@@ -295,3 +295,12 @@ def test_to_daft_writes_a_jax_node_as_one_compiled_call_per_batch(tmp_path):
     got = _script_values_np(tmp_path, script, "j")
     assert got["type"] == "Float32"  # JAX's own precision, as on Local
     assert got["values"] == pipe.map(inputs, over="x", outputs="j")["j"]
+
+
+def test_daft_used_before_hotpipe_keeps_its_runner():
+    code = ("import daft, hotpipe; daft.from_pydict({'a': [1]}).collect(); "
+            "p = hotpipe.Pipeline([hotpipe.node(lambda x: x + 1, output='y')]); "
+            "print(p.map({'x': [1, 2]}, over='x', engine=hotpipe.Daft())['y'])")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.returncode == 0 and done.stdout.strip() == "[2, 3]", done.stderr[-2000:]
