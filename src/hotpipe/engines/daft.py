@@ -201,11 +201,13 @@ class Daft(Engine):
         # pickle the payload to it); Ray: Daft's own worker processes
         @daft.cls(**_hints(plan), use_process=False if not remote else None)
         class HotpipePlan:
-            def __init__(self, payload: tuple | bytes) -> None:
-                if isinstance(payload, bytes):  # pickled once in the driver (Ray)
+            def __init__(self, box: list | bytearray) -> None:
+                if isinstance(box, bytearray):  # pickled once in the driver (Ray)
                     import cloudpickle
 
-                    payload = cloudpickle.loads(payload)
+                    payload = cloudpickle.loads(box)
+                else:
+                    payload = box[0]
                 self.payload = payload
                 _keep_resources(payload[2])
 
@@ -219,8 +221,27 @@ class Daft(Engine):
                     sink[run[0]] = run  # keyed by the run's first row: no two alike
                 return index  # Daft needs a column of the batch's length: this one is free
 
-        hotpipe_plan = HotpipePlan(packed(payload) if remote else payload)
+        # Daft keeps a query's UDF class and its arguments after the query: the map's values
+        # travel in a box emptied when the query is done (else every map's inputs and
+        # results stayed alive, and Python's full collections walked them: measured 0.65 s
+        # per collection after six maps of 1,000,000 items)
+        box: list | bytearray = bytearray(packed(payload)) if remote else [payload]
+        hotpipe_plan = HotpipePlan(box)
+        try:
+            result, query = self._collect(daft, hotpipe_plan, n, sink)
+        finally:
+            box.clear()
+            if watch is not None:
+                _ATTEMPTS["ledger"].forget.remote(watch[1])
+        if sink is not None:
+            result = list(sink.values())
+            sink.clear()
+        return self._gather(job, n, result, query)
 
+    def _collect(self, daft: Any, hotpipe_plan: Any, n: int, sink: dict | None
+                 ) -> tuple[list[Any], float]:
+        """Run the query; returns the UDF's column (Ray) or [] (native: see ``sink``)."""
+        result: list[Any] = []
         t0 = perf_counter()
         df = daft.from_pydict({"__hotpipe_index": _index(n)})
         if self.runner == "ray":
@@ -230,10 +251,7 @@ class Daft(Engine):
             result = df.to_pydict()["__hotpipe_out"]
         else:  # the results are in ``sink``: run the query, bring nothing back as Python
             df.to_arrow()
-        query = perf_counter() - t0
-        if watch is not None:
-            _ATTEMPTS["ledger"].forget.remote(watch[1])
-        return self._gather(job, n, result if sink is None else list(sink.values()), query)
+        return result, perf_counter() - t0
 
     def _watch(self) -> tuple[str, str]:
         """Ray: the name of this process's attempt ledger (started on first use) and a new

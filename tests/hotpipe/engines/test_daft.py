@@ -304,3 +304,27 @@ def test_daft_used_before_hotpipe_keeps_its_runner():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120, check=False)
     assert done.returncode == 0 and done.stdout.strip() == "[2, 3]", done.stderr[-2000:]
+
+
+class _Tracked:
+    def __init__(self, v):
+        self.v = v
+
+
+def test_a_map_leaves_nothing_alive_after_it():
+    """Daft keeps a query's UDF class and arguments: the map's inputs and results must not
+    stay alive with them (they did: every map's values, walked by each full collection)."""
+    import gc
+    import weakref
+
+    @node(output="out")
+    def wrap(item):
+        return _Tracked(item.v + 1)
+
+    items = [_Tracked(i) for i in range(50)]
+    result = Pipeline([wrap]).map({"item": items}, over="item", engine=Daft())
+    assert [r.v for r in result["out"]] == list(range(1, 51))
+    refs = [weakref.ref(items[0]), weakref.ref(result["out"][0])]
+    del items, result
+    gc.collect()
+    assert [ref() for ref in refs] == [None, None]
