@@ -278,14 +278,14 @@ class Daft(Engine):
         runs: list[tuple[int, dict[str, Any]]] = []
         failure: tuple[int, BaseException] | None = None
         deaths: list[tuple[int, int, int]] = []  # Ray: runs that workers kept dying on
-        inside = 0.0
+        spans: list[tuple[float, float]] = []
         batches = 0
         for row in result:
             if row is None:  # a row inside a run: its values came with the run's first row
                 continue
-            a, b, produced, (kind, payload, seconds) = row
+            a, b, produced, (kind, payload, span) = row
             batches += 1
-            inside += seconds
+            spans.append(span)
             if kind == "stats":
                 stats.merge(payload)
                 runs.append((a, {k: _Items.unpack(v) for k, v in produced.items()}))
@@ -308,7 +308,7 @@ class Daft(Engine):
                 columns[name] = append_column(col, produced[name])
         columns = {name: finish_column(col) for name, col in columns.items()}
         self._last = {"rows": n, "batches": batches, "query": query,
-                      "overhead": max(0.0, query - inside),
+                      "overhead": max(0.0, query - _covered(spans, self.runner == "native")),
                       "steps": sum(1 for s in plan.steps if s.mapped),
                       "names": [s.name for s in plan.steps if s.mapped]}
         return columns, stats
@@ -337,6 +337,20 @@ class _Items:
     @staticmethod
     def unpack(column: Any) -> Any:
         return list(column.array) if type(column) is _Items else column
+
+
+def _covered(spans: list[tuple[float, float]], one_clock: bool) -> float:
+    """Seconds inside the UDF: on the native runner the union of the runs' spans (Daft runs
+    batches on several threads at once: their sum would exceed the query), on Ray the sum
+    of their lengths (each worker has its own clock)."""
+    if not one_clock:
+        return sum(t1 - t0 for t0, t1 in spans)
+    total, end = 0.0, float("-inf")
+    for t0, t1 in sorted(spans):
+        if t1 > end:
+            total += t1 - max(t0, end)
+            end = t1
+    return total
 
 
 def packed(payload: tuple) -> bytes:
@@ -487,10 +501,11 @@ def _run_batch(plan: Plan, chunk: dict[str, list[Any]], bc: Any, runner: Any, on
     """One batch UDF call: the fused per-item steps over each contiguous run of its rows.
 
     Returns one object per run, ``(first, stop, columns, extra)`` with ``extra`` =
-    ``("stats", Stats, seconds)`` or ``("error", NodeError, seconds)``: one Python object per
+    ``("stats", Stats, span)`` or ``("error", NodeError, span)`` (``span``: the run's start
+    and end on this process's ``perf_counter``): one Python object per
     run, not per row, crosses back. On Ray (``watch``: the attempt ledger's name and the
     query id) a run that workers died on ``WORKER_DEATHS`` times is not run again: it
-    comes back as ``("died", deaths, 0.0)`` and the driver raises ``WorkerDied``.
+    comes back as ``("died", deaths, (0, 0))`` and the driver raises ``WorkerDied``.
     """
     remote = watch is not None
     out: list[Any] = []
@@ -498,7 +513,7 @@ def _run_batch(plan: Plan, chunk: dict[str, list[Any]], bc: Any, runner: Any, on
         if watch is not None:
             died = _died_before(watch, a)
             if died >= WORKER_DEATHS:
-                out.append((a, b, None, ("died", died, 0.0)))
+                out.append((a, b, None, ("died", died, (0.0, 0.0))))
                 continue
         t0 = perf_counter()
         stats = chunk_stats(plan, NO_PROBE)
@@ -510,7 +525,7 @@ def _run_batch(plan: Plan, chunk: dict[str, list[Any]], bc: Any, runner: Any, on
                 from hotpipe.engines.processes import _portable
 
                 exc = _portable(exc)
-            out.append((a, b, None, ("error", exc, perf_counter() - t0)))
+            out.append((a, b, None, ("error", exc, (t0, perf_counter()))))
             if watch is not None:
                 _finished(watch, a)
             continue
@@ -518,7 +533,7 @@ def _run_batch(plan: Plan, chunk: dict[str, list[Any]], bc: Any, runner: Any, on
             kept = {name: _Items.pack(produced[name]) for name in outputs}
         else:
             kept = {name: v if is_array(v := produced[name]) else list(v) for name in outputs}
-        out.append((a, b, kept, ("stats", stats, perf_counter() - t0)))
+        out.append((a, b, kept, ("stats", stats, (t0, perf_counter()))))
         if watch is not None:
             _finished(watch, a)
     return out

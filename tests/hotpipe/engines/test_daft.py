@@ -328,3 +328,11 @@ def test_a_map_leaves_nothing_alive_after_it():
     del items, result
     gc.collect()
     assert [ref() for ref in refs] == [None, None]
+
+
+def test_time_inside_the_udf_counts_overlapping_batches_once():
+    from hotpipe.engines.daft import _covered
+
+    spans = [(0.0, 2.0), (1.0, 3.0), (5.0, 6.0)]  # two threads at once, then one
+    assert _covered(spans, one_clock=True) == 4.0
+    assert _covered(spans, one_clock=False) == 5.0  # Ray: one clock per worker, summed
