@@ -48,11 +48,12 @@ def main():
         Pipeline([score, dies_always]).map({"x": xs}, over="x", engine=engine, cache=cache)
     except hotpipe.WorkerDied as err:
         assert "150..199" in str(err), err  # with any run its worker had started
+        named = str(err).count("..")
     else:
         raise AssertionError("no WorkerDied")
     seconds = time.perf_counter() - t0
     warm = Pipeline([score]).map({"x": xs}, over="x", cache=cache)
-    print(f"FAILED_AFTER {seconds:.1f} CACHED {warm.profile['score'].hits}")
+    print(f"FAILED_AFTER {seconds:.1f} CACHED {warm.profile['score'].hits} NAMED {named}")
     ray.shutdown()
 
 
