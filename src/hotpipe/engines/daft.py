@@ -161,7 +161,7 @@ class Daft(Engine):
             parts = "" if self.runner == "native" else " -> into_partitions"
             outputs = ("its index column back (the results stay in this process)"
                        if self.runner == "native"
-                       else "a Python column (one object per run of rows)")
+                       else "a Python column (one object per row: a block of items)")
             outcome.notes.append(
                 f"daft plan: from_pydict(__hotpipe_index){parts} -> with_column(@daft.cls "
                 f"HotpipePlan, @daft.method.batch running {last['names']} fused) returning "
@@ -190,8 +190,10 @@ class Daft(Engine):
         # as arrays) and the UDF hands Daft its own index column back, which the query
         # collects as Arrow: no Python object per row crosses Daft either way (a list index
         # and a collected column of zeros cost ~0.25 s per 1,000,000 rows). On Ray they come
-        # back through Daft as one Python object per run of rows.
+        # back through Daft as one Python object per row, and a row is a block of items
+        # (``block``; on native a row is one item and Daft chooses the batches).
         sink: dict[int, Any] | None = None if remote else {}
+        block = self._block(n) if remote else None
         dtype = DataType.python() if remote else DataType.int64()
 
         # a class, not a function: Daft builds it once per worker and keeps it for every
@@ -211,12 +213,14 @@ class Daft(Engine):
                 self.payload = payload
                 _keep_resources(payload[2])
 
-            @daft.method.batch(return_dtype=dtype, batch_size=self.batch_size)
+            @daft.method.batch(return_dtype=dtype,
+                               batch_size=self.batch_size if block is None else 1)
             def __call__(self, index: Series) -> Series:
+                if block is not None:  # Ray: a row is a block of items, one object back
+                    runs = [(k * block, min(n, k * block + block)) for k in index.to_pylist()]
+                    return Series.from_pylist(_run_batch(*self.payload, runs),
+                                              dtype=DataType.python())
                 done = _run_batch(*self.payload, _row_runs(index))
-                if sink is None:  # one object per run of rows, None for the other rows
-                    done += [None] * (len(index) - len(done))
-                    return Series.from_pylist(done, dtype=DataType.python())
                 for run in done:
                     sink[run[0]] = run  # keyed by the run's first row: no two alike
                 return index  # Daft needs a column of the batch's length: this one is free
@@ -228,7 +232,8 @@ class Daft(Engine):
         box: list | bytearray = bytearray(packed(payload)) if remote else [payload]
         hotpipe_plan = HotpipePlan(box)
         try:
-            result, query = self._collect(daft, hotpipe_plan, n, sink)
+            rows = n if block is None else -(-n // block)
+            result, query = self._collect(daft, hotpipe_plan, rows, sink)
         finally:
             box.clear()
             if watch is not None:
@@ -238,14 +243,25 @@ class Daft(Engine):
             sink.clear()
         return self._gather(job, n, result, query)
 
+    def _block(self, n: int) -> int:
+        """Ray: items per row of the query, ``batch_size`` or about four rows per partition,
+        so that Daft handles a few Python objects, not one per item (~0.25 us each)."""
+        if self.batch_size is not None:
+            return self.batch_size
+        return max(1, -(-n // (4 * self._partitions(n))))
+
+    def _partitions(self, n: int) -> int:
+        return self.partitions or max(1, min(n, self.workers))
+
     def _collect(self, daft: Any, hotpipe_plan: Any, n: int, sink: dict | None
                  ) -> tuple[list[Any], float]:
-        """Run the query; returns the UDF's column (Ray) or [] (native: see ``sink``)."""
+        """Run the query over ``n`` rows; returns the UDF's column (Ray) or [] (native:
+        the results are in ``sink``)."""
         result: list[Any] = []
         t0 = perf_counter()
         df = daft.from_pydict({"__hotpipe_index": _index(n)})
         if self.runner == "ray":
-            df = df.into_partitions(self.partitions or max(1, min(n, self.workers)))
+            df = df.into_partitions(min(n, self._partitions(n)) or 1)
         df = df.select(hotpipe_plan(df["__hotpipe_index"]).alias("__hotpipe_out"))
         if sink is None:
             result = df.to_pydict()["__hotpipe_out"]
