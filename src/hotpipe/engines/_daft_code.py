@@ -4,9 +4,12 @@ writes Daft by hand.
 The script holds the user's own function sources (decorators stripped), the inputs as
 literals, the broadcast steps computed once in the driver, and every per-item step fused into
 one ``@daft.func.batch`` UDF that runs the nodes column by column over the batch
-(``list(map(func, *columns))``, a batch node called once on the lists), so each batch crosses
-from Rust to Python once. A single output gets a typed ``return_dtype`` when its node's return
-annotation maps to an Arrow type. A header analyses the translation in the user's names.
+(``list(map(func, *columns))``, a batch node called once on the lists, a ``vectorize=`` node
+once on numpy arrays after hotpipe's 16-item check), so each batch crosses from Rust to Python
+once. A batch node's numpy result stays an array and leaves the UDF as an Arrow column (2-D:
+fixed-size lists). A single output gets a typed ``return_dtype`` when its node's return
+annotation maps to an Arrow type (for an array result without one, the script reads it from
+a first call). A header analyses the translation in the user's names.
 
 A nested map (``mode="zip"``) becomes a list-valued helper called per outer item inside the
 fused UDF (no explode/groupby; the header says why). Not written yet (``InputError`` naming
@@ -19,6 +22,7 @@ import ast
 import builtins
 import inspect
 import textwrap
+import typing
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -31,7 +35,8 @@ _DTYPES = {int: "DataType.int64()", float: "DataType.float64()", str: "DataType.
            bool: "DataType.bool()", bytes: "DataType.binary()"}
 _DTYPE_NAMES = {t.__name__: d for t, d in _DTYPES.items()}
 _RESERVED = {"daft", "itertools", "DataType", "Series", "n", "rows", "run", "fused", "df",
-             "table", "order", "out", "name", "row", "k", "i"}
+             "table", "order", "out", "name", "row", "k", "i", "np", "pa", "jax", "column",
+             "vectorized", "tolist", "first", "dtype", "udf"}
 
 
 def to_daft(pipe: Any, inputs: Mapping[str, Any], outputs: str | Sequence[str] | None,
@@ -52,14 +57,16 @@ def to_daft(pipe: Any, inputs: Mapping[str, Any], outputs: str | Sequence[str] |
     def var(name: str) -> str:  # a value named like a function or a global gets a "_"
         return f"{name}_" if name in taken or name in _RESERVED else name
 
+    fused = _udf(plan, rows, mapped, broadcast_in, once, var)
+    imports = "\n".join(["import itertools", *fused.imports])
     parts = [
         _header(pipe, plan, once, rows, mapped),
-        "import itertools\n\nimport daft\nfrom daft import DataType, Series\n",
+        f"{imports}\n\nimport daft\nfrom daft import DataType, Series\n",
         sources,
         _inputs(inputs, mapped, broadcast_in, var),
         _broadcast(once, var),
-        _udf(plan, rows, mapped, broadcast_in, once, var),
-        _main(plan, mapped, var),
+        fused.text,
+        _main(plan, mapped, var, fused),
     ]
     return "\n\n".join(p.rstrip("\n") for p in parts if p) + "\n"
 
@@ -170,17 +177,34 @@ def _broadcast(once: list[Step], var: Any) -> str:
 
 
 def _dtype(step: Step) -> str | None:
+    """The Arrow type of the step's output from its return annotation: ``int``, ``float``,
+    ``str``, ``bool``, ``bytes``; for a batch node (``batch=True``), ``list[...]`` of one."""
     ann = inspect.signature(step.node.func).return_annotation
+    if step.node.is_batch:
+        inner = typing.get_args(ann)
+        if isinstance(ann, str) and ann.startswith("list[") and ann.endswith("]"):
+            ann = ann[5:-1]
+        elif typing.get_origin(ann) is list and len(inner) == 1:
+            ann = inner[0]
+        else:
+            return None
     if isinstance(ann, str):
         return _DTYPE_NAMES.get(ann)
     return _DTYPES.get(ann)
 
 
 def _emit(steps: Sequence[Step], known: set[str], var: Any, indent: str,
-          helpers: list[str]) -> list[str]:
+          helpers: list[str], made: dict[str, str]) -> list[str]:
     """Per-item steps over the lists of a batch (or of one outer item's inner items):
-    ``list(map(func, *columns))`` per node, a batch node called once on the lists, a nested
-    map as a list-valued helper mapped over the outer items."""
+    ``list(map(func, *columns))`` per node, a batch node called once on the lists, a
+    ``vectorize=`` node once on arrays (:data:`_VECTORIZED`), a nested map as a list-valued
+    helper mapped over the outer items.
+
+    ``made`` records the values a batch (``"batch"``) or vectorised (``"vector"``) step
+    produced: they stay what the function returned (a numpy array is not split), and a
+    later node receives what it gets on ``Local``: a vectorised result as Python values
+    (``tolist``), a batch result's items as they are.
+    """
     lines = []
     for step in steps:
         if not step.mapped:  # an inner step of a nested map that reads no inner item
@@ -189,25 +213,59 @@ def _emit(steps: Sequence[Step], known: set[str], var: Any, indent: str,
             known.update(step.outputs)
             continue
         func = step.node.func.__name__
-        cols = [var(a) if a not in known else f"itertools.repeat({var(a)})"
+        cols = [f"itertools.repeat({var(a)})" if a in known else _items(a, var, made)
                 for a in step.args]
-        listed = [var(a) if a not in known else f"[{var(a)}] * n" for a in step.args]
+        listed = [f"[{var(a)}] * n" if a in known else _listed(a, var, made)
+                  for a in step.args]
+        kind = None
         if step.nested is not None:
             func = _nested_helper(step, var, helpers)
             call = f"list(map({func}, {', '.join(cols)}))"
+        elif step.node.vectorize is not None:
+            args = ", ".join(var(a) for a in step.args)
+            mapped = ", ".join(str(a not in known) for a in step.args)
+            batch_call = func
+            if step.node.vectorize == "jax":  # compiled once per batch shape, vmapped
+                batch_call = f"{func}_jax"
+                axes = tuple(None if a in known else 0 for a in step.args)
+                jitted = f"{batch_call} = jax.jit(jax.vmap({func}, in_axes={axes!r}))"
+                if jitted not in helpers:
+                    helpers.append(jitted)
+            call = f"vectorized({func}, {batch_call}, [{args}], [{mapped}])"
+            kind = "vector"
         elif step.node.is_batch:
-            call = f"list({func}({', '.join(listed)}))"
+            call = f"{func}({', '.join(listed)})"
+            kind = "batch"
         elif step.batch is not None:
-            call = f"list({step.node.batch_func.__name__}({', '.join(listed)}))"
+            call = f"{step.node.batch_func.__name__}({', '.join(listed)})"
+            kind = "batch"
         else:
             call = f"list(map({func}, {', '.join(cols)}))" if cols else f"[{func}()] * n"
         if len(step.outputs) > 1:
+            if kind is not None:
+                call = f"list({call})"
             target = ", ".join(map(var, step.outputs))
             empty = ", ".join("[]" for _ in step.outputs)
             lines.append(f"{indent}{target} = map(list, zip(*{call})) if n else ({empty},)")
         else:
             lines.append(f"{indent}{var(step.outputs[0])} = {call}")
+            if kind is not None:
+                made[step.outputs[0]] = kind
     return lines
+
+
+def _items(name: str, var: Any, made: dict[str, str]) -> str:
+    """The items of a value for a singular node (``Local``'s: a vectorised result as Python
+    values, the items of a batch result as they are)."""
+    return f"tolist({var(name)})" if made.get(name) == "vector" else var(name)
+
+
+def _listed(name: str, var: Any, made: dict[str, str]) -> str:
+    """A value as a batch node receives it on ``Local``: a list."""
+    kind = made.get(name)
+    if kind == "vector":
+        return f"tolist({var(name)})"
+    return f"list({var(name)})" if kind == "batch" else var(name)
 
 
 def _nested_helper(step: Step, var: Any, helpers: list[str]) -> str:
@@ -224,43 +282,117 @@ def _nested_helper(step: Step, var: Any, helpers: list[str]) -> str:
     for plan in (nm.pre, nm.body):
         lines += [f"    {var(k)} = {v!r}" for k, v in plan.constants.items()]
         known.update(plan.constants)
-    lines += _emit(nm.pre.steps, known, var, "    ", helpers)
-    lines += _emit(nm.body.steps, known, var, "    ", helpers)
-    outs = [var(o) if o not in known else f"[{var(o)}] * n" for o in nm.outputs]
+    made: dict[str, str] = {}
+    lines += _emit(nm.pre.steps, known, var, "    ", helpers, made)
+    lines += _emit(nm.body.steps, known, var, "    ", helpers, made)
+    outs = [f"[{var(o)}] * n" if o in known else _listed(o, var, made) for o in nm.outputs]
     lines.append(f"    return {', '.join(outs)}")
     helpers.append("\n".join(lines))
     return name
 
 
+_VECTORIZED = """\
+def vectorized(func, batch_call, args, mapped):
+    # a vectorize= node over one batch: one call on its columns as numpy arrays, when that
+    # call gives the first 16 items' per-item results (hotpipe's check); else per item
+    def per_item(cols):
+        return list(map(func, *[c if m else itertools.repeat(c) for c, m in zip(cols, mapped)]))
+
+    def on_arrays(cols):
+        return np.asarray(batch_call(*[np.asarray(c) if m else c for c, m in zip(cols, mapped)]))
+
+    head = [c[:16] if m else c for c, m in zip(args, mapped)]
+    want = per_item(head)
+    try:
+        got, want = on_arrays(head), np.asarray(want)
+        rtol = 1e-5 if got.dtype.itemsize <= 4 else 1e-12
+        same = len(want) > 1 and got.shape == want.shape and (
+            np.array_equal(got, want) or got.dtype.kind in "fc" and np.allclose(
+                got, want, rtol=rtol, atol=rtol * float(np.max(np.abs(want))), equal_nan=True))
+    except Exception:
+        same = False
+    return on_arrays(args) if same else per_item(args)
+
+
+def tolist(values):
+    # what a later node receives from a vectorize= node (as on hotpipe's engines): a list
+    return values.tolist() if isinstance(values, np.ndarray) else values\
+"""
+
+_COLUMN = """\
+def column(values):
+    # a batch node's numpy result stays an array: 1-D -> an Arrow column, 2-D -> fixed-size
+    # lists (Daft's embedding type for floats); no Python object per item
+    if isinstance(values, np.ndarray) and values.dtype.kind in "biuf" and values.ndim in (1, 2):
+        if values.ndim == 1:
+            return Series.from_numpy(values)
+        width = values.shape[1]
+        series = Series.from_arrow(pa.FixedSizeListArray.from_arrays(values.ravel(), width))
+        if values.dtype.kind == "f":
+            series = series.cast(
+                DataType.embedding(DataType.from_numpy_dtype(values.dtype), width))
+        return series
+    return values\
+"""
+
+
+class _Fused:
+    """The fused UDF's source and what ``run()`` needs to know of it."""
+
+    def __init__(self, text: str, probe: str | None, imports: list[str]) -> None:
+        self.text = text
+        self.probe = probe  # the step whose Arrow type is read from a first call, or None
+        self.imports = imports
+
+
 def _udf(plan: Plan, rows: list[Step], mapped: list[str], bc: Mapping[str, Any],
-         once: list[Step], var: Any) -> str:
+         once: list[Step], var: Any) -> _Fused:
     outs = plan.outputs
     single = len(outs) == 1 and outs[0] not in mapped
-    dtype = None
-    if single:
-        dtype = next((_dtype(s) for s in rows if outs[0] in s.outputs), None)
+    producer = next((s for s in rows if single and outs[0] in s.outputs), None)
+    dtype = _dtype(producer) if producer is not None else None
     known = set(bc) | {o for s in once for o in s.outputs}
     helpers: list[str] = []
-    lines = [
-        "# --- every per-item step fused in one batch UDF: one Python call per batch ---",
-        f"@daft.func.batch(return_dtype={dtype or 'DataType.python()'})",
-        f"def fused({', '.join(f'{var(m)}: Series' for m in mapped)}) -> Series:",
-    ]
-    lines += [f"    {var(m)} = {var(m)}.to_pylist()" for m in mapped]
-    lines.append(f"    n = len({var(mapped[0])})" if mapped else "    n = 0")
-    lines += _emit(rows, known, var, "    ", helpers)
+    made: dict[str, str] = {}
+    body = [f"    {var(m)} = {var(m)}.to_pylist()" for m in mapped]
+    body.append(f"    n = len({var(mapped[0])})" if mapped else "    n = 0")
+    body += _emit(rows, known, var, "    ", helpers, made)
+    imports: list[str] = []
+    vector = [s for s in _all_steps(plan) if s.node.vectorize is not None]
+    arrays = single and outs[0] in made
+    if vector or arrays:
+        imports.append("import numpy as np")
+    if arrays:
+        imports.append("import pyarrow as pa")
+    if any(s.node.vectorize == "jax" for s in vector):
+        imports.append("import jax")
+    probe = producer.name if arrays and dtype is None and producer is not None else None
     if single:
         ret = var(outs[0])
-        lines.append(f"    return {ret}" if dtype else
-                     f"    return Series.from_pylist({ret}, dtype=DataType.python())")
+        if arrays:
+            body.append(f"    return column({ret})")
+        else:
+            body.append(f"    return {ret}" if dtype else
+                        f"    return Series.from_pylist({ret}, dtype=DataType.python())")
     else:
-        cols = [var(o) if o not in known else f"[{var(o)}] * n" for o in outs]
-        lines.append(f"    rows = list(zip({', '.join(cols)}))")
-        lines.append("    return Series.from_pylist(rows, dtype=DataType.python())")
-    return "\n\n\n".join([*helpers, "\n".join(lines)])
+        cols = [f"[{var(o)}] * n" if o in known else _listed(o, var, made) for o in outs]
+        body.append(f"    rows = list(zip({', '.join(cols)}))")
+        body.append("    return Series.from_pylist(rows, dtype=DataType.python())")
+    lines = ["# --- every per-item step fused in one batch UDF: one Python call per batch ---"]
+    if probe is None:
+        lines.append(f"@daft.func.batch(return_dtype={dtype or 'DataType.python()'})")
+    lines.append(f"def fused({', '.join(f'{var(m)}: Series' for m in mapped)}) -> Series:")
+    lines += body
+    pre = []
+    if vector:
+        pre.append(_VECTORIZED)
+    if arrays:
+        pre.append(_COLUMN)
+    text = "\n\n\n".join([*dict.fromkeys(pre), *helpers, "\n".join(lines)])
+    return _Fused(text, probe, imports)
 
 
-def _main(plan: Plan, mapped: list[str], var: Any) -> str:
+def _main(plan: Plan, mapped: list[str], var: Any, fused: _Fused) -> str:
     outs = list(plan.outputs)
     data = ", ".join(f"{m!r}: {var(m)}" for m in mapped)
     args = ", ".join(f"df[{m!r}]" for m in mapped)
@@ -269,7 +401,20 @@ def _main(plan: Plan, mapped: list[str], var: Any) -> str:
         "    # the index column carries the item order: a distributed runner returns rows",
         "    # in any order",
         f"    df = daft.from_pydict({{'__index': list(range(len({var(mapped[0])}))), {data}}})",
-        f"    df = df.with_column('__out', fused({args}))",
+    ]
+    udf = "fused"
+    if fused.probe is not None:
+        first = ", ".join(f"Series.from_pylist({var(m)}[:16])" for m in mapped)
+        lines += [
+            f"    # {fused.probe!r} returns arrays and no annotation gives their Arrow type:",
+            "    # read it from one call on the first 16 items (or annotate the node)",
+            f"    first = fused({first})",
+            "    dtype = first.datatype() if isinstance(first, Series) else DataType.python()",
+            "    udf = daft.func.batch(return_dtype=dtype)(fused)",
+        ]
+        udf = "udf"
+    lines += [
+        f"    df = df.with_column('__out', {udf}({args}))",
         "    table = df.select('__index', '__out').to_pydict()",
         "    order = sorted(range(len(table['__index'])), key=table['__index'].__getitem__)",
         "    out = [table['__out'][i] for i in order]",
@@ -298,6 +443,8 @@ def _header(pipe: Any, plan: Plan, once: list[Step], rows: list[Step],
         f"#   broadcast steps, once in the driver: {[s.name for s in once] or 'none'}",
         f"#   batch nodes (one call per batch): "
         f"{[s.name for s in rows if s.node.is_batch or s.batch is not None] or 'none'}",
+        f"#   vectorize= nodes (one call on numpy arrays per batch, checked on 16 items): "
+        f"{[f'{s.name} ({s.node.vectorize})' for s in rows if s.node.vectorize] or 'none'}",
         "#   row-wise model calls: none (no row-wise @daft.func)",
         f"#   untyped steps (no Arrow return annotation): {untyped or 'none'}",
     ]
@@ -311,5 +458,6 @@ def _header(pipe: Any, plan: Plan, once: list[Step], rows: list[Step],
         )
     if untyped:
         lines.append(f"#   what to change: annotate the return type of {untyped} (int, float, "
-                     "str, bool, bytes) to get a typed Arrow column instead of Python objects.")
+                     "str, bool, bytes; a batch node list[float] etc.) to get a typed Arrow "
+                     "column instead of Python objects.")
     return "\n".join(lines)

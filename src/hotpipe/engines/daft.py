@@ -23,9 +23,9 @@ from concurrent.futures import Future
 from time import perf_counter
 from typing import Any
 
-from hotpipe._arrays import append_column, finish_column, is_array
+from hotpipe._arrays import append_column, finish_column, from_items, is_array
 from hotpipe.engines.base import Engine
-from hotpipe.errors import InputError, NodeError
+from hotpipe.errors import InputError, NodeError, WorkerDied
 from hotpipe.plan import Plan
 from hotpipe.profile.stats import Stats
 from hotpipe.schedule import NO_PROBE, Job, Probe, chunk_stats
@@ -38,6 +38,11 @@ _CHOSEN: dict[str, str] = {}  # the Daft runner this process uses, once chosen
 _LOCK = threading.Lock()
 _KEPT: dict[str, Any] = {}  # resource declarations kept alive in a worker (insertion order)
 _KEEP_MAX = 16
+_ATTEMPTS: dict[str, Any] = {}  # Ray: this process's attempt ledger (an actor) and its name
+WORKER_DEATHS = 2
+"""Ray: how many times a worker may die on the same run of items. Daft and Ray retry the
+task after a death; the attempt after this many reports ``WorkerDied`` instead of running
+the items again, so a node that kills its worker every time fails the map in seconds."""
 
 
 class MissingDaft(InputError, ImportError):
@@ -105,12 +110,16 @@ class Daft(Engine):
         with _LOCK:
             chosen = _CHOSEN.get("runner")
             if chosen is None:
-                if self.runner == "ray":
-                    daft.set_runner_ray(address=self.address)
-                else:
-                    daft.set_runner_native()
-                _CHOSEN["runner"] = self.runner
-            elif chosen != self.runner:
+                try:
+                    if self.runner == "ray":
+                        daft.set_runner_ray(address=self.address)
+                    else:
+                        daft.set_runner_native()
+                    chosen = self.runner
+                except Exception:  # Daft code of the caller's already chose the runner
+                    chosen = daft.get_or_infer_runner_type()
+                _CHOSEN["runner"] = chosen
+            if chosen != self.runner:
                 raise InputError(
                     f"Daft(runner={self.runner!r}): this process already runs Daft on the "
                     f"{chosen!r} runner, and Daft fixes its runner once per process. Use "
@@ -150,8 +159,9 @@ class Daft(Engine):
                 "(query time minus the time inside the UDF)"
             )
             parts = "" if self.runner == "native" else " -> into_partitions"
-            outputs = "an int64 column (results to the driver)" if self.runner == "native" \
-                else "a Python column (one object per run of rows)"
+            outputs = ("its index column back (the results stay in this process)"
+                       if self.runner == "native"
+                       else "a Python column (one object per row: a block of items)")
             outcome.notes.append(
                 f"daft plan: from_pydict(__hotpipe_index){parts} -> with_column(@daft.cls "
                 f"HotpipePlan, @daft.method.batch running {last['names']} fused) returning "
@@ -172,14 +182,18 @@ class Daft(Engine):
         base = job.offset + start
         outputs = plan.outputs
         remote = self.runner == "ray"
+        watch = self._watch() if remote else None
 
-        payload = (plan, chunk, bc, runner, on_error, base, outputs, remote)
+        payload = (plan, chunk, bc, runner, on_error, base, outputs, watch)
 
-        # On native the batches' results go straight into ``sink`` (this process) and the
-        # UDF returns an int64 column of zeros: a column of Python objects costs Daft
-        # ~0.25 us more per row (measured at 1,000,000 rows). On Ray they come back through
-        # Daft as one Python object per run of rows.
+        # On native the batches' results go straight into ``sink`` (this process, arrays
+        # as arrays) and the UDF hands Daft its own index column back, which the query
+        # collects as Arrow: no Python object per row crosses Daft either way (a list index
+        # and a collected column of zeros cost ~0.25 s per 1,000,000 rows). On Ray they come
+        # back through Daft as one Python object per row, and a row is a block of items
+        # (``block``; on native a row is one item and Daft chooses the batches).
         sink: dict[int, Any] | None = None if remote else {}
+        block = self._block(n) if remote else None
         dtype = DataType.python() if remote else DataType.int64()
 
         # a class, not a function: Daft builds it once per worker and keeps it for every
@@ -189,34 +203,88 @@ class Daft(Engine):
         # pickle the payload to it); Ray: Daft's own worker processes
         @daft.cls(**_hints(plan), use_process=False if not remote else None)
         class HotpipePlan:
-            def __init__(self, payload: tuple | bytes) -> None:
-                if isinstance(payload, bytes):  # pickled once in the driver (Ray)
+            def __init__(self, box: list | bytearray) -> None:
+                if isinstance(box, bytearray):  # pickled once in the driver (Ray)
                     import cloudpickle
 
-                    payload = cloudpickle.loads(payload)
+                    payload = cloudpickle.loads(box)
+                else:
+                    payload = box[0]
                 self.payload = payload
                 _keep_resources(payload[2])
 
-            @daft.method.batch(return_dtype=dtype, batch_size=self.batch_size)
+            @daft.method.batch(return_dtype=dtype,
+                               batch_size=self.batch_size if block is None else 1)
             def __call__(self, index: Series) -> Series:
-                out = _run_batch(*self.payload, index.to_pylist())
-                if sink is None:
-                    return Series.from_pylist(out, dtype=DataType.python())
-                for row in out:
-                    if row is not None:
-                        sink[row[0]] = row  # keyed by the run's first row: no two alike
-                return Series.from_pylist([0] * len(out))
+                if block is not None:  # Ray: a row is a block of items, one object back
+                    runs = [(k * block, min(n, k * block + block)) for k in index.to_pylist()]
+                    return Series.from_pylist(_run_batch(*self.payload, runs),
+                                              dtype=DataType.python())
+                done = _run_batch(*self.payload, _row_runs(index))
+                for run in done:
+                    sink[run[0]] = run  # keyed by the run's first row: no two alike
+                return index  # Daft needs a column of the batch's length: this one is free
 
-        hotpipe_plan = HotpipePlan(packed(payload) if remote else payload)
+        # Daft keeps a query's UDF class and its arguments after the query: the map's values
+        # travel in a box emptied when the query is done (else every map's inputs and
+        # results stayed alive, and Python's full collections walked them: measured 0.65 s
+        # per collection after six maps of 1,000,000 items)
+        box: list | bytearray = bytearray(packed(payload)) if remote else [payload]
+        hotpipe_plan = HotpipePlan(box)
+        try:
+            rows = n if block is None else -(-n // block)
+            result, query = self._collect(daft, hotpipe_plan, rows, sink)
+        finally:
+            box.clear()
+            if watch is not None:
+                _ATTEMPTS["ledger"].forget.remote(watch[1])
+        if sink is not None:
+            result = list(sink.values())
+            sink.clear()
+        return self._gather(job, n, result, query)
 
+    def _block(self, n: int) -> int:
+        """Ray: items per row of the query, ``batch_size`` or about four rows per partition,
+        so that Daft handles a few Python objects, not one per item (~0.25 us each)."""
+        if self.batch_size is not None:
+            return self.batch_size
+        return max(1, -(-n // (4 * self._partitions(n))))
+
+    def _partitions(self, n: int) -> int:
+        return self.partitions or max(1, min(n, self.workers))
+
+    def _collect(self, daft: Any, hotpipe_plan: Any, n: int, sink: dict | None
+                 ) -> tuple[list[Any], float]:
+        """Run the query over ``n`` rows; returns the UDF's column (Ray) or [] (native:
+        the results are in ``sink``)."""
+        result: list[Any] = []
         t0 = perf_counter()
-        df = daft.from_pydict({"__hotpipe_index": list(range(n))})
+        df = daft.from_pydict({"__hotpipe_index": _index(n)})
         if self.runner == "ray":
-            df = df.into_partitions(self.partitions or max(1, min(n, self.workers)))
-        df = df.with_column("__hotpipe_out", hotpipe_plan(df["__hotpipe_index"]))
-        result = df.select("__hotpipe_out").to_pydict()["__hotpipe_out"]
-        query = perf_counter() - t0
-        return self._gather(job, n, result if sink is None else list(sink.values()), query)
+            df = df.into_partitions(min(n, self._partitions(n)) or 1)
+        df = df.select(hotpipe_plan(df["__hotpipe_index"]).alias("__hotpipe_out"))
+        if sink is None:
+            result = df.to_pydict()["__hotpipe_out"]
+        else:  # the results are in ``sink``: run the query, bring nothing back as Python
+            df.to_arrow()
+        return result, perf_counter() - t0
+
+    def _watch(self) -> tuple[str, str]:
+        """Ray: the name of this process's attempt ledger (started on first use) and a new
+        query id, so that a worker dying on the same items again and again ends the map
+        with ``WorkerDied`` (see :func:`_run_batch`) instead of being retried forever."""
+        import uuid
+
+        ray = require_daft("ray")
+        with _LOCK:
+            if "ledger" not in _ATTEMPTS:
+                if not ray.is_initialized():  # what Daft's Ray runner would do: it reuses it
+                    ray.init(address=self.address)
+                name = f"hotpipe-attempts-{uuid.uuid4().hex}"
+                _ATTEMPTS["ledger"] = ray.remote(num_cpus=0)(_Attempts).options(
+                    name=name).remote()
+                _ATTEMPTS["name"] = name
+        return _ATTEMPTS["name"], uuid.uuid4().hex
 
     def _gather(self, job: Job, n: int, result: list[Any], query: float
                 ) -> tuple[dict[str, list[Any]], Stats]:
@@ -225,19 +293,24 @@ class Daft(Engine):
         stats.chunks = 0
         runs: list[tuple[int, dict[str, Any]]] = []
         failure: tuple[int, BaseException] | None = None
-        inside = 0.0
+        deaths: list[tuple[int, int, int]] = []  # Ray: runs that workers kept dying on
+        spans: list[tuple[float, float]] = []
         batches = 0
         for row in result:
             if row is None:  # a row inside a run: its values came with the run's first row
                 continue
-            a, _, produced, (kind, payload, seconds) = row
+            a, b, produced, (kind, payload, span) = row
             batches += 1
-            inside += seconds
+            spans.append(span)
             if kind == "stats":
                 stats.merge(payload)
-                runs.append((a, produced))
+                runs.append((a, {k: _Items.unpack(v) for k, v in produced.items()}))
+            elif kind == "died":
+                deaths.append((a, b, payload))
             elif failure is None or a < failure[0]:
                 failure = (a, payload)
+        if deaths:
+            raise _worker_died(plan, job.offset, sorted(deaths))
         if failure is not None:
             if isinstance(failure[1], NodeError):
                 from hotpipe.engines.processes import _reraise
@@ -251,10 +324,49 @@ class Daft(Engine):
                 columns[name] = append_column(col, produced[name])
         columns = {name: finish_column(col) for name, col in columns.items()}
         self._last = {"rows": n, "batches": batches, "query": query,
-                      "overhead": max(0.0, query - inside),
+                      "overhead": max(0.0, query - _covered(spans, self.runner == "native")),
                       "steps": sum(1 for s in plan.steps if s.mapped),
                       "names": [s.name for s in plan.steps if s.mapped]}
         return columns, stats
+
+
+class _Items:
+    """A list column of numpy items (scalars of one type, rows of one shape) carried from a
+    Ray worker as one array: pickling 1,000,000 ``np.float64`` objects one by one took 7 s
+    here, the array 0.2 s. The driver gets the same list back (``list(array)``: the same
+    items ``Local`` has)."""
+
+    __slots__ = ("array",)
+
+    def __init__(self, array: Any) -> None:
+        self.array = array
+
+    @staticmethod
+    def pack(column: Any) -> Any:
+        if is_array(column):
+            return column
+        column = list(column)
+        array = from_items(column) if column and type(column[0]).__module__ == "numpy" \
+            else column
+        return _Items(array) if array is not column else column
+
+    @staticmethod
+    def unpack(column: Any) -> Any:
+        return list(column.array) if type(column) is _Items else column
+
+
+def _covered(spans: list[tuple[float, float]], one_clock: bool) -> float:
+    """Seconds inside the UDF: on the native runner the union of the runs' spans (Daft runs
+    batches on several threads at once: their sum would exceed the query), on Ray the sum
+    of their lengths (each worker has its own clock)."""
+    if not one_clock:
+        return sum(t1 - t0 for t0, t1 in spans)
+    total, end = 0.0, float("-inf")
+    for t0, t1 in sorted(spans):
+        if t1 > end:
+            total += t1 - max(t0, end)
+            end = t1
+    return total
 
 
 def packed(payload: tuple) -> bytes:
@@ -312,30 +424,113 @@ def _hints(plan: Plan) -> dict[str, Any]:
     return options
 
 
-def _runs(rows: list[int]) -> list[tuple[int, int, int]]:
-    """Contiguous runs of a batch's row numbers: (position in the batch, first, stop)."""
-    runs: list[tuple[int, int, int]] = []
-    pos = 0
-    while pos < len(rows):
-        end = pos + 1
-        while end < len(rows) and rows[end] == rows[end - 1] + 1:
-            end += 1
-        runs.append((pos, rows[pos], rows[end - 1] + 1))
-        pos = end
+def _index(n: int) -> Any:
+    """The index column's values: a numpy range when numpy is there (Daft takes it without
+    a per-row conversion: ~1 ms for 1,000,000 rows against ~130 ms for a list)."""
+    try:
+        import numpy as np
+    except ImportError:
+        return list(range(n))
+    return np.arange(n, dtype=np.int64)
+
+
+def _row_runs(index: Any) -> list[tuple[int, int]]:
+    """The contiguous runs ``(first, stop)`` of a batch's row numbers, read from Arrow.
+
+    A batch holds distinct rows; when they span exactly ``max - min + 1`` values (Daft's
+    usual batch, in any order) they are one run, found without a Python object per row.
+    Otherwise they are sorted and cut where they jump.
+    """
+    import pyarrow.compute as pc
+
+    arr = index.to_arrow()
+    if len(arr) == 0:
+        return []
+    bounds = pc.min_max(arr)
+    lo, hi = bounds["min"].as_py(), bounds["max"].as_py()
+    if hi - lo + 1 == len(arr):
+        return [(lo, hi + 1)]
+    rows = sorted(arr.to_pylist())
+    runs: list[tuple[int, int]] = []
+    first = prev = rows[0]
+    for row in rows[1:]:
+        if row != prev + 1:
+            runs.append((first, prev + 1))
+            first = row
+        prev = row
+    runs.append((first, prev + 1))
     return runs
 
 
+class _Attempts:
+    """Ray: an actor counting, per query and run of items, the attempts that started and
+    never finished, i.e. the workers that died on them (a run that raises still finishes)."""
+
+    def __init__(self) -> None:
+        self.open: dict[tuple[str, int], int] = {}
+
+    def start(self, query: str, first: int) -> int:
+        died = self.open.get((query, first), 0)
+        self.open[(query, first)] = died + 1
+        return died
+
+    def finish(self, query: str, first: int) -> None:
+        self.open.pop((query, first), None)
+
+    def forget(self, query: str) -> None:
+        self.open = {k: v for k, v in self.open.items() if k[0] != query}
+
+
+_LEDGERS: dict[str, Any] = {}  # in a Ray worker: the ledger actors by name
+
+
+def _died_before(watch: tuple[str, str], first: int) -> int:
+    """Ray: record that this worker starts the run at ``first``; how many workers died on
+    it before."""
+    import ray
+
+    ledger = _LEDGERS.get(watch[0])
+    if ledger is None:
+        ledger = _LEDGERS[watch[0]] = ray.get_actor(watch[0])
+    return ray.get(ledger.start.remote(watch[1], first))
+
+
+def _worker_died(plan: Plan, base: int, deaths: list[tuple[int, int, int]]) -> WorkerDied:
+    """The error for runs of items (``first, stop, deaths``) that Ray workers kept dying on.
+    A worker runs several batches at once, so every run it had started is named: the item
+    to blame is in one of them."""
+    names = [s.name for s in plan.steps if s.mapped]
+    spans = ", ".join(f"{base + a}..{base + b - 1}" for a, b, _ in deaths)
+    most = max(died for _, _, died in deaths)
+    return WorkerDied(
+        f"Daft(runner='ray'): Ray worker processes died {most} times while running items "
+        f"{spans} (nodes {names}), so the map stops instead of retrying forever. A crash in "
+        "native code, os._exit or the out-of-memory killer can do this. Fix: run those "
+        "items with engine=hotpipe.Processes(), which names the item that kills its "
+        "worker; results computed and cached before are kept."
+    )
+
+
 def _run_batch(plan: Plan, chunk: dict[str, list[Any]], bc: Any, runner: Any, on_error: str,
-               base: int, outputs: tuple[str, ...], remote: bool,
-               rows: list[int]) -> list[Any]:
+               base: int, outputs: tuple[str, ...], watch: tuple[str, str] | None,
+               runs: list[tuple[int, int]]) -> list[Any]:
     """One batch UDF call: the fused per-item steps over each contiguous run of its rows.
 
-    The first row of a run carries the whole run, ``(first, stop, columns, extra)`` with
-    ``extra`` = ``("stats", Stats, seconds)`` or ``("error", NodeError, seconds)``; the other
-    rows are None. One Python object per run, not per row, crosses back to Daft.
+    Returns one object per run, ``(first, stop, columns, extra)`` with ``extra`` =
+    ``("stats", Stats, span)`` or ``("error", NodeError, span)`` (``span``: the run's start
+    and end on this process's ``perf_counter``): one Python object per
+    run, not per row, crosses back. On Ray (``watch``: the attempt ledger's name and the
+    query id) a run that workers died on ``WORKER_DEATHS`` times is not run again: it
+    comes back as ``("died", deaths, (0, 0))`` and the driver raises ``WorkerDied``.
     """
-    out: list[Any] = [None] * len(rows)
-    for pos, a, b in _runs(rows):
+    remote = watch is not None
+    out: list[Any] = []
+    for a, b in runs:
+        if watch is not None:
+            died = _died_before(watch, a)
+            if died >= WORKER_DEATHS:
+                out.append((a, b, None, ("died", died, (0.0, 0.0))))
+                continue
         t0 = perf_counter()
         stats = chunk_stats(plan, NO_PROBE)
         cols = {k: v[a:b] for k, v in chunk.items()}
@@ -346,8 +541,19 @@ def _run_batch(plan: Plan, chunk: dict[str, list[Any]], bc: Any, runner: Any, on
                 from hotpipe.engines.processes import _portable
 
                 exc = _portable(exc)
-            out[pos] = (a, b, None, ("error", exc, perf_counter() - t0))
+            out.append((a, b, None, ("error", exc, (t0, perf_counter()))))
+            if watch is not None:
+                _finished(watch, a)
             continue
-        kept = {name: v if is_array(v := produced[name]) else list(v) for name in outputs}
-        out[pos] = (a, b, kept, ("stats", stats, perf_counter() - t0))
+        if remote:  # pickled back to the driver: numpy items travel as one array
+            kept = {name: _Items.pack(produced[name]) for name in outputs}
+        else:
+            kept = {name: v if is_array(v := produced[name]) else list(v) for name in outputs}
+        out.append((a, b, kept, ("stats", stats, (t0, perf_counter()))))
+        if watch is not None:
+            _finished(watch, a)
     return out
+
+
+def _finished(watch: tuple[str, str], first: int) -> None:
+    _LEDGERS[watch[0]].finish.remote(watch[1], first)  # no need to wait for it

@@ -5,6 +5,7 @@ import os
 import sys
 import time
 
+import numpy as np
 import ray
 from ray.cluster_utils import Cluster
 
@@ -43,6 +44,17 @@ def fragile(y):
     return y
 
 
+@node(output="r", batch=True)
+def root(x):
+    return np.sqrt(np.asarray(x, dtype=np.float64))
+
+
+@node(output="e", batch=True)
+def embed(r):
+    r = np.asarray(r)
+    return np.stack([r, 2 * r], axis=1)
+
+
 def main():
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
     cluster.add_node(num_cpus=1)
@@ -64,6 +76,11 @@ def main():
         assert err.index == 37 and isinstance(err.__cause__, KeyError), err
     else:
         raise AssertionError("no NodeError")
+    arrays = Pipeline([root, embed])  # numpy items travel back as one array per run
+    got = arrays.map({"x": xs}, over="x", engine=engine)
+    want = arrays.map({"x": xs}, over="x")
+    assert got["r"] == want["r"] and {type(v) for v in got["r"]} == {np.float64}, got["r"][:3]
+    np.testing.assert_array_equal(np.stack(got["e"]), np.stack(want["e"]))
     print(f"NODES {len(nodes)} WORKERS {len(pids)} INITS {len(built)}")
     ray.shutdown()
     cluster.shutdown()

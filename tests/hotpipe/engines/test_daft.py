@@ -206,3 +206,133 @@ def test_hints_become_daft_options():
 
     plan = Pipeline([inc, embed])._plan(frozenset({"x"}), None, frozenset({"x"}))
     assert _hints(plan) == {"cpus": 2}
+
+
+def test_a_batch_of_rows_in_any_order_is_cut_into_contiguous_runs():
+    from daft import Series
+
+    from hotpipe.engines.daft import _row_runs
+
+    assert _row_runs(Series.from_pylist([7, 5, 6, 4])) == [(4, 8)]  # one run, any order
+    assert _row_runs(Series.from_pylist([5, 3, 4, 9, 10, 1])) == [(1, 2), (3, 6), (9, 11)]
+    assert _row_runs(Series.from_pylist([], dtype=daft.DataType.int64())) == []
+
+
+np = pytest.importorskip("numpy")
+
+
+@node(output="r", batch=True)
+def root(x):
+    return np.sqrt(np.asarray(x, dtype=np.float64))
+
+
+@node(output="v", vectorize="numpy")
+def affine(r, k):
+    return r * k + 1.0
+
+
+@node(output="e", batch=True)
+def embed(v):
+    v = np.asarray(v)
+    return np.stack([v, v * 2, v * 3], axis=1)
+
+
+@node(output="c", vectorize="numpy")
+def clipped(v: float) -> float:
+    if v > 3:  # not vectorisable: the check falls back to one call per item
+        return 3.0
+    return v
+
+
+ARRAYS = Pipeline([root, affine, embed, clipped])
+
+
+@pytest.mark.filterwarnings("ignore::hotpipe.VectorizeWarning")
+def test_to_daft_keeps_numpy_results_as_arrow_columns(tmp_path):
+    inputs = {"x": [float(i) for i in range(40)], "k": 2.0}
+    script = ARRAYS.to_daft(inputs, outputs="e", over="x")
+    assert "vectorized(affine, affine, [r, k_], [True, False])" in script  # not per item
+    assert "return column(e)" in script and "DataType.embedding" in script
+    got = _script_values_np(tmp_path, script, "e")
+    expected = ARRAYS.map(inputs, over="x", outputs="e")["e"]
+    assert got["type"] == "Embedding[Float64; 3]"  # fixed-size lists, not Python objects
+    np.testing.assert_array_equal(np.stack(got["values"]), np.stack(expected))
+    script = ARRAYS.to_daft(inputs, outputs="c", over="x")
+    assert "@daft.func.batch(return_dtype=DataType.float64())" in script  # `-> float`
+    got = _script_values_np(tmp_path, script, "c")
+    assert got["values"] == ARRAYS.map(inputs, over="x", outputs="c")["c"]
+
+
+def _script_values_np(tmp_path, script, name):
+    """The script's output ``name`` from its ``run()``, and the Arrow type its UDF returns
+    for the first items (run as a program: ``runpy`` in a subprocess)."""
+    path = tmp_path / "arrays.py"
+    path.write_text(script)
+    code = (f"import pickle, runpy, sys; g = runpy.run_path({str(path)!r}); "
+            "first = g['fused'](g['Series'].from_pylist(g['x'][:16])); "
+            "kind = str(getattr(first, 'datatype', list)()); "
+            f"out = {{'values': g['run']()[{name!r}], 'type': kind}}; "
+            "sys.stdout.buffer.write(pickle.dumps(out))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=120,
+                          check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    import pickle
+
+    return pickle.loads(done.stdout)
+
+
+def test_to_daft_writes_a_jax_node_as_one_compiled_call_per_batch(tmp_path):
+    pytest.importorskip("jax")
+
+    @node(output="j", vectorize="jax")
+    def scaled(r, k):
+        return r * k
+
+    pipe = Pipeline([root, scaled])
+    inputs = {"x": [float(i) for i in range(40)], "k": 2.0}
+    script = pipe.to_daft(inputs, over="x", outputs="j")
+    assert "scaled_jax = jax.jit(jax.vmap(scaled, in_axes=(0, None)))" in script
+    got = _script_values_np(tmp_path, script, "j")
+    assert got["type"] == "Float32"  # JAX's own precision, as on Local
+    assert got["values"] == pipe.map(inputs, over="x", outputs="j")["j"]
+
+
+def test_daft_used_before_hotpipe_keeps_its_runner():
+    code = ("import daft, hotpipe; daft.from_pydict({'a': [1]}).collect(); "
+            "p = hotpipe.Pipeline([hotpipe.node(lambda x: x + 1, output='y')]); "
+            "print(p.map({'x': [1, 2]}, over='x', engine=hotpipe.Daft())['y'])")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.returncode == 0 and done.stdout.strip() == "[2, 3]", done.stderr[-2000:]
+
+
+class _Tracked:
+    def __init__(self, v):
+        self.v = v
+
+
+def test_a_map_leaves_nothing_alive_after_it():
+    """Daft keeps a query's UDF class and arguments: the map's inputs and results must not
+    stay alive with them (they did: every map's values, walked by each full collection)."""
+    import gc
+    import weakref
+
+    @node(output="out")
+    def wrap(item):
+        return _Tracked(item.v + 1)
+
+    items = [_Tracked(i) for i in range(50)]
+    result = Pipeline([wrap]).map({"item": items}, over="item", engine=Daft())
+    assert [r.v for r in result["out"]] == list(range(1, 51))
+    refs = [weakref.ref(items[0]), weakref.ref(result["out"][0])]
+    del items, result
+    gc.collect()
+    assert [ref() for ref in refs] == [None, None]
+
+
+def test_time_inside_the_udf_counts_overlapping_batches_once():
+    from hotpipe.engines.daft import _covered
+
+    spans = [(0.0, 2.0), (1.0, 3.0), (5.0, 6.0)]  # two threads at once, then one
+    assert _covered(spans, one_clock=True) == 4.0
+    assert _covered(spans, one_clock=False) == 5.0  # Ray: one clock per worker, summed

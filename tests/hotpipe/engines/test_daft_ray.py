@@ -37,3 +37,13 @@ def test_two_node_cluster_runs_work_on_both_nodes(tmp_path):
     nodes, workers, inits = (int(v) for v in line.split()[1::2])
     assert nodes == 2
     assert inits == workers  # the resource was built once per worker process
+
+
+def test_a_worker_killed_every_time_fails_the_map_instead_of_hanging(tmp_path):
+    out = _run([str(HERE / "_daft_killed.py"), str(tmp_path)], timeout=180)
+    line = next(x for x in out.splitlines() if x.startswith("FAILED_AFTER"))
+    seconds, cached, named = float(line.split()[1]), int(line.split()[3]), int(line.split()[5])
+    assert seconds < 60  # bounded: WORKER_DEATHS deaths and Ray's restarts, not forever
+    # every run of 50 items was kept but those the dying workers were running (named in the
+    # error: a worker runs several batches at once)
+    assert 1 <= named <= 3 and cached >= 400 - 50 * named
