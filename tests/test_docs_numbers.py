@@ -14,6 +14,7 @@ import hotpipe
 from hotpipe.cache.run import PACK_LIMIT
 from hotpipe.cache.store import INLINE_LIMIT
 from hotpipe.profile import stats
+from hotpipe.schedule import GROW_TARGET
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCAL_CHUNK = inspect.signature(hotpipe.Local).parameters["chunk_size"].default
@@ -27,7 +28,12 @@ CLAIMS = [
     ("docs/profiling.md", r"(\d+) buckets per octave", stats._BUCKETS_PER_OCTAVE),
     ("docs/profiling.md", r"keeps its (\d+) slowest", stats.TOP_K),
     ("docs/architecture.md", r"the first (\d+) items of every map", stats.SAMPLE_ITEMS),
-    ("docs/architecture.md", r"a node slower than (\d+) us per item",
+    ("docs/profiling.md", r"the first (\d+) one by one", stats.SAMPLE_SINGLE),
+    ("docs/profiling.md", r"if their mean is under\s+(\d+) us", stats.CHEAP_ITEM * 1e6),
+    ("docs/architecture.md", r"\(the\s+first (\d+) one by one", stats.SAMPLE_SINGLE),
+    ("docs/architecture.md", r"when those are under\s+(\d+) us each", stats.CHEAP_ITEM * 1e6),
+    ("docs/architecture.md", r"to take ~(\d+) ms \(at most", GROW_TARGET * 1e3),
+    ("docs/architecture.md", r"a node\s+slower than (\d+) us per item",
      stats.TIME_EVERY_ITEM_ABOVE * 1e6),
     ("docs/architecture.md", r"chunk of items \(default (\d+)\)", LOCAL_CHUNK),
     ("docs/engines.md", r"`Local\(chunk_size=(\d+)\)`", LOCAL_CHUNK),

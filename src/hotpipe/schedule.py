@@ -217,7 +217,8 @@ def _run_here(job: Job, start: int, size: int, values: dict[str, list[Any]],
     """The chunks in this thread, in order (a failure stops the map where it happens).
 
     With ``grow``, a chunk that took under ``GROW_TARGET`` makes the next one larger, sized
-    to take about that long (at most ``GROWN_CHUNK`` items). With a progress callback the chunks start at one item and double while one takes less
+    to take about that long (at most ``GROWN_CHUNK`` items). With a progress callback the
+    chunks start at one item and double while one takes less
     than ``PROGRESS_SLICE`` seconds (halving when one takes over four times that), up to
     ``size``: a bar moves every ~0.1 s even when a full chunk takes minutes, and cheap items
     reach full chunks after a few doublings."""

@@ -228,3 +228,22 @@ def test_categorize_prefers_longest_prefix():
     assert categorize("mypkg.io.load", cats) == "pkg"
     assert categorize("mypkgx.f", cats) == "other"
     assert categorize("scipy.ndimage.label", cats) == "np"
+
+
+def test_cheap_node_sample_is_one_block_after_the_single_items():
+    from hotpipe.profile.stats import SAMPLE_SINGLE
+
+    p = Pipeline([node(lambda x: x + 1, output="y")])
+    n = p.map({"x": range(3000)}, over="x").profile["y"]
+    # only the items timed alone can be among the slowest
+    assert n.timed == 64 and all(s.index < SAMPLE_SINGLE for s in n.slowest)
+
+
+def test_slow_node_sample_stays_one_by_one():
+    @node(output="y")
+    def slowish(x):
+        time.sleep(0.0002)
+        return x
+
+    n = Pipeline([slowish]).map({"x": range(80)}, over="x").profile["slowish"]
+    assert n.timed == 80 and any(s.index >= 8 for s in n.slowest)
