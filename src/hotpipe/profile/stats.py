@@ -297,13 +297,7 @@ class Stats:
         """A batch of ``items`` items took ``seconds``: each item is counted with an equal
         share, in O(1); the batch enters the slowest list under its first item."""
         share = seconds / items
-        self.timed[step] += items
-        self.timed_wall[step] += seconds
-        h = self.hist[step]
-        b = bucket_of(share)
-        h[b] = h.get(b, 0) + items
-        if share > self.peak[step]:
-            self.peak[step] = share
+        self.record_block(step, items, share)
         top = self.slowest[step]
         if len(top) < TOP_K:
             heapq.heappush(top, (share, index, describe(row)))
