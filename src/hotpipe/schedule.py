@@ -207,7 +207,11 @@ def _merge(values: dict[str, list[Any]], produced: dict[str, list[Any]], whole: 
     for name, col in values.items():
         part = produced[name]
         if type(part) is list and type(col) is list:
-            col.extend(part)
+            if len(col) < len(part):  # a short prefix goes in front of a long chunk: a
+                part[:0] = col  # memmove of the chunk, not one reference count per item
+                values[name] = part
+            else:
+                col.extend(part)
         else:  # an array column: its chunks are concatenated once, at the end
             values[name] = append_column(col, part)
 
