@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from hotpipe.advise._context import Context
 from hotpipe.advise._finding import Finding
+from hotpipe.advise.plan_rules import PLAN_RULES, PlanRule, plan_findings, register_plan_rule
 from hotpipe.advise.rules import RULES, Rule, register
 
 if TYPE_CHECKING:
@@ -21,8 +22,9 @@ MIN_GAIN_PCT = 2.0
 """A finding whose predicted gain is under 10 ms or 2 % of the run is dropped: one-time
 costs (the first map of a plan prepares its runners) and noise are not worth a change."""
 
-__all__ = ["MIN_GAIN_PCT", "MIN_GAIN_S", "RULES", "Finding", "Findings", "Rule", "advise",
-           "print_findings", "register"]
+__all__ = ["MIN_GAIN_PCT", "MIN_GAIN_S", "PLAN_RULES", "RULES", "Finding", "Findings",
+           "PlanRule", "Rule", "advise", "plan_findings", "print_findings", "register",
+           "register_plan_rule"]
 
 
 class Findings(list[Finding]):

@@ -456,8 +456,20 @@ def _header(pipe: Any, plan: Plan, once: list[Step], rows: list[Step],
             "restore the order (3x slower in benchmarks/daft.py (d)). The trade-off: the inner "
             "items of one outer item stay on one worker."
         )
-    if untyped:
-        lines.append(f"#   what to change: annotate the return type of {untyped} (int, float, "
-                     "str, bool, bytes; a batch node list[float] etc.) to get a typed Arrow "
-                     "column instead of Python objects.")
-    return "\n".join(lines)
+    return "\n".join(lines + _what_to_change(plan))
+
+
+def _what_to_change(plan: Plan) -> list[str]:
+    """The advisor's plan rules (hotpipe.advise.plan_rules), as comments: the header and
+    ``hotpipe.advise`` speak from one rule set."""
+    from hotpipe.advise.plan_rules import plan_findings
+
+    found = plan_findings(plan)
+    if not found:
+        return ["#   what to change: nothing (hotpipe.advise.plan_findings is empty)"]
+    lines = ["#   what to change (hotpipe.advise.plan_findings):"]
+    for f in found:
+        lines.append(f"#     [{f.rule}] {f.title}")
+        lines += [f"#       {line}" for line in f.change.splitlines()]
+        lines.append(f"#       if {f.assumption}")
+    return lines
