@@ -420,7 +420,9 @@ def _list_valued(inner: Any, over: str, names: tuple[str, ...],
 class FlattenRule:
     """A ``run`` whose time goes into nested maps: a run is one item, so no engine can
     spread the nested map's inner items over its workers. Mapping the inner pipeline at the
-    top level (``inner.map(..., over=...)``) lets ``Processes`` or ``Daft`` do it. The gain
+    top level (``inner.map(..., over=...)``) lets ``Processes`` do it (not ``Daft``'s
+    native runner: measured in benchmarks/retrieval.py, it ran such a map's fused UDF on one
+    core, docs/performance.md section 7). The gain
     is the inner time times ``1 - 1/speedup``, where the speed-up of one process per core is
     capped by the cores the load average of other work leaves free (as the engine rule
     counts them: on a shared machine a second process does not get a busy core's time)."""
@@ -483,7 +485,7 @@ def _flatten_change(ctx: Context, step: Any, cores: int) -> str:
         args.append(f"{inner!r}: {outer}")
     over = ", ".join(repr(o) for o in nm.over)
     lines.append(f"{step.name}.nested.pipeline.map({{{', '.join(args)}}}, over=[{over}],\n"
-                 f"    engine=hotpipe.Processes({cores}))  # or hotpipe.Daft()")
+                 f"    engine=hotpipe.Processes({cores}))")
     return "\n".join(lines)
 
 
