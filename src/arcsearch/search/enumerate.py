@@ -143,8 +143,10 @@ class _Searcher:
     def _local_rules(self, demo, test, steps, depth) -> None:
         """A learned local rule (cost depth + 2): the first kind that fits; with "local",
         the kinds whose features on the test grids were all seen on the demos come
-        first (a rule that has to leave unseen cells unchanged is guessing), and the
-        first two that fit are kept."""
+        first (a rule that has to leave unseen cells unchanged is guessing), and only
+        the best-ranked one is kept: a second rule would be a second distinct prediction
+        from the same value, which stops the search (and the augmented searches) before
+        a better program is found."""
         fits = []
         pairs = list(zip(demo, self.targets, strict=True))
         for kind in self.local_kinds:
@@ -159,7 +161,7 @@ class _Searcher:
             covered = all(set(dsl.local_features(g, kind).ravel()) <= seen for g in test)
             fits.append((not covered, len(fits), kind, table))
         if self.covered_local:
-            fits = [f[2:] for f in sorted(fits)[:2]]
+            fits = [f[2:] for f in sorted(fits)[:1]]
         for kind, table in fits:
             st = (*steps, ("apply_local_rule", (table, kind)))
             self._add(depth + 2, st, [dsl.apply_local_rule(g, table, kind) for g in test])
