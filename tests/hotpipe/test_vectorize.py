@@ -268,3 +268,35 @@ def test_profile_reports_the_batch_size_and_its_curve():
     assert "items per call" in note and "items/s by size 32,768: " in note
     fixed = Pipeline([node(lambda x: x, output="y", batch=True, batch_size=8)])
     assert "8 items per call (fixed)" in fixed.map({"x": [1, 2]}, over="x").profile.notes[0]
+
+
+# --- the cache ---------------------------------------------------------------------------
+
+
+def test_vectorize_is_part_of_the_cache_key(tmp_path):
+    """numpy on whole batches may round differently from per-item calls, so a cached map
+    never returns values computed with another ``vectorize=`` setting."""
+    from hotpipe.cache import Cache, open_store
+
+    calls = []
+
+    def poly(x):
+        calls.append(1)
+        return x * x * 0.5 + 1.0
+
+    cache = Cache(store=open_store("sqlite", tmp_path / "c"))
+    plain = Pipeline([node(poly, output="y")], name="p")
+    vec = Pipeline([node(poly, output="y", vectorize="numpy")], name="p")
+    cold = plain.map({"x": XS}, over="x", cache=cache)
+    assert cold.profile["poly"].misses == len(XS)
+    calls.clear()
+    other = vec.map({"x": XS}, over="x", cache=cache)  # another setting: computed again
+    assert other.profile["poly"].hits == 0 and other.profile["poly"].misses == len(XS)
+    assert calls  # the function ran
+    assert np.allclose(other["y"], cold["y"], rtol=1e-12)
+    calls.clear()
+    for pipe, first in ((plain, cold), (vec, other)):  # the same setting twice: all hits
+        warm = pipe.map({"x": XS}, over="x", cache=cache)
+        assert warm.profile["poly"].hits == len(XS) and warm.profile["poly"].misses == 0
+        assert np.array_equal(np.asarray(warm["y"]), np.asarray(first["y"]))
+    assert not calls

@@ -85,9 +85,13 @@ _PREFIX = HEAD  # bytes of the step fingerprint that start each of its stored ke
 
 def _node_identity(node: Any) -> bytes:
     """A node's code (and batch code, or nested pipeline) with the options that change
-    its results: version, outputs, whether it unpacks a tuple."""
-    return combine(node_fingerprint(node),
-                   fingerprint((node.version, node.outputs, node.unpack, node.params)))
+    its results: version, outputs, whether it unpacks a tuple, and ``vectorize=`` (numpy
+    or JAX on whole batches may round floats, or keep float32, where per-item calls do
+    not). A node without ``vectorize=`` keeps the key it had before that option existed."""
+    options: tuple[Any, ...] = (node.version, node.outputs, node.unpack, node.params)
+    if node.vectorize is not None:
+        options += (("vectorize", node.vectorize),)
+    return combine(node_fingerprint(node), fingerprint(options))
 
 
 def pipeline_fingerprint(pipe: Pipeline) -> bytes:
