@@ -51,8 +51,10 @@ _CACHES: dict[str, Any] = {}
 
 def stream(plan: Plan, inputs: Mapping[str, Any], names: Sequence[str],
            mode: str, on_error: str, engine: Engine | None, store: Cache | None, buffer: int,
-           progress: Any, label: str | None) -> Stream:
-    """A streaming map (an iterator among the mapped inputs): see :class:`Stream`."""
+           progress: Any, label: str | None,
+           refresh: frozenset[str] = frozenset()) -> Stream:
+    """A streaming map (an iterator among the mapped inputs): see :class:`Stream`;
+    ``refresh``: the steps a cached stream recomputes (:func:`refreshed_steps`)."""
     for name in names:
         value = inputs[name]
         if not is_stream(value) and (isinstance(value, (str, bytes, Mapping))
@@ -70,7 +72,7 @@ def stream(plan: Plan, inputs: Mapping[str, Any], names: Sequence[str],
     scalars = {k: v for k, v in inputs.items() if k not in names and k in plan.inputs}
     scalars.update(plan.constants)
     return Stream(plan, engine, sources, scalars, on_error, store, engine.stream_chunk, buffer,
-                  progress, label or "map")
+                  progress, label or "map", refresh)
 
 
 def no_refresh_without_cache(where: str, refresh: Any) -> None:

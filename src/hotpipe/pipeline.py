@@ -324,14 +324,18 @@ class Pipeline:
         cache: Cache | bool | None = None,
         buffer: int = 4,
         progress: bool | Callable[[int], None] = False,
+        refresh: bool | Sequence[str] = False,
     ) -> Stream:
         """Like :meth:`map` (``mode="zip"``), but yields one ``dict`` of outputs per item.
 
         Mapped inputs may be iterators or generators of unknown length; they are read on a
         background thread, ``buffer`` chunks ahead, so loading overlaps compute and memory
         holds a few chunks rather than every item. The returned :class:`~hotpipe.Stream`
-        has ``profile`` and ``errors``.
+        has ``profile`` and ``errors``. ``cache`` and ``refresh`` work as in :meth:`map`.
         """
+        store = cache_of(cache)
+        if refresh is not False and store is None:
+            no_refresh_without_cache("imap", refresh)
         if not isinstance(inputs, Mapping):
             raise InputError(
                 f"imap(inputs) takes a dict of input name -> value, got {type(inputs).__name__}."
@@ -349,8 +353,9 @@ class Pipeline:
                     f"Fix: pass {{{name!r}: ...}} in the inputs."
                 )
         plan = self._plan(frozenset(inputs), outputs_key(outputs, "imap"), frozenset(names))
-        return stream(plan, inputs, names, "zip", on_error, engine, cache_of(cache), buffer,
-                      progress, self._name)
+        steps = refreshed_steps(plan, refresh, "imap") if refresh is not False else frozenset()
+        return stream(plan, inputs, names, "zip", on_error, engine, store, buffer,
+                      progress, self._name, steps)
 
 
     def _plan(self, given: frozenset[str], outputs: tuple[str, ...] | None,
@@ -488,9 +493,10 @@ class Pipeline:
                     f"Fix: pass {{{name!r}: [...]}} in the inputs."
                 )
         plan = self._plan(given, outputs_key(outputs, "map"), frozenset(names))
+        steps = refreshed_steps(plan, refresh, "map") if refresh is not False else frozenset()
         if any(is_stream(inputs[name]) for name in names):
             flow = stream(plan, inputs, names, mode, on_error, engine, store, buffer, progress,
-                          self._name)
+                          self._name, steps)
             values: dict[str, list[Any]] = {name: [] for name in plan.outputs}
             for cols in flow.chunks():
                 for name, col in values.items():
@@ -517,8 +523,7 @@ class Pipeline:
         scalars = {k: v for k, v in inputs.items() if k not in mapped and k in plan.inputs}
         scalars.update(plan.constants)
         columns = {k: v for k, v in columns.items() if k in plan.inputs}
-        runner = runner_for(store, refreshed_steps(plan, refresh, "map")
-                            if refresh is not False else frozenset())
+        runner = runner_for(store, steps)
         with sampling(plan, profile) as sampler:
             if progress is True:
                 from hotpipe.progress import progress_bar
