@@ -51,8 +51,10 @@ _CACHES: dict[str, Any] = {}
 
 def stream(plan: Plan, inputs: Mapping[str, Any], names: Sequence[str],
            mode: str, on_error: str, engine: Engine | None, store: Cache | None, buffer: int,
-           progress: Any, label: str | None) -> Stream:
-    """A streaming map (an iterator among the mapped inputs): see :class:`Stream`."""
+           progress: Any, label: str | None,
+           refresh: frozenset[str] = frozenset()) -> Stream:
+    """A streaming map (an iterator among the mapped inputs): see :class:`Stream`;
+    ``refresh``: the steps a cached stream recomputes (:func:`refreshed_steps`)."""
     for name in names:
         value = inputs[name]
         if not is_stream(value) and (isinstance(value, (str, bytes, Mapping))
@@ -70,7 +72,24 @@ def stream(plan: Plan, inputs: Mapping[str, Any], names: Sequence[str],
     scalars = {k: v for k, v in inputs.items() if k not in names and k in plan.inputs}
     scalars.update(plan.constants)
     return Stream(plan, engine, sources, scalars, on_error, store, engine.stream_chunk, buffer,
-                  progress, label or "map")
+                  progress, label or "map", refresh)
+
+
+def call_guards(where: str, retries: Any, timeout: Any) -> tuple[int, float | None] | None:
+    """A call's default ``(retries, timeout)`` for its nodes (see :func:`with_guards`), or
+    None when neither is given (the plan of the plain call)."""
+    if retries is None and timeout is None:
+        return None
+    if retries is not None and (type(retries) is not int or retries < 0):
+        raise InputError(f"{where}(retries={retries!r}): must be an int >= 0 (extra attempts "
+                         "for the nodes that set no retries of their own), or None.")
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(
+            timeout, int | float) or not 0 < timeout < float("inf")):
+        raise InputError(f"{where}(timeout={timeout!r}): must be seconds > 0 (for the nodes "
+                         "that set no timeout of their own), or None.")
+    if not retries and timeout is None:
+        return None
+    return (retries or 0, None if timeout is None else float(timeout))
 
 
 def no_refresh_without_cache(where: str, refresh: Any) -> None:
@@ -82,7 +101,8 @@ def no_refresh_without_cache(where: str, refresh: Any) -> None:
 
 def run_cached(pipe: Pipeline, inputs: Mapping[str, Any], outputs: Any,
                engine: Engine | None, profile: str | None, cache: Any,
-               refresh: Any = False) -> Result:
+               refresh: Any = False,
+               guards: tuple[int, float | None] | None = None) -> Result:
     """``run`` with a cache runs the per-item path over one item: it is demand-driven, so
     when the requested outputs are cached nothing upstream is loaded or computed."""
     store = cache_of(cache)
@@ -97,7 +117,7 @@ def run_cached(pipe: Pipeline, inputs: Mapping[str, Any], outputs: Any,
     # process) where they assemble a step's arguments; as a one-item column it would reach
     # the node unbuilt
     shared = frozenset(k for k, v in inputs.items() if type(v) is Resource)
-    plan = pipe._plan(given, outputs_key(outputs), given - shared)
+    plan = pipe._plan(given, outputs_key(outputs), given - shared, guards)
     columns = {k: [inputs[k]] for k in plan.inputs if k not in shared}
     scalars = dict(plan.constants)
     scalars.update((k, inputs[k]) for k in plan.inputs if k in shared)

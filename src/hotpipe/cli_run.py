@@ -86,6 +86,12 @@ def add_run_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--on-error", choices=("raise", "collect"), default="raise",
                    help="with --map-over: stop at the first failed item (raise, default) or "
                         "finish the others (collect; the exit code is then 1 if any failed)")
+    p.add_argument("--retries", metavar="N", type=_count,
+                   help="retry a failed call up to N times, for the nodes that set no "
+                        "retries of their own")
+    p.add_argument("--timeout", metavar="SECONDS", type=_seconds,
+                   help="fail a call that takes longer, for the nodes that set no timeout "
+                        "of their own")
     p.add_argument("--no-progress", action="store_true",
                    help="with --map-over: do not show the progress bar")
     add_engine_flags(p)
@@ -273,6 +279,26 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, got {text!r}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number of seconds > 0, got {text!r}")
+    return value
+
+
 def _looks_like_target(value: str) -> bool:
     return value.endswith(".py") or ".py:" in value
 
@@ -335,11 +361,13 @@ def _execute(pipe: Any, inputs: dict[str, Any], args: argparse.Namespace) -> Any
     if refresh is not None and cache is None:
         raise UsageError("--refresh recomputes cached nodes: it needs --cache [DIR]")
     refresh = False if refresh is None else (refresh or True)
+    guards = {"retries": getattr(args, "retries", None), "timeout": getattr(args, "timeout", None)}
     if not args.map_over:
-        return pipe.run(inputs, outputs=outputs, engine=engine, cache=cache, refresh=refresh)
+        return pipe.run(inputs, outputs=outputs, engine=engine, cache=cache, refresh=refresh,
+                        **guards)
     return pipe.map(inputs, over=args.map_over, mode=args.mode or "zip", outputs=outputs,
                     on_error=args.on_error, progress=not args.no_progress, engine=engine,
-                    cache=cache, refresh=refresh)
+                    cache=cache, refresh=refresh, **guards)
 
 
 def _print_results(result: Any, mapped: bool) -> None:

@@ -17,6 +17,7 @@ from hotpipe._calls import (
     LOCAL,
     bad_engine,
     cache_of,
+    call_guards,
     check_options,
     no_refresh_without_cache,
     outputs_key,
@@ -324,14 +325,22 @@ class Pipeline:
         cache: Cache | bool | None = None,
         buffer: int = 4,
         progress: bool | Callable[[int], None] = False,
+        refresh: bool | Sequence[str] = False,
+        retries: int | None = None,
+        timeout: float | None = None,
     ) -> Stream:
         """Like :meth:`map` (``mode="zip"``), but yields one ``dict`` of outputs per item.
 
         Mapped inputs may be iterators or generators of unknown length; they are read on a
         background thread, ``buffer`` chunks ahead, so loading overlaps compute and memory
         holds a few chunks rather than every item. The returned :class:`~hotpipe.Stream`
-        has ``profile`` and ``errors``.
+        has ``profile`` and ``errors``. ``cache``, ``refresh``, ``retries`` and ``timeout``
+        work as in :meth:`map`.
         """
+        guards = call_guards("imap", retries, timeout)
+        store = cache_of(cache)
+        if refresh is not False and store is None:
+            no_refresh_without_cache("imap", refresh)
         if not isinstance(inputs, Mapping):
             raise InputError(
                 f"imap(inputs) takes a dict of input name -> value, got {type(inputs).__name__}."
@@ -348,21 +357,25 @@ class Pipeline:
                     f"imap(over={name!r}) but no value for {name!r} was given. "
                     f"Fix: pass {{{name!r}: ...}} in the inputs."
                 )
-        plan = self._plan(frozenset(inputs), outputs_key(outputs, "imap"), frozenset(names))
-        return stream(plan, inputs, names, "zip", on_error, engine, cache_of(cache), buffer,
-                      progress, self._name)
+        plan = self._plan(frozenset(inputs), outputs_key(outputs, "imap"), frozenset(names),
+                          guards)
+        steps = refreshed_steps(plan, refresh, "imap") if refresh is not False else frozenset()
+        return stream(plan, inputs, names, "zip", on_error, engine, store, buffer,
+                      progress, self._name, steps)
 
 
     def _plan(self, given: frozenset[str], outputs: tuple[str, ...] | None,
-              mapped: frozenset[str] = frozenset()) -> Plan:
-        key = (given, outputs, mapped)
+              mapped: frozenset[str] = frozenset(),
+              guards: tuple[int, float | None] | None = None) -> Plan:
+        # a call's retries/timeout defaults give a plan of their own (its nodes differ)
+        key = (given, outputs, mapped) if guards is None else (given, outputs, mapped, guards)
         plan = self._plans.get(key)
         if plan is None:
             with _COMPILE_LOCK:  # threads calling one pipeline share one plan (and tuning)
                 plan = self._plans.get(key)
                 if plan is None:
                     self._check_names(given)
-                    plan = compile_plan(self, given, outputs, mapped)
+                    plan = compile_plan(self, given, outputs, mapped, guards=guards)
                     self._plans[key] = plan
         return plan
 
@@ -399,6 +412,8 @@ class Pipeline:
         profile: str | None = None,
         cache: Cache | bool | None = None,
         refresh: bool | Sequence[str] = False,
+        retries: int | None = None,
+        timeout: float | None = None,
     ) -> Result:
         """Run once. Returns a :class:`Result` of output name -> value.
 
@@ -407,14 +422,19 @@ class Pipeline:
         ``cache=True`` (the store in ``./.hotpipe/cache``) or a :class:`~hotpipe.Cache`
         reuses results computed before for the same code and inputs; ``refresh=True`` (or a
         list of node names) recomputes those nodes, and every node downstream of them, and
-        overwrites their entries.
+        overwrites their entries. ``retries`` and ``timeout`` are defaults for the nodes
+        that set none of their own (see :meth:`map`).
         """
+        guards = None if retries is None and timeout is None else call_guards(
+            "run", retries, timeout)
         if cache is not None and cache is not False:
-            return run_cached(self, inputs, outputs, engine, profile, cache, refresh)
+            return run_cached(self, inputs, outputs, engine, profile, cache, refresh, guards)
         if refresh is not False:
             no_refresh_without_cache("run", refresh)
         outs = outputs if outputs is None else outputs_key(outputs)
         try:
+            if guards is not None:
+                raise KeyError(guards)  # the plan with the defaults
             plan = self._plans[(frozenset(inputs), outs, _NO_MAP)]
         except (KeyError, TypeError):
             if not isinstance(inputs, Mapping):
@@ -422,7 +442,7 @@ class Pipeline:
                     f"run(inputs) takes a dict of input name -> value, got "
                     f"{type(inputs).__name__}. Fix: pipe.run({{'x': 1}})."
                 ) from None
-            plan = self._plan(frozenset(inputs), outs)
+            plan = self._plan(frozenset(inputs), outs, _NO_MAP, guards)
         if engine is None:
             engine = LOCAL
         elif not isinstance(engine, Engine):
@@ -448,6 +468,8 @@ class Pipeline:
         cache: Cache | bool | None = None,
         buffer: int = 4,
         refresh: bool | Sequence[str] = False,
+        retries: int | None = None,
+        timeout: float | None = None,
     ) -> Result:
         """Run once per item of the inputs named in ``over``; broadcast the other inputs.
 
@@ -461,8 +483,12 @@ class Pipeline:
         ``cache`` stores and reuses results per node and item, ``refresh`` recomputes and
         overwrites (see :meth:`run`). A mapped input may be an iterator or generator of
         unknown length: it is read on a background thread ``buffer`` chunks ahead (see
-        :meth:`imap`).
+        :meth:`imap`). ``retries`` and ``timeout`` are defaults for the nodes that set none
+        of their own (``@node(retries=N)`` with N > 0, ``@node(timeout=s)``; a node's own
+        setting wins, its ``retry_on`` and ``backoff`` apply to the default retries).
         """
+        guards = None if retries is None and timeout is None else call_guards(
+            "map", retries, timeout)
         store = cache_of(cache)
         if refresh is not False and store is None:
             no_refresh_without_cache("map", refresh)
@@ -487,10 +513,11 @@ class Pipeline:
                     f"map(over={name!r}) but no value for {name!r} was given. "
                     f"Fix: pass {{{name!r}: [...]}} in the inputs."
                 )
-        plan = self._plan(given, outputs_key(outputs, "map"), frozenset(names))
+        plan = self._plan(given, outputs_key(outputs, "map"), frozenset(names), guards)
+        steps = refreshed_steps(plan, refresh, "map") if refresh is not False else frozenset()
         if any(is_stream(inputs[name]) for name in names):
             flow = stream(plan, inputs, names, mode, on_error, engine, store, buffer, progress,
-                          self._name)
+                          self._name, steps)
             values: dict[str, list[Any]] = {name: [] for name in plan.outputs}
             for cols in flow.chunks():
                 for name, col in values.items():
@@ -517,8 +544,7 @@ class Pipeline:
         scalars = {k: v for k, v in inputs.items() if k not in mapped and k in plan.inputs}
         scalars.update(plan.constants)
         columns = {k: v for k, v in columns.items() if k in plan.inputs}
-        runner = runner_for(store, refreshed_steps(plan, refresh, "map")
-                            if refresh is not False else frozenset())
+        runner = runner_for(store, steps)
         with sampling(plan, profile) as sampler:
             if progress is True:
                 from hotpipe.progress import progress_bar

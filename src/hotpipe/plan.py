@@ -14,6 +14,7 @@ run once. What executors learn while running (CPU clock on or off, batch sizes) 
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import itertools
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -254,12 +255,14 @@ def compile_plan(
     prefix: str = "",
     phase: str | None = None,
     slots: Iterator[int] | None = None,
+    guards: tuple[int, float | None] | None = None,
 ) -> Plan:
     """Validate a call shape and build its :class:`Plan`.
 
     ``prefix``, ``phase`` and ``slots`` are for the plans of nested maps: their steps are
     named ``"<outer step>/<inner step>"``, grouped under the outer step's phase, and numbered
-    after the steps of the enclosing plan.
+    after the steps of the enclosing plan. ``guards``: the call's default ``(retries,
+    timeout)`` for the nodes (inner ones included) that set none of their own.
     """
     where = f" in pipeline {pipe.name!r}" if pipe.name else ""
     flats: list[_Flat] = []
@@ -298,10 +301,10 @@ def compile_plan(
         if is_mapped:
             mapped_values.update(flat.outputs)
         used_inputs.update(v for v in args.values() if v in given)
-        node = flat.node
+        node = flat.node if guards is None else with_guards(flat.node, guards)
         inner = None
         if nested_over:
-            inner = _nested_map(flat, args, mapped_values, prefix + flat.name, slots)
+            inner = _nested_map(flat, args, mapped_values, prefix + flat.name, slots, guards)
         step = Step(
             name=prefix + flat.name,
             func=guard(node, _adapter(flat, args), slot),
@@ -334,8 +337,24 @@ def compile_plan(
     )
 
 
+def with_guards(node: Node, guards: tuple[int, float | None]) -> Node:
+    """``node`` with a call's default retries and timeout where it has none of its own
+    (``retries=0``, ``timeout=None``); its ``retry_on`` and ``backoff`` stay. A nested
+    map's node is left alone: its inner nodes get the defaults instead."""
+    retries, timeout = guards
+    if node.nested is not None:
+        return node
+    changes: dict[str, Any] = {}
+    if retries and not node.retries:
+        changes["retries"] = retries
+    if timeout is not None and node.timeout is None:
+        changes["timeout"] = float(timeout)
+    return dataclasses.replace(node, **changes) if changes else node
+
+
 def _nested_map(flat: _Flat, args: dict[str, str], outer_mapped: set[str], name: str,
-                slots: Iterator[int]) -> NestedMap:
+                slots: Iterator[int],
+                guards: tuple[int, float | None] | None = None) -> NestedMap:
     """Compile the inner pipeline of a nested map into its ``pre`` and ``body`` plans."""
     nested = flat.node.nested
     assert nested is not None
@@ -354,7 +373,7 @@ def _nested_map(flat: _Flat, args: dict[str, str], outer_mapped: set[str], name:
     full = compile_plan(
         nested.pipeline, frozenset(inner_args) | frozenset(over), wanted,
         frozenset(over) | frozenset(per_outer), prefix=name + "/", phase=flat.phase,
-        slots=slots,
+        slots=slots, guards=guards,
     )
     per_inner = set(over)
     body, pre = [], []

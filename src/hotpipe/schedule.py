@@ -25,6 +25,7 @@ from time import perf_counter
 from typing import TYPE_CHECKING, Any, Protocol
 
 from hotpipe._arrays import append_column, array_chunk, finish_column
+from hotpipe._ticks import PROGRESS_SLICE
 from hotpipe._vectorize import vector_notes
 from hotpipe.execute import PLAIN, Broadcast
 from hotpipe.plan import Plan
@@ -130,6 +131,7 @@ class Job:
     stats: Stats
     runner: PlainRunner
     offset: int = 0
+    ticks: Any = None  # per-chunk progress counters (hotpipe._ticks), with a callback only
 
     def chunk(self, start: int, stop: int) -> dict[str, list[Any]]:
         if start == 0 and stop == self.n:
@@ -157,10 +159,9 @@ class Adapter(Protocol):
     def collect(self, fut: Future, handle: Any, job: Job, start: int,
                 stop: int) -> tuple[dict[str, list[Any]], Stats]: ...
     def abort(self) -> None: ...
+    def progress_ticks(self, starts: list[int]) -> Any: ...
 
 
-PROGRESS_SLICE = 0.1
-"""Seconds between progress updates that in-process chunks aim for."""
 
 
 def run_map(engine: Adapter, plan: Plan, columns: dict[str, list[Any]],
@@ -304,6 +305,10 @@ def _run_workers(engine: Adapter, job: Job, probe: Probe, start: int, size: int,
     bounds = [(s, min(s + size, job.n)) for s in range(start, job.n, size)]
     results: list[dict[str, list[Any]] | None] = [None] * len(bounds)
     handle = engine.prepare(job, probe)
+    reported = [0] * len(bounds)  # items of each chunk already passed to on_progress
+    # counters the workers fill as they go (a cached map's chunks run whole: see _ticks)
+    ticks = job.ticks = engine.progress_ticks([a for a, _ in bounds]) if (
+        on_progress is not None and not job.runner.cached) else None
     pending: dict[Future, int] = {}
     first_error: tuple[int, BaseException] | None = None
     nxt = 0
@@ -316,7 +321,10 @@ def _run_workers(engine: Adapter, job: Job, probe: Probe, start: int, size: int,
                 nxt += 1
             if not pending:
                 break
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            done, _ = wait(pending, timeout=None if ticks is None else PROGRESS_SLICE,
+                           return_when=FIRST_COMPLETED)
+            if ticks is not None:  # items finished inside the chunks still running
+                _report_ticks(ticks, pending, done, bounds, reported, on_progress)
             for fut in done:
                 i = pending.pop(fut)
                 if fut.cancelled():
@@ -333,19 +341,36 @@ def _run_workers(engine: Adapter, job: Job, probe: Probe, start: int, size: int,
                     continue
                 job.stats.merge(chunk_stats)
                 results[i] = produced
-                if on_progress is not None:
-                    on_progress(b - a)
+                if on_progress is not None and b - a > reported[i]:
+                    on_progress(b - a - reported[i])
     except BaseException as exc:
         for fut in pending:
             fut.cancel()
         if not isinstance(exc, Exception):  # Ctrl-C, SystemExit: stop the workers now
             engine.abort()
         raise
+    finally:
+        if ticks is not None:
+            ticks.close()
+            job.ticks = None
     if first_error is not None:
         raise first_error[1]
     for produced in results:
         assert produced is not None
         _merge(values, produced, False)
+
+
+def _report_ticks(ticks: Any, pending: dict[Future, int], done: set[Future],
+                  bounds: list[tuple[int, int]], reported: list[int],
+                  on_progress: Callable[[int], None]) -> None:
+    """Pass on the items the workers counted in their unfinished chunks since last time."""
+    for fut, i in pending.items():
+        if fut in done:
+            continue
+        count = min(ticks.read(i), bounds[i][1] - bounds[i][0])
+        if count > reported[i]:
+            on_progress(count - reported[i])
+            reported[i] = count
 
 
 def balanced_chunk(workers: int, probe: Probe, rest: int, target_seconds: float) -> int:

@@ -118,13 +118,14 @@ class Stream:
         buffer: int,
         progress: Callable[[int], None] | bool | None = None,
         label: str = "map",
+        refresh: frozenset[str] = frozenset(),
     ) -> None:
         if buffer < 1 or not isinstance(buffer, int):
             raise InputError(f"buffer={buffer!r}: must be an int >= 1 (chunks read ahead).")
         from hotpipe.runners import runner_for
 
         self._plan, self._engine, self._on_error = plan, engine, on_error
-        self._runner = runner_for(cache)
+        self._runner = runner_for(cache, refresh)
         self._sources, self._scalars = sources, scalars
         self._chunk_size, self._buffer, self._progress = chunk_size, buffer, progress
         self._label = label

@@ -124,3 +124,47 @@ def test_real_hotpipe_command(flow, tmp_path):  # noqa: F811
     )
     assert proc.returncode == 0, proc.stderr
     assert "flow: map of 2 items on processes" in proc.stdout
+
+
+_FLAKY_FLOW = '''
+import os
+import time
+
+from hotpipe import Pipeline, node
+
+
+@node(output="y")
+def flaky(x, marks):
+    path = os.path.join(marks, str(x))
+    if not os.path.exists(path):
+        open(path, "w").close()
+        raise ConnectionError(f"transient {x}")
+    if x == 99:
+        time.sleep(5)
+    return x * 2
+
+
+pipe = Pipeline([flaky])
+'''
+
+
+def test_retries_and_timeout_flags(tmp_path, capsys):
+    script = tmp_path / "flaky_flow.py"
+    script.write_text(_FLAKY_FLOW)
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    inputs = json.dumps({"x": [1, 2, 3], "marks": str(marks)})
+    common = [f"{script}:pipe", "--inputs", inputs, "--map-over", "x", "--no-progress"]
+    code, _, err = cli(*common, "--output", tmp_path / "r.json", "--retries", "1",
+                       capsys=capsys)
+    assert code == 0, err
+    assert json.loads((tmp_path / "r.json").read_text())["y"] == [2, 4, 6]
+    one = json.dumps({"x": 99, "marks": str(marks)})
+    (marks / "99").touch()
+    code, _, err = cli(f"{script}:pipe", "--inputs", one, "--timeout", "0.2", capsys=capsys)
+    assert code == 1 and "0.2 s" in err
+    for bad, said in ((["--retries", "-1"], "must be a whole number >= 0"),
+                      (["--timeout", "0"], "must be a number of seconds > 0")):
+        with pytest.raises(SystemExit):
+            cli(*common, *bad, capsys=capsys)
+        assert said in capsys.readouterr().err

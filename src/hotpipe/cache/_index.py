@@ -18,8 +18,8 @@ from typing import Any
 
 from hotpipe.cache import _ownership
 
-__all__ = ["APP_ID", "LABELS", "SCHEMA_VERSION", "connect", "empty", "has_labels", "is_corrupt",
-           "probe"]
+__all__ = ["APP_ID", "LABELS", "SCHEMA_VERSION", "WRITTEN", "connect", "empty", "has_labels",
+           "has_written", "is_corrupt", "probe"]
 
 APP_ID = 0x68706970  # 'hpip'
 SCHEMA_VERSION = 2
@@ -29,7 +29,10 @@ CREATE TABLE entries (
     value BLOB NOT NULL,  -- b'i' + checksum + payload, or b'f' + checksum for a blob file
     size INTEGER NOT NULL,
     accessed REAL NOT NULL,
-    pack INTEGER NOT NULL  -- 1 for a pack (the values of many items, see Store.put_many)
+    -- pack: 1 for a pack (the values of many items, see Store.put_many); written: when
+    -- the entry was (last) written, for Cache(max_age=), see WRITTEN
+    pack INTEGER NOT NULL,
+    written REAL
 );
 """
 LABELS = """
@@ -42,6 +45,11 @@ CREATE TABLE IF NOT EXISTS labels (
 """Which node each key prefix belongs to, written with the entries (``hotpipe cache stats``
 groups by it). Added without a format change: an older hotpipe ignores the table, and an
 index it wrote gains the table when this version opens it for writing."""
+WRITTEN = "ALTER TABLE entries ADD COLUMN written REAL"
+"""The write time of each entry, added without a format change like ``labels``: an index
+of an older hotpipe gains the column when this version opens it for writing, its entries
+with no time (NULL: expired for any ``max_age``); an older hotpipe writing into it leaves
+the column NULL for its entries."""
 _LEGACY_COLUMNS = ({"key", "value", "size", "created", "accessed"},  # format 1
                    {"key", "value", "size", "accessed", "pack"})  # format 2, before the id
 _CORRUPT = (11, 26)  # SQLITE_CORRUPT, SQLITE_NOTADB
@@ -152,6 +160,8 @@ def connect(index: Path, read_only: bool = False) -> Any:
             _create_schema(conn, index)  # checks again, under the write lock
         if not has_labels(conn):
             conn.execute(LABELS)
+        if not has_written(conn):
+            _add_written(conn)
     except BaseException:
         conn.close()
         raise
@@ -162,6 +172,21 @@ def has_labels(conn: Any) -> bool:
     """Whether the index has the ``labels`` table (an older hotpipe's may not)."""
     return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
                         "name = 'labels'").fetchone() is not None
+
+
+def has_written(conn: Any) -> bool:
+    """Whether ``entries`` has the ``written`` column (an older hotpipe's may not)."""
+    return any((r[1].decode() if isinstance(r[1], bytes) else r[1]) == "written"
+               for r in conn.execute("PRAGMA table_info(entries)"))
+
+
+def _add_written(conn: Any) -> None:
+    """Add the column; another process adding it at the same time is no error."""
+    try:
+        conn.execute(WRITTEN)
+    except sqlite3.OperationalError as e:
+        if "duplicate column" not in str(e).lower():
+            raise
 
 
 def _wal(conn: Any) -> None:

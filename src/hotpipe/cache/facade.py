@@ -17,9 +17,11 @@ import contextlib
 import inspect
 import os
 import threading
+import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,20 @@ from hotpipe.cache.store import CacheWarning, Labels, NullStore, PrefixStats, St
 from hotpipe.errors import InputError
 
 __all__ = ["Cache", "CacheStats"]
+
+
+def _max_age(max_age: Any) -> float | None:
+    """``max_age=`` in seconds (a number or a ``timedelta``), or None (entries never expire)."""
+    if max_age is None:
+        return None
+    seconds = max_age.total_seconds() if isinstance(max_age, timedelta) else max_age
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) \
+            or not 0 < seconds < float("inf"):
+        raise InputError(
+            f"Cache(max_age={max_age!r}): give a positive number of seconds or a "
+            "datetime.timedelta (entries written longer ago are recomputed), or None."
+        )
+    return float(seconds)
 
 
 def _check_arguments(path: Any, store: Any, sign: Any, trusted: Any, read_only: Any) -> None:
@@ -84,13 +100,20 @@ class Cache:
     user or writable by every user; ``read_only=True`` only reads (the default: read-only
     when the directory cannot be written). An empty path is an error, not the current
     directory.
+
+    ``max_age`` (seconds, or a ``timedelta``) makes entries expire: one written longer ago
+    is a miss, recomputed and overwritten (with a new write time). Entries written by a
+    hotpipe that kept no write times count as expired. The store must keep write times
+    (``SQLiteStore`` and ``MemoryStore`` do).
     """
 
     def __init__(
         self, path: str | os.PathLike[str] | None = ".hotpipe/cache", *, store: Store | None = None,
         sign: bool | bytes = False, trusted: bool = False, read_only: bool | None = None,
+        max_age: float | timedelta | None = None,
     ) -> None:
         _check_arguments(path, store, sign, trusted, read_only)
+        self.max_age = _max_age(max_age)
         if store is None:
             if path is None:
                 store = NullStore()
@@ -98,6 +121,12 @@ class Cache:
                 from hotpipe.cache.sqlite import SQLiteStore
 
                 store = SQLiteStore(path, read_only=read_only, trusted=trusted)
+        if self.max_age is not None and not getattr(store, "keeps_write_times", False):
+            raise InputError(
+                f"Cache(max_age={max_age!r}): the store {store!r} keeps no write times, so "
+                "entries cannot expire. Fix: use the default store (a directory path) or "
+                "MemoryStore, or drop max_age."
+            )
         self.store = store
         self._sign = sign
         self._signer = None
@@ -127,10 +156,11 @@ class Cache:
         return f"Cache({str(self.path)!r})" if self.path else f"Cache(store={self.store!r})"
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"store": self.store, "sign": self._sign}
+        return {"store": self.store, "sign": self._sign, "max_age": self.max_age}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(store=state["store"], sign=state.get("sign", False))  # type: ignore[misc]
+        self.__init__(store=state["store"], sign=state.get("sign", False),  # type: ignore[misc]
+                      max_age=state.get("max_age"))
 
     def _count(self, **amounts: int) -> None:
         with self._lock:
@@ -154,7 +184,11 @@ class Cache:
         :meth:`Store.get_linked`."""
         keys = list(keys)
         try:
-            if members is None:
+            if self.max_age is not None:  # written before this has expired
+                since = time.time() - self.max_age
+                payloads = (self.store.get_many(keys, newer_than=since) if members is None
+                            else self.store.get_linked(keys, members, newer_than=since))
+            elif members is None:
                 payloads = self.store.get_many(keys)
             else:
                 payloads = self.store.get_linked(keys, members)

@@ -25,6 +25,7 @@ class MemoryStore(Store):
         self._packs: set[bytes] = set()
         self._heads: dict[bytes, int] = {}  # keys per first HEAD bytes, for prefixes_present
         self._labels: dict[bytes, tuple[str, str]] = {}
+        self._written: dict[bytes, float] = {}  # when each entry was written (max_age)
         self._lock = threading.Lock()
 
     def _add(self, key: bytes, payload: bytes, now: float) -> None:
@@ -32,10 +33,12 @@ class MemoryStore(Store):
             head = key[:HEAD]
             self._heads[head] = self._heads.get(head, 0) + 1
         self._data[key] = (bytes(payload), now)
+        self._written[key] = now
 
     def _remove(self, key: bytes) -> bool:
         if self._data.pop(key, None) is None:
             return False
+        self._written.pop(key, None)
         self._packs.discard(key)
         head = key[:HEAD]
         self._heads[head] -= 1
@@ -43,20 +46,26 @@ class MemoryStore(Store):
             del self._heads[head]
         return True
 
-    def get_many(self, keys: Iterable[bytes]) -> dict[bytes, bytes]:
+    keeps_write_times = True
+
+    def get_many(self, keys: Iterable[bytes],
+                 newer_than: float | None = None) -> dict[bytes, bytes]:
         now = time.time()
         found = {}
         with self._lock:
             for key in keys:
                 entry = self._data.get(key)
-                if entry is not None:
+                if entry is not None and (newer_than is None
+                                          or self._written[key] >= newer_than):
                     found[key] = entry[0]
                     self._data[key] = (entry[0], now)
         return found
 
     def get_linked(self, keys: Iterable[bytes],
-                   members: Callable[[bytes], Iterable[bytes]]) -> dict[bytes, bytes]:
-        found = self.get_many(keys)
+                   members: Callable[[bytes], Iterable[bytes]],
+                   newer_than: float | None = None) -> dict[bytes, bytes]:
+        found = (self.get_many(keys) if newer_than is None  # a subclass may not take it
+                 else self.get_many(keys, newer_than=newer_than))
         now = time.time()
         with self._lock:
             for key in found:
@@ -126,6 +135,7 @@ class MemoryStore(Store):
         with self._lock:
             self._labels.clear()
             self._data.clear()
+            self._written.clear()
             self._packs.clear()
             self._heads.clear()
 

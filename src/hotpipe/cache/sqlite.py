@@ -41,7 +41,7 @@ _FLUSH_TOUCHES = 4096  # pending access-time updates that trigger a write
 _ORPHAN_AGE = 3600.0  # an unindexed blob file older than this (seconds) is removed by prune
 _checksum = xxhash.xxh3_64_digest
 T = TypeVar("T")
-_COLUMNS = "entries(key, value, size, accessed, pack) VALUES (?, ?, ?, ?, ?)"
+_COLUMNS = "entries(key, value, size, accessed, pack, written) VALUES (?, ?, ?, ?, ?, ?)"
 _INSERT_NEW = f"INSERT OR IGNORE INTO {_COLUMNS}"
 _INSERT = f"INSERT OR REPLACE INTO {_COLUMNS}"
 _INLINE, _FILE = ord("i"), ord("f")
@@ -315,20 +315,30 @@ class SQLiteStore(Store):
 
     # primitives
 
+    keeps_write_times = True
+
     @_recovering
-    def get_many(self, keys: Iterable[bytes]) -> dict[bytes, bytes]:
-        return self._get(keys, None)
+    def get_many(self, keys: Iterable[bytes],
+                 newer_than: float | None = None) -> dict[bytes, bytes]:
+        return self._get(keys, None, newer_than)
 
     @_recovering
     def get_linked(self, keys: Iterable[bytes],
-                   members: Callable[[bytes], Iterable[bytes]]) -> dict[bytes, bytes]:
-        return self._get(keys, members)
+                   members: Callable[[bytes], Iterable[bytes]],
+                   newer_than: float | None = None) -> dict[bytes, bytes]:
+        return self._get(keys, members, newer_than)
 
     def _get(self, keys: Iterable[bytes],
-             members: Callable[[bytes], Iterable[bytes]] | None) -> dict[bytes, bytes]:
+             members: Callable[[bytes], Iterable[bytes]] | None,
+             newer_than: float | None = None) -> dict[bytes, bytes]:
         wanted = list(dict.fromkeys(keys))
         conn = self._conn()
         sql = "SELECT key, value, accessed FROM entries WHERE key IN (?)"
+        if newer_than is not None:  # an entry without a time (older hotpipe) has expired
+            if not _index.has_written(conn):  # read-only, an older hotpipe's index
+                return {}
+            sql = "SELECT key, value, accessed FROM entries WHERE written >= ? AND key IN (?)"
+        before_keys = [] if newer_than is None else [newer_than]
         found: dict[bytes, bytes] = {}
         bad: list[tuple[bytes, bytes]] = []
         stale: list[bytes] = []
@@ -336,7 +346,7 @@ class SQLiteStore(Store):
         # long get a write, so a warm run that repeats within the interval writes nothing
         before = time.time() - self.touch_interval
         for chunk in _chunks(wanted):
-            for key, value, accessed in conn.execute(_in(sql, len(chunk)), chunk):
+            for key, value, accessed in conn.execute(_in(sql, len(chunk)), before_keys + chunk):
                 checksum = value[1:9]
                 if value[0] == _INLINE:
                     payload: bytes | memoryview | None = memoryview(value)[9:]  # no copy
@@ -418,7 +428,7 @@ class SQLiteStore(Store):
                         if self._write_blob(path, payload):
                             written.append(path)
                         value = b"f" + checksum
-                    rows.append((key, value, len(payload), now, flag))
+                    rows.append((key, value, len(payload), now, flag, now))
             replaced = self._transaction(self._insert(rows, labels))
         except BaseException:  # a full disk, a full index: no orphaned files
             for path in written:

@@ -84,7 +84,14 @@ Labels = Mapping[bytes, tuple[str, str]]
 
 
 class Store(ABC):
-    """The primitives every store implements; keys are bytes, values are payload bytes."""
+    """The primitives every store implements; keys are bytes, values are payload bytes.
+
+    A store that sets ``keeps_write_times = True`` records when each entry was written and
+    takes ``newer_than`` (a ``time.time()`` value) in :meth:`get_many` and
+    :meth:`get_linked`, leaving out entries written before it: ``Cache(max_age=...)``
+    needs that."""
+
+    keeps_write_times = False
 
     @abstractmethod
     def get_many(self, keys: Iterable[bytes]) -> dict[bytes, bytes]:

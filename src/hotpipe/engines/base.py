@@ -95,5 +95,11 @@ class Engine:
     def abort(self) -> None:
         """Stop the workers now: an interrupt (Ctrl-C) arrived during a map."""
 
+    def progress_ticks(self, starts: list[int]) -> Any:
+        """Counters a worker fills while it runs the chunk starting at each of ``starts``
+        (a :class:`hotpipe._ticks.Ticks`), asked for only when the map has a progress
+        callback; None (the default): progress moves when a chunk comes back."""
+        return None
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"

@@ -7,9 +7,11 @@ once and shared. Pure-Python compute does not speed up under the GIL; waiting do
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
+from hotpipe._ticks import ThreadTicks, run_sliced
 from hotpipe.engines.pool import Job, PoolEngine, Probe, check_chunk_size
 from hotpipe.errors import InputError
 from hotpipe.profile.stats import Stats
@@ -51,9 +53,14 @@ class Threads(PoolEngine):
 
     def submit(self, handle: Any, job: Job, start: int, stop: int) -> Future:
         stats = self.chunk_stats(job.plan, handle)
+        slot = None if job.ticks is None else job.ticks.slot(start)
+        bump = None if slot is None else job.ticks.bump(slot)
         return self._executor().submit(
-            _run_chunk, job, job.chunk(start, stop), start, stop, stats
+            _run_chunk, job, job.chunk(start, stop), start, stop, stats, bump
         )
+
+    def progress_ticks(self, starts: list[int]) -> ThreadTicks:
+        return ThreadTicks(starts)
 
     def collect(self, fut: Future, handle: Any, job: Job, start: int,
                 stop: int) -> tuple[dict[str, list[Any]], Stats]:
@@ -81,7 +88,16 @@ class Threads(PoolEngine):
 
 
 def _run_chunk(job: Job, columns: dict[str, list[Any]], start: int, stop: int,
-               stats: Stats) -> tuple[dict[str, list[Any]], Stats]:
-    produced = job.runner.columns(job.plan, columns, job.bc, stop - start,
-                                  job.offset + start, job.on_error, stats)
-    return produced, stats
+               stats: Stats, bump: Callable[[int], None] | None = None,
+               ) -> tuple[dict[str, list[Any]], Stats]:
+    """Run a chunk on a worker thread; with ``bump`` (progress is shown) in slices that
+    count the items they finish (hotpipe._ticks)."""
+    def run(a: int, b: int) -> dict[str, list[Any]]:
+        cols = columns if a == 0 and b == stop - start else {
+            k: v[a:b] for k, v in columns.items()}
+        return job.runner.columns(job.plan, cols, job.bc, b - a, job.offset + start + a,
+                                  job.on_error, stats)
+
+    if bump is None:
+        return run(0, stop - start), stats
+    return run_sliced(run, stop - start, bump), stats

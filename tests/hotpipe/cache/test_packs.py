@@ -484,7 +484,7 @@ def test_new_sqlite_file_is_schema_version_2(tmp_path):
     try:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
         cols = [row[1] for row in conn.execute("PRAGMA table_info(entries)")]
-        assert cols == ["key", "value", "size", "accessed", "pack"]
+        assert cols == ["key", "value", "size", "accessed", "pack", "written"]  # max_age
         rows = dict(conn.execute("SELECT key, pack FROM entries"))
         assert rows == {b"k" * 24: 0, b"p" * 24: 1}
         indexes = [row[1] for row in conn.execute("PRAGMA index_list(entries)")]

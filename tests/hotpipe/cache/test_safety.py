@@ -110,6 +110,7 @@ def test_new_caches_are_marked_and_older_hotpipe_caches_are_adopted(tmp_path):
     assert conn.execute("PRAGMA application_id").fetchone()[0] == 0x68706970
     conn.execute("PRAGMA application_id = 0")  # as an older hotpipe left it,
     conn.execute("DROP TABLE labels")  # which had no labels table
+    conn.execute("ALTER TABLE entries DROP COLUMN written")  # and no write times
     conn.commit()
     conn.close()
     (tmp_path / "new" / "CACHEDIR.TAG").unlink()
@@ -117,6 +118,7 @@ def test_new_caches_are_marked_and_older_hotpipe_caches_are_adopted(tmp_path):
         assert again.get_many([key(1)]) == {key(1): b"x"}  # adopted, entries kept
         again.put_many({key(2): b"y"}, labels={key(2)[:8]: ("inc", "p")})  # labels added
         assert [(r.node, r.entries) for r in again.by_prefix()] == [("inc", 2)]
+        assert again.get_many([key(1), key(2)], newer_than=0) == {key(2): b"y"}  # no time
     assert (tmp_path / "new" / "CACHEDIR.TAG").exists()
 
 

@@ -110,3 +110,27 @@ def test_bad_refresh_is_an_input_error(tmp_path, kwargs, fragment):
     assert fragment in str(info.value)
     with pytest.raises(InputError):
         pipe.run({"x": 1, "version": "v"}, **kwargs)
+    with pytest.raises(InputError) as info:
+        pipe.imap({"x": iter([1]), "version": "v"}, over="x", **kwargs)
+    assert fragment in str(info.value) and "imap(refresh=" in str(info.value)
+
+
+@pytest.mark.parametrize("stream", [list, iter], ids=["list", "iterator"])
+def test_imap_and_streamed_map_refresh(tmp_path, stream):
+    calls = []
+    pipe = _pipeline(calls)
+    cache = hotpipe.Cache(tmp_path / "c")
+    inputs = {"x": [1, 2, 3], "version": "v1"}
+    cold = list(pipe.imap({**inputs, "x": stream(inputs["x"])}, over="x", cache=cache))
+    calls.clear()
+    warm = pipe.imap({**inputs, "x": stream(inputs["x"])}, over="x", cache=cache)
+    assert list(warm) == cold and calls == [] and warm.profile["fetch"].hits == 3
+    fresh = pipe.imap({**inputs, "x": stream(inputs["x"])}, over="x", cache=cache,
+                      refresh=["fetch"])
+    assert list(fresh) == cold
+    assert fresh.profile["fetch"].hits == 0 and fresh.profile["label"].hits == 3
+    assert sorted(c[0] for c in calls) == ["fetch"] * 3 + ["measure"] * 3
+    calls.clear()
+    streamed = pipe.map({**inputs, "x": iter(inputs["x"])}, over="x", cache=cache,
+                        refresh=True)
+    assert streamed["n"] == [x["n"] for x in cold] and len(calls) == 9
