@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from hotpipe.execute import PlainRunner
 
 __all__ = ["ARRAY_CHUNK", "IN_PROCESS_CHUNK", "Job", "Outcome", "Probe", "balanced_chunk",
-           "run_map"]
+           "run_map", "stable_chunk"]
 
 PROBE_SECONDS = 0.01
 PROBE_MAX_ITEMS = 64
@@ -52,6 +52,26 @@ per node in bookkeeping and copies: at 1,024 items of 0.1 us per node that is a 
 the work; items that already take this long keep 1,024-item chunks (bounded memory)."""
 ARRAY_CHUNK = 1 << 20
 """``Local``'s default chunk when batch steps read array columns (hotpipe._arrays)."""
+STABLE_CHUNKS = 64
+"""Chunks a cached map on a pool engine aims for (see :func:`stable_chunk`)."""
+STABLE_MIN = 8
+"""The fewest items per chunk of a cached map on a pool engine (a pack per chunk and node)."""
+
+
+def stable_chunk(n: int) -> int:
+    """Items per chunk of a cached map of ``n`` items on an engine that sizes its own chunks.
+
+    A cache stores one pack per chunk and node, keyed by the chunk's items: a rerun reads it
+    only if it cuts the same chunks. A probe that measures time takes a different number of
+    items on every run, so a cached map's grid depends on ``n`` alone: the power of two
+    nearest above ``n / STABLE_CHUNKS``, within ``STABLE_MIN..IN_PROCESS_CHUNK`` (enough
+    chunks to keep every worker busy, few enough to keep one lookup per pack cheap).
+
+    >>> stable_chunk(100), stable_chunk(5_000), stable_chunk(10**6)
+    (8, 128, 1024)
+    """
+    target = max(1, -(-n // STABLE_CHUNKS))
+    return max(STABLE_MIN, min(IN_PROCESS_CHUNK, 1 << (target - 1).bit_length()))
 
 
 class Outcome:
@@ -105,6 +125,8 @@ class Probe:
     cpu: float
     slow_steps: frozenset[int]
     typical: float = 0.0
+    grid: int | None = None
+    """Items per chunk fixed in advance (a cached map's :func:`stable_chunk`), else None."""
 
     @property
     def per_item(self) -> float:
@@ -154,6 +176,7 @@ class Adapter(Protocol):
 
     def plan_chunks(self, job: Job, probe: Probe, rest: int,
                     notes: list[str]) -> int | None: ...
+    def skip_probe(self, job: Job) -> bool: ...
     def prepare(self, job: Job, probe: Probe) -> Any: ...
     def submit(self, handle: Any, job: Job, start: int, stop: int) -> Future | None: ...
     def collect(self, fut: Future, handle: Any, job: Job, start: int,
@@ -177,9 +200,16 @@ def run_map(engine: Adapter, plan: Plan, columns: dict[str, list[Any]],
     job = Job(plan, columns, bc, n, on_error, stats, runner, offset)
     values: dict[str, list[Any]] = {name: [] for name in plan.outputs}
     notes: list[str] = []
-    probe = NO_PROBE
+    # a cached map on an engine that sizes its chunks cuts them on a grid fixed by n, so a
+    # rerun reads the packs the last run wrote (the probe is then the grid's first chunk)
+    grid = stable_chunk(n) if runner.cached and engine.fixed_chunk is None else None
+    probe = NO_PROBE if grid is None else Probe(0, 0.0, 0.0, frozenset(), grid=grid)
     if engine.wants_probe and engine.fixed_chunk is None:
-        probe = _probe(job, values, on_progress)
+        if engine.skip_probe(job):
+            notes.append(f"{engine.name}: no in-process probe: the workers build this map's "
+                         "resources, the caller builds none")
+        else:
+            probe = _probe(job, values, on_progress, grid)
     rest = n - probe.items
     if n == 0:
         _run_here(job, 0, 1, values, on_progress)
@@ -187,7 +217,7 @@ def run_map(engine: Adapter, plan: Plan, columns: dict[str, list[Any]],
         size = (array_chunk(engine, plan, columns) or engine.fixed_chunk
                 or engine.plan_chunks(job, probe, rest, notes))
         if size is None or engine.window <= 0:
-            size = size or IN_PROCESS_CHUNK
+            size = size or grid or IN_PROCESS_CHUNK
             # uncached (pack boundaries must repeat), default-sized chunks may grow
             grow = size == IN_PROCESS_CHUNK and job.runner is PLAIN
             _run_here(job, probe.items, size, values, on_progress, grow)
@@ -226,9 +256,10 @@ def _run_here(job: Job, start: int, size: int, values: dict[str, list[Any]],
     chunks start at one item and double while one takes less
     than ``PROGRESS_SLICE`` seconds (halving when one takes over four times that), up to
     ``size``: a bar moves every ~0.1 s even when a full chunk takes minutes, and cheap items
-    reach full chunks after a few doublings."""
+    reach full chunks after a few doublings. A cached map keeps its chunks (its packs are
+    keyed by them) and reports progress once per chunk."""
     n = job.n
-    if on_progress is None:
+    if on_progress is None or job.runner.cached:
         s, step = start, size
         while True:
             stop = min(s + step, n)
@@ -236,6 +267,8 @@ def _run_here(job: Job, start: int, size: int, values: dict[str, list[Any]],
             produced = job.run_here(s, stop)
             took = perf_counter() - t0
             _merge(values, produced, s == 0 and stop == n)
+            if on_progress is not None:
+                on_progress(stop - s)
             s = stop
             if s >= n:
                 return
@@ -273,10 +306,19 @@ def _small_values(produced: dict[str, Any]) -> bool:
 
 
 def _probe(job: Job, values: dict[str, list[Any]],
-           on_progress: Callable[[int], None] | None) -> Probe:
+           on_progress: Callable[[int], None] | None, grid: int | None = None) -> Probe:
+    """Run the first items here and measure them: doubling chunks until ~PROBE_SECONDS,
+    or, on a fixed ``grid``, exactly its first chunk."""
     done, size = 0, 1
     t0 = perf_counter()
-    while done < min(job.n, PROBE_MAX_ITEMS) and perf_counter() - t0 < PROBE_SECONDS:
+    if grid is not None:
+        stop = min(grid, job.n)
+        _merge(values, job.run_here(0, stop), False)
+        if on_progress is not None:
+            on_progress(stop)
+        done = stop
+    while done < min(job.n, PROBE_MAX_ITEMS) and perf_counter() - t0 < PROBE_SECONDS and (
+            grid is None):
         stop = min(done + size, job.n, PROBE_MAX_ITEMS)
         _merge(values, job.run_here(done, stop), False)
         if on_progress is not None:
@@ -295,7 +337,7 @@ def _probe(job: Job, values: dict[str, list[Any]],
     medians = [s.percentile(k, 0.5) for k in mapped]
     typical = sum(m for m in medians if m is not None) if all(
         m is not None for m in medians) and not job.plan.has_nested else 0.0
-    return Probe(done, wall, cpu, slow, typical)
+    return Probe(done, wall, cpu, slow, typical, grid)
 
 
 def _run_workers(engine: Adapter, job: Job, probe: Probe, start: int, size: int,
@@ -375,7 +417,9 @@ def _report_ticks(ticks: Any, pending: dict[Future, int], done: set[Future],
 
 def balanced_chunk(workers: int, probe: Probe, rest: int, target_seconds: float) -> int:
     """Items per chunk so that a chunk takes ~``target_seconds``, with at least ~4 chunks
-    per worker for balance."""
+    per worker for balance; a probe's fixed ``grid`` wins."""
+    if probe.grid is not None:
+        return probe.grid
     balance = max(1, math.ceil(rest / (workers * 4)))
     if probe.per_item <= 0:
         return balance

@@ -38,6 +38,7 @@ from hotpipe.errors import (
 from hotpipe.execute import FAILED
 from hotpipe.plan import Plan
 from hotpipe.profile.stats import Stats
+from hotpipe.resources import Resource
 
 __all__ = ["Processes", "WorkerDied"]
 
@@ -95,6 +96,11 @@ class Processes(PoolEngine):
         if self.workers == 1:
             notes.append("processes: 1 worker, ran in-process")
             return None
+        if not probe.items:  # no probe (skip_probe): the workers build what the map needs
+            size = self.chunk_size(probe, rest, target_seconds=0.05)
+            notes.append(f"processes: {rest:,} items in {-(-rest // size)} chunks of {size} "
+                         f"on {self.workers} workers")
+            return size
         local = rest * probe.per_item
         transfer = _transfer_per_item(job, probe.items) * rest
         size = self.chunk_size(probe, rest, target_seconds=0.05)
@@ -112,6 +118,15 @@ class Processes(PoolEngine):
             f"processes: {rest:,} items in {chunks} chunks of {size} on {self.workers} workers"
         )
         return size
+
+    def skip_probe(self, job: Job) -> bool:
+        """A map reading a resource this process has not built starts on the workers: a
+        probe here would build it once more than the workers do (a model loaded three
+        times on two workers)."""
+        if self.workers == 1:
+            return False
+        values = [*job.bc.values.values(), *job.plan.constants.values()]
+        return any(type(v) is Resource and not v.built for v in values)
 
     # ------------------------------------------------------------------ pool protocol
 
