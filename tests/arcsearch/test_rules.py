@@ -97,3 +97,23 @@ def test_search_uses_the_rules_only_with_their_features():
 
     assert "apply_object_rule" in names(FEATURES)
     assert "apply_object_rule" not in names(tuple(f for f in FEATURES if f != "objrule"))
+
+
+def test_local_keeps_only_the_best_ranked_rule():
+    """Several local-rule kinds fit the demo (a lone 1 becomes 2); only one program is kept
+    per value, the first kind whose features on the test grid were all seen on the demo
+    (two kept rules would be two predictions and stop the search early)."""
+    from arcsearch.search.enumerate import _Searcher
+
+    x = np.zeros((3, 3), dtype=np.uint8)
+    x[1, 1] = 1
+    y = x.copy()
+    y[1, 1] = 2
+    t = np.zeros((3, 3), dtype=np.uint8)
+    t[0, 0] = 1  # a corner: its 4-neighbourhood (outside the grid) was never seen
+    s = _Searcher([(x, y)], [t], 60.0, 1000, 1, 400)
+    s._local_rules([x], [t], (), 0)
+    assert len(s.res.found) == 1
+    (found,) = s.res.found
+    assert found.steps[0][1][1] == "rays"
+    assert found.test_preds[0][0, 0] == 2
