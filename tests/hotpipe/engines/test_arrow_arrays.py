@@ -92,3 +92,12 @@ def test_import_hotpipe_does_not_import_pyarrow():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_the_docs_example_runs():
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[3] / "docs" / "engines.md").read_text()
+    marker = "# needs pyarrow; run by tests/hotpipe/engines/test_arrow_arrays.py"
+    block = text.split(marker, 1)[1].split("```", 1)[0]
+    exec(compile(block, "docs/engines.md[arrow]", "exec"), {"__name__": "docs_arrow"})
