@@ -128,7 +128,7 @@ def test_prefetch_prepares_the_next_batch_while_one_computes(monkeypatch):
     def slow_compute(self, prepared, m, per_item):
         first = float(np.asarray(prepared[0])[0])
         log.append(("start", first, ""))
-        time.sleep(0.05)  # the batch "computes": the next one is prepared meanwhile
+        time.sleep(0.1)  # the batch "computes": the next one is prepared meanwhile
         out = compute(self, prepared, m, per_item)
         log.append(("end", first, ""))
         return out
