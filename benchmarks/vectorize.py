@@ -163,8 +163,10 @@ def group(label: str, items: int, samples: int, min_time: float
                      "verdict": None if name == "per-item node" else
                      result.comparison(name, "per-item node").verdict.label})
     plan = batch._plan(frozenset({"x"}), None, frozenset({"x"}))
-    sizing = state_of(plan).tuning.batch.get(0)
-    first["batch_size"] = sizing.size if sizing else None
+    tuning = state_of(plan).tuning  # learned apart over lists and over arrays
+    for key, table in (("batch_size", tuning.array_batch), ("list_batch_size", tuning.batch)):
+        sizing = table.get(0)
+        first[key] = sizing.size if sizing else None
     return rows, result, first
 
 
@@ -213,7 +215,8 @@ def main() -> None:
                   "(reported apart; later maps reuse them)")
         else:
             print(f"{label}: vectorize='jax' {first['status']}")
-        print(f"{label}: batch node's batch size settled at {first.get('batch_size')}")
+        print(f"{label}: batch node's batch size settled at {first.get('batch_size')} over "
+              f"arrays, {first.get('list_batch_size')} over lists")
     for w in report["warnings"]:
         print(w)
     print(env_footer(report))

@@ -1,7 +1,8 @@
 """Array columns: a mapped numpy array stays an array through the batch steps of a map.
 
 A map's columns are lists, except that a mapped input given as a numpy array (one
-dimension or more, any dtype but ``object``) is kept as that array. The values that stay
+dimension or more, any dtype but ``object``) is kept as that array, and an Arrow array of
+numbers without nulls is read as one (:mod:`hotpipe._arrow`). The values that stay
 arrays are fixed by the plan and by which inputs are arrays (:func:`array_names`): such an
 input, and the output of a single-output batch step (``batch=True``, ``.batch`` or
 ``vectorize=``) that reads one of them. Batch steps receive slices of those columns (arrays,
@@ -24,6 +25,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any
 
+from hotpipe._arrow import arrow_column
 from hotpipe._values import as_list
 
 if TYPE_CHECKING:
@@ -46,10 +48,17 @@ def is_array(value: Any) -> bool:
 
 def as_column(name: str, values: Any, where: str = "map") -> Any:
     """A mapped input as a column: a numpy array of one dimension or more (not ``object``
-    dtype) as it is, anything else as :func:`~hotpipe._values.as_list` makes it."""
-    if type(values) is not list and is_array(values) and values.ndim >= 1 \
-            and values.dtype.kind != "O":
-        return values
+    dtype) as it is, an Arrow array as :func:`hotpipe._arrow.arrow_column` reads it (numbers
+    as numpy, the rest as a list), anything else as :func:`~hotpipe._values.as_list` makes
+    it."""
+    if type(values) is not list:
+        if is_array(values):
+            if values.ndim >= 1 and values.dtype.kind != "O":
+                return values
+        else:
+            column = arrow_column(values)
+            if column is not None:
+                return column
     return as_list(name, values, where)
 
 

@@ -8,7 +8,9 @@ is called with lists of one item.
 The batch size, unless the node sets ``batch_size``, is found as the map runs: it starts at
 16 and doubles while the measured throughput (items per second, the better of two batches
 per size) stays within 5 % of the best so far, then settles; the choice is kept with the
-plan for later maps. A chunk of the engine caps a batch.
+plan for later maps, apart for maps over array columns (which start larger: :func:`_seed`)
+and over lists, so that one does not settle the size of the other. A chunk of the engine
+caps a batch.
 """
 
 from __future__ import annotations
@@ -91,13 +93,21 @@ def batch_columns(step: Step, cols: dict[str, list[Any]], scalars: dict[str, Any
     return tuple(args), tuple(per_item)
 
 
-def _sizes(step: Step, k: int, tuning: Tuning) -> BatchSizing:
-    state = tuning.batch.get(k)
+def _sizes(step: Step, k: int, tuning: Tuning, arrays: bool) -> BatchSizing:
+    """The step's batch sizing over array columns (``arrays``) or over lists: learned
+    apart (:attr:`hotpipe._state.Tuning.array_batch`)."""
+    table = tuning.array_batch if arrays else tuning.batch
+    state = table.get(k)
     if state is None:
         # vectorize="jax": a fixed size, as every new size compiles
         fixed = step.node.batch_size or (JAX_BATCH if step.node.vectorize == "jax" else None)
-        state = tuning.batch[k] = BatchSizing(fixed or START_SIZE, done=fixed is not None)
+        state = table[k] = BatchSizing(fixed or START_SIZE, done=fixed is not None)
     return state
+
+
+def _reads_arrays(args: tuple[Any, ...], per_item: tuple[int, ...]) -> bool:
+    """A batch's per-item arguments include an array slice."""
+    return any(kind == MAPPED and is_array(a) for a, kind in zip(args, per_item, strict=True))
 
 
 def _seed(state: BatchSizing, args: tuple[Any, ...], per_item: tuple[int, ...]) -> None:
@@ -254,15 +264,16 @@ def map_batches(step: Step, k: int, n: int, ctx: Any,
     """Run the step's batch call over the chunk's live items; returns outputs and calls made
     (successful batch calls, plus singular calls made to locate failures). An output that
     may be an array (``ctx.arrays``) is one when the results allow it."""
-    state = _sizes(step, k, tuning)
     live: list[int] | range = (
         range(n) if not ctx.failed else [i for i in range(n) if i not in ctx.failed]
     )
+    first = batch_args(live[:1]) if len(live) else None  # once per chunk: lists or arrays?
+    state = _sizes(step, k, tuning, first is not None and _reads_arrays(*first))
     arrays = step.outputs[0] in ctx.arrays
     out = _Out(n, arrays and not ctx.failed)
     call = _caller(step, k, ctx, tuning)
-    if not state.seeded and len(live):
-        _seed(state, *batch_args(live[:1]))
+    if not state.seeded and first is not None:
+        _seed(state, *first)
     calls = 0
     describe = partial(describe_inputs, step)
 

@@ -6,6 +6,7 @@ import reprlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from hotpipe._arrow import arrow_list
 from hotpipe.errors import InputError
 
 if TYPE_CHECKING:
@@ -77,4 +78,5 @@ def as_list(name: str, values: Any, where: str = "map") -> list[Any]:
             f"(list, tuple, range, numpy array) or an iterator, got {type(values).__name__}. "
             "Fix: pass a list (a string or a dict is one value, not items)."
         )
-    return list(values)
+    listed = arrow_list(values)  # Arrow items as Python values, not Arrow scalars
+    return list(values) if listed is None else listed

@@ -340,7 +340,8 @@ def vector_notes(plan: Plan, stats: Stats) -> list[str]:
     from hotpipe._state import state_of
 
     tuning = state_of(plan).tuning
-    notes = [note for step in steps if (note := _size_note(step, tuning))]
+    notes = [note for step in steps for arrays in (False, True)
+             if (note := _size_note(step, tuning, arrays))]
     for step in steps:
         if step.node.vectorize is None:
             continue
@@ -366,15 +367,17 @@ def vector_notes(plan: Plan, stats: Stats) -> list[str]:
     return notes
 
 
-def _size_note(step: Step, tuning: Tuning) -> str | None:
-    sizing = tuning.batch.get(step.slot)
+def _size_note(step: Step, tuning: Tuning, arrays: bool) -> str | None:
+    """The note on the step's batch size over arrays or over lists (learned apart)."""
+    sizing = (tuning.array_batch if arrays else tuning.batch).get(step.slot)
     if sizing is None:
         return None
+    what = f"batch size: node {step.name!r}" + (" over arrays" if arrays else "")
     if step.node.batch_size is not None or (step.node.vectorize == "jax" and not sizing.curve):
-        return f"batch size: node {step.name!r}: {sizing.size:,} items per call (fixed)"
+        return f"{what}: {sizing.size:,} items per call (fixed)"
     how = "settled by measurement" if sizing.done else "still being measured"
     curve = ", ".join(f"{size:,}: {rate:.3g}" for size, rate in sizing.curve)
-    return (f"batch size: node {step.name!r}: {sizing.size:,} items per call ({how}"
+    return (f"{what}: {sizing.size:,} items per call ({how}"
             + (f"; items/s by size {curve}" if curve else "") + ")")
 
 

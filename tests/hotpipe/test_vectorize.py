@@ -270,6 +270,31 @@ def test_profile_reports_the_batch_size_and_its_curve():
     assert "8 items per call (fixed)" in fixed.map({"x": [1, 2]}, over="x").profile.notes[0]
 
 
+def test_array_and_list_batch_sizes_are_learned_apart():
+    """A list map of a batch node does not settle the size its array maps use, nor the
+    reverse: each is learned (and reported) on its own."""
+    from hotpipe._batch import MAX_SIZE
+
+    @node(output="y", batch=True)
+    def double(x):
+        return np.asarray(x) * 2
+
+    pipe = Pipeline([double])
+    tuning = state_of(pipe._plan(frozenset({"x"}), None, frozenset({"x"}))).tuning
+    listed = pipe.map({"x": list(range(3000))}, over="x")
+    assert list(tuning.batch) == [0] and not tuning.array_batch
+    list_size = tuning.batch[0].size
+    assert list_size < 32_768  # grown from 16 over lists
+    arrays = pipe.map({"x": np.arange(300_000.0)}, over="x")
+    assert tuning.batch[0].size == list_size  # untouched by the array map
+    assert tuning.array_batch[0].size >= 32_768  # its own: seeded at ~256 KB of floats
+    again = pipe.map({"x": list(range(3000))}, over="x")
+    assert tuning.batch[0].size <= MAX_SIZE and type(again["y"]) is list
+    assert type(arrays["y"]) is np.ndarray and listed["y"] == again["y"]
+    [note] = [n for n in arrays.profile.notes if "over arrays" in n]
+    assert note.startswith("batch size: node 'double' over arrays: ")
+
+
 # --- the cache ---------------------------------------------------------------------------
 
 

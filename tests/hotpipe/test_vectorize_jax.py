@@ -5,6 +5,7 @@ here, so the device paths (device_put to a GPU) are not exercised."""
 from __future__ import annotations
 
 import importlib.util
+import itertools
 
 import numpy as np
 import pytest
@@ -92,3 +93,59 @@ def test_the_docs_example_runs(capsys):
     block = text.split(marker, 1)[1].split("```", 1)[0]
     exec(compile(block, "docs/engines.md[jax]", "exec"), {"__name__": "docs_jax"})
     assert "compilation(s) in this map" in capsys.readouterr().out
+
+
+def test_compilations_count_the_distinct_buckets():
+    """Batches of 100, 37 and 100 items (two chunks: 137 and 100) with batch_size=100:
+    padded to 100, 64 and 100, plus the 16-item sample: 3 distinct sizes, 3 compilations,
+    however many batches share them."""
+    from hotpipe import Local
+    from hotpipe._vectorize import bucket
+
+    pipe = Pipeline([node(rational, output="y", vectorize="jax", batch_size=100)])
+    xs = np.linspace(0.0, 2.0, 237, dtype=np.float32)
+    r = pipe.map({"x": xs}, over="x", engine=Local(chunk_size=137))
+    assert r.profile.stats.chunks == 2
+    assert {bucket(m, 100) for m in (100, 37, 100)} == {100, 64}
+    assert counters(r, "jit compiles") == len({16, 100, 64})
+    assert np.allclose(r["y"], want(xs), rtol=1e-5)
+    again = pipe.map({"x": xs[:37]}, over="x")  # a 37-item batch again: compiled already
+    assert counters(again, "jit compiles") == 0
+
+
+def test_prefetch_prepares_the_next_batch_while_one_computes(monkeypatch):
+    from hotpipe import _vectorize
+
+    log: list[tuple[str, float, str]] = []
+    prepare, compute = _vectorize._JaxCall.prepare, _vectorize._JaxCall.compute
+
+    def logged_prepare(self, args, per_item):
+        import threading
+
+        log.append(("prepare", float(args[0][0]), threading.current_thread().name))
+        return prepare(self, args, per_item)
+
+    def slow_compute(self, prepared, m, per_item):
+        first = float(np.asarray(prepared[0])[0])
+        log.append(("start", first, ""))
+        time.sleep(0.1)  # the batch "computes": the next one is prepared meanwhile
+        out = compute(self, prepared, m, per_item)
+        log.append(("end", first, ""))
+        return out
+
+    import time
+
+    monkeypatch.setattr(_vectorize._JaxCall, "prepare", logged_prepare)
+    monkeypatch.setattr(_vectorize._JaxCall, "compute", slow_compute)
+    pipe = Pipeline([node(rational, output="y", vectorize="jax", batch_size=16, prefetch=2)])
+    r = pipe.map({"x": XS}, over="x")  # 100 items: batches of 16 (the last one 4)
+    assert np.allclose(r["y"], want(XS), rtol=1e-5)  # results in item order
+    firsts = [float(x) for x in XS[::16]]
+    helper = [v for kind, v, t in log if kind == "prepare" and t == "hotpipe-prefetch-batch"]
+    assert helper == firsts  # every batch prepared on the helper thread, in item order
+    # (the 16-item sample check is prepared and computed in the map's own thread)
+    started = [v for kind, v, _ in log if kind == "start"]
+    assert started == [0.0, *firsts]  # the sample, then the batches in item order
+    ends = {v: i for i, (kind, v, _) in enumerate(log) if kind == "end"}  # the last end
+    for a, b in itertools.pairwise(firsts):  # batch b was ready before batch a finished
+        assert log.index(("prepare", b, "hotpipe-prefetch-batch")) < ends[a]
