@@ -27,7 +27,7 @@ from typing import Any
 
 from hotpipe._arrays import append_column, finish_column
 
-__all__ = ["PROGRESS_SLICE", "SharedTicks", "ThreadTicks", "Ticks", "run_sliced",
+__all__ = ["PROGRESS_SLICE", "SharedTicks", "ThreadTicks", "Ticks", "first_slice", "run_sliced",
            "shared_bump"]
 
 PROGRESS_SLICE = 0.1
@@ -121,13 +121,20 @@ def shared_bump(path: str, slot: int) -> Callable[[int], None] | None:
     return add
 
 
+def first_slice(per_item: float) -> int:
+    """Items in a worker's first slice: about ``PROGRESS_SLICE`` of work by the probe's
+    per-item cost (1 without a probe). A chunk no larger runs whole: it reports soon enough
+    when it comes back, and slicing cheap items would cost ~10 us per slice and node."""
+    return 1 if per_item <= 0 else max(1, int(PROGRESS_SLICE / per_item))
+
+
 def run_sliced(run: Callable[[int, int], dict[str, Any]], n: int,
-               bump: Callable[[int], None]) -> dict[str, Any]:
-    """``run(start, stop)`` over ``0..n`` in slices of 1, 2, 4, ... items (halved when one
-    takes over four ``PROGRESS_SLICE``), calling ``bump(items)`` after each; returns the
-    slices' columns joined."""
+               bump: Callable[[int], None], first: int = 1) -> dict[str, Any]:
+    """``run(start, stop)`` over ``0..n`` in slices of ``first`` items, then doubling while
+    one takes under ``PROGRESS_SLICE`` (halved when one takes over four times that), calling
+    ``bump(items)`` after each; returns the slices' columns joined."""
     out: dict[str, Any] | None = None
-    s, step = 0, 1
+    s, step = 0, first
     while s < n:
         stop = min(s + step, n)
         t0 = perf_counter()
