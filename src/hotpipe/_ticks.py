@@ -11,7 +11,10 @@ which a worker opens by name. Without a callback none of this exists: the chunk 
 call, as before.
 
 Slices are per call of the runner, so a cached map's chunks are not sliced (its packs are
-stored per chunk and must match across runs); its progress moves per chunk.
+stored per chunk and must match across runs); its progress moves per chunk. A plan with an
+``async def`` step is not sliced either (a slice of one item would await one item at a
+time): its chunk runs whole and the async step counts its items as their coroutines return
+(:class:`hotpipe._aio.ItemTicks`), in the calling thread as on workers.
 """
 
 from __future__ import annotations
@@ -23,12 +26,16 @@ import struct
 import tempfile
 from collections.abc import Callable
 from time import perf_counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from hotpipe._aio import ITEMS_DONE, ItemTicks
 from hotpipe._arrays import append_column, finish_column
 
-__all__ = ["PROGRESS_SLICE", "SharedTicks", "ThreadTicks", "Ticks", "first_slice", "run_sliced",
-           "shared_bump"]
+if TYPE_CHECKING:
+    from hotpipe.plan import Plan
+
+__all__ = ["PROGRESS_SLICE", "SharedTicks", "ThreadTicks", "Ticks", "first_slice",
+           "last_async_step", "run_sliced", "run_with_progress", "shared_bump"]
 
 PROGRESS_SLICE = 0.1
 """Seconds between progress updates that chunks (in-process or on workers) aim for."""
@@ -119,6 +126,31 @@ def shared_bump(path: str, slot: int) -> Callable[[int], None] | None:
         _SLOT.pack_into(mm, offset, total[0])
 
     return add
+
+
+def last_async_step(plan: Plan) -> int | None:
+    """The slot of the plan's last mapped ``async def`` step (None: there is none)."""
+    slots = [s.slot for s in plan.steps if s.mapped and s.node.is_async and s.nested is None]
+    return slots[-1] if slots else None
+
+
+def run_with_progress(plan: Plan, run: Callable[[int, int], dict[str, Any]], n: int,
+                      bump: Callable[[int], None], first: int = 1) -> dict[str, Any]:
+    """``run(0, n)`` reporting finished items to ``bump`` as it goes: in slices
+    (:func:`run_sliced`), or, when the plan has an async step, whole, counting that step's
+    items as their coroutines return (slices would await one item at a time)."""
+    slot = last_async_step(plan)
+    if slot is None:
+        return run_sliced(run, n, bump, first)
+    ticks = ItemTicks(slot, bump)
+    token = ITEMS_DONE.set(ticks)
+    try:
+        produced = run(0, n)
+    finally:
+        ITEMS_DONE.reset(token)
+    if n > ticks.reported:
+        bump(n - ticks.reported)
+    return produced
 
 
 def first_slice(per_item: float) -> int:

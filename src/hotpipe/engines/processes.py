@@ -425,13 +425,13 @@ def _worker(token: str, plan_bytes: bytes, s_token: str, s_bytes: bytes, cols: b
         if bump is None:
             produced = runner.columns(plan, columns, bc, n, offset, on_error, stats)
         else:
-            from hotpipe._ticks import run_sliced
+            from hotpipe._ticks import run_with_progress
 
             def run(a: int, b: int) -> dict[str, list[Any]]:
                 return runner.columns(plan, {k: v[a:b] for k, v in columns.items()}, bc,
                                       b - a, offset + a, on_error, stats)
 
-            produced = run_sliced(run, n, bump, ticks[2])
+            produced = run_with_progress(plan, run, n, bump, ticks[2])
     except NodeError as err:
         raise _portable(err) from None
     if stats.errors:  # on_error="collect": ship each item's exception so it cannot fail all

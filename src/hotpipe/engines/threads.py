@@ -11,7 +11,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from hotpipe._ticks import ThreadTicks, first_slice, run_sliced
+from hotpipe._ticks import ThreadTicks, first_slice, run_with_progress
 from hotpipe.engines.pool import Job, PoolEngine, Probe, check_chunk_size
 from hotpipe.errors import InputError
 from hotpipe.profile.stats import Stats
@@ -103,4 +103,4 @@ def _run_chunk(job: Job, columns: dict[str, list[Any]], start: int, stop: int,
 
     if bump is None:
         return run(0, stop - start), stats
-    return run_sliced(run, stop - start, bump, first), stats
+    return run_with_progress(job.plan, run, stop - start, bump, first), stats
