@@ -12,42 +12,13 @@ import os
 import threading
 from collections.abc import Callable, Coroutine, Iterable
 from concurrent.futures import TimeoutError as FutureTimeout
-from contextvars import ContextVar
 from time import perf_counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["ITEMS_DONE", "ItemTicks", "gather_items", "run_coroutine"]
+if TYPE_CHECKING:
+    from hotpipe._ticks import ItemTicks
 
-TICK_SECONDS = 0.1
-"""How often a chunk waiting on its async items passes on the items finished so far."""
-
-
-class ItemTicks:
-    """Items of a chunk that an async step finished, for progress: counted on the event
-    loop as each item's coroutine returns, passed to ``report`` from the thread that waits
-    for the chunk (the calling thread, or a worker), about every ``TICK_SECONDS``.
-
-    Only the step in slot ``slot`` counts (the plan's last async step), so an item is
-    reported once; the steps after it still run when the chunk's gather ends, so the count
-    runs at most those steps ahead."""
-
-    __slots__ = ("done", "report", "reported", "slot")
-
-    def __init__(self, slot: int, report: Callable[[int], None]) -> None:
-        self.slot = slot
-        self.report = report
-        self.done = 0
-        self.reported = 0
-
-    def flush(self) -> None:
-        k = self.done - self.reported
-        if k > 0:
-            self.reported += k
-            self.report(k)
-
-
-ITEMS_DONE: ContextVar[ItemTicks | None] = ContextVar("hotpipe_items_done", default=None)
-"""Set while a chunk runs with progress shown (:func:`hotpipe._ticks.run_with_progress`)."""
+__all__ = ["gather_items", "run_coroutine"]
 
 _lock = threading.Lock()
 _state: tuple[int, asyncio.AbstractEventLoop] | None = None
@@ -110,7 +81,7 @@ def gather_items(
     fut = asyncio.run_coroutine_threadsafe(everything(), _loop())
     while True:
         try:
-            return fut.result(timeout=TICK_SECONDS)
+            return fut.result(timeout=ticks.every)
         except FutureTimeout:
             if fut.done():
                 raise

@@ -14,7 +14,7 @@ Slices are per call of the runner, so a cached map's chunks are not sliced (its 
 stored per chunk and must match across runs); its progress moves per chunk. A plan with an
 ``async def`` step is not sliced either (a slice of one item would await one item at a
 time): its chunk runs whole and the async step counts its items as their coroutines return
-(:class:`hotpipe._aio.ItemTicks`), in the calling thread as on workers.
+(:class:`ItemTicks`), in the calling thread as on workers.
 """
 
 from __future__ import annotations
@@ -23,24 +23,53 @@ import contextlib
 import mmap
 import os
 import struct
-import tempfile
 from collections.abc import Callable
+from contextvars import ContextVar
 from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
-from hotpipe._aio import ITEMS_DONE, ItemTicks
 from hotpipe._arrays import append_column, finish_column
 
 if TYPE_CHECKING:
     from hotpipe.plan import Plan
 
-__all__ = ["PROGRESS_SLICE", "SharedTicks", "ThreadTicks", "Ticks", "first_slice",
-           "last_async_step", "run_sliced", "run_with_progress", "shared_bump"]
+__all__ = ["ITEMS_DONE", "PROGRESS_SLICE", "ItemTicks", "SharedTicks", "ThreadTicks", "Ticks",
+           "first_slice", "last_async_step", "run_sliced", "run_with_progress", "shared_bump"]
 
 PROGRESS_SLICE = 0.1
 """Seconds between progress updates that chunks (in-process or on workers) aim for."""
 
 _SLOT = struct.Struct("q")
+
+
+class ItemTicks:
+    """Items of a chunk that an async step finished, for progress: counted on the event
+    loop as each item's coroutine returns, passed to ``report`` from the thread that waits
+    for the chunk (the calling thread, or a worker) every ``PROGRESS_SLICE`` seconds.
+
+    Only the step in slot ``slot`` counts (the plan's last async step), so an item is
+    reported once; the steps after it still run when the chunk's gather ends, so the count
+    runs at most those steps ahead."""
+
+    __slots__ = ("done", "report", "reported", "slot")
+    every = PROGRESS_SLICE
+
+    def __init__(self, slot: int, report: Callable[[int], None]) -> None:
+        self.slot = slot
+        self.report = report
+        self.done = 0
+        self.reported = 0
+
+    def flush(self) -> None:
+        k = self.done - self.reported
+        if k > 0:
+            self.reported += k
+            self.report(k)
+
+
+ITEMS_DONE: ContextVar[ItemTicks | None] = ContextVar("hotpipe_items_done", default=None)
+"""Set while a chunk runs with progress shown (:func:`run_with_progress`); read by the
+async step (``hotpipe.execute._map_async``)."""
 
 
 class Ticks:
@@ -85,6 +114,8 @@ class SharedTicks(Ticks):
 
     def __init__(self, starts: list[int]) -> None:
         super().__init__(starts)
+        import tempfile
+
         where = "/dev/shm" if os.path.isdir("/dev/shm") else None
         fd, self.path = tempfile.mkstemp(prefix="hotpipe-ticks-", dir=where)
         try:

@@ -476,7 +476,8 @@ def run_step(step: Step, k: int, argcols: list[Any], n: int, ctx: Chunk,
 
 def _map_async(step: Step, k: int, argcols: list[Any], n: int, ctx: Chunk) -> list[Any]:
     """Await every item of the chunk concurrently (``max_concurrency`` at once)."""
-    from hotpipe._aio import ITEMS_DONE, gather_items
+    from hotpipe._aio import gather_items
+    from hotpipe._ticks import ITEMS_DONE
 
     ticks = ITEMS_DONE.get()  # progress is shown: count this step's items as they finish
     if ticks is not None and ticks.slot != k:
