@@ -87,8 +87,9 @@ async def _staggered(x):
     return x
 
 
-@pytest.mark.parametrize("engine", [Local(), Threads(2, chunk_size=10)],
-                         ids=["local", "threads"])
+@pytest.mark.parametrize("engine", [Local(), Threads(2, chunk_size=10),
+                                    Processes(2, chunk_size=10)],
+                         ids=["local", "threads", "processes"])
 def test_async_items_report_as_they_finish_and_stay_concurrent(engine):
     seen = []
     t0 = time.perf_counter()
