@@ -11,8 +11,12 @@ import asyncio
 import os
 import threading
 from collections.abc import Callable, Coroutine, Iterable
+from concurrent.futures import TimeoutError as FutureTimeout
 from time import perf_counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hotpipe._ticks import ItemTicks
 
 __all__ = ["gather_items", "run_coroutine"]
 
@@ -44,10 +48,12 @@ def gather_items(
     func: Callable[..., Coroutine[Any, Any, Any]],
     rows: Iterable[tuple[int, tuple[Any, ...]]],
     limit: int | None,
+    ticks: ItemTicks | None = None,
 ) -> list[tuple[int, Any, BaseException | None, float]]:
     """Await ``func(*row)`` for every ``(index, row)``, at most ``limit`` at once.
 
-    Returns ``(index, value, exception, seconds)`` per row, in the order given.
+    Returns ``(index, value, exception, seconds)`` per row, in the order given. With
+    ``ticks`` each finished item is counted, and passed on while this thread waits.
     """
 
     async def one(sem: asyncio.Semaphore | None, i: int, row: tuple[Any, ...]):
@@ -57,6 +63,9 @@ def gather_items(
                 return i, await func(*row), None, perf_counter() - t
             except Exception as exc:
                 return i, None, exc, perf_counter() - t
+            finally:
+                if ticks is not None:
+                    ticks.done += 1
 
         if sem is None:
             return await call()
@@ -67,4 +76,13 @@ def gather_items(
         sem = asyncio.Semaphore(limit) if limit else None
         return await asyncio.gather(*(one(sem, i, row) for i, row in rows))
 
-    return run_coroutine(everything())
+    if ticks is None:
+        return run_coroutine(everything())
+    fut = asyncio.run_coroutine_threadsafe(everything(), _loop())
+    while True:
+        try:
+            return fut.result(timeout=ticks.every)
+        except FutureTimeout:
+            if fut.done():
+                raise
+            ticks.flush()

@@ -73,6 +73,8 @@ def _stats(args: argparse.Namespace) -> int:
         ("file entries", f"{s.file_entries:,}"),
         ("oldest access", _when(s.oldest_access)),
         ("newest access", _when(s.newest_access)),
+        ("oldest write", _when(s.oldest_write)),  # the age max_age= compares
+        ("newest write", _when(s.newest_write)),
     ]
     for name, value in rows:
         table.add_row(name, value)

@@ -477,13 +477,17 @@ def run_step(step: Step, k: int, argcols: list[Any], n: int, ctx: Chunk,
 def _map_async(step: Step, k: int, argcols: list[Any], n: int, ctx: Chunk) -> list[Any]:
     """Await every item of the chunk concurrently (``max_concurrency`` at once)."""
     from hotpipe._aio import gather_items
+    from hotpipe._ticks import ITEMS_DONE
 
+    ticks = ITEMS_DONE.get()  # progress is shown: count this step's items as they finish
+    if ticks is not None and ticks.slot != k:
+        ticks = None
     failed = ctx.failed
     rows = [(i, row) for i, row in enumerate(_rows(argcols, 0, n)) if i not in failed]
     out: list[Any] = [FAILED] * n
     describe = partial(describe_inputs, step)
     for (i, value, exc, seconds), (_, row) in zip(
-        gather_items(step.func, rows, step.node.max_concurrency), rows, strict=True
+        gather_items(step.func, rows, step.node.max_concurrency, ticks), rows, strict=True
     ):
         if exc is not None:
             ctx.fail(step, i, row, exc)

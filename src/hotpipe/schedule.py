@@ -21,11 +21,12 @@ import math
 import sys
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
+from functools import partial
 from time import perf_counter
 from typing import TYPE_CHECKING, Any, Protocol
 
 from hotpipe._arrays import append_column, array_chunk, finish_column
-from hotpipe._ticks import PROGRESS_SLICE
+from hotpipe._ticks import PROGRESS_SLICE, last_async_step, run_with_progress
 from hotpipe._vectorize import vector_notes
 from hotpipe.execute import PLAIN, Broadcast
 from hotpipe.plan import Plan
@@ -277,6 +278,13 @@ def _run_here(job: Job, start: int, size: int, values: dict[str, list[Any]],
                 if grow:
                     step = min(GROWN_CHUNK,
                                max(step, int(step * GROW_TARGET / max(took, 1e-6))))
+    if n > start and last_async_step(job.plan) is not None:
+        # slices would await one item at a time: whole chunks, async items counted
+        for s in range(start, n, size):
+            stop = min(s + size, n)
+            _merge(values, run_with_progress(job.plan, partial(_run_at, job, s), stop - s,
+                                             on_progress), s == 0 and stop == n)
+        return
     s, step = start, 1 if n > 1 else size
     while True:
         stop = min(s + step, n)
@@ -291,6 +299,10 @@ def _run_here(job: Job, start: int, size: int, values: dict[str, list[Any]],
             step = min(step * 2, size)
         elif took > 4 * PROGRESS_SLICE:
             step = max(1, step // 2)
+
+
+def _run_at(job: Job, base: int, a: int, b: int) -> dict[str, list[Any]]:
+    return job.run_here(base + a, base + b)
 
 
 GROW_ITEM_BYTES = 1024

@@ -77,3 +77,26 @@ def test_nested_map_progress_counts_outer_items():
     r = outer.map({"x": [[1, 2]] * 4}, over="x", engine=Local(), progress=seen.append)
     assert r["ys"] == [[2, 4]] * 4
     assert sum(seen) == 4 and len(seen) >= 3  # outer items, each reported when done
+
+
+@node(output="y")
+async def _staggered(x):
+    import asyncio
+
+    await asyncio.sleep(0.06 * x)
+    return x
+
+
+@pytest.mark.parametrize("engine", [Local(), Threads(2, chunk_size=10),
+                                    Processes(2, chunk_size=10)],
+                         ids=["local", "threads", "processes"])
+def test_async_items_report_as_they_finish_and_stay_concurrent(engine):
+    seen = []
+    t0 = time.perf_counter()
+    r = Pipeline([_staggered]).map({"x": list(range(10))}, over="x", engine=engine,
+                                   progress=seen.append)
+    took = time.perf_counter() - t0
+    assert r["y"] == list(range(10)) and sum(seen) == 10
+    # one item at a time would take 2.7 s; concurrently the slowest item's 0.54 s
+    assert took < 1.5, took
+    assert len(seen) >= 3, seen  # items finishing 60 ms apart, read every 0.1 s

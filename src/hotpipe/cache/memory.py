@@ -108,12 +108,15 @@ class MemoryStore(Store):
     def stats(self) -> StoreStats:
         with self._lock:
             times = [t for _, t in self._data.values()]
+            writes = list(self._written.values())
             size = sum(len(p) for p, _ in self._data.values())
             packs = len(self._packs)
         n = len(times) - packs
         return StoreStats(entries=n, bytes=size, inline_entries=n, file_entries=0, packs=packs,
                           oldest_access=min(times, default=None),
-                          newest_access=max(times, default=None))
+                          newest_access=max(times, default=None),
+                          oldest_write=min(writes, default=None),
+                          newest_write=max(writes, default=None))
 
     def by_prefix(self) -> list[PrefixStats]:
         groups: dict[bytes, list[tuple[bytes, bytes, float]]] = {}

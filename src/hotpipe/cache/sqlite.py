@@ -517,9 +517,14 @@ class SQLiteStore(Store):
         )
         n, size, files, oldest, newest, packs = row
         n -= packs
+        written: tuple[Any, Any] = (None, None)
+        if _index.has_written(self._conn()):  # an older hotpipe's index may lack the column
+            written = self._conn().execute(
+                "SELECT min(written), max(written) FROM entries").fetchone()
         return StoreStats(entries=n, bytes=size, inline_entries=n - files,
                           file_entries=files, packs=packs, oldest_access=oldest,
-                          newest_access=newest)
+                          newest_access=newest, oldest_write=written[0],
+                          newest_write=written[1])
 
     @_recovering
     def by_prefix(self) -> list[PrefixStats]:

@@ -60,6 +60,9 @@ class StoreStats:
     packs: int = 0
     oldest_access: float | None = None
     newest_access: float | None = None
+    oldest_write: float | None = None
+    """When the oldest entry with a write time was written (None: no entry has one)."""
+    newest_write: float | None = None
 
 
 @dataclass(frozen=True)

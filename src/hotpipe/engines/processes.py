@@ -141,11 +141,16 @@ class Processes(PoolEngine):
         token, plan_bytes, (s_token, s_bytes), probe = handle
         cols = _dumps_columns(job.chunk(start, stop), job.offset + start)
         stats = self.chunk_stats(job.plan, probe)
-        slot = None if job.ticks is None else job.ticks.slot(start)
+        ticks = None
+        if job.ticks is not None:
+            from hotpipe._ticks import first_slice
+
+            first = first_slice(probe.per_item)
+            slot = job.ticks.slot(start) if first < stop - start else None
+            ticks = None if slot is None else (job.ticks.path, slot, first)
         return self._executor().submit(
             _worker, token, plan_bytes, s_token, s_bytes, cols, job.offset + start, stop - start,
-            job.on_error, stats.sample, stats.slow,
-            None if slot is None else (job.ticks.path, slot),
+            job.on_error, stats.sample, stats.slow, ticks,
         )
 
     def progress_ticks(self, starts: list[int]) -> Any:
@@ -417,10 +422,10 @@ def _remember(cache: dict, token: str, data: bytes) -> Any:
 
 def _worker(token: str, plan_bytes: bytes, s_token: str, s_bytes: bytes, cols: bytes,
             offset: int, n: int, on_error: str, sample: int,
-            slow: frozenset[int], ticks: tuple[str, int] | None = None) -> bytes:
+            slow: frozenset[int], ticks: tuple[str, int, int] | None = None) -> bytes:
     """Run one chunk in a worker; return the pickled ``(outputs, stats)``. With ``ticks``
-    (a progress counter's file and slot) the chunk runs in slices that count the items
-    they finish (hotpipe._ticks)."""
+    (a progress counter's file and slot, the first slice's items) the chunk runs in slices
+    that count the items they finish (hotpipe._ticks)."""
     _guard.IN_WORKER = True  # a call stuck past its timeout may end this process
     plan: Plan = _remember(_PLANS, token, plan_bytes)
     bc, runner = _remember(_SCALARS, s_token, s_bytes)
@@ -431,17 +436,17 @@ def _worker(token: str, plan_bytes: bytes, s_token: str, s_bytes: bytes, cols: b
         if ticks is not None:
             from hotpipe._ticks import shared_bump
 
-            bump = shared_bump(*ticks)
+            bump = shared_bump(ticks[0], ticks[1])
         if bump is None:
             produced = runner.columns(plan, columns, bc, n, offset, on_error, stats)
         else:
-            from hotpipe._ticks import run_sliced
+            from hotpipe._ticks import run_with_progress
 
             def run(a: int, b: int) -> dict[str, list[Any]]:
                 return runner.columns(plan, {k: v[a:b] for k, v in columns.items()}, bc,
                                       b - a, offset + a, on_error, stats)
 
-            produced = run_sliced(run, n, bump)
+            produced = run_with_progress(plan, run, n, bump, ticks[2])
     except NodeError as err:
         raise _portable(err) from None
     if stats.errors:  # on_error="collect": ship each item's exception so it cannot fail all

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from hotpipe._ticks import ThreadTicks, run_sliced
+from hotpipe._ticks import ThreadTicks, first_slice, run_with_progress
 from hotpipe.engines.pool import Job, PoolEngine, Probe, check_chunk_size
 from hotpipe.errors import InputError
 from hotpipe.profile.stats import Stats
@@ -53,10 +53,13 @@ class Threads(PoolEngine):
 
     def submit(self, handle: Any, job: Job, start: int, stop: int) -> Future:
         stats = self.chunk_stats(job.plan, handle)
-        slot = None if job.ticks is None else job.ticks.slot(start)
+        first = slot = None
+        if job.ticks is not None:
+            first = first_slice(handle.per_item)
+            slot = job.ticks.slot(start) if first < stop - start else None
         bump = None if slot is None else job.ticks.bump(slot)
         return self._executor().submit(
-            _run_chunk, job, job.chunk(start, stop), start, stop, stats, bump
+            _run_chunk, job, job.chunk(start, stop), start, stop, stats, bump, first or 1
         )
 
     def progress_ticks(self, starts: list[int]) -> ThreadTicks:
@@ -88,7 +91,7 @@ class Threads(PoolEngine):
 
 
 def _run_chunk(job: Job, columns: dict[str, list[Any]], start: int, stop: int,
-               stats: Stats, bump: Callable[[int], None] | None = None,
+               stats: Stats, bump: Callable[[int], None] | None = None, first: int = 1,
                ) -> tuple[dict[str, list[Any]], Stats]:
     """Run a chunk on a worker thread; with ``bump`` (progress is shown) in slices that
     count the items they finish (hotpipe._ticks)."""
@@ -100,4 +103,4 @@ def _run_chunk(job: Job, columns: dict[str, list[Any]], start: int, stop: int,
 
     if bump is None:
         return run(0, stop - start), stats
-    return run_sliced(run, stop - start, bump), stats
+    return run_with_progress(job.plan, run, stop - start, bump, first), stats

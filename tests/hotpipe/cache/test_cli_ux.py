@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 
 import pytest
 
@@ -34,6 +35,7 @@ def test_stats_json(filled, capsys):
     data = json.loads(capsys.readouterr().out)
     assert data["path"] == str(filled) and data["entries"] + data["packs"] > 0
     assert set(data) >= {"entries", "bytes", "packs", "oldest_access", "newest_access"}
+    assert data["oldest_write"] <= data["newest_write"] <= time.time()  # for max_age=
 
 
 @pytest.mark.parametrize(("answer", "code", "left"), [("n\n", 1, True), ("\n", 1, True),
