@@ -80,7 +80,8 @@ class Outcome:
     :class:`Stats` is built from them when the profile is read.
     """
 
-    __slots__ = ("_cpu", "_notes", "_stats", "_wall", "n_items", "start", "values", "wall")
+    __slots__ = ("_cpu", "_notes", "_stats", "_wall", "n_items", "one_offs", "start", "values",
+                 "wall")
 
     def __init__(
         self,
@@ -100,6 +101,7 @@ class Outcome:
         self._wall = step_wall
         self._cpu = step_cpu
         self._notes: list[str] | None = None
+        self.one_offs: list[Any] = []  # a run's one-off costs (hotpipe._oneoff)
 
     @property
     def notes(self) -> list[str]:
@@ -112,6 +114,7 @@ class Outcome:
     def stats(self) -> Stats:
         if self._stats is None:
             self._stats = Stats.from_run(self._wall or [], self._cpu, self.start)
+            self._stats.one_offs.extend(self.one_offs)
         return self._stats
 
 

@@ -17,13 +17,14 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
+import threading
 import traceback
 import uuid
 from concurrent.futures import Future
 from time import perf_counter
 from typing import Any
 
-from hotpipe import _guard
+from hotpipe import _guard, _oneoff
 from hotpipe._state import state_of
 from hotpipe.engines.pool import Job, PoolEngine, Probe, check_chunk_size
 from hotpipe.errors import (
@@ -134,16 +135,17 @@ class Processes(PoolEngine):
 
         token, plan_bytes = _pickled_plan(job.plan)
         scalars = (uuid.uuid4().hex, _dumps_broadcast(job))
-        return token, plan_bytes, scalars, probe
+        fresh = not _POOL["started"]  # this map starts the workers: they note their start
+        return token, plan_bytes, scalars, probe, fresh
 
     def submit(self, handle: Any, job: Job, start: int, stop: int) -> Future:
 
-        token, plan_bytes, (s_token, s_bytes), probe = handle
+        token, plan_bytes, (s_token, s_bytes), probe, fresh = handle
         cols = _dumps_columns(job.chunk(start, stop), job.offset + start)
         stats = self.chunk_stats(job.plan, probe)
         return self._executor().submit(
             _worker, token, plan_bytes, s_token, s_bytes, cols, job.offset + start, stop - start,
-            job.on_error, stats.sample, stats.slow,
+            job.on_error, stats.sample, stats.slow, fresh,
         )
 
     def collect(self, fut: Future, handle: Any, job: Job, start: int,
@@ -410,13 +412,15 @@ def _remember(cache: dict, token: str, data: bytes) -> Any:
 
 def _worker(token: str, plan_bytes: bytes, s_token: str, s_bytes: bytes, cols: bytes,
             offset: int, n: int, on_error: str, sample: int,
-            slow: frozenset[int]) -> bytes:
+            slow: frozenset[int], fresh: bool = False) -> bytes:
     """Run one chunk in a worker; return the pickled ``(outputs, stats)``."""
     _guard.IN_WORKER = True  # a call stuck past its timeout may end this process
     plan: Plan = _remember(_PLANS, token, plan_bytes)
     bc, runner = _remember(_SCALARS, s_token, s_bytes)
     columns = pickle.loads(cols)
     stats = Stats.empty(plan.width, sample=sample, slow=slow)
+    if fresh and not _STARTED:
+        _note_start(stats)
     try:
         produced = runner.columns(plan, columns, bc, n, offset, on_error, stats)
     except NodeError as err:
@@ -434,6 +438,20 @@ def _worker(token: str, plan_bytes: bytes, s_token: str, s_bytes: bytes, cols: b
             return cloudpickle.dumps(result)
         except Exception as exc:
             raise _unpicklable(plan, produced, offset, exc) from None
+
+
+_STARTED: list[float] = []  # this worker's start-up, once noted
+
+
+def _note_start(stats: Stats) -> None:
+    """The first task of a worker that a map started: its start-up (interpreter, imports,
+    the plan unpickled) is a one-off of that map, paid while the caller waited."""
+    age = _oneoff.process_age()
+    if age is None:
+        return
+    _STARTED.append(age)
+    stats.one_offs.append(_oneoff.OneOff(_oneoff.POOL_START, "worker", age, os.getpid(),
+                                         threading.get_ident(), inside=False))
 
 
 def _portable(err: NodeError) -> NodeError:

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 NO_PHASE = "(no phase)"
 CACHE_ROW = "(cache)"
 FRAMEWORK_ROW = "(framework)"
+ONE_OFF_ROW = "(one-off)"
+"""The table's row of the costs paid once (resource builds, pool start, first calls)."""
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -65,6 +67,10 @@ def profile_table(profile: Profile, max_width: int | None = None) -> Table:
                                      f"{100 * cw / total:.1f}", f"{cache.hits:,}",
                                      f"{cache.misses:,}", fmt_s(cache.saved), ""],
                      "dim"))
+    one_off = profile.one_off_wall
+    if profile.one_offs:
+        rows.append((ONE_OFF_ROW, "", ["", fmt_s(one_off), "", "", "", "", "",
+                                       f"{100 * one_off / total:.1f}", *pad], "dim"))
     fw = profile.framework_wall
     rows.append((FRAMEWORK_ROW, "", ["", fmt_s(fw), "", "", "", "", "",
                                      f"{100 * fw / total:.1f}", *pad], "dim"))
@@ -95,11 +101,26 @@ def profile_table(profile: Profile, max_width: int | None = None) -> Table:
     captions = []
     if cached:
         captions.append(f"{cache} (keys, lookups, reads, writes)")
+    if profile.one_offs:
+        captions.append(one_offs_line(profile))
     if any(n.timed < n.items for n in profile.nodes):
         captions.append("* percentiles of the first items, timed one by one (a sample)")
     if captions:
         table.caption = "\n".join(captions)
     return table
+
+
+def one_offs_line(profile: Profile) -> str:
+    """The one-off costs in a line: what, how often and how long, e.g. ``one-off: resource
+    Model built 2x (812ms), pool start 2x (390ms)`` (times summed over workers)."""
+    groups: dict[tuple[str, str], list[float]] = {}
+    for e in profile.one_offs:
+        groups.setdefault((e.kind, e.name), []).append(e.seconds)
+    parts = []
+    for (kind, name), times in groups.items():
+        count = f" {len(times)}x" if len(times) > 1 else ""
+        parts.append(f"{kind} {name}{count} ({fmt_s(sum(times))})")
+    return ("one-off (not item time, projected once): " + ", ".join(parts))
 
 
 def _title(profile: Profile) -> str:
