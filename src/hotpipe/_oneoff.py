@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import NamedTuple
+import weakref
+from typing import Any, NamedTuple
 
 __all__ = ["FIRST_CALL", "POOL_START", "RESOURCE", "RESOURCE_WAIT", "OneOff", "elapsed",
-           "note", "process_age", "take"]
+           "first_in_process", "note", "process_age", "take"]
 
 RESOURCE = "resource"
 """A resource built in this thread (:meth:`hotpipe.resources.Resource.get`)."""
@@ -66,6 +67,23 @@ def take() -> list[OneOff]:
         return []
     _LOCAL.entries = []
     return entries
+
+
+_CALLED: weakref.WeakSet[Any] = weakref.WeakSet()
+_CALLED_IDS: set[int] = set()  # functions that cannot be weakly referenced
+
+
+def first_in_process(func: Any) -> bool:
+    """Whether ``func`` is called for the first time in this process (and mark it called)."""
+    try:
+        if func in _CALLED:
+            return False
+        _CALLED.add(func)
+    except TypeError:
+        if id(func) in _CALLED_IDS:
+            return False
+        _CALLED_IDS.add(id(func))
+    return True
 
 
 def elapsed(entries: list[OneOff]) -> float:

@@ -456,8 +456,12 @@ def run_step(step: Step, k: int, argcols: list[Any], n: int, ctx: Chunk,
     sample = min(n, max(0, stats.sample - stats.timed[k]))
     if sample:
         single = min(sample, max(0, SAMPLE_SINGLE - stats.timed[k]))
-        if single:
-            _map_items(step, k, argcols, 0, single, ctx, out, timed=True)
+        first = (_first_call(step, argcols, ctx, out)
+                 if single > 1 and not stats.timed[k] else None)
+        if single > len(out):
+            _map_items(step, k, argcols, len(out), single, ctx, out, timed=True)
+        if first is not None:
+            _settle_first_call(step, k, argcols, ctx, first)
         timed = stats.timed[k]
         if (sample > single and timed and not ctx.failed and k not in stats.slow
                 and stats.timed_wall[k] / timed < CHEAP_ITEM):
@@ -482,6 +486,37 @@ def run_step(step: Step, k: int, argcols: list[Any], n: int, ctx: Chunk,
         else:
             _map_fast(step, argcols, sample, n, ctx, out)
     return out, n - len(ctx.failed)
+
+
+FIRST_CALL_ABOVE = 0.001
+"""Seconds by which a node's first call in a process must exceed its typical item (and be
+over twice as long) to count as a one-off first call (imports, JIT compilation)."""
+
+
+def _first_call(step: Step, argcols: list[Any], ctx: Chunk, out: list[Any]) -> float | None:
+    """Run the first item alone if this is the node's first call in this process; its
+    seconds (None otherwise)."""
+    if not _oneoff.first_in_process(step.func):
+        return None
+    t = perf_counter()
+    _map_items(step, step.slot, argcols, 0, 1, ctx, out, timed=False)
+    return perf_counter() - t
+
+
+def _settle_first_call(step: Step, k: int, argcols: list[Any], ctx: Chunk,
+                       seconds: float) -> None:
+    """Count the first call as an item, less what it took beyond the sample's median: that
+    excess is a one-off (taken out of the step's wall by the column loop)."""
+    if 0 in ctx.failed:
+        return
+    stats = ctx.stats
+    typical = stats.percentile(k, 0.5)
+    if typical is not None and seconds > 2 * typical and seconds - typical > FIRST_CALL_ABOVE:
+        _oneoff.note(_oneoff.FIRST_CALL, step.name, seconds - typical)
+        stats.record_block(k, 1, typical)
+        return
+    stats.record(k, ctx.item(0), seconds, next(_rows(argcols, 0, 1)),
+                 partial(describe_inputs, step))
 
 
 def _map_async(step: Step, k: int, argcols: list[Any], n: int, ctx: Chunk) -> list[Any]:

@@ -117,3 +117,31 @@ def test_a_resource_bound_as_a_constant_is_built_before_the_clocks(tmp_path):
     assert result["z"] == 3
     assert result.profile["predict"].wall < LOAD / 4
     assert [e.kind for e in result.profile.one_offs] == [RESOURCE]
+
+
+WARMED: list[int] = []
+
+
+@node(output="y")
+def compiles(x):
+    if not WARMED:  # an import or a JIT compilation on the first call in a process
+        time.sleep(0.2)
+        WARMED.append(1)
+    time.sleep(0.0005)
+    return x
+
+
+def test_a_nodes_first_call_beyond_its_items_is_a_one_off():
+    from hotpipe._oneoff import FIRST_CALL
+
+    profile = Pipeline([compiles], name="first").map({"x": list(range(100))},
+                                                     over="x").profile
+    node_profile = profile["compiles"]
+    assert node_profile.first_call >= 0.19
+    assert [e.kind for e in profile.one_offs] == [FIRST_CALL]
+    assert node_profile.wall < 0.19 + 100 * 0.0005  # the excess is out of the node's wall
+    assert node_profile.max is not None and node_profile.max < 0.19
+    assert node_profile.timed >= 8  # the first item still counts, with a typical time
+    # a later map in the same process has no first call
+    again = Pipeline([compiles], name="first").map({"x": [1, 2, 3]}, over="x").profile
+    assert again.one_offs == [] and again["compiles"].first_call == 0
