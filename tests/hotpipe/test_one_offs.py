@@ -145,3 +145,12 @@ def test_a_nodes_first_call_beyond_its_items_is_a_one_off():
     # a later map in the same process has no first call
     again = Pipeline([compiles], name="first").map({"x": [1, 2, 3]}, over="x").profile
     assert again.one_offs == [] and again["compiles"].first_call == 0
+
+
+def test_the_html_report_has_a_one_off_row(tmp_path):
+    with Threads(2) as eng:
+        profile, _ = _map(tmp_path, eng)
+    html = (tmp_path / "r.html")
+    profile.to_html(str(html))
+    text = html.read_text()
+    assert 'id="row-one-off"' in text and "resource Model" in text

@@ -11,11 +11,14 @@ ONE_OFF_ROW = "(one-off)"
 """The table's row of the costs paid once (resource builds, pool start, first calls)."""
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from rich.table import Table
 
     from hotpipe.profile.view import Profile
 
-__all__ = ["fmt_s", "profile_table", "render_html_table", "render_text", "terminal_width"]
+__all__ = ["fmt_s", "one_offs_line", "profile_table", "render_html_table", "render_text",
+           "terminal_width"]
 
 
 def fmt_s(seconds: float | None) -> str:
@@ -102,7 +105,7 @@ def profile_table(profile: Profile, max_width: int | None = None) -> Table:
     if cached:
         captions.append(f"{cache} (keys, lookups, reads, writes)")
     if profile.one_offs:
-        captions.append(one_offs_line(profile))
+        captions.append(one_offs_line(e[:3] for e in profile.one_offs))
     if any(n.timed < n.items for n in profile.nodes):
         captions.append("* percentiles of the first items, timed one by one (a sample)")
     if captions:
@@ -110,12 +113,12 @@ def profile_table(profile: Profile, max_width: int | None = None) -> Table:
     return table
 
 
-def one_offs_line(profile: Profile) -> str:
-    """The one-off costs in a line: what, how often and how long, e.g. ``one-off: resource
-    Model built 2x (812ms), pool start 2x (390ms)`` (times summed over workers)."""
+def one_offs_line(entries: Iterable[tuple[str, str, float]]) -> str:
+    """The one-off costs ``(kind, name, seconds)`` in a line: what, how often and how long,
+    e.g. ``resource Model 2x (812ms), pool start worker 2x (390ms)`` (summed over workers)."""
     groups: dict[tuple[str, str], list[float]] = {}
-    for e in profile.one_offs:
-        groups.setdefault((e.kind, e.name), []).append(e.seconds)
+    for kind, name, seconds in entries:
+        groups.setdefault((kind, name), []).append(seconds)
     parts = []
     for (kind, name), times in groups.items():
         count = f" {len(times)}x" if len(times) > 1 else ""
