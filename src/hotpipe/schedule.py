@@ -177,7 +177,7 @@ class Adapter(Protocol):
 
     def plan_chunks(self, job: Job, probe: Probe, rest: int,
                     notes: list[str]) -> int | None: ...
-    def skip_probe(self, job: Job) -> bool: ...
+    def skip_probe(self, job: Job) -> str | None: ...
     def prepare(self, job: Job, probe: Probe) -> Any: ...
     def submit(self, handle: Any, job: Job, start: int, stop: int) -> Future | None: ...
     def collect(self, fut: Future, handle: Any, job: Job, start: int,
@@ -207,9 +207,9 @@ def run_map(engine: Adapter, plan: Plan, columns: dict[str, list[Any]],
     grid = stable_chunk(n) if runner.cached and engine.fixed_chunk is None else None
     probe = NO_PROBE if grid is None else Probe(0, 0.0, 0.0, frozenset(), grid=grid)
     if engine.wants_probe and engine.fixed_chunk is None:
-        if engine.skip_probe(job):
-            notes.append(f"{engine.name}: no in-process probe: the workers build this map's "
-                         "resources, the caller builds none")
+        skip = engine.skip_probe(job)
+        if skip:
+            notes.append(f"{engine.name}: no in-process probe: {skip}")
         else:
             probe = _probe(job, values, on_progress, grid)
     rest = n - probe.items

@@ -120,14 +120,17 @@ class Processes(PoolEngine):
         )
         return size
 
-    def skip_probe(self, job: Job) -> bool:
+    def skip_probe(self, job: Job) -> str | None:
         """A map reading a resource this process has not built starts on the workers: a
         probe here would build it once more than the workers do (a model loaded three
         times on two workers)."""
         if self.workers == 1:
-            return False
+            return None
         values = [*job.bc.values.values(), *job.plan.constants.values()]
-        return any(type(v) is Resource and not v.built for v in values)
+        unbuilt = [v.name for v in values if type(v) is Resource and not v.built]
+        if not unbuilt:
+            return None
+        return (f"the workers build resource(s) {unbuilt}, the caller builds none of them")
 
     # ------------------------------------------------------------------ pool protocol
 
