@@ -56,17 +56,20 @@ def note(kind: str, name: str, seconds: float, inside: bool = True) -> None:
     """Record a one-off cost in this thread, for the step that measures it to take."""
     global NOTED
     entries = _LOCAL.__dict__.setdefault("entries", [])
-    entries.append(OneOff(kind, name, seconds, os.getpid(), threading.get_ident(), inside))
+    entries.append((NOTED, OneOff(kind, name, seconds, os.getpid(), threading.get_ident(),
+                                  inside)))
     NOTED += 1
 
 
-def take() -> list[OneOff]:
-    """The entries noted in this thread since the last call (and forget them)."""
+def take(since: int) -> list[OneOff]:
+    """The entries noted in this thread since ``NOTED`` was ``since`` (and forget every
+    entry of this thread: one noted outside any step, e.g. a resource the user built
+    directly, belongs to no map)."""
     entries = _LOCAL.__dict__.get("entries")
     if not entries:
         return []
     _LOCAL.entries = []
-    return entries
+    return [e for seq, e in entries if seq >= since]
 
 
 _CALLED: weakref.WeakSet[Any] = weakref.WeakSet()

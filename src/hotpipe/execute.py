@@ -274,7 +274,7 @@ def call_once(step: Step, raw: tuple[Any, ...], stats: Stats, runner: Any = PLAI
         return _unpack_one(step, result) if step.unpack else (result,)
     finally:
         t1 = perf_counter()
-        once = stats.one_off(_oneoff.take()) if noted != _oneoff.NOTED else 0.0
+        once = stats.one_off(_oneoff.take(noted)) if noted != _oneoff.NOTED else 0.0
         stats.step_done(k, 1, 1, t0, t1, thread_time() - c0, t1 - t0 - once)
         stats.record(k, 0, t1 - t0 - once, raw, partial(describe_inputs, step))
 
@@ -595,7 +595,7 @@ def run_columns(
         dirty = dirty or bool(ctx.failed)
         t1 = perf_counter()
         if noted != _oneoff.NOTED:  # a resource was built: a one-off, not this step's time
-            inner_wall += stats.one_off(_oneoff.take())
+            inner_wall += stats.one_off(_oneoff.take(noted))
         stats.step_done(k, calls, n - len(ctx.failed), t0, t1,
                         thread_time() - c0 - inner_cpu, t1 - t0 - inner_wall)
     stats.chunks += 1

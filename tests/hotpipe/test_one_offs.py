@@ -154,3 +154,11 @@ def test_the_html_report_has_a_one_off_row(tmp_path):
     profile.to_html(str(html))
     text = html.read_text()
     assert 'id="row-one-off"' in text and "resource Model" in text
+
+
+def test_a_build_outside_any_map_is_not_taken_by_a_later_one(tmp_path):
+    log = str(tmp_path / "builds.log")
+    resource(Model, log).get()  # built by the user, in no map: belongs to no profile
+    result = PIPE.map({"x": [1, 2], "model": resource(Model, log)}, over="x")
+    assert [e.kind for e in result.profile.one_offs] == [RESOURCE]
+    assert result.profile.one_off_wall < 2 * LOAD

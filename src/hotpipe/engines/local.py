@@ -81,7 +81,7 @@ def run_item(plan: Plan, inputs: dict[str, Any]) -> Outcome:
     outcome = Outcome(values, total, 1, t0, step_wall=wall,
                       step_cpu=cpu if measure_cpu else None)
     if noted != _oneoff.NOTED:  # resources built before the steps' clocks started
-        outcome.one_offs = [e._replace(inside=False) for e in _oneoff.take()]
+        outcome.one_offs = [e._replace(inside=False) for e in _oneoff.take(noted)]
     return outcome
 
 
