@@ -315,8 +315,9 @@ def _probe(job: Job, values: dict[str, list[Any]],
         if on_progress is not None:
             on_progress(stop)
         done = stop
-    while done < min(job.n, PROBE_MAX_ITEMS) and perf_counter() - t0 < PROBE_SECONDS and (
-            grid is None):
+    once = job.stats.one_offs  # a resource built by the first item is no item's time
+    while done < min(job.n, PROBE_MAX_ITEMS) and grid is None and (
+            perf_counter() - t0 - sum(e.seconds for e in once if e.inside) < PROBE_SECONDS):
         stop = min(done + size, job.n, PROBE_MAX_ITEMS)
         _merge(values, job.run_here(done, stop), False)
         if on_progress is not None:

@@ -52,6 +52,26 @@ def _map(tmp_path: Path, engine):
     return result.profile, log
 
 
+@node(output="y")
+def predict_slowly(x, model):
+    time.sleep(0.0001)  # ~0.1-0.2 ms per item: a 5 ms chunk holds a few dozen
+    return model(x)
+
+
+def test_threads_size_chunks_from_item_time_not_from_the_build(tmp_path):
+    log = tmp_path / "builds.log"
+    pipe = Pipeline([predict_slowly, post], name="slow-model")
+    with Threads(4) as eng:
+        result = pipe.map({"x": list(range(N)), "model": resource(Model, str(log))},
+                          over="x", engine=eng)
+    assert result["z"] == [2 * x + 1 for x in range(N)]
+    assert _builds(log) == 1
+    # the probe's time budget leaves the build out: it measures items, and chunks hold
+    # tens of them (counting the build, it stopped after one item: 1,501 chunks of ~2)
+    assert result.profile.stats.chunks < 400
+    assert result.profile["predict_slowly"].wall < N * 0.01
+
+
 def test_threads_keep_the_build_out_of_the_items_and_the_chunks(tmp_path):
     with Threads(4) as eng:
         profile, log = _map(tmp_path, eng)
