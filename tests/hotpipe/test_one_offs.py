@@ -182,3 +182,9 @@ def test_a_build_outside_any_map_is_not_taken_by_a_later_one(tmp_path):
     result = PIPE.map({"x": [1, 2], "model": resource(Model, log)}, over="x")
     assert [e.kind for e in result.profile.one_offs] == [RESOURCE]
     assert result.profile.one_off_wall < 2 * LOAD
+
+
+def test_the_notebook_table_has_a_one_off_row(tmp_path):
+    with Threads(2) as eng:
+        profile, _ = _map(tmp_path, eng)
+    assert 'class="hp-one-off"' in profile._repr_html_()
