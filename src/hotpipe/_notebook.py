@@ -104,14 +104,21 @@ def node_table(profile: Profile) -> str:
                        _t(cache.saved), ""]
         rows.append(f'<tr class="hp-cache" style="color:{MUTED}">' + "".join(
             f'<td style="{CELL}">{c}</td>' for c in cache_cells) + "</tr>")
-    fw = profile.framework_wall
-    fw_cells = ["(framework)", "", _t(fw), "", "", "", "", f"{100 * fw / spent:.1f}"]
-    fw_cells += [""] * (len(cols) - len(fw_cells))
-    rows.append(f'<tr style="color:{MUTED}">' + "".join(
-        f'<td style="{CELL}">{c}</td>' for c in fw_cells) + "</tr>")
+    once = profile.one_off_wall
+    if profile.one_offs:  # paid once (resource builds, pool start, first calls)
+        rows.append(_muted_row("(one-off)", once, spent, len(cols), "hp-one-off"))
+    rows.append(_muted_row("(framework)", profile.framework_wall, spent, len(cols)))
     return (f'<table class="hp-nodes" style="border-collapse:collapse;'
             f'font-variant-numeric:tabular-nums"><thead><tr>{head}</tr></thead>'
             f'<tbody>{"".join(rows)}</tbody></table>')
+
+
+def _muted_row(label: str, wall: float, spent: float, width: int, cls: str = "") -> str:
+    cells = [label, "", _t(wall), "", "", "", "", f"{100 * wall / spent:.1f}"]
+    cells += [""] * (width - len(cells))
+    klass = f' class="{cls}"' if cls else ""
+    return (f'<tr{klass} style="color:{MUTED}">'
+            + "".join(f'<td style="{CELL}">{c}</td>' for c in cells) + "</tr>")
 
 
 def profile_html(profile: Profile) -> str:

@@ -18,6 +18,7 @@ from itertools import islice, repeat
 from time import perf_counter, thread_time
 from typing import TYPE_CHECKING, Any
 
+from hotpipe import _oneoff
 from hotpipe._arrays import NO_ARRAYS, array_names, is_array, is_vector_step, items_of
 from hotpipe._batch import batch_columns, call_batch_of_one, map_batches
 from hotpipe._guard import sink
@@ -90,10 +91,15 @@ def compile_item_function(
             lines.append(f"    r{i} = _inputs[{name!r}]; i{i} = _res(r{i})")
         else:
             lines.append(f"    i{i} = _res(_inputs[{name!r}])")
+    preamble = list(plan.inputs)  # the name each line after the def resolves
     for i, (name, value) in enumerate(plan.constants.items()):
         namespace[f"c{i}"] = value
         raw[name] = f"c{i}"
-        local[name] = f"_res(c{i})" if type(value) is Resource else f"c{i}"
+        local[name] = f"c{i}"
+        if type(value) is Resource:  # built before the clocks start: a one-off, not a step's
+            local[name] = f"k{i}"
+            lines.append(f"    k{i} = _res(c{i})")
+            preamble.append(name)
     lines.append("    _t0 = _clock(); _c0 = _cpu()" if cpu else "    _t0 = _clock()")
     first_step_line = len(lines) + 1
     for k, step in enumerate(plan.steps):
@@ -120,6 +126,7 @@ def compile_item_function(
     func = namespace["run_item"]
     func.first_step_line = first_step_line  # type: ignore[attr-defined]
     func.local_names = local  # type: ignore[attr-defined]
+    func.preamble = preamble  # type: ignore[attr-defined]
     return func
 
 
@@ -137,7 +144,8 @@ def item_failure(plan: Plan, func: Callable[..., Any], exc: BaseException) -> Ba
     if k < 0 and isinstance(exc, ResourceError):
         # an input resource failed to build (the lines before the steps resolve inputs):
         # the first step that reads it fails with it, as in a map
-        name = plan.inputs[tb.tb_lineno - 2] if 0 <= tb.tb_lineno - 2 < len(plan.inputs) else None
+        pre = func.preamble  # type: ignore[attr-defined]
+        name = pre[tb.tb_lineno - 2] if 0 <= tb.tb_lineno - 2 < len(pre) else None
         step = next((s for s in plan.steps if name in s.args), None)
         if step is not None:
             err = NodeError(step.name, None, "-", exc)
@@ -250,6 +258,7 @@ def call_once(step: Step, raw: tuple[Any, ...], stats: Stats, runner: Any = PLAI
 
         return run_nested_once(step, raw, stats, runner, bc or Broadcast({}), tuning)
     k = step.slot
+    noted = _oneoff.NOTED
     t0, c0 = perf_counter(), thread_time()
     try:
         if step.run_batch_only:
@@ -265,8 +274,9 @@ def call_once(step: Step, raw: tuple[Any, ...], stats: Stats, runner: Any = PLAI
         return _unpack_one(step, result) if step.unpack else (result,)
     finally:
         t1 = perf_counter()
-        stats.step_done(k, 1, 1, t0, t1, thread_time() - c0)
-        stats.record(k, 0, t1 - t0, raw, partial(describe_inputs, step))
+        once = stats.one_off(_oneoff.take(noted)) if noted != _oneoff.NOTED else 0.0
+        stats.step_done(k, 1, 1, t0, t1, thread_time() - c0, t1 - t0 - once)
+        stats.record(k, 0, t1 - t0 - once, raw, partial(describe_inputs, step))
 
 
 def once_failed(step: Step, raw: tuple[Any, ...], exc: Exception, on_error: str, n: int,
@@ -446,8 +456,12 @@ def run_step(step: Step, k: int, argcols: list[Any], n: int, ctx: Chunk,
     sample = min(n, max(0, stats.sample - stats.timed[k]))
     if sample:
         single = min(sample, max(0, SAMPLE_SINGLE - stats.timed[k]))
-        if single:
-            _map_items(step, k, argcols, 0, single, ctx, out, timed=True)
+        first = (_first_call(step, argcols, ctx, out)
+                 if single > 1 and not stats.timed[k] else None)
+        if single > len(out):
+            _map_items(step, k, argcols, len(out), single, ctx, out, timed=True)
+        if first is not None:
+            _settle_first_call(step, k, argcols, ctx, first)
         timed = stats.timed[k]
         if (sample > single and timed and not ctx.failed and k not in stats.slow
                 and stats.timed_wall[k] / timed < CHEAP_ITEM):
@@ -472,6 +486,37 @@ def run_step(step: Step, k: int, argcols: list[Any], n: int, ctx: Chunk,
         else:
             _map_fast(step, argcols, sample, n, ctx, out)
     return out, n - len(ctx.failed)
+
+
+FIRST_CALL_ABOVE = 0.001
+"""Seconds by which a node's first call in a process must exceed its typical item (and be
+over twice as long) to count as a one-off first call (imports, JIT compilation)."""
+
+
+def _first_call(step: Step, argcols: list[Any], ctx: Chunk, out: list[Any]) -> float | None:
+    """Run the first item alone if this is the node's first call in this process; its
+    seconds (None otherwise)."""
+    if not _oneoff.first_in_process(step.func):
+        return None
+    t = perf_counter()
+    _map_items(step, step.slot, argcols, 0, 1, ctx, out, timed=False)
+    return perf_counter() - t
+
+
+def _settle_first_call(step: Step, k: int, argcols: list[Any], ctx: Chunk,
+                       seconds: float) -> None:
+    """Count the first call as an item, less what it took beyond the sample's median: that
+    excess is a one-off (taken out of the step's wall by the column loop)."""
+    if 0 in ctx.failed:
+        return
+    stats = ctx.stats
+    typical = stats.percentile(k, 0.5)
+    if typical is not None and seconds > 2 * typical and seconds - typical > FIRST_CALL_ABOVE:
+        _oneoff.note(_oneoff.FIRST_CALL, step.name, seconds - typical)
+        stats.record_block(k, 1, typical)
+        return
+    stats.record(k, ctx.item(0), seconds, next(_rows(argcols, 0, 1)),
+                 partial(describe_inputs, step))
 
 
 def _map_async(step: Step, k: int, argcols: list[Any], n: int, ctx: Chunk) -> list[Any]:
@@ -527,6 +572,7 @@ def run_columns(
         if not step.mapped:
             continue
         k = step.slot
+        noted = _oneoff.NOTED
         t0, c0 = perf_counter(), thread_time()
         ctx.failed = skipped_items(step, cols, scalars, n) if dirty else set()
         if step.nested is not None:
@@ -552,6 +598,8 @@ def run_columns(
                 cols[step.outputs[0]] = out
         dirty = dirty or bool(ctx.failed)
         t1 = perf_counter()
+        if noted != _oneoff.NOTED:  # a resource was built: a one-off, not this step's time
+            inner_wall += stats.one_off(_oneoff.take(noted))
         stats.step_done(k, calls, n - len(ctx.failed), t0, t1,
                         thread_time() - c0 - inner_cpu, t1 - t0 - inner_wall)
     stats.chunks += 1

@@ -13,8 +13,10 @@ import threading
 import uuid
 import weakref
 from collections.abc import Callable
+from time import perf_counter
 from typing import Any
 
+from hotpipe import _oneoff
 from hotpipe.errors import InputError, ResourceError
 
 __all__ = ["Resource", "resolve", "resource"]
@@ -67,10 +69,14 @@ class Resource:
             return _BUILT[self.token]
         except KeyError:
             pass
+        # the build is a one-off cost (hotpipe._oneoff), and so is the wait of a thread
+        # that finds another one building: neither is the time of the item that asked
+        t0 = perf_counter()
         with _GLOBAL:
             lock = _LOCKS.setdefault(self.token, threading.Lock())
         with lock:
-            if self.token not in _BUILT:
+            built = self.token not in _BUILT
+            if built:
                 try:
                     _BUILT[self.token] = self.factory(*self.args, **self.kwargs)
                 except Exception as exc:
@@ -79,7 +85,16 @@ class Resource:
                         "factory's traceback is chained above; it will be tried again on "
                         "next use."
                     ) from exc
+            seconds = perf_counter() - t0
+            if built or seconds > _oneoff.WAIT_NOTED:
+                _oneoff.note(_oneoff.RESOURCE if built else _oneoff.RESOURCE_WAIT, self.name,
+                             seconds)
             return _BUILT[self.token]
+
+    @property
+    def name(self) -> str:
+        """The factory's name, as profiles show the resource."""
+        return getattr(self.factory, "__qualname__", repr(self.factory))
 
     @property
     def built(self) -> bool:
@@ -102,7 +117,7 @@ class Resource:
         _hold(self)
 
     def __repr__(self) -> str:
-        name = getattr(self.factory, "__qualname__", repr(self.factory))
+        name = self.name
         args = [repr(a) for a in self.args] + [f"{k}={v!r}" for k, v in self.kwargs.items()]
         state = "built" if self.built else "not built"
         return f"resource({name}({', '.join(args)}), {state})"

@@ -82,7 +82,8 @@ class Outcome:
     :class:`Stats` is built from them when the profile is read.
     """
 
-    __slots__ = ("_cpu", "_notes", "_stats", "_wall", "n_items", "start", "values", "wall")
+    __slots__ = ("_cpu", "_notes", "_stats", "_wall", "n_items", "one_offs", "start", "values",
+                 "wall")
 
     def __init__(
         self,
@@ -102,6 +103,7 @@ class Outcome:
         self._wall = step_wall
         self._cpu = step_cpu
         self._notes: list[str] | None = None
+        self.one_offs: list[Any] = []  # a run's one-off costs (hotpipe._oneoff)
 
     @property
     def notes(self) -> list[str]:
@@ -114,6 +116,7 @@ class Outcome:
     def stats(self) -> Stats:
         if self._stats is None:
             self._stats = Stats.from_run(self._wall or [], self._cpu, self.start)
+            self._stats.one_offs.extend(self.one_offs)
         return self._stats
 
 
@@ -177,7 +180,7 @@ class Adapter(Protocol):
 
     def plan_chunks(self, job: Job, probe: Probe, rest: int,
                     notes: list[str]) -> int | None: ...
-    def skip_probe(self, job: Job) -> bool: ...
+    def skip_probe(self, job: Job) -> str | None: ...
     def prepare(self, job: Job, probe: Probe) -> Any: ...
     def submit(self, handle: Any, job: Job, start: int, stop: int) -> Future | None: ...
     def collect(self, fut: Future, handle: Any, job: Job, start: int,
@@ -206,9 +209,9 @@ def run_map(engine: Adapter, plan: Plan, columns: dict[str, list[Any]],
     grid = stable_chunk(n) if runner.cached and engine.fixed_chunk is None else None
     probe = NO_PROBE if grid is None else Probe(0, 0.0, 0.0, frozenset(), grid=grid)
     if engine.wants_probe and engine.fixed_chunk is None:
-        if engine.skip_probe(job):
-            notes.append(f"{engine.name}: no in-process probe: the workers build this map's "
-                         "resources, the caller builds none")
+        skip = engine.skip_probe(job)
+        if skip:
+            notes.append(f"{engine.name}: no in-process probe: {skip}")
         else:
             probe = _probe(job, values, on_progress, grid)
     rest = n - probe.items
@@ -329,8 +332,9 @@ def _probe(job: Job, values: dict[str, list[Any]],
         if on_progress is not None:
             on_progress(stop)
         done = stop
-    while done < min(job.n, PROBE_MAX_ITEMS) and perf_counter() - t0 < PROBE_SECONDS and (
-            grid is None):
+    once = job.stats.one_offs  # a resource built by the first item is no item's time
+    while done < min(job.n, PROBE_MAX_ITEMS) and grid is None and (
+            perf_counter() - t0 - sum(e.seconds for e in once if e.inside) < PROBE_SECONDS):
         stop = min(done + size, job.n, PROBE_MAX_ITEMS)
         _merge(values, job.run_here(done, stop), False)
         if on_progress is not None:

@@ -79,11 +79,11 @@ class Engine:
         calling thread (append the reason to ``notes``)."""
         return None
 
-    def skip_probe(self, job: Job) -> bool:
-        """Whether to start on the workers without probing items in the caller: a probe
-        that would build what every worker builds again (a resource) costs more than it
-        measures."""
-        return False
+    def skip_probe(self, job: Job) -> str | None:
+        """Why to start on the workers without probing items in the caller (None: probe):
+        a probe that would build what every worker builds again (a resource), or one with
+        nothing to decide, costs more than it measures."""
+        return None
 
     def prepare(self, job: Job, probe: Probe) -> Any:
         """Per-map state shared by the submissions (e.g. the pickled plan)."""

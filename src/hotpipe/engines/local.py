@@ -5,6 +5,7 @@ from __future__ import annotations
 from time import perf_counter
 from typing import Any
 
+from hotpipe import _oneoff
 from hotpipe._state import state_of
 from hotpipe.engines.base import Engine
 from hotpipe.errors import InputError
@@ -65,6 +66,7 @@ def run_item(plan: Plan, inputs: dict[str, Any]) -> Outcome:
     func = state.item_function(plan, measure_cpu)
     k = len(plan.steps)
     wall, cpu = [0.0] * k, [0.0] * k
+    noted = _oneoff.NOTED
     t0 = perf_counter()
     try:
         values = func(inputs, wall, cpu)
@@ -76,7 +78,11 @@ def run_item(plan: Plan, inputs: dict[str, Any]) -> Outcome:
     total = perf_counter() - t0
     if (total >= CPU_AFTER) != measure_cpu:
         tuning.cpu = not measure_cpu
-    return Outcome(values, total, 1, t0, step_wall=wall, step_cpu=cpu if measure_cpu else None)
+    outcome = Outcome(values, total, 1, t0, step_wall=wall,
+                      step_cpu=cpu if measure_cpu else None)
+    if noted != _oneoff.NOTED:  # resources built before the steps' clocks started
+        outcome.one_offs = [e._replace(inside=False) for e in _oneoff.take(noted)]
+    return outcome
 
 
 def _run_nested_item(plan: Plan, inputs: dict[str, Any]) -> Outcome:

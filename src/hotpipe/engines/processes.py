@@ -17,13 +17,14 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
+import threading
 import traceback
 import uuid
 from concurrent.futures import Future
 from time import perf_counter
 from typing import Any
 
-from hotpipe import _guard
+from hotpipe import _guard, _oneoff
 from hotpipe._state import state_of
 from hotpipe.engines.pool import Job, PoolEngine, Probe, check_chunk_size
 from hotpipe.errors import (
@@ -119,14 +120,17 @@ class Processes(PoolEngine):
         )
         return size
 
-    def skip_probe(self, job: Job) -> bool:
+    def skip_probe(self, job: Job) -> str | None:
         """A map reading a resource this process has not built starts on the workers: a
         probe here would build it once more than the workers do (a model loaded three
         times on two workers)."""
         if self.workers == 1:
-            return False
+            return None
         values = [*job.bc.values.values(), *job.plan.constants.values()]
-        return any(type(v) is Resource and not v.built for v in values)
+        unbuilt = [v.name for v in values if type(v) is Resource and not v.built]
+        if not unbuilt:
+            return None
+        return (f"the workers build resource(s) {unbuilt}, the caller builds none of them")
 
     # ------------------------------------------------------------------ pool protocol
 
@@ -134,11 +138,12 @@ class Processes(PoolEngine):
 
         token, plan_bytes = _pickled_plan(job.plan)
         scalars = (uuid.uuid4().hex, _dumps_broadcast(job))
-        return token, plan_bytes, scalars, probe
+        fresh = not _POOL["started"]  # this map starts the workers: they note their start
+        return token, plan_bytes, scalars, probe, fresh
 
     def submit(self, handle: Any, job: Job, start: int, stop: int) -> Future:
 
-        token, plan_bytes, (s_token, s_bytes), probe = handle
+        token, plan_bytes, (s_token, s_bytes), probe, fresh = handle
         cols = _dumps_columns(job.chunk(start, stop), job.offset + start)
         stats = self.chunk_stats(job.plan, probe)
         ticks = None
@@ -150,7 +155,7 @@ class Processes(PoolEngine):
             ticks = None if slot is None else (job.ticks.path, slot, first)
         return self._executor().submit(
             _worker, token, plan_bytes, s_token, s_bytes, cols, job.offset + start, stop - start,
-            job.on_error, stats.sample, stats.slow, ticks,
+            job.on_error, stats.sample, stats.slow, ticks, fresh,
         )
 
     def progress_ticks(self, starts: list[int]) -> Any:
@@ -422,15 +427,19 @@ def _remember(cache: dict, token: str, data: bytes) -> Any:
 
 def _worker(token: str, plan_bytes: bytes, s_token: str, s_bytes: bytes, cols: bytes,
             offset: int, n: int, on_error: str, sample: int,
-            slow: frozenset[int], ticks: tuple[str, int, int] | None = None) -> bytes:
+            slow: frozenset[int], ticks: tuple[str, int, int] | None = None,
+            fresh: bool = False) -> bytes:
     """Run one chunk in a worker; return the pickled ``(outputs, stats)``. With ``ticks``
     (a progress counter's file and slot, the first slice's items) the chunk runs in slices
-    that count the items they finish (hotpipe._ticks)."""
+    that count the items they finish (hotpipe._ticks); ``fresh``: the map started this
+    pool, so the worker's start-up is a one-off of this map."""
     _guard.IN_WORKER = True  # a call stuck past its timeout may end this process
     plan: Plan = _remember(_PLANS, token, plan_bytes)
     bc, runner = _remember(_SCALARS, s_token, s_bytes)
     columns = pickle.loads(cols)
     stats = Stats.empty(plan.width, sample=sample, slow=slow)
+    if fresh and not _STARTED:
+        _note_start(stats)
     try:
         bump = None
         if ticks is not None:
@@ -462,6 +471,20 @@ def _worker(token: str, plan_bytes: bytes, s_token: str, s_bytes: bytes, cols: b
             return cloudpickle.dumps(result)
         except Exception as exc:
             raise _unpicklable(plan, produced, offset, exc) from None
+
+
+_STARTED: list[float] = []  # this worker's start-up, once noted
+
+
+def _note_start(stats: Stats) -> None:
+    """The first task of a worker that a map started: its start-up (interpreter, imports,
+    the plan unpickled) is a one-off of that map, paid while the caller waited."""
+    age = _oneoff.process_age()
+    if age is None:
+        return
+    _STARTED.append(age)
+    stats.one_offs.append(_oneoff.OneOff(_oneoff.POOL_START, "worker", age, os.getpid(),
+                                         threading.get_ident(), inside=False))
 
 
 def _portable(err: NodeError) -> NodeError:

@@ -48,6 +48,14 @@ class Threads(PoolEngine):
             return None
         return self.chunk_size(probe, rest, target_seconds=0.005)
 
+    def skip_probe(self, job: Job) -> str | None:
+        """A cached map's chunks are fixed in advance (``schedule.stable_chunk``) and threads
+        need no decision whether to use the pool: probing its first chunk in the caller
+        would only delay the workers (by a whole chunk of slow I/O items)."""
+        if job.runner.cached and self.workers > 1:
+            return "a cached map's chunks are fixed by its item count"
+        return None
+
     def prepare(self, job: Job, probe: Probe) -> Any:
         return probe
 

@@ -7,13 +7,18 @@ from typing import TYPE_CHECKING
 NO_PHASE = "(no phase)"
 CACHE_ROW = "(cache)"
 FRAMEWORK_ROW = "(framework)"
+ONE_OFF_ROW = "(one-off)"
+"""The table's row of the costs paid once (resource builds, pool start, first calls)."""
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from rich.table import Table
 
     from hotpipe.profile.view import Profile
 
-__all__ = ["fmt_s", "profile_table", "render_html_table", "render_text", "terminal_width"]
+__all__ = ["fmt_s", "one_offs_line", "profile_table", "render_html_table", "render_text",
+           "terminal_width"]
 
 
 def fmt_s(seconds: float | None) -> str:
@@ -65,6 +70,10 @@ def profile_table(profile: Profile, max_width: int | None = None) -> Table:
                                      f"{100 * cw / total:.1f}", f"{cache.hits:,}",
                                      f"{cache.misses:,}", fmt_s(cache.saved), ""],
                      "dim"))
+    one_off = profile.one_off_wall
+    if profile.one_offs:
+        rows.append((ONE_OFF_ROW, "", ["", fmt_s(one_off), "", "", "", "", "",
+                                       f"{100 * one_off / total:.1f}", *pad], "dim"))
     fw = profile.framework_wall
     rows.append((FRAMEWORK_ROW, "", ["", fmt_s(fw), "", "", "", "", "",
                                      f"{100 * fw / total:.1f}", *pad], "dim"))
@@ -95,11 +104,26 @@ def profile_table(profile: Profile, max_width: int | None = None) -> Table:
     captions = []
     if cached:
         captions.append(f"{cache} (keys, lookups, reads, writes)")
+    if profile.one_offs:
+        captions.append(one_offs_line(e[:3] for e in profile.one_offs))
     if any(n.timed < n.items for n in profile.nodes):
         captions.append("* percentiles of the first items, timed one by one (a sample)")
     if captions:
         table.caption = "\n".join(captions)
     return table
+
+
+def one_offs_line(entries: Iterable[tuple[str, str, float]]) -> str:
+    """The one-off costs ``(kind, name, seconds)`` in a line: what, how often and how long,
+    e.g. ``resource Model 2x (812ms), pool start worker 2x (390ms)`` (summed over workers)."""
+    groups: dict[tuple[str, str], list[float]] = {}
+    for kind, name, seconds in entries:
+        groups.setdefault((kind, name), []).append(seconds)
+    parts = []
+    for (kind, name), times in groups.items():
+        count = f" {len(times)}x" if len(times) > 1 else ""
+        parts.append(f"{kind} {name}{count} ({fmt_s(sum(times))})")
+    return ("one-off (not item time, projected once): " + ", ".join(parts))
 
 
 def _title(profile: Profile) -> str:

@@ -19,7 +19,7 @@ from html import escape
 from typing import TYPE_CHECKING, Any
 
 from hotpipe._files import write_atomic
-from hotpipe.profile.format import fmt_s
+from hotpipe.profile.format import fmt_s, one_offs_line
 
 if TYPE_CHECKING:
     from hotpipe.profile.view import Profile
@@ -35,6 +35,7 @@ PHASE_COLOURS = (
     "#937860", "#da8bc3", "#8c8c8c", "#ccb974", "#64b5cd",
 )
 FRAMEWORK = "(framework)"
+ONE_OFF = "(one-off)"
 FRAMEWORK_COLOUR = "#a0a7b0"
 CACHE = "(cache)"
 CACHE_COLOUR = "#2a9d8f"
@@ -378,6 +379,13 @@ def _node_table(d: dict[str, Any], colours: dict[str, str]) -> str:
                     f'{"<td></td>" * 3}<td>{_t(c["wall"])}</td>{"<td></td>" * 6}'
                     f'<td>{c["hits"]:,} / {c["misses"]:,}</td><td>{_t(c["saved"])}</td>'
                     f'<td>{_t(c["wall"])}</td>{_pct_cell(100 * c["wall"] / wall)}</tr>')
+    once = d.get("one_off_wall", 0.0)
+    if d.get("one_offs"):
+        what = escape(one_offs_line((e["kind"], e["name"], e["seconds"])
+                                    for e in d["one_offs"]))
+        rows.append(f'<tr class="fw" id="row-one-off" title="{what}"><td class="l">{ONE_OFF}'
+                    f'</td>{"<td></td>" * 3}<td>{_t(once)}</td>'
+                    f'{"<td></td>" * (len(cols) - 6)}{_pct_cell(100 * once / wall)}</tr>')
     fw = d["framework_wall"]
     rows.append(f'<tr class="fw"><td class="l">{FRAMEWORK}</td>{"<td></td>" * 3}<td>{_t(fw)}'
                 f'</td>{"<td></td>" * (len(cols) - 6)}{_pct_cell(100 * fw / wall)}</tr>')
@@ -403,7 +411,7 @@ def _spent(d: dict[str, Any]) -> float:
     """The time spent: the nodes' and the cache's wall (summed over workers) plus hotpipe's
     own. It is the call's wall on one worker; percents of it add up to 100 on any engine."""
     return (sum(n["wall"] for n in d["nodes"]) + d["cache"]["wall"]
-            + d["framework_wall"]) or 1e-300
+            + d["framework_wall"] + d.get("one_off_wall", 0.0)) or 1e-300
 
 
 def _pct_cell(pct: float, title: str = "% of the time spent (nodes + cache + framework)") -> str:

@@ -26,6 +26,8 @@ from hotpipe.errors import ItemError
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from hotpipe._oneoff import OneOff
+
 __all__ = ["CACHE_INPUTS", "CACHE_MAP", "CACHE_WRITE", "CHEAP_ITEM", "SAMPLE_ITEMS",
            "SAMPLE_SINGLE", "TIME_EVERY_ITEM_ABOVE", "TOP_K", "Event", "ItemError", "Stats"]
 
@@ -125,6 +127,9 @@ class Stats:
     sample: int = SAMPLE_ITEMS
     slow: frozenset[int] = frozenset()
     cpu_measured: bool = True
+    one_offs: list[OneOff] = field(default_factory=list)
+    """One-off costs (resource builds, pool start-up, first calls: hotpipe._oneoff), kept
+    out of the steps' wall and item times."""
     counters: dict[tuple[int, str], float] = field(default_factory=dict)
     """Named per-step counters some executors keep, e.g. ``(slot, "jit compiles")``,
     ``(slot, "jit seconds")`` for ``vectorize="jax"``; merged by addition."""
@@ -229,6 +234,12 @@ class Stats:
         """Seconds the cache layer took so far (summed over what this collector holds)."""
         return sum(self.cache_time) + self.cache_map + self.cache_inputs
 
+    def one_off(self, entries: list[OneOff]) -> float:
+        """Keep one-off entries; returns the seconds of those that lay inside a step's
+        measured interval (the caller takes them out of that step's wall)."""
+        self.one_offs.extend(entries)
+        return sum(e.seconds for e in entries if e.inside)
+
     def failed(self, error: ItemError) -> None:
         """An item failed and the map goes on (``on_error="collect"``)."""
         self.errors.append(error)
@@ -324,6 +335,7 @@ class Stats:
             heapq.heapify(self.slowest[i])
         self.events.extend(other.events)
         self.errors.extend(other.errors)
+        self.one_offs.extend(other.one_offs)
         for mine_d, theirs_d in ((self.retries, other.retries), (self.timeouts, other.timeouts)):
             for k, v in theirs_d.items():
                 mine_d[k] = mine_d.get(k, 0) + v

@@ -18,6 +18,7 @@ from hotpipe.profile.format import NO_PHASE, fmt_s
 if TYPE_CHECKING:
     from rich.table import Table
 
+    from hotpipe._oneoff import OneOff
     from hotpipe.engines.base import Outcome
     from hotpipe.plan import Plan
     from hotpipe.profile.sampler import FunctionStat, Sampler
@@ -69,6 +70,10 @@ class NodeProfile:
     cache_wall: float = 0.0
     """Seconds the cache took for this node's entries: its keys, lookups, reads (unpickling
     included) and its share of the writes; never part of ``wall``."""
+    first_call: float = 0.0
+    """Seconds the node's first call in a process took beyond its next ones (imports, JIT
+    compilation), summed over the processes; a one-off kept out of ``wall`` and the item
+    times (see ``Profile.one_offs``)."""
 
     @property
     def mean(self) -> float:
@@ -214,9 +219,14 @@ class Profile:
 
     @cached_property
     def nodes(self) -> list[NodeProfile]:
+        from hotpipe._oneoff import FIRST_CALL
         from hotpipe.profile.stats import TOP_K
 
         s = self.stats
+        first: dict[str, float] = {}
+        for e in s.one_offs:
+            if e.kind == FIRST_CALL:
+                first[e.name] = first.get(e.name, 0.0) + e.seconds
         result = []
         for step in self._plan.rows or self._plan.steps:
             k = step.slot
@@ -243,6 +253,7 @@ class Profile:
                     retries=s.retries.get(k, 0),
                     timeouts=s.timeouts.get(k, 0),
                     cache_wall=s.cache_time[k],
+                    first_call=first.get(step.name, 0.0),
                 )
             )
         return result
@@ -277,8 +288,23 @@ class Profile:
     @property
     def spent(self) -> float:
         """The time spent: the nodes' and the cache's wall (summed over workers) plus the
-        framework's. It is the call's wall on one worker; the tables' percents are of it."""
-        return self.node_wall + self.cache_wall + self.framework_wall
+        framework's and the one-off costs'. It is the call's wall on one worker; the tables'
+        percents are of it."""
+        return self.node_wall + self.cache_wall + self.framework_wall + self.one_off_wall
+
+    @property
+    def one_offs(self) -> list[OneOff]:
+        """Costs paid once, not per item: resources built (``kind="resource"``, and
+        ``"resource wait"`` for threads that waited for one), worker processes started
+        (``"pool start"``) and nodes' first calls in a process (``"first call"``: imports,
+        JIT). They are in neither the nodes' wall nor their item times, nor the probe that
+        sizes chunks; :meth:`project` adds them once."""
+        return list(self.stats.one_offs)
+
+    @property
+    def one_off_wall(self) -> float:
+        """Seconds of the one-off costs, summed over workers (like the nodes' wall)."""
+        return sum(e.seconds for e in self.stats.one_offs)
 
     @property
     def cache_wall(self) -> float:
@@ -305,9 +331,12 @@ class Profile:
         """Wall seconds when neither a node nor the cache was working: the call minus the
         union of the nodes' and the cache's intervals on every worker (pool start-up,
         pickling, scheduling, gathering outputs)."""
+        from hotpipe._oneoff import elapsed
+
+        outside = elapsed([e for e in self.stats.one_offs if not e.inside])
         events = [*self.stats.events, *self.stats.cache_events]
         if not events:
-            return max(0.0, self.wall - self.node_wall - self.cache_wall)
+            return max(0.0, self.wall - self.node_wall - self.cache_wall - outside)
         spans = sorted((e.start, e.end) for e in events)
         busy, (lo, hi) = 0.0, spans[0]
         for start, end in spans[1:]:
@@ -317,7 +346,7 @@ class Profile:
             else:
                 hi = max(hi, end)
         busy += hi - lo
-        return max(0.0, self.wall - busy)
+        return max(0.0, self.wall - busy - outside)
 
     def _overlap(self) -> float:
         events = [*self.stats.events, *self.stats.cache_events]
@@ -353,7 +382,8 @@ class Profile:
 
         Nodes that ran once per call (broadcast in a map) count once; mapped nodes, the
         framework's time and the cache's time for mapped nodes scale linearly with the number
-        of items. Parallel engines keep their measured speed-up (the scaling part is taken
+        of items; one-off costs (:attr:`one_offs`: resource builds, pool start-up, first
+        calls) count once. Parallel engines keep their measured speed-up (the scaling part is taken
         from elapsed time, not summed CPU). A cached call's hits are cache time (phase
         ``(cache)``), not overhead; ``total`` assumes the same share of hits, and the
         projection also gives ``warm`` (every cached node a hit) and ``cold`` (nothing
@@ -379,8 +409,11 @@ class Profile:
             if node.hits or node.misses:  # a cached node
                 warm[j] += node.wall / overlap
                 cold[j] += node.saved / overlap
+        from hotpipe._oneoff import elapsed
+
         cache = self.cache
-        once = sum(once_by_phase.values()) + cache_once / overlap
+        one_off = elapsed(stats.one_offs)  # paid once, side by side on the workers
+        once = sum(once_by_phase.values()) + cache_once / overlap + one_off
         per_item = max(0.0, self.wall - once) / n
         phases = {}
         for name in dict.fromkeys([*once_by_phase, *scale_by_phase]):
@@ -388,6 +421,8 @@ class Profile:
         if cache.used:
             phases["(cache)"] = (cache_once + cache_scale * scale) / overlap
         phases["(framework)"] = self.framework_wall * scale
+        if one_off:
+            phases["(one-off)"] = one_off
         total = once + per_item * items
         if not cache.used:
             return Projection(items, self.items, once, per_item, total, phases)
@@ -459,6 +494,9 @@ class Profile:
             "cpu": self.cpu,
             "parallelism": self.parallelism,
             "framework_wall": self.framework_wall,
+            "one_off_wall": self.one_off_wall,
+            "one_offs": [{"kind": e.kind, "name": e.name, "seconds": e.seconds, "pid": e.pid}
+                         for e in self.stats.one_offs],
             "chunks": self.stats.chunks,
             "cache": {**asdict(self.cache), "hit_rate": self.cache.hit_rate},
             "notes": list(self.notes),
