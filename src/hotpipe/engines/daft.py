@@ -8,7 +8,9 @@ each batch of rows crosses from Rust to Python once and goes through hotpipe's c
 crossing per row and node. So values, failures (``NodeError`` with the item index and the
 original type), nested maps, resources, batch nodes, async nodes and the cache behave exactly
 as on ``Local``. Results are put back in item order from the index column (Ray returns rows
-out of order).
+out of order). The query itself (the ``@daft.cls`` UDF with its options, the index column,
+the collect) is written as text by :mod:`hotpipe.engines._daft_query`, compiled and run; the
+text is in the profile's ``daft plan:`` note.
 
 Daft fixes its runner once per process: ``Daft(runner="ray")`` calls ``daft.set_runner_ray``
 (joining ``address`` when given) the first time it runs, and a process that already runs
