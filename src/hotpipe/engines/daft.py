@@ -8,7 +8,9 @@ each batch of rows crosses from Rust to Python once and goes through hotpipe's c
 crossing per row and node. So values, failures (``NodeError`` with the item index and the
 original type), nested maps, resources, batch nodes, async nodes and the cache behave exactly
 as on ``Local``. Results are put back in item order from the index column (Ray returns rows
-out of order).
+out of order). The query itself (the ``@daft.cls`` UDF with its options, the index column,
+the collect) is written as text by :mod:`hotpipe.engines._daft_query`, compiled and run; the
+text is in the profile's ``daft plan:`` note.
 
 Daft fixes its runner once per process: ``Daft(runner="ray")`` calls ``daft.set_runner_ray``
 (joining ``address`` when given) the first time it runs, and a process that already runs
@@ -158,15 +160,11 @@ class Daft(Engine):
                 f"the query of which {last['overhead'] * 1e3:.3g} ms Daft's own overhead "
                 "(query time minus the time inside the UDF)"
             )
-            parts = "" if self.runner == "native" else " -> into_partitions"
-            outputs = ("its index column back (the results stay in this process)"
-                       if self.runner == "native"
-                       else "a Python column (one object per row: a block of items)")
             outcome.notes.append(
-                f"daft plan: from_pydict(__hotpipe_index){parts} -> with_column(@daft.cls "
-                f"HotpipePlan, @daft.method.batch running {last['names']} fused) returning "
-                f"{outputs} -> to_pydict; broadcast steps "
-                f"{[s.name for s in plan.steps if not s.mapped]} ran once in the driver"
+                "daft plan: broadcast steps "
+                f"{[s.name for s in plan.steps if not s.mapped]} ran once in the driver; "
+                "the generated query below was compiled and run (the last one, for imap):\n"
+                + last["text"]
             )
         return outcome
 
@@ -174,17 +172,14 @@ class Daft(Engine):
 
     def _query(self, daft: Any, job: Job, start: int, stop: int
                ) -> tuple[dict[str, list[Any]], Stats]:
-        from daft import DataType, Series
+        from hotpipe.engines._daft_query import compile_query, query_source
 
         n = stop - start
-        chunk = job.chunk(start, stop)
-        plan, bc, runner, on_error = job.plan, job.bc, job.runner, job.on_error
-        base = job.offset + start
-        outputs = plan.outputs
+        plan = job.plan
         remote = self.runner == "ray"
         watch = self._watch() if remote else None
-
-        payload = (plan, chunk, bc, runner, on_error, base, outputs, watch)
+        payload = (plan, job.chunk(start, stop), job.bc, job.runner, job.on_error,
+                   job.offset + start, plan.outputs, watch)
 
         # On native the batches' results go straight into ``sink`` (this process, arrays
         # as arrays) and the UDF hands Daft its own index column back, which the query
@@ -192,56 +187,34 @@ class Daft(Engine):
         # and a collected column of zeros cost ~0.25 s per 1,000,000 rows). On Ray they come
         # back through Daft as one Python object per row, and a row is a block of items
         # (``block``; on native a row is one item and Daft chooses the batches).
-        sink: dict[int, Any] | None = None if remote else {}
-        block = self._block(n) if remote else None
-        dtype = DataType.python() if remote else DataType.int64()
-
-        # a class, not a function: Daft builds it once per worker and keeps it for every
-        # batch there, so the resources it holds (declarations in ``bc``) are built once per
-        # worker process and stay alive for the whole query
-        # native: in this process (Daft would otherwise run a class in a subprocess and
-        # pickle the payload to it); Ray: Daft's own worker processes
-        @daft.cls(**_hints(plan), use_process=False if not remote else None)
-        class HotpipePlan:
-            def __init__(self, box: list | bytearray) -> None:
-                if isinstance(box, bytearray):  # pickled once in the driver (Ray)
-                    import cloudpickle
-
-                    payload = cloudpickle.loads(box)
-                else:
-                    payload = box[0]
-                self.payload = payload
-                _keep_resources(payload[2])
-
-            @daft.method.batch(return_dtype=dtype,
-                               batch_size=self.batch_size if block is None else 1)
-            def __call__(self, index: Series) -> Series:
-                if block is not None:  # Ray: a row is a block of items, one object back
-                    runs = [(k * block, min(n, k * block + block)) for k in index.to_pylist()]
-                    return Series.from_pylist(_run_batch(*self.payload, runs),
-                                              dtype=DataType.python())
-                done = _run_batch(*self.payload, _row_runs(index))
-                for run in done:
-                    sink[run[0]] = run  # keyed by the run's first row: no two alike
-                return index  # Daft needs a column of the batch's length: this one is free
-
+        sink: dict[int, Any] = {}
+        names = [s.name for s in plan.steps if s.mapped]
+        text = query_source(runner=self.runner, n=n, names=names, hints=_hints(plan),
+                            batch_size=self.batch_size,
+                            block=self._block(n) if remote else None,
+                            partitions=self._partitions(n) if remote else None)
+        query = compile_query(text, {"unbox": _unbox, "run_batch": _run_batch,
+                                     "row_runs": _row_runs, "index_column": _index,
+                                     "sink": sink})
         # Daft keeps a query's UDF class and its arguments after the query: the map's values
         # travel in a box emptied when the query is done (else every map's inputs and
         # results stayed alive, and Python's full collections walked them: measured 0.65 s
         # per collection after six maps of 1,000,000 items)
         box: list | bytearray = bytearray(packed(payload)) if remote else [payload]
-        hotpipe_plan = HotpipePlan(box)
         try:
-            rows = n if block is None else -(-n // block)
-            result, query = self._collect(daft, hotpipe_plan, rows, sink)
+            t0 = perf_counter()
+            result = query(box)
+            took = perf_counter() - t0
         finally:
             box.clear()
             if watch is not None:
                 _ATTEMPTS["ledger"].forget.remote(watch[1])
-        if sink is not None:
+        if not remote:
             result = list(sink.values())
             sink.clear()
-        return self._gather(job, n, result, query)
+        columns, stats = self._gather(job, n, result, took)
+        self._last["text"] = text
+        return columns, stats
 
     def _block(self, n: int) -> int:
         """Ray: items per row of the query, ``batch_size`` or about four rows per partition,
@@ -252,22 +225,6 @@ class Daft(Engine):
 
     def _partitions(self, n: int) -> int:
         return self.partitions or max(1, min(n, self.workers))
-
-    def _collect(self, daft: Any, hotpipe_plan: Any, n: int, sink: dict | None
-                 ) -> tuple[list[Any], float]:
-        """Run the query over ``n`` rows; returns the UDF's column (Ray) or [] (native:
-        the results are in ``sink``)."""
-        result: list[Any] = []
-        t0 = perf_counter()
-        df = daft.from_pydict({"__hotpipe_index": _index(n)})
-        if self.runner == "ray":
-            df = df.into_partitions(min(n, self._partitions(n)) or 1)
-        df = df.select(hotpipe_plan(df["__hotpipe_index"]).alias("__hotpipe_out"))
-        if sink is None:
-            result = df.to_pydict()["__hotpipe_out"]
-        else:  # the results are in ``sink``: run the query, bring nothing back as Python
-            df.to_arrow()
-        return result, perf_counter() - t0
 
     def _watch(self) -> tuple[str, str]:
         """Ray: the name of this process's attempt ledger (started on first use) and a new
@@ -392,6 +349,19 @@ def packed(payload: tuple) -> bytes:
                     "or build the object on the worker with hotpipe.resource(factory, ...)."
                 ) from part_exc
         raise InputError(f"Daft(runner='ray'): the map cannot be pickled ({exc}).") from exc
+
+
+def _unbox(box: list | bytearray) -> tuple:
+    """The map's payload in a worker: unpickled once there on Ray (pickled once in the
+    driver), as it is on native; its resource declarations kept alive in this process."""
+    if isinstance(box, bytearray):
+        import cloudpickle
+
+        payload = cloudpickle.loads(box)
+    else:
+        payload = box[0]
+    _keep_resources(payload[2])
+    return payload
 
 
 def _keep_resources(bc: Any) -> None:

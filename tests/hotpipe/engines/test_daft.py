@@ -13,6 +13,7 @@ import hotpipe
 from hotpipe import Pipeline, node
 
 daft = pytest.importorskip("daft")
+from hotpipe.engines._daft_query import query_source  # noqa: E402
 from hotpipe.engines.daft import Daft, MissingDaft, require_daft  # noqa: E402
 
 SCALE = 2
@@ -140,8 +141,37 @@ def test_profile_notes_the_query_and_daft_overhead():
     note = next(n for n in r.profile.notes if n.startswith("daft:"))
     assert "batch UDF call(s)" in note and "overhead" in note
     plan_note = next(n for n in r.profile.notes if n.startswith("daft plan:"))
-    assert "@daft.method.batch running ['inc', 'double'" in plan_note
+    text = plan_note.split("\n", 1)[1]
+    names = ["inc", "double", "split", "total"]
+    assert text == query_source(runner="native", n=100, names=names, hints={},
+                                batch_size=16, block=None, partitions=None)
+    assert "@daft.method.batch(return_dtype=DataType.int64(), batch_size=16)" in text
+    assert "['inc', 'double', 'split', 'total']" in text
     assert r.profile["inc"].calls == 100
+
+
+def test_the_engine_runs_the_generated_text(monkeypatch):
+    """The query is compiled from the generated text: change the text, the map changes."""
+    import hotpipe.engines._daft_query as generated
+
+    real = generated.query_source
+
+    def edited(**kw):
+        return real(**kw).replace("def query(box):\n",
+                                  "def query(box):\n    raise LookupError('edited text')\n")
+
+    monkeypatch.setattr(generated, "query_source", edited)
+    with pytest.raises(LookupError, match="edited text") as info:
+        PIPE.map({"x": [1, 2], "k": 1}, over="x", engine=Daft())
+    assert info.traceback[-1].frame.code.raw.co_filename == generated.FILENAME
+
+
+def test_the_ray_query_text_compiles():
+    text = query_source(runner="ray", n=1000, names=["inc"], hints={"cpus": 2},
+                        batch_size=None, block=250, partitions=4)
+    compile(text, "<test>", "exec")
+    assert "@daft.cls(cpus=2)" in text and "df.into_partitions(4)" in text
+    assert "runs = [(k * 250, min(1000, k * 250 + 250)) for k in index.to_pylist()]" in text
 
 
 def test_errors_keep_the_item_index_and_type():

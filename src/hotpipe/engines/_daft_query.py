@@ -1,0 +1,97 @@
+"""The Daft query that ``hotpipe.Daft`` runs, generated as text, compiled and executed.
+
+:func:`query_source` writes the query of one map the way it is run: the ``@daft.cls`` batch
+UDF with its options (the nodes' hints, the batch size, the return type), the index column,
+the partitions on Ray, the collect. :func:`compile_query` compiles that text
+(``compile(text, "<hotpipe Daft query>", "exec")``) in a namespace holding hotpipe's own
+callables: ``run_batch`` (every per-item step, fused, through hotpipe's column executor:
+errors with the item index, ``on_error="collect"``, the cache and the per-node profile stay
+those of ``Local``), ``unbox`` (the map's payload, its resources kept alive per worker),
+``row_runs``, ``index_column`` and, on the native runner, ``sink`` (the dict the batches'
+results go to in this process). The text is in the profile's notes: what users read there is
+what ran.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = ["FILENAME", "compile_query", "query_source"]
+
+FILENAME = "<hotpipe Daft query>"
+INDEX, OUT = "__hotpipe_index", "__hotpipe_out"
+
+
+def query_source(*, runner: str, n: int, names: Sequence[str], hints: dict[str, Any],
+                 batch_size: int | None, block: int | None, partitions: int | None) -> str:
+    """The query over ``n`` items on ``runner`` (``"native"`` or ``"ray"``; on Ray a row is
+    a block of ``block`` items and the DataFrame has ``partitions`` partitions)."""
+    remote = runner == "ray"
+    rows = n if block is None else -(-n // block)
+    options = [f"{k}={v!r}" for k, v in hints.items()]
+    if not remote:  # in this process: Daft would otherwise run a class in a subprocess
+        options.append("use_process=False")
+    method = ["return_dtype=DataType.python()" if remote else "return_dtype=DataType.int64()"]
+    size = 1 if remote else batch_size
+    if size is not None:
+        method.append(f"batch_size={size}")
+    lines = [
+        f"# hotpipe.Daft query (generated; this text is compiled and run): {n:,} items on "
+        f"the {runner} runner",
+        f"# every per-item step fused in ONE batch UDF: {list(names)}, through hotpipe's",
+        "# column executor (item-indexed errors, on_error, cache and profile as on Local)",
+        f"@daft.cls({', '.join(options)})",
+        "class HotpipePlan:",
+        "    # Daft builds the class once per worker and keeps it for every batch there: the",
+        "    # resources in the map's payload are built once per worker process",
+        "    def __init__(self, box):",
+        "        self.payload = unbox(box)",
+        "",
+        f"    @daft.method.batch({', '.join(method)})",
+        "    def __call__(self, index: Series) -> Series:",
+    ]
+    if remote:
+        lines += [
+            f"        # a row is a block of {block} items: one Python object per block comes back",
+            f"        runs = [(k * {block}, min({n}, k * {block} + {block})) "
+            "for k in index.to_pylist()]",
+            "        return Series.from_pylist(run_batch(*self.payload, runs), "
+            "dtype=DataType.python())",
+        ]
+    else:
+        lines += [
+            "        for run in run_batch(*self.payload, row_runs(index)):",
+            "            sink[run[0]] = run  # the results stay in this process, arrays as arrays",
+            "        return index  # Daft needs a column of the batch's length: this one is free",
+        ]
+    lines += [
+        "",
+        "",
+        "def query(box):",
+        "    # the index column carries the item order (Ray returns rows in any order)",
+        f"    df = daft.from_pydict({{{INDEX!r}: index_column({rows})}})",
+    ]
+    if remote:
+        lines.append(f"    df = df.into_partitions({max(1, min(rows, partitions or 1))})")
+    lines.append(f"    df = df.select(HotpipePlan(box)(df[{INDEX!r}]).alias({OUT!r}))")
+    if remote:
+        lines.append(f"    return df.to_pydict()[{OUT!r}]")
+    else:
+        lines += ["    df.to_arrow()  # runs the query; the results are in `sink`",
+                  "    return []"]
+    return "\n".join(lines) + "\n"
+
+
+def compile_query(text: str, namespace: dict[str, Any]) -> Any:
+    """Compile and execute ``text`` in ``namespace``; returns its ``query`` function.
+
+    The namespace's module name is not importable, so on Ray cloudpickle sends the class by
+    value with the names it reads (hotpipe's functions travel by reference)."""
+    import daft
+    from daft import DataType, Series
+
+    scope = {"__name__": "hotpipe_daft_query", "daft": daft, "DataType": DataType,
+             "Series": Series, **namespace}
+    exec(compile(text, FILENAME, "exec"), scope)  # the generated query, nothing else
+    return scope["query"]
