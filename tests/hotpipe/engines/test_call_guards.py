@@ -1,11 +1,11 @@
 """``map/run/imap(retries=, timeout=)``: defaults for the nodes that set none of their own."""
 
-import os
 import time
 
 import pytest
 
 from hotpipe import InputError, Local, NodeTimeout, Pipeline, Processes, Threads, node
+from tests.hotpipe.engines.test_retries_timeouts import _flaky_once
 
 ENGINES = {
     "local": lambda: Local(),
@@ -21,15 +21,6 @@ def engine(request):
     close = getattr(eng, "close", None)
     if close is not None:
         close()
-
-
-def _flaky_once(x, marks):
-    """Fails the first call for each item (a marker file remembers it across processes)."""
-    path = os.path.join(marks, f"{x}")
-    if not os.path.exists(path):
-        open(path, "w").close()
-        raise ConnectionError(f"transient failure for {x}")
-    return x * 2
 
 
 def _sleepy(x):
