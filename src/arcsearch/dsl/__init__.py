@@ -4,6 +4,7 @@ Every primitive takes a grid first and literal parameters after it, and returns 
 grid or ``None`` when it does not apply. Generated programs call these by name.
 """
 
+from .attract import attract
 from .colour import (
     binarise,
     colour_histogram,
@@ -61,6 +62,7 @@ __all__ = [
     "apply_local_rule",
     "apply_object_rule",
     "as_grid",
+    "attract",
     "augment",
     "background",
     "binarise",

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import dsl
+from ..dsl.attract import ATTRACT_MODES
 from ..dsl.gravity import DIRECTIONS
 from ..dsl.grid import Grid, memo_grid
 from ..dsl.objects import PROPERTIES
@@ -75,7 +76,7 @@ EXPENSIVE = frozenset({
     "fill_bbox_holes", "connect", "rays", "outline_objects", "label_objects", "gravity",
     "kron_self", "downscale_any", "overlay_parts", "stack_parts", "pick_part",
     "colour_histogram", "symmetrize_overlay", "remove_small", "keep_object", "remove_object",
-    "count_objects_grid", "map_objects", "filter_objects", "part_colours",
+    "count_objects_grid", "map_objects", "filter_objects", "part_colours", "attract",
 })
 _MEMO_FNS: dict = {}
 
@@ -87,7 +88,7 @@ SAME_SHAPE = frozenset({
     "gravity", "rays", "connect", "outline_objects", "fill_enclosed", "fill_bbox_holes",
     "symmetry_complete", "continue_pattern", "symmetrize_overlay", "continue_diagonal",
     "label_objects", "keep_object", "remove_object", "remove_small", "map_objects",
-    "filter_objects",
+    "filter_objects", "attract",
 })
 SWAPPED_SHAPE = frozenset({"rot90", "rot270", "transpose", "antitranspose"})
 
@@ -179,7 +180,41 @@ def build_ops(ctx: TaskContext, features=("objects",)) -> list[Op]:
         ops += object_ops(ctx, fg_in)
     if "reshape" in features:
         ops += reshape_ops()
+    if "attract" in features:
+        ops += attract_ops(ctx, fg_in)
     return ops
+
+
+def _kept_colours(ctx: TaskContext, fg_in: list[int]) -> list[int]:
+    """Input colours whose every cell keeps its colour in the demo output (same-shape
+    demos): the candidates for anchors, which never move."""
+    kept = []
+    for c in fg_in:
+        present = False
+        for x, y in ctx.pairs:
+            at = x == c
+            if x.shape != y.shape or not (y[at] == c).all():
+                break
+            present = present or bool(at.any())
+        else:
+            if present:
+                kept.append(c)
+    return kept
+
+
+def attract_ops(ctx: TaskContext, fg_in: list[int]) -> list[Op]:
+    """Same-shape tasks: movers drawn toward anchors (``dsl/attract.py``), the anchors
+    being one colour the demos never change, all of them together, or each grid's most
+    frequent non-background colour."""
+    if ctx.size_rule[0] != "same":
+        return []
+    kept = _kept_colours(ctx, fg_in)
+    anchors = [(c,) for c in kept[:4]]
+    if 1 < len(kept) < len(fg_in):
+        anchors.append(tuple(kept))
+    anchors.append("major")
+    return [_op("attract", a, mode, conn) for mode in ATTRACT_MODES for conn in (4, 8)
+            for a in anchors]
 
 
 def reshape_ops() -> list[Op]:
