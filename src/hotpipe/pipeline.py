@@ -564,9 +564,10 @@ class Pipeline:
         """This pipeline mapped ``over`` the inputs, as a standalone Daft script (the
         functions' own source, the fused batch UDF, an analysis header); see
         docs/engines.md, "Daft"."""
+        from hotpipe.advise.plan_rules import plan_findings
         from hotpipe.engines._daft_code import to_daft
 
-        return to_daft(self, inputs, outputs, over)
+        return to_daft(self, inputs, outputs, over, plan_findings)
 
 
 def _check_renames(where: str, arg: str, value: Any, what: str) -> None:

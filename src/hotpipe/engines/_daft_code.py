@@ -40,7 +40,9 @@ _RESERVED = {"daft", "itertools", "DataType", "Series", "n", "rows", "run", "fus
 
 
 def to_daft(pipe: Any, inputs: Mapping[str, Any], outputs: str | Sequence[str] | None,
-            over: str | Sequence[str]) -> str:
+            over: str | Sequence[str], advice: Any = None) -> str:
+    """The script; ``advice(plan)`` gives the findings its header lists under "what to change"
+    (the caller passes the advisor's plan rules: the advisor sits above the engines)."""
     names = (over,) if isinstance(over, str) else tuple(over)
     wanted = (outputs,) if isinstance(outputs, str) else (
         tuple(outputs) if outputs is not None else None)
@@ -60,7 +62,7 @@ def to_daft(pipe: Any, inputs: Mapping[str, Any], outputs: str | Sequence[str] |
     fused = _udf(plan, rows, mapped, broadcast_in, once, var)
     imports = "\n".join(["import itertools", *fused.imports])
     parts = [
-        _header(pipe, plan, once, rows, mapped),
+        _header(pipe, plan, once, rows, mapped, advice(plan) if advice else []),
         f"{imports}\n\nimport daft\nfrom daft import DataType, Series\n",
         sources,
         _inputs(inputs, mapped, broadcast_in, var),
@@ -429,7 +431,7 @@ def _main(plan: Plan, mapped: list[str], var: Any, fused: _Fused) -> str:
 
 
 def _header(pipe: Any, plan: Plan, once: list[Step], rows: list[Step],
-            mapped: list[str]) -> str:
+            mapped: list[str], found: list[Any]) -> str:
     untyped = [s.name for s in rows if s.nested is None and _dtype(s) is None]
     nested = [s for s in _all_steps(plan) if s.nested is not None]
     lines = [
@@ -456,15 +458,12 @@ def _header(pipe: Any, plan: Plan, once: list[Step], rows: list[Step],
             "restore the order (3x slower in benchmarks/daft.py (d)). The trade-off: the inner "
             "items of one outer item stay on one worker."
         )
-    return "\n".join(lines + _what_to_change(plan))
+    return "\n".join(lines + _what_to_change(found))
 
 
-def _what_to_change(plan: Plan) -> list[str]:
-    """The advisor's plan rules (hotpipe.advise.plan_rules), as comments: the header and
+def _what_to_change(found: list[Any]) -> list[str]:
+    """The advisor's plan findings (hotpipe.advise.plan_rules), as comments: the header and
     ``hotpipe.advise`` speak from one rule set."""
-    from hotpipe.advise.plan_rules import plan_findings
-
-    found = plan_findings(plan)
     if not found:
         return ["#   what to change: nothing (hotpipe.advise.plan_findings is empty)"]
     lines = ["#   what to change (hotpipe.advise.plan_findings):"]

@@ -51,10 +51,15 @@ if importlib.util.find_spec("daft") is not None:  # the optional extra hotpipe[d
         ENGINES = {"daft-ray": lambda: Daft(runner="ray", batch_size=2)}
 
 
-@pytest.fixture(params=sorted(ENGINES), scope="module")
-def engine(request):
-    eng = ENGINES[request.param]()
+def built(factory):
+    """An engine from ``factory`` for a fixture to yield, closed (pools) after its tests."""
+    eng = factory()
     yield eng
     close = getattr(eng, "close", None)
     if close is not None:
         close()
+
+
+@pytest.fixture(params=sorted(ENGINES), scope="module")
+def engine(request):
+    yield from built(ENGINES[request.param])

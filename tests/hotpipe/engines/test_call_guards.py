@@ -5,6 +5,7 @@ import time
 import pytest
 
 from hotpipe import InputError, Local, NodeTimeout, Pipeline, Processes, Threads, node
+from tests.hotpipe.engines.conftest import built
 from tests.hotpipe.engines.test_retries_timeouts import _flaky_once
 
 ENGINES = {
@@ -16,11 +17,7 @@ ENGINES = {
 
 @pytest.fixture(params=sorted(ENGINES), scope="module")
 def engine(request):
-    eng = ENGINES[request.param]()
-    yield eng
-    close = getattr(eng, "close", None)
-    if close is not None:
-        close()
+    yield from built(ENGINES[request.param])
 
 
 def _sleepy(x):
