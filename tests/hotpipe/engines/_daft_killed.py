@@ -12,7 +12,7 @@ import ray
 import hotpipe
 from hotpipe import Pipeline, node
 
-MARKS = sys.argv[1]  # a folder: one file per item that has already killed its worker once
+MARKS = "HOTPIPE_TEST_DIED_MARKS"  # env: a folder, one file per item that killed its worker once
 
 
 @node(output="y")
@@ -22,7 +22,9 @@ def score(x):
 
 @node(output="z")
 def dies_once(y):
-    mark = os.path.join(MARKS, f"{y}.died")
+    # read in the worker from the environment it inherits: a Ray worker may import this file
+    # with its own argv, and a mark written relative to its cwd landed in the repository
+    mark = os.path.join(os.environ[MARKS], f"{y}.died")
     if y == 1500 and not os.path.exists(mark):
         open(mark, "w").close()
         os._exit(1)
@@ -37,12 +39,13 @@ def dies_always(y):
 
 
 def main():
+    os.environ[MARKS] = os.path.abspath(sys.argv[1])  # before Ray starts: its workers inherit it
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     engine = hotpipe.Daft(runner="ray", batch_size=50, partitions=4)
     xs = list(range(400))
     r = Pipeline([score, dies_once]).map({"x": xs}, over="x", engine=engine)
     assert r["z"] == [x * 10 + 1 for x in xs], "a transient death was not retried"
-    cache = hotpipe.Cache(os.path.join(MARKS, "cache"))
+    cache = hotpipe.Cache(os.path.join(os.environ[MARKS], "cache"))
     t0 = time.perf_counter()
     try:
         Pipeline([score, dies_always]).map({"x": xs}, over="x", engine=engine, cache=cache)

@@ -47,3 +47,4 @@ def test_a_worker_killed_every_time_fails_the_map_instead_of_hanging(tmp_path):
     # every run of 50 items was kept but those the dying workers were running (named in the
     # error: a worker runs several batches at once)
     assert 1 <= named <= 3 and cached >= 400 - 50 * named
+    assert not list(HERE.parents[2].glob("*.died"))  # the marks stay in tmp_path
