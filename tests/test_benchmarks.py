@@ -196,3 +196,15 @@ def test_retrieval_quick(tmp_path):
     assert [g["engine"] for g in report["advice"]["gains"]] == ["Local", "Processes(2)", "Daft"]
     assert set(report["recall"]) == {"model", "model (natural run)", "bm25"}
     assert report["recall"]["model"]["recall@10"] > 0.5
+
+
+@pytest.mark.skipif(not installed("daft"), reason="needs the daft extra (make test installs it)")
+def test_daft_floors_give_the_plain_python_values():
+    """The hand-written Daft floors that benchmarks/daft.py and daft_peer.py time against."""
+    sys.path.append(str(BENCH))
+    try:
+        from _daft_floor import chain_floor, nested_floor
+    finally:
+        sys.path.remove(str(BENCH))
+    assert chain_floor(list(range(5))) == [str((x + 1) * 2) for x in range(5)]
+    assert nested_floor([[1, 2], [], [5]]) == [5, 0, 6]  # an empty inner list sums to 0
