@@ -83,7 +83,7 @@ def test_to_daft_script_runs_standalone_with_the_same_values(tmp_path, outputs):
     inputs = {"x": list(range(20)), "k": 3}
     script = PIPE.to_daft(inputs, outputs=outputs, over="x")
     assert "def double(y: int, k) -> int:" in script  # the user's own source
-    assert "@daft.func.batch" in script and "@daft.func\n" not in script
+    assert "@daft.method.batch" in script and "@daft.func\n" not in script
     expected = PIPE.map(inputs, over="x", outputs=outputs)
     got = _script_values(tmp_path, script)
     assert got == {name: expected[name] for name in got}
@@ -103,7 +103,7 @@ def test_to_daft_header_analyses_the_pipeline():
     script = PIPE.to_daft({"x": [1], "k": 1}, outputs="z", over="x")
     assert "explode/groupby cycles: 0" in script
     assert "fused into ONE batch UDF" in script
-    assert "return_dtype=DataType.int64()" in script  # typed from `-> int`
+    assert "'z': typed(outputs['z'], DataType.int64())" in script  # typed from `-> int`
     assert "broadcast steps, once in the driver" in script
 
 
@@ -143,8 +143,9 @@ def test_profile_notes_the_query_and_daft_overhead():
     plan_note = next(n for n in r.profile.notes if n.startswith("daft plan:"))
     text = plan_note.split("\n", 1)[1]
     names = ["inc", "double", "split", "total"]
-    assert text == query_source(runner="native", n=100, names=names, hints={},
-                                batch_size=16, block=None, partitions=None)
+    assert text.startswith("# every per-item step over one run of rows")
+    assert text.endswith(query_source(runner="native", n=100, names=names, hints={},
+                                      batch_size=16, block=None, partitions=None))
     assert "@daft.method.batch(return_dtype=DataType.int64(), batch_size=16)" in text
     assert "['inc', 'double', 'split', 'total']" in text
     assert r.profile["inc"].calls == 100
@@ -228,7 +229,7 @@ def test_imap_streams_through_daft():
 
 
 def test_hints_become_daft_options():
-    from hotpipe.engines.daft import _hints
+    from hotpipe.engines._daft_query import hints_of as _hints
 
     @node(output="e", cpus=2)
     def embed(y):
@@ -282,26 +283,26 @@ def test_to_daft_keeps_numpy_results_as_arrow_columns(tmp_path):
     inputs = {"x": [float(i) for i in range(40)], "k": 2.0}
     script = ARRAYS.to_daft(inputs, outputs="e", over="x")
     assert "vectorized(affine, affine, [r, k_], [True, False])" in script  # not per item
-    assert "return column(e)" in script and "DataType.embedding" in script
+    assert "e = embed(tolist(v))" in script and "DataType.embedding" in script
     got = _script_values_np(tmp_path, script, "e")
     expected = ARRAYS.map(inputs, over="x", outputs="e")["e"]
     assert got["type"] == "Embedding[Float64; 3]"  # fixed-size lists, not Python objects
     np.testing.assert_array_equal(np.stack(got["values"]), np.stack(expected))
     script = ARRAYS.to_daft(inputs, outputs="c", over="x")
-    assert "@daft.func.batch(return_dtype=DataType.float64())" in script  # `-> float`
+    assert "'c': typed(outputs['c'], DataType.float64())" in script  # `-> float`
     got = _script_values_np(tmp_path, script, "c")
     assert got["values"] == ARRAYS.map(inputs, over="x", outputs="c")["c"]
 
 
 def _script_values_np(tmp_path, script, name):
-    """The script's output ``name`` from its ``run()``, and the Arrow type its UDF returns
-    for the first items (run as a program: ``runpy`` in a subprocess)."""
+    """The script's output ``name`` from its ``run()``, and its Arrow type in the script's
+    typed DataFrame, ``frame()`` (run as a program: ``runpy`` in a subprocess)."""
     path = tmp_path / "arrays.py"
     path.write_text(script)
     code = (f"import pickle, runpy, sys; g = runpy.run_path({str(path)!r}); "
-            "first = g['fused'](g['Series'].from_pylist(g['x'][:16])); "
-            "kind = str(getattr(first, 'datatype', list)()); "
-            f"out = {{'values': g['run']()[{name!r}], 'type': kind}}; "
+            "outputs = g['run'](); "
+            f"kind = str(g['frame'](outputs).schema()[{name!r}].dtype); "
+            f"out = {{'values': outputs[{name!r}], 'type': kind}}; "
             "sys.stdout.buffer.write(pickle.dumps(out))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=120,
                           check=False)
