@@ -367,3 +367,89 @@ def test_time_inside_the_udf_counts_overlapping_batches_once():
     spans = [(0.0, 2.0), (1.0, 3.0), (5.0, 6.0)]  # two threads at once, then one
     assert _covered(spans, one_clock=True) == 4.0
     assert _covered(spans, one_clock=False) == 5.0  # Ray: one clock per worker, summed
+
+
+def _ran_text(result):
+    note = next(n for n in result.profile.notes if n.startswith("daft plan:"))
+    return note.split("\n", 1)[1]
+
+
+def _body(result):
+    note = next(n for n in result.profile.notes if n.startswith("daft:"))
+    return note.split("the body that ran: ", 1)[1]
+
+
+@pytest.mark.parametrize("outputs", [None, "z", ["s", "total"]])
+def test_the_engine_runs_the_text_to_daft_writes(tmp_path, outputs):
+    """Issue 15: what users read is what runs. The engine's compiled text (fused_steps and
+    the query) is in the to_daft script verbatim, and both give pipe.map's values."""
+    inputs = {"x": list(range(20)), "k": 3}
+    r = PIPE.map(inputs, over="x", outputs=outputs, engine=Daft())
+    text = _ran_text(r)
+    assert "def fused_steps(" in text and "    y = list(map(inc, x))\n" in text
+    assert _body(r).startswith("the fused text")
+    script = PIPE.to_daft(inputs, outputs=outputs, over="x")
+    assert text in script
+    assert _script_values(tmp_path, script) == {k: r[k] for k in r}
+    assert r == PIPE.map(inputs, over="x", outputs=outputs)
+
+
+def test_the_engine_calls_the_node_functions_themselves():
+    """Names in the text are bound to the nodes' function objects, not to re-executed
+    source: a closure's value (not in any source) is the one used."""
+    def make(step):
+        @node(output="y")
+        def bump(x):
+            return x + step
+
+        return bump
+
+    r = Pipeline([make(5)]).map({"x": [1, 2, 3]}, over="x", engine=Daft())
+    assert r["y"] == [6, 7, 8] and "y = list(map(bump, x))" in _ran_text(r)
+
+
+def test_the_profile_comes_from_the_clock_lines():
+    r = PIPE.map({"x": list(range(50)), "k": 2}, over="x", engine=Daft(batch_size=16))
+    assert _body(r).startswith("the fused text")
+    for name in ("inc", "double", "split"):
+        assert r.profile[name].calls == r.profile[name].items == 50
+    assert r.profile["total"].items == 50 and r.profile["total"].calls == 4  # once per run
+    assert r.profile["kk"].calls == 1  # a broadcast step, once in the driver
+    assert r.profile["inc"].wall > 0 and r.profile["split"].p50 is not None
+
+
+def test_a_failing_run_runs_again_through_the_executor():
+    @node(output="inv")
+    def invert(x):
+        return 1 / x
+
+    r = Pipeline([invert]).map({"x": [1, 0, 2, 4, 0, 5]}, over="x", on_error="collect",
+                               engine=Daft(batch_size=2))
+    assert r["inv"] == [1.0, hotpipe.FAILED, 0.5, 0.25, hotpipe.FAILED, 0.2]
+    assert sorted(e.index for e in r.errors) == [1, 4]
+    body = _body(r)
+    assert body.startswith("the fused text") and "2 run(s) of rows raised" in body
+    local = Pipeline([invert]).map({"x": [1, 0, 2, 4, 0, 5]}, over="x", on_error="collect")
+    assert r.profile["invert"].items == local.profile["invert"].items == 4  # as on Local
+
+
+def test_what_the_text_does_not_write_runs_the_executor_and_says_why():
+    lam = Pipeline([node(lambda x: x + 1, output="y")])
+    r = lam.map({"x": [1, 2]}, over="x", engine=Daft())
+    assert r["y"] == [2, 3]
+    assert "hotpipe's column executor (node 'y' is a lambda" in _body(r)
+    assert "fused_steps = None\n" in _ran_text(r)
+
+
+def test_two_functions_with_one_name_are_not_written():
+    def make(step):
+        def bump(x):
+            return x + step
+
+        return node(bump, output=f"y{step}", name=f"bump{step}")
+
+    pipe = Pipeline([make(1), make(2)])
+    with pytest.raises(hotpipe.InputError, match="two different functions are named 'bump'"):
+        pipe.to_daft({"x": [1]}, over="x")
+    r = pipe.map({"x": [1]}, over="x", engine=Daft())
+    assert r == {"y1": [2], "y2": [3]} and "executor (two different" in _body(r)
