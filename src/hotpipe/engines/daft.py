@@ -533,7 +533,8 @@ def _fused_run(fused_steps: Any, plan: Plan, chunk: dict[str, list[Any]], bc: An
         return None, None
     stats = chunk_stats(plan, NO_PROBE)
     _clock_stats(plan, clock, stats)
-    return {name: list(v) for name, v in zip(plan.outputs, values, strict=True)}, stats
+    return {name: v if type(v) is list else list(v)
+            for name, v in zip(plan.outputs, values, strict=True)}, stats
 
 
 def _clock_stats(plan: Plan, clock: Clock, stats: Stats) -> None:
