@@ -229,6 +229,9 @@ def _not_fused(step: Step) -> str | None:
     if node.vectorize is not None:
         return ("a vectorize= node (the executor's check warns and counts compiles: "
                 "VectorizeWarning, jit counters)")
+    if node.batch_size is not None:
+        return (f"a batch node with batch_size={node.batch_size} (the executor calls it on "
+                "slices of that size; the written text once per run of rows)")
     if node.retries or node.timeout is not None:
         return "a node with retries or a timeout (the executor's guard)"
     if step.func is not node.func or (step.batch is not None

@@ -213,7 +213,8 @@ class Daft(Engine):
                            batch_size=self.batch_size,
                            block=self._block(n) if remote else None,
                            partitions=self._partitions(n) if remote else None, why=why)
-        query = generated.compile_query(text, {**_functions(plan), "unbox": _unbox,
+        named = _functions(plan) if fused is not None else {}
+        query = generated.compile_query(text, {**named, "unbox": _unbox,
                                                "run_rows": _run_rows, "row_runs": _row_runs,
                                                "index_column": _index, "sink": sink})
         # Daft keeps a query's UDF class and its arguments after the query: the map's values
