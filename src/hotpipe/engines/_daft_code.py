@@ -73,7 +73,7 @@ def to_daft(pipe: Any, inputs: Mapping[str, Any], outputs: str | Sequence[str] |
     sources, _ = _sources(plan)
     var = _namer(plan)
     fused = fused_steps_source(plan, var)
-    text = engine_text(plan, var, fused, n=len(list(inputs[mapped[0]])))
+    text = engine_text(plan, fused, n=len(list(inputs[mapped[0]])))
     imports = ["import itertools", "import sys", "from time import perf_counter, thread_time",
                "from typing import Any", *fused.imports]
     parts = [
@@ -90,7 +90,7 @@ def to_daft(pipe: Any, inputs: Mapping[str, Any], outputs: str | Sequence[str] |
     return "\n\n".join(p.rstrip("\n") for p in parts if p) + "\n"
 
 
-def engine_text(plan: Plan, var: Any, fused: Fused | None, *, n: int, runner: str = "native",
+def engine_text(plan: Plan, fused: Fused | None, *, n: int, runner: str = "native",
                 batch_size: int | None = None, block: int | None = None,
                 partitions: int | None = None, why: str = "") -> str:
     """The text of one map: ``fused_steps`` (or, when ``fused`` is None, ``fused_steps = None``
@@ -110,30 +110,29 @@ def engine_text(plan: Plan, var: Any, fused: Fused | None, *, n: int, runner: st
     return head + "\n\n" + query
 
 
-def engine_fused(plan: Plan, bc: Any) -> tuple[Fused | None, Any, str]:
-    """What the engine runs for ``plan``: ``(fused, var, why)``, with ``fused`` None and
+def engine_fused(plan: Plan, bc: Any) -> tuple[Fused | None, str]:
+    """What the engine runs for ``plan``: ``(fused, why)``, with ``fused`` None and
     ``why`` the reason when the plan is not one ``to_daft`` writes (then the engine runs
     its column executor inside the same query)."""
     from hotpipe.resources import Resource
 
     if bc.broken:
-        return None, None, "a broadcast step failed (on_error='collect'): FAILED values"
+        return None, "a broadcast step failed (on_error='collect'): FAILED values"
     held = [k for k, v in bc.values.items() if type(v) is Resource]
     if held:
-        return None, None, (f"{held[0]!r} is a resource (built once per worker by the "
-                            "executor)")
+        return None, f"{held[0]!r} is a resource (built once per worker by the executor)"
     for step in _all_steps(plan):
         why = _not_written(step) or _not_fused(step)
         if why:
-            return None, None, f"node {step.name!r} is {why}"
+            return None, f"node {step.name!r} is {why}"
     clash = _name_clash(plan)
     if clash:
-        return None, None, clash
+        return None, clash
     var = _namer(plan)
     try:
-        return fused_steps_source(plan, var), var, ""
+        return fused_steps_source(plan, var), ""
     except InputError as exc:  # e.g. a bound constant of a nested map that is not a literal
-        return None, None, str(exc)
+        return None, str(exc)
 
 
 def _mapped(plan: Plan) -> list[str]:

@@ -193,7 +193,7 @@ class Daft(Engine):
         remote = self.runner == "ray"
         watch = self._watch() if remote else None
         chunk = job.chunk(start, stop)
-        fused, var, why = engine_fused(plan, job.bc)
+        fused, why = engine_fused(plan, job.bc)
         if fused is not None and job.runner.cached:
             fused, why = None, "a cache (the cached runner looks up and writes each item)"
         if fused is not None and any(is_array(v) for v in chunk.values()):
@@ -209,7 +209,7 @@ class Daft(Engine):
         # back through Daft as one Python object per row, and a row is a block of items
         # (``block``; on native a row is one item and Daft chooses the batches).
         sink: dict[int, Any] = {}
-        text = engine_text(plan, var, fused, n=n, runner=self.runner,
+        text = engine_text(plan, fused, n=n, runner=self.runner,
                            batch_size=self.batch_size,
                            block=self._block(n) if remote else None,
                            partitions=self._partitions(n) if remote else None, why=why)
@@ -555,7 +555,7 @@ def _clock_stats(plan: Plan, clock: Clock, stats: Stats) -> None:
             cpu -= clock.cpu[j]
         stats.step_done(k, clock.calls[k], items, clock.first[k], clock.last[k], cpu, wall)
         if items:
-            stats.record_block(k, min(items, stats.sample), clock.wall[k] / items)
+            stats.record_block(k, min(items, stats.sample), max(wall, 0.0) / items)
     stats.chunks += 1
 
 
