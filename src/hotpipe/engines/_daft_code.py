@@ -45,6 +45,11 @@ _RESERVED = {"daft", "itertools", "DataType", "Series", "n", "rows", "run", "fus
              "table", "order", "out", "name", "row", "k", "i", "np", "pa", "jax", "column",
              "vectorized", "tolist", "first", "dtype", "udf", "t", "box", "runs", "values",
              "self", "index", "perf_counter", "thread_time", "Any", "annotations", *_GLUE}
+_NOT_A_FUNCTION = {"daft", "itertools", "sys", "DataType", "Series", "np", "pa", "jax",
+                   "vectorized", "tolist", "perf_counter", "thread_time", "Any", "n", "t",
+                   "run", *_GLUE}
+"""Names a function of the pipeline cannot have: the script defines or imports them at
+module level, or ``fused_steps`` holds them (``clock``, ``n``, ``t``)."""
 
 
 def to_daft(pipe: Any, inputs: Mapping[str, Any], outputs: str | Sequence[str] | None,
@@ -182,7 +187,7 @@ def _name_clash(plan: Plan) -> str | None:
     seen: dict[str, Any] = {}
     for func in _functions(plan):
         name = func.__name__
-        if name in _RESERVED:
+        if name in _NOT_A_FUNCTION or name.startswith("nested_"):
             return (f"function {func.__qualname__!r} is named like a name of the generated "
                     f"text ({name!r}): rename it")
         if seen.setdefault(name, func) is not func:
