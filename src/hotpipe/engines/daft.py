@@ -176,7 +176,8 @@ class Daft(Engine):
             outcome.notes.append(
                 "daft plan: broadcast steps "
                 f"{[s.name for s in plan.steps if not s.mapped]} ran once in the driver; "
-                "the generated query below was compiled and run (the last one, for imap):\n"
+                "the generated text below (`fused_steps` and the query, as pipe.to_daft "
+                "writes it) was compiled and run (the last one, for imap):\n"
                 + last["text"]
             )
         return outcome

@@ -3,6 +3,7 @@ runner chosen once per process, the profile note. Ray runs in its own subprocess
 (test_daft_ray.py): Daft fixes the runner once per process."""
 
 import ast
+import inspect
 import math
 import subprocess
 import sys
@@ -390,6 +391,10 @@ def test_the_engine_runs_the_text_to_daft_writes(tmp_path, outputs):
     assert _body(r).startswith("the fused text")
     script = PIPE.to_daft(inputs, outputs=outputs, over="x")
     assert text in script
+    from hotpipe.engines import _daft_glue as glue
+
+    for helper in (glue.Clock, glue.run_rows, glue.row_runs, glue.index_column):
+        assert inspect.getsource(helper) in script  # copied, not written a second time
     assert _script_values(tmp_path, script) == {k: r[k] for k in r}
     assert r == PIPE.map(inputs, over="x", outputs=outputs)
 
