@@ -214,6 +214,11 @@ def _not_written(step: Step) -> str | None:
                 "to_daft writes zip nested maps only)")
     if node.is_async:
         return "an async node (run it with engine=hotpipe.Daft(); to_daft does not write it yet)"
+    if step.nested is None:
+        for func in (node.func, node.batch_func):
+            if func is not None and not inspect.isfunction(func):
+                return (f"a {type(func).__name__} object, not a function (the text calls "
+                        "functions by name with their source: write it as a def)")
     if node.func.__name__ == "<lambda>":
         return "a lambda (its source is not a def: write it as a def)"
     return None

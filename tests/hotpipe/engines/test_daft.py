@@ -446,6 +446,25 @@ def test_what_the_text_does_not_write_runs_the_executor_and_says_why():
     assert "fused_steps = None\n" in _ran_text(r)
 
 
+def test_callable_objects_run_the_executor():
+    import functools
+
+    class Twice:
+        def __call__(self, y):
+            return y * 2
+
+    def add(x, k):
+        return x + k
+
+    pipe = Pipeline([node(functools.partial(add, k=1), output="y", name="add1"),
+                     node(Twice(), output="z", name="twice")])
+    r = pipe.map({"x": [1, 2]}, over="x", engine=Daft())
+    assert r == {"y": [2, 3], "z": [4, 6]}
+    assert "executor (node 'add1' is a partial object, not a function" in _body(r)
+    with pytest.raises(hotpipe.InputError, match="partial object, not a function"):
+        pipe.to_daft({"x": [1]}, over="x")
+
+
 def test_two_functions_with_one_name_are_not_written():
     def make(step):
         def bump(x):
