@@ -44,10 +44,11 @@ the pipeline named so is renamed (values) or not written (functions)."""
 _RESERVED = {"daft", "itertools", "DataType", "Series", "n", "rows", "run", "fused", "df",
              "table", "order", "out", "name", "row", "k", "i", "np", "pa", "jax", "column",
              "vectorized", "tolist", "first", "dtype", "udf", "t", "box", "runs", "values",
+             "batched",
              "self", "index", "perf_counter", "thread_time", "Any", "annotations", *_GLUE}
 _NOT_A_FUNCTION = {"daft", "itertools", "sys", "DataType", "Series", "np", "pa", "jax",
-                   "vectorized", "tolist", "perf_counter", "thread_time", "Any", "n", "t",
-                   "run", *_GLUE}
+                   "vectorized", "tolist", "batched", "perf_counter", "thread_time", "Any",
+                   "n", "t", "run", *_GLUE}
 """Names a function of the pipeline cannot have: the script defines or imports them at
 module level, or ``fused_steps`` holds them (``clock``, ``n``, ``t``)."""
 
@@ -238,9 +239,6 @@ def _not_fused(step: Step) -> str | None:
     if node.vectorize is not None:
         return ("a vectorize= node (the executor's check warns and counts compiles: "
                 "VectorizeWarning, jit counters)")
-    if node.batch_size is not None:
-        return (f"a batch node with batch_size={node.batch_size} (the executor calls it on "
-                "slices of that size; the written text once per run of rows)")
     if node.retries or node.timeout is not None:
         return "a node with retries or a timeout (the executor's guard)"
     if step.func is not node.func or (step.batch is not None
@@ -388,11 +386,16 @@ def _emit(steps: Sequence[Step], known: set[str], var: Any, indent: str,
                     helpers.append(jitted)
             call = f"vectorized({func}, {batch_call}, [{args}], [{mapped}])"
             kind = "vector"
-        elif step.node.is_batch:
-            call = f"{func}({', '.join(listed)})"
-            kind = "batch"
-        elif step.batch is not None:
-            call = f"{step.node.batch_func.__name__}({', '.join(listed)})"
+        elif step.node.is_batch or step.batch is not None:
+            if not step.node.is_batch:
+                func = step.node.batch_func.__name__
+            size = step.node.batch_size
+            if size:  # called on slices of that many items, as hotpipe calls it
+                call = f"batched({func}, {size}, [{', '.join(listed)}])"
+                if _BATCHED not in helpers:
+                    helpers.insert(0, _BATCHED)
+            else:
+                call = f"{func}({', '.join(listed)})"
             kind = "batch"
         else:
             call = f"list(map({func}, {', '.join(cols)}))" if cols else f"[{func}()] * n"
@@ -407,7 +410,9 @@ def _emit(steps: Sequence[Step], known: set[str], var: Any, indent: str,
             lines.append(f"{indent}{var(step.outputs[0])} = {call}")
             if kind is not None:
                 made[step.outputs[0]] = kind
-        once = ", 1" if kind is not None else ""  # a batch node: one call for the run
+        once = ""  # calls: one per item, one per run for a batch node, or one per slice
+        if kind is not None:
+            once = f", -(-n // {step.node.batch_size})" if step.node.batch_size else ", 1"
         lines.append(f"{indent}t = clock({step.slot}, n, t{once})")
     return lines
 
@@ -453,6 +458,15 @@ def _nested_helper(step: Step, var: Any, helpers: list[str]) -> str:
     helpers.append("\n".join(lines))
     return name
 
+
+_BATCHED = """\
+def batched(func, size, columns):
+    # a batch node with batch_size=: called on slices of that many items, as hotpipe calls it
+    out = []
+    for i in range(0, len(columns[0]) if columns else 0, size):
+        out.extend(func(*[column[i:i + size] for column in columns]))
+    return out\
+"""
 
 _VECTORIZED = """\
 def vectorized(func, batch_call, args, mapped):

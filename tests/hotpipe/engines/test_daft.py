@@ -477,3 +477,20 @@ def test_two_functions_with_one_name_are_not_written():
         pipe.to_daft({"x": [1]}, over="x")
     r = pipe.map({"x": [1]}, over="x", engine=Daft())
     assert r == {"y1": [2], "y2": [3]} and "executor (two different" in _body(r)
+
+
+@node(output="sizes", batch=True, batch_size=3)
+def sizes(x):
+    return [len(x)] * len(x)  # each item sees the size of the call it came in
+
+
+def test_a_batch_size_is_kept_by_the_text(tmp_path):
+    inputs = {"x": list(range(10))}
+    pipe = Pipeline([sizes])
+    r = pipe.map(inputs, over="x", engine=Daft())
+    assert _body(r).startswith("the fused text")
+    assert r == pipe.map(inputs, over="x") == {"sizes": [3] * 9 + [1]}
+    assert r.profile["sizes"].calls == 4
+    script = pipe.to_daft(inputs, over="x")
+    assert "sizes_ = batched(sizes, 3, [x])" in script
+    assert _script_values(tmp_path, script) == {"sizes": r["sizes"]}
