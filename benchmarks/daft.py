@@ -47,6 +47,12 @@ os.environ.setdefault("DAFT_PROGRESS_BAR", "0")
 RESULTS = Path(__file__).parent / "results"
 
 
+def body(result: Any) -> str:
+    """Which body the engine ran: the fused to_daft text or hotpipe's column executor."""
+    note = next((n for n in result.profile.notes if n.startswith("daft:")), "")
+    return note.split("the body that ran: ", 1)[-1].split(";")[0]
+
+
 def timed(fn: Any) -> float:
     t0 = time.perf_counter()
     fn()
@@ -99,7 +105,8 @@ def chain_floor(xs: list[int]) -> list[str]:
 def bench_chain(n: int, rounds: int, engine: Any) -> dict[str, Any]:
     xs = list(range(n))
     expected = [str((x + 1) * 2) for x in xs[:5]]
-    out = CHAIN.map({"x": xs}, over="x", engine=engine)["s"]
+    result = CHAIN.map({"x": xs}, over="x", engine=engine)
+    out = result["s"]
     assert out[:5] == expected and len(out) == n
     t = race({
         "daft hand-written (floor)": lambda: chain_floor(xs),
@@ -108,7 +115,7 @@ def bench_chain(n: int, rounds: int, engine: Any) -> dict[str, Any]:
     }, rounds)
     return {"items": n, "seconds": t,
             "ratio_vs_floor": t["hotpipe Daft"] / t["daft hand-written (floor)"],
-            "target": "<= 1.2x"}
+            "target": "<= 1.2x", "body": body(result)}
 
 
 # ----------------------------------------------------------------------------- (b) numpy
@@ -133,7 +140,8 @@ def numpy_floor(xs: list[float]) -> Any:
 def bench_numpy(n: int, rounds: int, engine: Any) -> dict[str, Any]:
     xs = [float(i) for i in range(n)]
     pipe = Pipeline([root])
-    assert pipe.map({"x": xs[:20]}, over="x", engine=engine)["r"][16] == 4.0
+    first = pipe.map({"x": xs[:20]}, over="x", engine=engine)
+    assert first["r"][16] == 4.0
     t = race({
         "daft hand-written (floor)": lambda: numpy_floor(xs),
         "hotpipe Daft": lambda: pipe.map({"x": xs}, over="x", engine=engine),
@@ -141,7 +149,7 @@ def bench_numpy(n: int, rounds: int, engine: Any) -> dict[str, Any]:
     }, rounds)
     return {"items": n, "seconds": t,
             "ratio_vs_floor": t["hotpipe Daft"] / t["daft hand-written (floor)"],
-            "target": "<= 1.2x"}
+            "target": "<= 1.2x", "body": body(first)}
 
 
 # ----------------------------------------------------------------------------- (c) resource
@@ -167,10 +175,12 @@ def bench_resource(engine: Any) -> dict[str, Any]:
     INITS.clear()
     model = hotpipe.resource(SlowModel)
     pipe = Pipeline([predict])
-    t = timed(lambda: pipe.map({"x": list(range(10_000)), "model": model}, over="x",
-                               engine=engine))
+    got: list[Any] = []
+    t = timed(lambda: got.append(pipe.map({"x": list(range(10_000)), "model": model},
+                                          over="x", engine=engine)))
     return {"rows": 10_000, "seconds": t, "inits": len(INITS),
-            "workers (native: this process)": 1, "ok": len(INITS) == 1}
+            "workers (native: this process)": 1, "ok": len(INITS) == 1,
+            "body": body(got[0])}
 
 
 # ----------------------------------------------------------------------------- (d) nested
@@ -210,7 +220,8 @@ def bench_nested(outer: int, rounds: int, engine: Any) -> dict[str, Any]:
     data = [list(range(100)) for _ in range(outer)]
     want = sum(range(1, 101))
     assert nested_floor(data[:3]) == [want] * 3
-    assert NESTED.map({"vs": data[:3]}, over="vs", engine=engine)["total"] == [want] * 3
+    first = NESTED.map({"vs": data[:3]}, over="vs", engine=engine)
+    assert first["total"] == [want] * 3
     t = race({
         "daft hand-written explode/groupby (floor)": lambda: nested_floor(data),
         "hotpipe Daft": lambda: NESTED.map({"vs": data}, over="vs", engine=engine),
@@ -220,7 +231,7 @@ def bench_nested(outer: int, rounds: int, engine: Any) -> dict[str, Any]:
             "ratio_vs_floor": t["hotpipe Daft"] / t["daft hand-written explode/groupby (floor)"],
             "strategy": "hotpipe Daft runs the nested map inside the fused batch UDF (a "
                         "list-valued UDF: no explode, no shuffle)",
-            "target": "<= 1.5x"}
+            "target": "<= 1.5x", "body": body(first)}
 
 
 # ----------------------------------------------------------------------------- (e) ray

@@ -1,19 +1,22 @@
-"""``Pipeline.to_daft``: the pipeline as a standalone Daft script, written the way an expert
-writes Daft by hand.
+"""``Pipeline.to_daft``: the pipeline as a standalone Daft script, and the text that
+``hotpipe.Daft`` compiles and runs: one generator for both.
 
-The script holds the user's own function sources (decorators stripped), the inputs as
-literals, the broadcast steps computed once in the driver, and every per-item step fused into
-one ``@daft.func.batch`` UDF that runs the nodes column by column over the batch
+:func:`fused_steps_source` writes ``fused_steps(clock, n, *columns, *shared)``: every
+per-item step over one run of rows, calling the user's functions by name, node by node
 (``list(map(func, *columns))``, a batch node called once on the lists, a ``vectorize=`` node
-once on numpy arrays after hotpipe's 16-item check), so each batch crosses from Rust to Python
-once. A batch node's numpy result stays an array and leaves the UDF as an Arrow column (2-D:
-fixed-size lists). A single output gets a typed ``return_dtype`` when its node's return
-annotation maps to an Arrow type (for an array result without one, the script reads it from
-a first call). A header analyses the translation in the user's names.
+once on numpy arrays after hotpipe's 16-item check, a ``mode="zip"`` nested map as a
+list-valued helper per outer item), with one ``t = clock(k, n, t)`` line per node (two clock
+reads per node and run, nothing per item). :mod:`hotpipe.engines._daft_query` writes the
+query around it (the ``@daft.cls`` UDF, its options, the index column, the collect).
+:func:`engine_text` is that text for one map; the engine compiles it with each function name
+bound to the node's own function, and :func:`to_daft` writes the same text verbatim, after
+the user's function sources, the glue (:mod:`hotpipe.engines._daft_glue`, copied by
+``inspect.getsource``), the inputs as literals and the broadcast steps. A header analyses
+the translation in the user's names.
 
-A nested map (``mode="zip"``) becomes a list-valued helper called per outer item inside the
-fused UDF (no explode/groupby; the header says why). Not written yet (``InputError`` naming
-it; ``hotpipe.Daft`` runs them): product nested maps, resources, async nodes, lambdas.
+Not written (``InputError`` naming it; ``hotpipe.Daft`` runs them through hotpipe's column
+executor instead, and says so in the profile): product nested maps, resources, async nodes,
+lambdas, two functions with one name.
 """
 
 from __future__ import annotations
@@ -34,9 +37,20 @@ __all__ = ["to_daft"]
 _DTYPES = {int: "DataType.int64()", float: "DataType.float64()", str: "DataType.string()",
            bool: "DataType.bool()", bytes: "DataType.binary()"}
 _DTYPE_NAMES = {t.__name__: d for t, d in _DTYPES.items()}
+_GLUE = {"Clock", "run_rows", "unbox", "index_column", "row_runs", "sink", "clock",
+         "fused_steps", "HotpipePlan", "query", "frame", "typed", "NODES", "OUTPUTS"}
+"""Names the generated text and the script's glue define or read: a function or value of
+the pipeline named so is renamed (values) or not written (functions)."""
 _RESERVED = {"daft", "itertools", "DataType", "Series", "n", "rows", "run", "fused", "df",
              "table", "order", "out", "name", "row", "k", "i", "np", "pa", "jax", "column",
-             "vectorized", "tolist", "first", "dtype", "udf"}
+             "vectorized", "tolist", "first", "dtype", "udf", "t", "box", "runs", "values",
+             "batched",
+             "self", "index", "perf_counter", "thread_time", "Any", "annotations", *_GLUE}
+_NOT_A_FUNCTION = {"daft", "itertools", "sys", "DataType", "Series", "np", "pa", "jax",
+                   "vectorized", "tolist", "batched", "perf_counter", "thread_time", "Any",
+                   "n", "t", "run", *_GLUE}
+"""Names a function of the pipeline cannot have: the script defines or imports them at
+module level, or ``fused_steps`` holds them (``clock``, ``n``, ``t``)."""
 
 
 def to_daft(pipe: Any, inputs: Mapping[str, Any], outputs: str | Sequence[str] | None,
@@ -48,29 +62,139 @@ def to_daft(pipe: Any, inputs: Mapping[str, Any], outputs: str | Sequence[str] |
         tuple(outputs) if outputs is not None else None)
     plan: Plan = pipe._plan(frozenset(inputs), wanted, frozenset(names))
     for step in _all_steps(plan):
-        _check_step(step)
-    mapped = [name for name in plan.inputs if name in names]
-    broadcast_in = {k: inputs[k] for k in plan.inputs if k not in names}
+        why = _not_written(step)
+        if why:
+            raise InputError(f"to_daft: node {step.name!r} is {why}.")
+    clash = _name_clash(plan)
+    if clash:
+        raise InputError(f"to_daft: {clash}.")
+    mapped = _mapped(plan)
+    if not mapped:
+        raise InputError(f"to_daft: over={list(names)} maps no input of the pipeline "
+                         f"(its inputs: {list(plan.inputs)}); name the mapped inputs.")
+    broadcast_in = {k: inputs[k] for k in plan.inputs if k not in plan.mapped}
     broadcast_in.update(plan.constants)
     once = [s for s in plan.steps if not s.mapped]
     rows = [s for s in plan.steps if s.mapped]
-    sources, taken = _sources(plan)
-
-    def var(name: str) -> str:  # a value named like a function or a global gets a "_"
-        return f"{name}_" if name in taken or name in _RESERVED else name
-
-    fused = _udf(plan, rows, mapped, broadcast_in, once, var)
-    imports = "\n".join(["import itertools", *fused.imports])
+    sources, _ = _sources(plan)
+    var = _namer(plan)
+    fused = fused_steps_source(plan, var)
+    text = engine_text(plan, fused, n=len(list(inputs[mapped[0]])))
+    imports = ["import itertools", "import sys", "from time import perf_counter, thread_time",
+               "from typing import Any", *fused.imports]
     parts = [
         _header(pipe, plan, once, rows, mapped, advice(plan) if advice else []),
-        f"{imports}\n\nimport daft\nfrom daft import DataType, Series\n",
+        "\n".join(imports) + "\n\nimport daft\nfrom daft import DataType, Series\n",
         sources,
+        _glue(),
         _inputs(inputs, mapped, broadcast_in, var),
         _broadcast(once, var),
-        fused.text,
+        "# --- the text hotpipe.Daft compiles and runs for this map (names bound to the "
+        "functions above) ---\n" + text,
         _main(plan, mapped, var, fused),
     ]
     return "\n\n".join(p.rstrip("\n") for p in parts if p) + "\n"
+
+
+def engine_text(plan: Plan, fused: Fused | None, *, n: int, runner: str = "native",
+                batch_size: int | None = None, block: int | None = None,
+                partitions: int | None = None, why: str = "") -> str:
+    """The text of one map: ``fused_steps`` (or, when ``fused`` is None, ``fused_steps = None``
+    and ``why``: the engine then runs the steps through hotpipe's column executor) and the
+    Daft query around it. ``hotpipe.Daft`` compiles exactly this; ``to_daft`` writes it."""
+    from hotpipe.engines._daft_query import hints_of, query_source
+
+    names = [s.name for s in plan.steps if s.mapped]
+    query = query_source(runner=runner, n=n, names=names, hints=hints_of(plan),
+                         batch_size=batch_size, block=block, partitions=partitions,
+                         fused=fused is not None)
+    if fused is None:
+        head = (f"# the per-item steps run through hotpipe's column executor: {why}\n"
+                "fused_steps = None\n")
+    else:
+        head = fused.text + "\n"
+    return head + "\n\n" + query
+
+
+def engine_fused(plan: Plan, bc: Any) -> tuple[Fused | None, str]:
+    """What the engine runs for ``plan``: ``(fused, why)``, with ``fused`` None and
+    ``why`` the reason when the plan is not one ``to_daft`` writes (then the engine runs
+    its column executor inside the same query)."""
+    from hotpipe.resources import Resource
+
+    if bc.broken:
+        return None, "a broadcast step failed (on_error='collect'): FAILED values"
+    held = [k for k, v in bc.values.items() if type(v) is Resource]
+    if held:
+        return None, f"{held[0]!r} is a resource (built once per worker by the executor)"
+    for step in _all_steps(plan):
+        why = _not_written(step) or _not_fused(step)
+        if why:
+            return None, f"node {step.name!r} is {why}"
+    clash = _name_clash(plan)
+    if clash:
+        return None, clash
+    var = _namer(plan)
+    try:
+        return fused_steps_source(plan, var), ""
+    except InputError as exc:  # e.g. a bound constant of a nested map that is not a literal
+        return None, str(exc)
+
+
+def _mapped(plan: Plan) -> list[str]:
+    """The mapped inputs, in the plan's order: the columns ``fused_steps`` takes."""
+    return [name for name in plan.inputs if name in plan.mapped]
+
+
+def _known(plan: Plan) -> set[str]:
+    """The values every item shares: broadcast inputs, constants, broadcast steps' outputs."""
+    known = {name for name in plan.inputs if name not in plan.mapped}
+    known.update(plan.constants)
+    known.update(o for s in plan.steps if not s.mapped for o in s.outputs)
+    return known
+
+
+def _namer(plan: Plan) -> Any:
+    """``var(name)``: a value's name in the text; one named like a function, a global the
+    functions read, or a name of the text itself gets a ``_``."""
+    taken = _taken(plan)
+
+    def var(name: str) -> str:
+        return f"{name}_" if name in taken or name in _RESERVED else name
+
+    return var
+
+
+def _functions(plan: Plan) -> list[Any]:
+    return [f for step in _all_steps(plan) if step.nested is None
+            for f in (step.node.func, step.node.batch_func) if f is not None]
+
+
+def _taken(plan: Plan) -> set[str]:
+    """The functions' names and the globals and closure names they read (from their code
+    objects: no source needed, so the engine and the script name values alike)."""
+    taken: set[str] = set()
+    for func in _functions(plan):
+        taken.add(func.__name__)
+        code = getattr(func, "__code__", None)
+        if code is not None:
+            taken.update(code.co_freevars)
+            taken.update(n for n in code.co_names if n in getattr(func, "__globals__", {}))
+    return taken
+
+
+def _name_clash(plan: Plan) -> str | None:
+    """Two different functions with one name, or a function named like the text's glue."""
+    seen: dict[str, Any] = {}
+    for func in _functions(plan):
+        name = func.__name__
+        if name in _NOT_A_FUNCTION or name.startswith("nested_"):
+            return (f"function {func.__qualname__!r} is named like a name of the generated "
+                    f"text ({name!r}): rename it")
+        if seen.setdefault(name, func) is not func:
+            return (f"two different functions are named {name!r} ({seen[name].__qualname__}, "
+                    f"{func.__qualname__}): the text calls functions by name; rename one")
+    return None
 
 
 def _all_steps(plan: Plan) -> list[Step]:
@@ -83,18 +207,44 @@ def _all_steps(plan: Plan) -> list[Step]:
     return out
 
 
-def _check_step(step: Step) -> None:
+def _not_written(step: Step) -> str | None:
+    """Why ``to_daft`` does not write ``step`` (None: it does)."""
     node = step.node
-    why = None
     if step.nested is not None and step.nested.mode != "zip":
-        why = ("a nested map with mode='product' (run it with engine=hotpipe.Daft(); "
-               "to_daft writes zip nested maps only)")
-    elif node.is_async:
-        why = "an async node (run it with engine=hotpipe.Daft(); to_daft does not write it yet)"
-    elif node.func.__name__ == "<lambda>":
-        why = "a lambda (its source is not a def: write it as a def)"
-    if why:
-        raise InputError(f"to_daft: node {step.name!r} is {why}.")
+        return ("a nested map with mode='product' (run it with engine=hotpipe.Daft(); "
+                "to_daft writes zip nested maps only)")
+    if node.is_async:
+        return "an async node (run it with engine=hotpipe.Daft(); to_daft does not write it yet)"
+    if step.nested is None:
+        for func in (node.func, node.batch_func):
+            if func is not None and not inspect.isfunction(func):
+                return (f"a {type(func).__name__} object, not a function (the text calls "
+                        "functions by name with their source: write it as a def)")
+    if node.func.__name__ == "<lambda>":
+        return "a lambda (its source is not a def: write it as a def)"
+    return None
+
+
+def _not_fused(step: Step) -> str | None:
+    """Why the engine runs ``step`` through its executor although ``to_daft`` writes it:
+    where the executor's semantics are not those of the written text."""
+    node = step.node
+    if step.nested is not None:
+        if len(step.nested.over) > 1:
+            return "a nested map over several lists (the executor checks their lengths)"
+        if step.nested.pre.steps or any(not s.mapped for s in step.nested.body.steps):
+            return ("a nested map with inner steps run once per map or per outer item "
+                    "(the executor runs them once; the written helper per outer item)")
+        return None
+    if node.vectorize is not None:
+        return ("a vectorize= node (the executor's check warns and counts compiles: "
+                "VectorizeWarning, jit counters)")
+    if node.retries or node.timeout is not None:
+        return "a node with retries or a timeout (the executor's guard)"
+    if step.func is not node.func or (step.batch is not None
+                                      and step.batch is not node.batch_func):
+        return "called through an adapter (its inputs are not its first positional parameters)"
+    return None
 
 
 def _source(func: Any) -> str:
@@ -212,6 +362,7 @@ def _emit(steps: Sequence[Step], known: set[str], var: Any, indent: str,
         if not step.mapped:  # an inner step of a nested map that reads no inner item
             target = ", ".join(map(var, step.outputs))
             lines.append(f"{indent}{target} = {_call(step, var)}")
+            lines.append(f"{indent}t = clock({step.slot}, 1, t)")
             known.update(step.outputs)
             continue
         func = step.node.func.__name__
@@ -222,7 +373,7 @@ def _emit(steps: Sequence[Step], known: set[str], var: Any, indent: str,
         kind = None
         if step.nested is not None:
             func = _nested_helper(step, var, helpers)
-            call = f"list(map({func}, {', '.join(cols)}))"
+            call = f"list(map({func}, itertools.repeat(clock), {', '.join(cols)}))"
         elif step.node.vectorize is not None:
             args = ", ".join(var(a) for a in step.args)
             mapped = ", ".join(str(a not in known) for a in step.args)
@@ -235,11 +386,16 @@ def _emit(steps: Sequence[Step], known: set[str], var: Any, indent: str,
                     helpers.append(jitted)
             call = f"vectorized({func}, {batch_call}, [{args}], [{mapped}])"
             kind = "vector"
-        elif step.node.is_batch:
-            call = f"{func}({', '.join(listed)})"
-            kind = "batch"
-        elif step.batch is not None:
-            call = f"{step.node.batch_func.__name__}({', '.join(listed)})"
+        elif step.node.is_batch or step.batch is not None:
+            if not step.node.is_batch:
+                func = step.node.batch_func.__name__
+            size = step.node.batch_size
+            if size:  # called on slices of that many items, as hotpipe calls it
+                call = f"batched({func}, {size}, [{', '.join(listed)}])"
+                if _BATCHED not in helpers:
+                    helpers.insert(0, _BATCHED)
+            else:
+                call = f"{func}({', '.join(listed)})"
             kind = "batch"
         else:
             call = f"list(map({func}, {', '.join(cols)}))" if cols else f"[{func}()] * n"
@@ -248,11 +404,16 @@ def _emit(steps: Sequence[Step], known: set[str], var: Any, indent: str,
                 call = f"list({call})"
             target = ", ".join(map(var, step.outputs))
             empty = ", ".join("[]" for _ in step.outputs)
-            lines.append(f"{indent}{target} = map(list, zip(*{call})) if n else ({empty},)")
+            lines.append(f"{indent}{target} = map(list, zip(*{call}, strict=True)) if n "
+                         f"else ({empty},)")
         else:
             lines.append(f"{indent}{var(step.outputs[0])} = {call}")
             if kind is not None:
                 made[step.outputs[0]] = kind
+        once = ""  # calls: one per item, one per run for a batch node, or one per slice
+        if kind is not None:
+            once = f", -(-n // {step.node.batch_size})" if step.node.batch_size else ", 1"
+        lines.append(f"{indent}t = clock({step.slot}, n, t{once})")
     return lines
 
 
@@ -278,11 +439,16 @@ def _nested_helper(step: Step, var: Any, helpers: list[str]) -> str:
     name = "nested_" + "".join(c if c.isalnum() else "_" for c in step.name)
     over = set(nm.over)
     known = {a for a in nm.args if a not in over}
-    lines = [f"def {name}({', '.join(var(a) for a in nm.args)}):",
+    lines = [f"def {name}(clock, {', '.join(var(a) for a in nm.args)}):",
              f"    # nested map {step.name!r} over {list(nm.over)}, for one outer item",
-             f"    n = len({var(nm.over[0])})"]
+             f"    n = len({var(nm.over[0])})",
+             "    t = clock()"]
     for plan in (nm.pre, nm.body):
-        lines += [f"    {var(k)} = {v!r}" for k, v in plan.constants.items()]
+        for k, v in plan.constants.items():
+            if not _literal(v):
+                raise InputError(f"to_daft: the bound value {k!r} of nested map {step.name!r} "
+                                 f"({type(v).__name__}) cannot be written as a literal.")
+            lines.append(f"    {var(k)} = {v!r}")
         known.update(plan.constants)
     made: dict[str, str] = {}
     lines += _emit(nm.pre.steps, known, var, "    ", helpers, made)
@@ -292,6 +458,15 @@ def _nested_helper(step: Step, var: Any, helpers: list[str]) -> str:
     helpers.append("\n".join(lines))
     return name
 
+
+_BATCHED = """\
+def batched(func, size, columns):
+    # a batch node with batch_size=: called on slices of that many items, as hotpipe calls it
+    out = []
+    for i in range(0, len(columns[0]) if columns else 0, size):
+        out.extend(func(*[column[i:i + size] for column in columns]))
+    return out\
+"""
 
 _VECTORIZED = """\
 def vectorized(func, batch_call, args, mapped):
@@ -321,112 +496,129 @@ def tolist(values):
     return values.tolist() if isinstance(values, np.ndarray) else values\
 """
 
-_COLUMN = """\
-def column(values):
-    # a batch node's numpy result stays an array: 1-D -> an Arrow column, 2-D -> fixed-size
-    # lists (Daft's embedding type for floats); no Python object per item
-    if isinstance(values, np.ndarray) and values.dtype.kind in "biuf" and values.ndim in (1, 2):
-        if values.ndim == 1:
-            return Series.from_numpy(values)
-        width = values.shape[1]
-        series = Series.from_arrow(pa.FixedSizeListArray.from_arrays(values.ravel(), width))
-        if values.dtype.kind == "f":
-            series = series.cast(
-                DataType.embedding(DataType.from_numpy_dtype(values.dtype), width))
-        return series
-    return values\
+_TYPED = """\
+def typed(values, dtype=None):
+    # one output as a typed Daft column: the type of its node's return annotation, else a
+    # numpy result's own (1-D typed, 2-D as fixed-size lists: Daft's embedding type for
+    # floats), else Python objects
+    if dtype is not None:
+        return Series.from_pylist(list(values), dtype=dtype)
+    try:
+        import numpy as np
+        import pyarrow as pa
+    except ImportError:
+        np = None
+    if np is not None and len(values) and isinstance(values[0], (np.generic, np.ndarray)):
+        array = np.asarray(values)
+        if array.dtype.kind in "biuf" and array.ndim == 1:
+            return Series.from_numpy(array)
+        if array.dtype.kind in "biuf" and array.ndim == 2:
+            width = array.shape[1]
+            series = Series.from_arrow(pa.FixedSizeListArray.from_arrays(array.ravel(), width))
+            if array.dtype.kind == "f":
+                series = series.cast(
+                    DataType.embedding(DataType.from_numpy_dtype(array.dtype), width))
+            return series
+    return Series.from_pylist(list(values), dtype=DataType.python())\
 """
 
 
-class _Fused:
-    """The fused UDF's source and what ``run()`` needs to know of it."""
+class Fused:
+    """``fused_steps``' source and its signature: the mapped columns and the shared
+    (broadcast) values it takes after ``clock, n``, in order."""
 
-    def __init__(self, text: str, probe: str | None, imports: list[str]) -> None:
+    def __init__(self, text: str, mapped: list[str], shared: list[str],
+                 imports: list[str]) -> None:
         self.text = text
-        self.probe = probe  # the step whose Arrow type is read from a first call, or None
+        self.mapped = mapped
+        self.shared = shared
         self.imports = imports
 
 
-def _udf(plan: Plan, rows: list[Step], mapped: list[str], bc: Mapping[str, Any],
-         once: list[Step], var: Any) -> _Fused:
-    outs = plan.outputs
-    single = len(outs) == 1 and outs[0] not in mapped
-    producer = next((s for s in rows if single and outs[0] in s.outputs), None)
-    dtype = _dtype(producer) if producer is not None else None
-    known = set(bc) | {o for s in once for o in s.outputs}
+def fused_steps_source(plan: Plan, var: Any) -> Fused:
+    """``def fused_steps(clock, n, *columns, *shared)``: every per-item step over one run of
+    ``n`` rows, node by node, one clock line per node; returns the outputs' columns in
+    ``plan.outputs`` order (a batch node's array as the function returned it)."""
+    rows = [s for s in plan.steps if s.mapped]
+    mapped = _mapped(plan)
+    known = _known(plan)
+    shared: list[str] = []
+    for name in [a for s in rows for a in s.args] + list(plan.outputs):
+        if name in known and name not in shared:
+            shared.append(name)
     helpers: list[str] = []
     made: dict[str, str] = {}
-    body = [f"    {var(m)} = {var(m)}.to_pylist()" for m in mapped]
-    body.append(f"    n = len({var(mapped[0])})" if mapped else "    n = 0")
-    body += _emit(rows, known, var, "    ", helpers, made)
-    imports: list[str] = []
+    params = ", ".join(["clock", "n", *map(var, mapped), *map(var, shared)])
+    lines = [
+        "# every per-item step over one run of rows, node by node (each function called by",
+        "# name); `t = clock(k, n, t)`: node k did n items (two clock reads per node and run)",
+        f"def fused_steps({params}):",
+        "    t = clock()",
+    ]
+    lines += _emit(rows, set(known), var, "    ", helpers, made)
+    outs = [f"[{var(o)}] * n" if o in known else var(o) for o in plan.outputs]
+    lines.append(f"    return [{', '.join(outs)}]")
     vector = [s for s in _all_steps(plan) if s.node.vectorize is not None]
-    arrays = single and outs[0] in made
-    if vector or arrays:
-        imports.append("import numpy as np")
-    if arrays:
-        imports.append("import pyarrow as pa")
+    imports = ["import numpy as np"] if vector else []
     if any(s.node.vectorize == "jax" for s in vector):
         imports.append("import jax")
-    probe = producer.name if arrays and dtype is None and producer is not None else None
-    if single:
-        ret = var(outs[0])
-        if arrays:
-            body.append(f"    return column({ret})")
-        else:
-            body.append(f"    return {ret}" if dtype else
-                        f"    return Series.from_pylist({ret}, dtype=DataType.python())")
-    else:
-        cols = [f"[{var(o)}] * n" if o in known else _listed(o, var, made) for o in outs]
-        body.append(f"    rows = list(zip({', '.join(cols)}))")
-        body.append("    return Series.from_pylist(rows, dtype=DataType.python())")
-    lines = ["# --- every per-item step fused in one batch UDF: one Python call per batch ---"]
-    if probe is None:
-        lines.append(f"@daft.func.batch(return_dtype={dtype or 'DataType.python()'})")
-    lines.append(f"def fused({', '.join(f'{var(m)}: Series' for m in mapped)}) -> Series:")
-    lines += body
-    pre = []
-    if vector:
-        pre.append(_VECTORIZED)
-    if arrays:
-        pre.append(_COLUMN)
-    text = "\n\n\n".join([*dict.fromkeys(pre), *helpers, "\n".join(lines)])
-    return _Fused(text, probe, imports)
+    pre = [_VECTORIZED] if vector else []
+    text = "\n\n\n".join([*pre, *helpers, "\n".join(lines)])
+    return Fused(text, mapped, shared, imports)
 
 
-def _main(plan: Plan, mapped: list[str], var: Any, fused: _Fused) -> str:
+def _glue() -> str:
+    """The script's own definitions of the names the text reads besides the functions:
+    hotpipe's glue, copied from :mod:`hotpipe.engines._daft_glue`."""
+    from hotpipe.engines import _daft_glue as glue
+
+    parts = ["# --- the glue the text reads (hotpipe.engines._daft_glue, copied) ---"]
+    parts += [inspect.getsource(obj).rstrip("\n") for obj in
+              (glue.Clock, glue.run_rows, glue.unbox, glue.index_column, glue.row_runs)]
+    parts.append("sink = {}  # the runs' results, by first row: they stay in this process\n\n\n"
+                 + _TYPED)
+    return "\n\n\n".join(parts)
+
+
+def _main(plan: Plan, mapped: list[str], var: Any, fused: Fused) -> str:
+    nodes = {s.slot: s.name for s in _all_steps(plan)}
     outs = list(plan.outputs)
-    data = ", ".join(f"{m!r}: {var(m)}" for m in mapped)
-    args = ", ".join(f"df[{m!r}]" for m in mapped)
+    box = (f"[[{', '.join(map(var, fused.mapped))}], [{', '.join(map(var, fused.shared))}], "
+           f"{plan.width}]")
+    types = []
+    for name in outs:
+        producer = next((s for s in plan.steps if name in s.outputs), None)
+        single = producer is not None and len(producer.outputs) == 1 and producer.mapped
+        dtype = _dtype(producer) if single and producer.nested is None else None
+        types.append(f"{name!r}: typed(outputs[{name!r}]{', ' + dtype if dtype else ''})")
     lines = [
+        f"NODES = {nodes!r}  # the clock's rows",
+        f"OUTPUTS = {outs!r}",
+        "",
+        "",
         "def run() -> dict:",
-        "    # the index column carries the item order: a distributed runner returns rows",
-        "    # in any order",
-        f"    df = daft.from_pydict({{'__index': list(range(len({var(mapped[0])}))), {data}}})",
+        "    # the map's payload: the mapped columns, the values every item shares, the clock's",
+        "    # rows; Daft runs the query, each batch's runs of rows land in `sink`",
+        f"    box = [{box}]",
+        "    query(box)",
+        "    runs = [sink.pop(first) for first in sorted(sink)]  # back in item order",
+        "    seconds = {name: sum(run[3].wall[k] for run in runs) for k, name in NODES.items()}",
+        "    print('seconds per node:', seconds, file=sys.stderr)",
+        "    return {name: [v for run in runs for v in run[2][k]] for k, name in "
+        "enumerate(OUTPUTS)}",
+        "",
+        "",
+        "def frame(outputs: dict) -> Any:",
+        "    # the outputs as a typed Daft DataFrame (Arrow types: from the return annotations,",
+        "    # or a numpy result's own)",
+        "    return daft.from_pydict({",
+        *[f"        {line}," for line in types],
+        "    })",
+        "",
+        "",
+        "if __name__ == '__main__':",
+        "    print(repr(run()))",
     ]
-    udf = "fused"
-    if fused.probe is not None:
-        first = ", ".join(f"Series.from_pylist({var(m)}[:16])" for m in mapped)
-        lines += [
-            f"    # {fused.probe!r} returns arrays and no annotation gives their Arrow type:",
-            "    # read it from one call on the first 16 items (or annotate the node)",
-            f"    first = fused({first})",
-            "    dtype = first.datatype() if isinstance(first, Series) else DataType.python()",
-            "    udf = daft.func.batch(return_dtype=dtype)(fused)",
-        ]
-        udf = "udf"
-    lines += [
-        f"    df = df.with_column('__out', {udf}({args}))",
-        "    table = df.select('__index', '__out').to_pydict()",
-        "    order = sorted(range(len(table['__index'])), key=table['__index'].__getitem__)",
-        "    out = [table['__out'][i] for i in order]",
-    ]
-    if len(outs) == 1 and outs[0] not in mapped:
-        lines.append(f"    return {{{outs[0]!r}: out}}")
-    else:
-        lines.append(f"    return {{name: [row[k] for row in out] for k, name in "
-                     f"enumerate({outs!r})}}")
-    lines += ["", "", "if __name__ == '__main__':", "    print(repr(run()))"]
     return "\n".join(lines)
 
 
@@ -437,11 +629,14 @@ def _header(pipe: Any, plan: Plan, once: list[Step], rows: list[Step],
     lines = [
         f"# Daft script generated by hotpipe for pipeline {pipe.name or '(unnamed)'!r}.",
         "# Runs standalone: `python this_file.py` prints the outputs (needs `pip install daft`).",
+        "# The section `the text hotpipe.Daft compiles and runs` is, verbatim, what",
+        "# engine=hotpipe.Daft() compiles and runs for this map (names bound to your functions).",
         "#",
         "# Analysis",
         "#   explode/groupby cycles: 0" + ("" if nested else " (no nested maps)"),
         f"#   mapped inputs: {mapped}; outputs: {list(plan.outputs)}",
-        f"#   per-item steps fused into ONE batch UDF `fused`: {[s.name for s in rows]}",
+        f"#   per-item steps fused into ONE batch UDF (`fused_steps` per run of rows): "
+        f"{[s.name for s in rows]}",
         f"#   broadcast steps, once in the driver: {[s.name for s in once] or 'none'}",
         f"#   batch nodes (one call per batch): "
         f"{[s.name for s in rows if s.node.is_batch or s.batch is not None] or 'none'}",

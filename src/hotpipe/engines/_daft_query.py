@@ -1,15 +1,15 @@
-"""The Daft query that ``hotpipe.Daft`` runs, generated as text, compiled and executed.
+"""The Daft query around ``fused_steps``, generated as text, compiled and executed.
 
-:func:`query_source` writes the query of one map the way it is run: the ``@daft.cls`` batch
-UDF with its options (the nodes' hints, the batch size, the return type), the index column,
-the partitions on Ray, the collect. :func:`compile_query` compiles that text
-(``compile(text, "<hotpipe Daft query>", "exec")``) in a namespace holding hotpipe's own
-callables: ``run_batch`` (every per-item step, fused, through hotpipe's column executor:
-errors with the item index, ``on_error="collect"``, the cache and the per-node profile stay
-those of ``Local``), ``unbox`` (the map's payload, its resources kept alive per worker),
-``row_runs``, ``index_column`` and, on the native runner, ``sink`` (the dict the batches'
-results go to in this process). The text is in the profile's notes: what users read there is
-what ran.
+:func:`query_source` writes the query of one map: the ``@daft.cls`` batch UDF with its
+options (the nodes' hints, the batch size, the return type), the index column, the
+partitions on Ray, the collect. Its UDF hands each batch's runs of rows to
+``run_rows(fused_steps, payload, runs)``. ``hotpipe.Daft`` compiles this text after
+``fused_steps`` (:func:`hotpipe.engines._daft_code.engine_text`) with
+:func:`compile_query`, in a namespace holding the node functions by name and hotpipe's glue
+(``run_rows``: the fused steps, a failing run again through hotpipe's column executor for
+the item-indexed errors; ``unbox``, ``row_runs``, ``index_column``, on native ``sink``);
+``pipe.to_daft()`` writes the same text after its own definitions of those names. The text
+is in the profile's notes: what users read there is what ran.
 """
 
 from __future__ import annotations
@@ -17,16 +17,29 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["FILENAME", "compile_query", "query_source"]
+__all__ = ["FILENAME", "compile_query", "hints_of", "query_source"]
 
 FILENAME = "<hotpipe Daft query>"
 INDEX, OUT = "__hotpipe_index", "__hotpipe_out"
 
 
+def hints_of(plan: Any) -> dict[str, Any]:
+    """The nodes' ``cpus``/``gpus`` hints as Daft's UDF options (the largest of the mapped
+    steps: they run fused in one UDF)."""
+    options: dict[str, Any] = {}
+    for key in ("cpus", "gpus"):
+        values = [getattr(s.node.hints, key) or 0 for s in plan.steps if s.mapped]
+        if values and max(values) > 0:
+            options[key] = max(values)
+    return options
+
+
 def query_source(*, runner: str, n: int, names: Sequence[str], hints: dict[str, Any],
-                 batch_size: int | None, block: int | None, partitions: int | None) -> str:
+                 batch_size: int | None, block: int | None, partitions: int | None,
+                 fused: bool = True) -> str:
     """The query over ``n`` items on ``runner`` (``"native"`` or ``"ray"``; on Ray a row is
-    a block of ``block`` items and the DataFrame has ``partitions`` partitions)."""
+    a block of ``block`` items and the DataFrame has ``partitions`` partitions); ``fused``:
+    whether ``fused_steps`` is the fused text (else None: hotpipe's executor runs them)."""
     remote = runner == "ray"
     rows = n if block is None else -(-n // block)
     options = [f"{k}={v!r}" for k, v in hints.items()]
@@ -39,8 +52,10 @@ def query_source(*, runner: str, n: int, names: Sequence[str], hints: dict[str, 
     lines = [
         f"# hotpipe.Daft query (generated; this text is compiled and run): {n:,} items on "
         f"the {runner} runner",
-        f"# every per-item step fused in ONE batch UDF: {list(names)}, through hotpipe's",
-        "# column executor (item-indexed errors, on_error, cache and profile as on Local)",
+        f"# every per-item step fused in ONE batch UDF: {list(names)}, "
+        + ("by `fused_steps` above;" if fused else "by hotpipe's column executor;"),
+        "# in hotpipe.Daft a run of rows that raises runs again through hotpipe's column",
+        "# executor, which names the item (NodeError) or collects failures (on_error)",
         f"@daft.cls({', '.join(options)})",
         "class HotpipePlan:",
         "    # Daft builds the class once per worker and keeps it for every batch there: the",
@@ -56,12 +71,12 @@ def query_source(*, runner: str, n: int, names: Sequence[str], hints: dict[str, 
             f"        # a row is a block of {block} items: one Python object per block comes back",
             f"        runs = [(k * {block}, min({n}, k * {block} + {block})) "
             "for k in index.to_pylist()]",
-            "        return Series.from_pylist(run_batch(*self.payload, runs), "
+            "        return Series.from_pylist(run_rows(fused_steps, self.payload, runs), "
             "dtype=DataType.python())",
         ]
     else:
         lines += [
-            "        for run in run_batch(*self.payload, row_runs(index)):",
+            "        for run in run_rows(fused_steps, self.payload, row_runs(index)):",
             "            sink[run[0]] = run  # the results stay in this process, arrays as arrays",
             "        return index  # Daft needs a column of the batch's length: this one is free",
         ]
@@ -88,10 +103,12 @@ def compile_query(text: str, namespace: dict[str, Any]) -> Any:
 
     The namespace's module name is not importable, so on Ray cloudpickle sends the class by
     value with the names it reads (hotpipe's functions travel by reference)."""
+    import itertools
+
     import daft
     from daft import DataType, Series
 
     scope = {"__name__": "hotpipe_daft_query", "daft": daft, "DataType": DataType,
-             "Series": Series, **namespace}
+             "Series": Series, "itertools": itertools, **namespace}
     exec(compile(text, FILENAME, "exec"), scope)  # the generated query, nothing else
     return scope["query"]

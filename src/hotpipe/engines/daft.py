@@ -2,15 +2,21 @@
 
 The engine is an adapter of the one scheduling loop (:func:`hotpipe.schedule.run_map`): the
 broadcast steps run once in the driver, and the mapped items become one Daft DataFrame with an
-index column. Every per-item step of the plan runs *fused* in one ``@daft.func.batch`` UDF:
-each batch of rows crosses from Rust to Python once and goes through hotpipe's column executor
-(``job.runner.columns``: node by node, ``list.extend(map(func, *columns))``), never one
-crossing per row and node. So values, failures (``NodeError`` with the item index and the
-original type), nested maps, resources, batch nodes, async nodes and the cache behave exactly
-as on ``Local``. Results are put back in item order from the index column (Ray returns rows
-out of order). The query itself (the ``@daft.cls`` UDF with its options, the index column,
-the collect) is written as text by :mod:`hotpipe.engines._daft_query`, compiled and run; the
-text is in the profile's ``daft plan:`` note.
+index column. Every per-item step of the plan runs *fused* in one ``@daft.cls`` batch UDF,
+so each batch of rows crosses from Rust to Python once, never once per row and node.
+
+The engine runs the text ``pipe.to_daft()`` writes: :func:`hotpipe.engines._daft_code.
+engine_text` generates ``fused_steps`` (the user's functions called by name, node by node,
+``list(map(func, *columns))``, one clock line per node) and the query around it; the engine
+compiles that text with each function name bound to the node's own function and the glue
+names to its own callables (:func:`_run_rows`). A run of rows whose fused code raises runs
+again through hotpipe's column executor (``job.runner.columns``), which names the item
+(``NodeError`` with the original type) or collects the failures: the failing run's items
+are called again, like a retry. Plans the script does not write (a cache, resources, async
+nodes, product nested maps, lambdas, ...: :func:`hotpipe.engines._daft_code.engine_fused`)
+run the executor inside the same query (``fused_steps = None`` in the text), and the profile
+says which body ran and why. Results are put back in item order from the index column (Ray
+returns rows out of order). The text is in the profile's ``daft plan:`` note.
 
 Daft fixes its runner once per process: ``Daft(runner="ray")`` calls ``daft.set_runner_ray``
 (joining ``address`` when given) the first time it runs, and a process that already runs
@@ -26,6 +32,9 @@ from time import perf_counter
 from typing import Any
 
 from hotpipe._arrays import append_column, finish_column, from_items, is_array
+from hotpipe.engines._daft_glue import Clock
+from hotpipe.engines._daft_glue import index_column as _index
+from hotpipe.engines._daft_glue import row_runs as _row_runs
 from hotpipe.engines.base import Engine
 from hotpipe.errors import InputError, NodeError, WorkerDied
 from hotpipe.plan import Plan
@@ -158,12 +167,17 @@ class Daft(Engine):
                 f"runner: {int(last['batches'])} batch UDF call(s) of the fused plan "
                 f"({int(last['steps'])} per-item step(s)), {last['query'] * 1e3:.3g} ms in "
                 f"the query of which {last['overhead'] * 1e3:.3g} ms Daft's own overhead "
-                "(query time minus the time inside the UDF)"
+                f"(query time minus the time inside the UDF); the body that ran: "
+                f"{last['body']}"
+                + (f"; {last['reruns']} run(s) of rows raised in the fused text and ran again "
+                   "through hotpipe's column executor (their items were called again)"
+                   if last["reruns"] else "")
             )
             outcome.notes.append(
                 "daft plan: broadcast steps "
                 f"{[s.name for s in plan.steps if not s.mapped]} ran once in the driver; "
-                "the generated query below was compiled and run (the last one, for imap):\n"
+                "the generated text below (`fused_steps` and the query, as pipe.to_daft "
+                "writes it) was compiled and run (the last one, for imap):\n"
                 + last["text"]
             )
         return outcome
@@ -172,14 +186,22 @@ class Daft(Engine):
 
     def _query(self, daft: Any, job: Job, start: int, stop: int
                ) -> tuple[dict[str, list[Any]], Stats]:
-        from hotpipe.engines._daft_query import compile_query, query_source
+        from hotpipe.engines import _daft_query as generated
+        from hotpipe.engines._daft_code import engine_fused, engine_text
 
         n = stop - start
         plan = job.plan
         remote = self.runner == "ray"
         watch = self._watch() if remote else None
-        payload = (plan, job.chunk(start, stop), job.bc, job.runner, job.on_error,
-                   job.offset + start, plan.outputs, watch)
+        chunk = job.chunk(start, stop)
+        fused, why = engine_fused(plan, job.bc)
+        if fused is not None and job.runner.cached:
+            fused, why = None, "a cache (the cached runner looks up and writes each item)"
+        if fused is not None and any(is_array(v) for v in chunk.values()):
+            fused, why = None, "an array input (the executor keeps array columns)"
+        signature = (fused.mapped, fused.shared) if fused is not None else None
+        payload = (plan, chunk, job.bc, job.runner, job.on_error, job.offset + start,
+                   plan.outputs, watch, signature)
 
         # On native the batches' results go straight into ``sink`` (this process, arrays
         # as arrays) and the UDF hands Daft its own index column back, which the query
@@ -188,14 +210,14 @@ class Daft(Engine):
         # back through Daft as one Python object per row, and a row is a block of items
         # (``block``; on native a row is one item and Daft chooses the batches).
         sink: dict[int, Any] = {}
-        names = [s.name for s in plan.steps if s.mapped]
-        text = query_source(runner=self.runner, n=n, names=names, hints=_hints(plan),
-                            batch_size=self.batch_size,
-                            block=self._block(n) if remote else None,
-                            partitions=self._partitions(n) if remote else None)
-        query = compile_query(text, {"unbox": _unbox, "run_batch": _run_batch,
-                                     "row_runs": _row_runs, "index_column": _index,
-                                     "sink": sink})
+        text = engine_text(plan, fused, n=n, runner=self.runner,
+                           batch_size=self.batch_size,
+                           block=self._block(n) if remote else None,
+                           partitions=self._partitions(n) if remote else None, why=why)
+        named = _functions(plan) if fused is not None else {}
+        query = generated.compile_query(text, {**named, "unbox": _unbox,
+                                               "run_rows": _run_rows, "row_runs": _row_runs,
+                                               "index_column": _index, "sink": sink})
         # Daft keeps a query's UDF class and its arguments after the query: the map's values
         # travel in a box emptied when the query is done (else every map's inputs and
         # results stayed alive, and Python's full collections walked them: measured 0.65 s
@@ -214,6 +236,8 @@ class Daft(Engine):
             sink.clear()
         columns, stats = self._gather(job, n, result, took)
         self._last["text"] = text
+        self._last["body"] = ("the fused text (`fused_steps`, the to_daft script's)"
+                              if fused is not None else f"hotpipe's column executor ({why})")
         return columns, stats
 
     def _block(self, n: int) -> int:
@@ -252,12 +276,13 @@ class Daft(Engine):
         failure: tuple[int, BaseException] | None = None
         deaths: list[tuple[int, int, int]] = []  # Ray: runs that workers kept dying on
         spans: list[tuple[float, float]] = []
-        batches = 0
+        batches = reruns = 0
         for row in result:
             if row is None:  # a row inside a run: its values came with the run's first row
                 continue
-            a, b, produced, (kind, payload, span) = row
+            a, b, produced, (kind, payload, span, again) = row
             batches += 1
+            reruns += again
             spans.append(span)
             if kind == "stats":
                 stats.merge(payload)
@@ -280,7 +305,7 @@ class Daft(Engine):
             for name, col in columns.items():
                 columns[name] = append_column(col, produced[name])
         columns = {name: finish_column(col) for name, col in columns.items()}
-        self._last = {"rows": n, "batches": batches, "query": query,
+        self._last = {"rows": n, "batches": batches, "query": query, "reruns": reruns,
                       "overhead": max(0.0, query - _covered(spans, self.runner == "native")),
                       "steps": sum(1 for s in plan.steps if s.mapped),
                       "names": [s.name for s in plan.steps if s.mapped]}
@@ -383,55 +408,6 @@ def _keep_resources(bc: Any) -> None:
                     _KEPT.pop(next(iter(_KEPT)))
 
 
-def _hints(plan: Plan) -> dict[str, Any]:
-    """The nodes' ``cpus``/``gpus`` hints as Daft's UDF options (the largest of the mapped
-    steps: they run fused in one UDF)."""
-    options: dict[str, Any] = {}
-    for key in ("cpus", "gpus"):
-        values = [getattr(s.node.hints, key) or 0 for s in plan.steps if s.mapped]
-        if values and max(values) > 0:
-            options[key] = max(values)
-    return options
-
-
-def _index(n: int) -> Any:
-    """The index column's values: a numpy range when numpy is there (Daft takes it without
-    a per-row conversion: ~1 ms for 1,000,000 rows against ~130 ms for a list)."""
-    try:
-        import numpy as np
-    except ImportError:
-        return list(range(n))
-    return np.arange(n, dtype=np.int64)
-
-
-def _row_runs(index: Any) -> list[tuple[int, int]]:
-    """The contiguous runs ``(first, stop)`` of a batch's row numbers, read from Arrow.
-
-    A batch holds distinct rows; when they span exactly ``max - min + 1`` values (Daft's
-    usual batch, in any order) they are one run, found without a Python object per row.
-    Otherwise they are sorted and cut where they jump.
-    """
-    import pyarrow.compute as pc
-
-    arr = index.to_arrow()
-    if len(arr) == 0:
-        return []
-    bounds = pc.min_max(arr)
-    lo, hi = bounds["min"].as_py(), bounds["max"].as_py()
-    if hi - lo + 1 == len(arr):
-        return [(lo, hi + 1)]
-    rows = sorted(arr.to_pylist())
-    runs: list[tuple[int, int]] = []
-    first = prev = rows[0]
-    for row in rows[1:]:
-        if row != prev + 1:
-            runs.append((first, prev + 1))
-            first = row
-        prev = row
-    runs.append((first, prev + 1))
-    return runs
-
-
 class _Attempts:
     """Ray: an actor counting, per query and run of items, the attempts that started and
     never finished, i.e. the workers that died on them (a run that raises still finishes)."""
@@ -481,48 +457,107 @@ def _worker_died(plan: Plan, base: int, deaths: list[tuple[int, int, int]]) -> W
     )
 
 
-def _run_batch(plan: Plan, chunk: dict[str, list[Any]], bc: Any, runner: Any, on_error: str,
-               base: int, outputs: tuple[str, ...], watch: tuple[str, str] | None,
-               runs: list[tuple[int, int]]) -> list[Any]:
-    """One batch UDF call: the fused per-item steps over each contiguous run of its rows.
+def _functions(plan: Plan) -> dict[str, Any]:
+    """The names the fused text calls, bound to the nodes' own functions."""
+    from hotpipe.engines._daft_code import _all_steps
+
+    found: dict[str, Any] = {}
+    for step in _all_steps(plan):
+        if step.nested is None:
+            for func in (step.node.func, step.node.batch_func):
+                if func is not None:
+                    found[func.__name__] = func
+    return found
+
+
+def _run_rows(fused_steps: Any, payload: tuple, runs: list[tuple[int, int]]) -> list[Any]:
+    """One batch UDF call: ``fused_steps`` (the generated text) over each contiguous run of
+    its rows, or hotpipe's column executor (``runner.columns``) where the text is None or
+    raised on the run: then the executor runs the run again and names the failing item.
 
     Returns one object per run, ``(first, stop, columns, extra)`` with ``extra`` =
-    ``("stats", Stats, span)`` or ``("error", NodeError, span)`` (``span``: the run's start
-    and end on this process's ``perf_counter``): one Python object per
-    run, not per row, crosses back. On Ray (``watch``: the attempt ledger's name and the
-    query id) a run that workers died on ``WORKER_DEATHS`` times is not run again: it
-    comes back as ``("died", deaths, (0, 0))`` and the driver raises ``WorkerDied``.
+    ``("stats", Stats, span, again)`` or ``("error", NodeError, span, again)`` (``span``:
+    the run's start and end on this process's ``perf_counter``; ``again``: 1 when the
+    executor reran a run the fused text raised on): one Python object per run, not per
+    row, crosses back. On Ray (``watch``: the attempt ledger's name and the query id) a run
+    that workers died on ``WORKER_DEATHS`` times is not run again: it comes back as
+    ``("died", deaths, (0, 0), 0)`` and the driver raises ``WorkerDied``.
     """
+    plan, chunk, bc, runner, on_error, base, outputs, watch, signature = payload
     remote = watch is not None
     out: list[Any] = []
     for a, b in runs:
         if watch is not None:
             died = _died_before(watch, a)
             if died >= WORKER_DEATHS:
-                out.append((a, b, None, ("died", died, (0.0, 0.0))))
+                out.append((a, b, None, ("died", died, (0.0, 0.0), 0)))
                 continue
         t0 = perf_counter()
-        stats = chunk_stats(plan, NO_PROBE)
-        cols = {k: v[a:b] for k, v in chunk.items()}
-        try:
-            produced = runner.columns(plan, cols, bc, b - a, base + a, on_error, stats)
-        except Exception as exc:
-            if remote and isinstance(exc, NodeError):  # to cross a process: picklable
-                from hotpipe.engines.processes import _portable
+        produced, stats = (None, None) if fused_steps is None else _fused_run(
+            fused_steps, plan, chunk, bc, signature, a, b)
+        again = int(fused_steps is not None and produced is None)
+        if produced is None:
+            stats = chunk_stats(plan, NO_PROBE)
+            cols = {k: v[a:b] for k, v in chunk.items()}
+            try:
+                produced = runner.columns(plan, cols, bc, b - a, base + a, on_error, stats)
+            except Exception as exc:
+                if remote and isinstance(exc, NodeError):  # to cross a process: picklable
+                    from hotpipe.engines.processes import _portable
 
-                exc = _portable(exc)
-            out.append((a, b, None, ("error", exc, (t0, perf_counter()))))
-            if watch is not None:
-                _finished(watch, a)
-            continue
+                    exc = _portable(exc)
+                out.append((a, b, None, ("error", exc, (t0, perf_counter()), again)))
+                if watch is not None:
+                    _finished(watch, a)
+                continue
         if remote:  # pickled back to the driver: numpy items travel as one array
             kept = {name: _Items.pack(produced[name]) for name in outputs}
         else:
             kept = {name: v if is_array(v := produced[name]) else list(v) for name in outputs}
-        out.append((a, b, kept, ("stats", stats, (t0, perf_counter()))))
+        out.append((a, b, kept, ("stats", stats, (t0, perf_counter()), again)))
         if watch is not None:
             _finished(watch, a)
     return out
+
+
+def _fused_run(fused_steps: Any, plan: Plan, chunk: dict[str, list[Any]], bc: Any,
+               signature: tuple[list[str], list[str]], a: int, b: int
+               ) -> tuple[dict[str, Any] | None, Stats | None]:
+    """Rows ``a..b`` through the fused text: the outputs (a batch node's array as its
+    items: the map's inputs are lists, so ``Local`` gives lists) and the counters read from
+    the run's clock; ``(None, None)`` when the text raised."""
+    mapped, shared = signature
+    clock = Clock(plan.width)
+    try:
+        values = fused_steps(clock, b - a, *[chunk[name][a:b] for name in mapped],
+                             *[bc.values[name] for name in shared])
+    except Exception:
+        return None, None
+    stats = chunk_stats(plan, NO_PROBE)
+    _clock_stats(plan, clock, stats)
+    return {name: v if type(v) is list else list(v)
+            for name, v in zip(plan.outputs, values, strict=True)}, stats
+
+
+def _clock_stats(plan: Plan, clock: Clock, stats: Stats) -> None:
+    """A run's clock as hotpipe's counters, the way the column executor reports a chunk:
+    ``step_done`` per node (a nested map's own share: its time minus its inner nodes'), and
+    its items in the per-item sample at the run's mean (as a timed block: none alone)."""
+    from hotpipe.engines._daft_code import _all_steps
+
+    inner = {s.slot: s.nested.slots for s in _all_steps(plan) if s.nested is not None}
+    for k in plan.mapped_slots():
+        items = clock.items[k]
+        if not clock.calls[k] and not items:
+            continue
+        wall, cpu = clock.wall[k], clock.cpu[k]
+        for j in inner.get(k, ()):
+            wall -= clock.wall[j]
+            cpu -= clock.cpu[j]
+        stats.step_done(k, clock.calls[k], items, clock.first[k], clock.last[k], cpu, wall)
+        if items:
+            stats.record_block(k, min(items, stats.sample), max(wall, 0.0) / items)
+    stats.chunks += 1
 
 
 def _finished(watch: tuple[str, str], first: int) -> None:

@@ -3,6 +3,7 @@ runner chosen once per process, the profile note. Ray runs in its own subprocess
 (test_daft_ray.py): Daft fixes the runner once per process."""
 
 import ast
+import inspect
 import math
 import subprocess
 import sys
@@ -83,7 +84,7 @@ def test_to_daft_script_runs_standalone_with_the_same_values(tmp_path, outputs):
     inputs = {"x": list(range(20)), "k": 3}
     script = PIPE.to_daft(inputs, outputs=outputs, over="x")
     assert "def double(y: int, k) -> int:" in script  # the user's own source
-    assert "@daft.func.batch" in script and "@daft.func\n" not in script
+    assert "@daft.method.batch" in script and "@daft.func\n" not in script
     expected = PIPE.map(inputs, over="x", outputs=outputs)
     got = _script_values(tmp_path, script)
     assert got == {name: expected[name] for name in got}
@@ -103,7 +104,7 @@ def test_to_daft_header_analyses_the_pipeline():
     script = PIPE.to_daft({"x": [1], "k": 1}, outputs="z", over="x")
     assert "explode/groupby cycles: 0" in script
     assert "fused into ONE batch UDF" in script
-    assert "return_dtype=DataType.int64()" in script  # typed from `-> int`
+    assert "'z': typed(outputs['z'], DataType.int64())" in script  # typed from `-> int`
     assert "broadcast steps, once in the driver" in script
 
 
@@ -143,8 +144,9 @@ def test_profile_notes_the_query_and_daft_overhead():
     plan_note = next(n for n in r.profile.notes if n.startswith("daft plan:"))
     text = plan_note.split("\n", 1)[1]
     names = ["inc", "double", "split", "total"]
-    assert text == query_source(runner="native", n=100, names=names, hints={},
-                                batch_size=16, block=None, partitions=None)
+    assert text.startswith("# every per-item step over one run of rows")
+    assert text.endswith(query_source(runner="native", n=100, names=names, hints={},
+                                      batch_size=16, block=None, partitions=None))
     assert "@daft.method.batch(return_dtype=DataType.int64(), batch_size=16)" in text
     assert "['inc', 'double', 'split', 'total']" in text
     assert r.profile["inc"].calls == 100
@@ -228,7 +230,7 @@ def test_imap_streams_through_daft():
 
 
 def test_hints_become_daft_options():
-    from hotpipe.engines.daft import _hints
+    from hotpipe.engines._daft_query import hints_of as _hints
 
     @node(output="e", cpus=2)
     def embed(y):
@@ -282,26 +284,26 @@ def test_to_daft_keeps_numpy_results_as_arrow_columns(tmp_path):
     inputs = {"x": [float(i) for i in range(40)], "k": 2.0}
     script = ARRAYS.to_daft(inputs, outputs="e", over="x")
     assert "vectorized(affine, affine, [r, k_], [True, False])" in script  # not per item
-    assert "return column(e)" in script and "DataType.embedding" in script
+    assert "e = embed(tolist(v))" in script and "DataType.embedding" in script
     got = _script_values_np(tmp_path, script, "e")
     expected = ARRAYS.map(inputs, over="x", outputs="e")["e"]
     assert got["type"] == "Embedding[Float64; 3]"  # fixed-size lists, not Python objects
     np.testing.assert_array_equal(np.stack(got["values"]), np.stack(expected))
     script = ARRAYS.to_daft(inputs, outputs="c", over="x")
-    assert "@daft.func.batch(return_dtype=DataType.float64())" in script  # `-> float`
+    assert "'c': typed(outputs['c'], DataType.float64())" in script  # `-> float`
     got = _script_values_np(tmp_path, script, "c")
     assert got["values"] == ARRAYS.map(inputs, over="x", outputs="c")["c"]
 
 
 def _script_values_np(tmp_path, script, name):
-    """The script's output ``name`` from its ``run()``, and the Arrow type its UDF returns
-    for the first items (run as a program: ``runpy`` in a subprocess)."""
+    """The script's output ``name`` from its ``run()``, and its Arrow type in the script's
+    typed DataFrame, ``frame()`` (run as a program: ``runpy`` in a subprocess)."""
     path = tmp_path / "arrays.py"
     path.write_text(script)
     code = (f"import pickle, runpy, sys; g = runpy.run_path({str(path)!r}); "
-            "first = g['fused'](g['Series'].from_pylist(g['x'][:16])); "
-            "kind = str(getattr(first, 'datatype', list)()); "
-            f"out = {{'values': g['run']()[{name!r}], 'type': kind}}; "
+            "outputs = g['run'](); "
+            f"kind = str(g['frame'](outputs).schema()[{name!r}].dtype); "
+            f"out = {{'values': outputs[{name!r}], 'type': kind}}; "
             "sys.stdout.buffer.write(pickle.dumps(out))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=120,
                           check=False)
@@ -366,3 +368,129 @@ def test_time_inside_the_udf_counts_overlapping_batches_once():
     spans = [(0.0, 2.0), (1.0, 3.0), (5.0, 6.0)]  # two threads at once, then one
     assert _covered(spans, one_clock=True) == 4.0
     assert _covered(spans, one_clock=False) == 5.0  # Ray: one clock per worker, summed
+
+
+def _ran_text(result):
+    note = next(n for n in result.profile.notes if n.startswith("daft plan:"))
+    return note.split("\n", 1)[1]
+
+
+def _body(result):
+    note = next(n for n in result.profile.notes if n.startswith("daft:"))
+    return note.split("the body that ran: ", 1)[1]
+
+
+@pytest.mark.parametrize("outputs", [None, "z", ["s", "total"]])
+def test_the_engine_runs_the_text_to_daft_writes(tmp_path, outputs):
+    """Issue 15: what users read is what runs. The engine's compiled text (fused_steps and
+    the query) is in the to_daft script verbatim, and both give pipe.map's values."""
+    inputs = {"x": list(range(20)), "k": 3}
+    r = PIPE.map(inputs, over="x", outputs=outputs, engine=Daft())
+    text = _ran_text(r)
+    assert "def fused_steps(" in text and "    y = list(map(inc, x))\n" in text
+    assert _body(r).startswith("the fused text")
+    script = PIPE.to_daft(inputs, outputs=outputs, over="x")
+    assert text in script
+    from hotpipe.engines import _daft_glue as glue
+
+    for helper in (glue.Clock, glue.run_rows, glue.row_runs, glue.index_column):
+        assert inspect.getsource(helper) in script  # copied, not written a second time
+    assert _script_values(tmp_path, script) == {k: r[k] for k in r}
+    assert r == PIPE.map(inputs, over="x", outputs=outputs)
+
+
+def test_the_engine_calls_the_node_functions_themselves():
+    """Names in the text are bound to the nodes' function objects, not to re-executed
+    source: a closure's value (not in any source) is the one used."""
+    def make(step):
+        @node(output="y")
+        def bump(x):
+            return x + step
+
+        return bump
+
+    r = Pipeline([make(5)]).map({"x": [1, 2, 3]}, over="x", engine=Daft())
+    assert r["y"] == [6, 7, 8] and "y = list(map(bump, x))" in _ran_text(r)
+
+
+def test_the_profile_comes_from_the_clock_lines():
+    r = PIPE.map({"x": list(range(50)), "k": 2}, over="x", engine=Daft(batch_size=16))
+    assert _body(r).startswith("the fused text")
+    for name in ("inc", "double", "split"):
+        assert r.profile[name].calls == r.profile[name].items == 50
+    assert r.profile["total"].items == 50 and r.profile["total"].calls == 4  # once per run
+    assert r.profile["kk"].calls == 1  # a broadcast step, once in the driver
+    assert r.profile["inc"].wall > 0 and r.profile["split"].p50 is not None
+
+
+def test_a_failing_run_runs_again_through_the_executor():
+    @node(output="inv")
+    def invert(x):
+        return 1 / x
+
+    r = Pipeline([invert]).map({"x": [1, 0, 2, 4, 0, 5]}, over="x", on_error="collect",
+                               engine=Daft(batch_size=2))
+    assert r["inv"] == [1.0, hotpipe.FAILED, 0.5, 0.25, hotpipe.FAILED, 0.2]
+    assert sorted(e.index for e in r.errors) == [1, 4]
+    body = _body(r)
+    assert body.startswith("the fused text") and "2 run(s) of rows raised" in body
+    local = Pipeline([invert]).map({"x": [1, 0, 2, 4, 0, 5]}, over="x", on_error="collect")
+    assert r.profile["invert"].items == local.profile["invert"].items == 4  # as on Local
+
+
+def test_what_the_text_does_not_write_runs_the_executor_and_says_why():
+    lam = Pipeline([node(lambda x: x + 1, output="y")])
+    r = lam.map({"x": [1, 2]}, over="x", engine=Daft())
+    assert r["y"] == [2, 3]
+    assert "hotpipe's column executor (node 'y' is a lambda" in _body(r)
+    assert "fused_steps = None\n" in _ran_text(r)
+
+
+def test_callable_objects_run_the_executor():
+    import functools
+
+    class Twice:
+        def __call__(self, y):
+            return y * 2
+
+    def add(x, k):
+        return x + k
+
+    pipe = Pipeline([node(functools.partial(add, k=1), output="y", name="add1"),
+                     node(Twice(), output="z", name="twice")])
+    r = pipe.map({"x": [1, 2]}, over="x", engine=Daft())
+    assert r == {"y": [2, 3], "z": [4, 6]}
+    assert "executor (node 'add1' is a partial object, not a function" in _body(r)
+    with pytest.raises(hotpipe.InputError, match="partial object, not a function"):
+        pipe.to_daft({"x": [1]}, over="x")
+
+
+def test_two_functions_with_one_name_are_not_written():
+    def make(step):
+        def bump(x):
+            return x + step
+
+        return node(bump, output=f"y{step}", name=f"bump{step}")
+
+    pipe = Pipeline([make(1), make(2)])
+    with pytest.raises(hotpipe.InputError, match="two different functions are named 'bump'"):
+        pipe.to_daft({"x": [1]}, over="x")
+    r = pipe.map({"x": [1]}, over="x", engine=Daft())
+    assert r == {"y1": [2], "y2": [3]} and "executor (two different" in _body(r)
+
+
+@node(output="sizes", batch=True, batch_size=3)
+def sizes(x):
+    return [len(x)] * len(x)  # each item sees the size of the call it came in
+
+
+def test_a_batch_size_is_kept_by_the_text(tmp_path):
+    inputs = {"x": list(range(10))}
+    pipe = Pipeline([sizes])
+    r = pipe.map(inputs, over="x", engine=Daft())
+    assert _body(r).startswith("the fused text")
+    assert r == pipe.map(inputs, over="x") == {"sizes": [3] * 9 + [1]}
+    assert r.profile["sizes"].calls == 4
+    script = pipe.to_daft(inputs, over="x")
+    assert "sizes_ = batched(sizes, 3, [x])" in script
+    assert _script_values(tmp_path, script) == {"sizes": r["sizes"]}
