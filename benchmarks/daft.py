@@ -1,6 +1,7 @@
 """hotpipe on Daft against hand-written idiomatic Daft, hotpipe Local and hypernodes.
 
-Self-contained (perf_counter, interleaved rounds after a warm-up, medians). Questions
+Timing and floors from ``_daft_floor`` (perf_counter, interleaved rounds after a warm-up,
+medians; shared with ``daft_peer.py``). Questions
 (issue "The Daft engine on its native runner and on Ray"):
 
 * (a) the 3-node chain ``str((x + 1) * 2)`` over N items: hotpipe ``Daft()`` vs the floor, a
@@ -13,12 +14,16 @@ Self-contained (perf_counter, interleaved rounds after a warm-up, medians). Ques
 * (e) the Ray runner (local, in a subprocess: Daft fixes the runner once per process):
   start-up time and (a), against native.
 
-hypernodes' DaftEngine is reported as "cannot run" when it does not import (never faked).
+hypernodes' DaftEngine does not import on Daft 0.7: with ``--peer-python`` (a venv from
+``benchmarks/requirements-peers-daft.txt``: hypernodes 0.4.8, daft 0.6.14) it runs (a) and (d)
+there, against the same floors on its Daft (``daft_peer.py``); without it, it is reported as
+"cannot run here" (never faked).
 
 Usage::
 
     python benchmarks/daft.py            # N = 1,000,000 -> benchmarks/results/daft.json
     python benchmarks/daft.py --quick    # N = 100,000, fewer rounds -> daft-quick.json
+    python benchmarks/daft.py --no-ray --peer-python /tmp/peer-daft/bin/python
 """
 
 from __future__ import annotations
@@ -27,7 +32,6 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import time
@@ -43,6 +47,9 @@ import numpy as np  # noqa: E402
 import hotpipe  # noqa: E402
 from hotpipe import Local, Pipeline, node  # noqa: E402
 
+sys.path.append(str(_HERE))  # after site-packages: for _daft_floor only
+from _daft_floor import chain_floor, nested_floor, race, timed  # noqa: E402
+
 os.environ.setdefault("DAFT_PROGRESS_BAR", "0")
 RESULTS = Path(__file__).parent / "results"
 
@@ -51,23 +58,6 @@ def body(result: Any) -> str:
     """Which body the engine ran: the fused to_daft text or hotpipe's column executor."""
     note = next((n for n in result.profile.notes if n.startswith("daft:")), "")
     return note.split("the body that ran: ", 1)[-1].split(";")[0]
-
-
-def timed(fn: Any) -> float:
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
-
-
-def race(contenders: dict[str, Any], rounds: int) -> dict[str, float]:
-    """Medians over interleaved rounds (A B C, A B C, ...) after one warm-up each."""
-    for fn in contenders.values():
-        fn()
-    times: dict[str, list[float]] = {name: [] for name in contenders}
-    for _ in range(rounds):
-        for name, fn in contenders.items():
-            times[name].append(timed(fn))
-    return {name: statistics.median(ts) for name, ts in times.items()}
 
 
 # ----------------------------------------------------------------------------- (a) chain
@@ -88,18 +78,6 @@ def text(z: int) -> str:
 
 
 CHAIN = Pipeline([inc, double, text])
-
-
-def chain_floor(xs: list[int]) -> list[str]:
-    import daft
-    from daft import DataType, Series
-
-    @daft.func.batch(return_dtype=DataType.string())
-    def fused(x: Series) -> list:
-        return [str((v + 1) * 2) for v in x.to_pylist()]
-
-    df = daft.from_pydict({"x": xs})
-    return df.select(fused(df["x"])).to_pydict()["x"]
 
 
 def bench_chain(n: int, rounds: int, engine: Any) -> dict[str, Any]:
@@ -200,22 +178,6 @@ PER = Pipeline([plus], name="inner").as_node(name="per", over="v", inputs={"vs":
 NESTED = Pipeline([PER, add_up], name="outer")
 
 
-def nested_floor(data: list[list[int]]) -> list[int]:
-    import daft
-    from daft import DataType, Series, col
-
-    @daft.func.batch(return_dtype=DataType.int64())
-    def plus_b(v: Series) -> list:
-        return [x + 1 for x in v.to_pylist()]
-
-    df = daft.from_pydict({"i": list(range(len(data))), "vs": data})
-    df = df.explode("vs").with_column("w", plus_b(col("vs")))
-    df = df.groupby("i").agg(col("w").list_agg().alias("ws")).sort("i")
-    # lists that were empty explode to one null row: back to empty lists
-    ws = [[x for x in row if x is not None] for row in df.to_pydict()["ws"]]
-    return [sum(w) for w in ws]
-
-
 def bench_nested(outer: int, rounds: int, engine: Any) -> dict[str, Any]:
     data = [list(range(100)) for _ in range(outer)]
     want = sum(range(1, 101))
@@ -261,18 +223,33 @@ print("JSON" + json.dumps(r))
     return json.loads(line[4:])
 
 
-def bench_hypernodes() -> str:
+def bench_hypernodes(peer_python: str | None, n: int, outer: int, rounds: int) -> Any:
+    """hypernodes' DaftEngine: (a) and (d) in the peer's own venv (benchmarks/daft_peer.py,
+    Daft 0.6: it does not import on Daft 0.7), against the same floors on that Daft."""
+    if peer_python is None:
+        try:
+            from hypernodes.engines import DaftEngine  # noqa: F401
+        except Exception as exc:  # ImportError, or its own import failing on this daft
+            return (f"cannot run here: {type(exc).__name__}: {exc}; measure it in its own "
+                    "venv with --peer-python (benchmarks/requirements-peers-daft.txt)")
+        peer_python = sys.executable
+    args = [peer_python, str(_HERE / "daft_peer.py"), "--n", str(n), "--outer", str(outer),
+            "--rounds", str(rounds)]
     try:
-        from hypernodes.engines import DaftEngine  # noqa: F401
-    except Exception as exc:  # ImportError, or its own import failing on this daft
-        return f"cannot run: {type(exc).__name__}: {exc}"
-    return "imports, but is not measured here yet"
+        done = subprocess.run(args, capture_output=True, text=True, timeout=3600,
+                              check=False, cwd=_HERE.parent)
+    except subprocess.TimeoutExpired:
+        return {"error": "timed out after 3600 s"}
+    line = next((x for x in done.stdout.splitlines() if x.startswith("JSON")), None)
+    return json.loads(line[4:]) if line else {"error": done.stderr[-1500:]}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--no-ray", action="store_true")
+    parser.add_argument("--peer-python", help="the python of a venv with hypernodes and its "
+                        "Daft (benchmarks/requirements-peers-daft.txt)")
     args = parser.parse_args()
     n, rounds, outer = (100_000, 3, 1_000) if args.quick else (1_000_000, 5, 10_000)
     import daft
@@ -285,7 +262,7 @@ def main() -> None:
         "b_numpy_batch": bench_numpy(n, rounds, engine),
         "c_resource": bench_resource(engine),
         "d_nested": bench_nested(outer, rounds, engine),
-        "hypernodes": bench_hypernodes(),
+        "hypernodes": bench_hypernodes(args.peer_python, n, outer, rounds),
     }
     if not args.no_ray:
         report["e_ray"] = bench_ray(n, rounds)
