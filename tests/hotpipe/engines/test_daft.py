@@ -611,3 +611,27 @@ def test_a_failing_async_item_is_named_by_the_executor():
                                 engine=Daft())
     assert r["inv"] == [1.0, hotpipe.FAILED, 0.5] and [e.index for e in r.errors] == [1]
     assert "1 run(s) of rows raised" in _body(r)
+
+
+def test_the_resource_script_in_the_docs_is_what_to_daft_writes(tmp_path, monkeypatch):
+    """docs/engines.md shows the script for its "Resources" example: the example's own code,
+    imported from a file (to_daft reads source), writes every line the docs show."""
+    import importlib
+    import pathlib
+    import re
+
+    docs = (pathlib.Path(__file__).parents[3] / "docs" / "engines.md").read_text()
+    example = next(b for b in re.findall(r"^```python\n(.*?)^```", docs, re.S | re.M)
+                   if "class Encoder:" in b)
+    shown = next(b for b in re.findall(r"^```py\n(.*?)^```", docs, re.S | re.M)
+                 if "Resource(Encoder, 2)" in b)
+    (tmp_path / "docs_resources.py").write_text(
+        "import hotpipe\nfrom hotpipe import Pipeline, node\n\n" + example)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    mod = importlib.import_module("docs_resources")
+    script = Pipeline([mod.embed]).to_daft(
+        {"text": ["a", "abc"], "encoder": hotpipe.resource(mod.Encoder, 2)}, over="text")
+    for line in shown.splitlines():
+        if line != "...":
+            assert line in script.splitlines(), line
+    assert _script_values(tmp_path, script) == {"embedding": [[1, 1], [3, 3]]}
