@@ -288,6 +288,11 @@ def _sources(plan: Plan, held: Mapping[str, Any]) -> tuple[str, set[str]]:
         if fname in _NOT_A_FUNCTION:
             raise InputError(f"to_daft: resource {name!r}: its factory is named like a name "
                              f"of the generated text ({fname!r}): rename it.")
+        other = next((f for f in _functions(plan) if f.__name__ == fname), factory)
+        if other is not factory:
+            raise InputError(f"to_daft: resource {name!r}: its factory {fname!r} has the name "
+                             f"of the function {other.__qualname__!r}: the script defines "
+                             "both by name; rename one.")
         if fname in seen or fname in context:
             continue
         if _written_here(factory, modules):

@@ -635,3 +635,12 @@ def test_the_resource_script_in_the_docs_is_what_to_daft_writes(tmp_path, monkey
         if line != "...":
             assert line in script.splitlines(), line
     assert _script_values(tmp_path, script) == {"embedding": [[1, 1], [3, 3]]}
+
+
+def test_a_resource_factory_named_like_a_node_function_is_refused():
+    def scale(factor):  # a factory with the name of the node function `scale`
+        return lambda x: x * factor
+
+    inputs = {"x": [1], "scaler": hotpipe.resource(scale, 2)}
+    with pytest.raises(hotpipe.InputError, match="has the name of the function"):
+        Pipeline([globals()["scale"]]).to_daft(inputs, over="x")
