@@ -14,9 +14,16 @@ the user's function sources, the glue (:mod:`hotpipe.engines._daft_glue`, copied
 ``inspect.getsource``), the inputs as literals and the broadcast steps. A header analyses
 the translation in the user's names.
 
+A resource (``hotpipe.resource(factory, *args, **kwargs)``) is written as the factory's
+source (or its import, for a factory from another module: a package) and a
+``Resource(factory, *args, **kwargs)`` declaration of the glue with literal arguments; the
+glue's ``unbox`` builds it in the UDF's ``__init__``, once per worker, and the engine binds
+``unbox`` to its own (hotpipe's resources, built once per process). An ``async def`` node is
+``gathered(func, max_concurrency, n, *columns)``: the run's items awaited concurrently.
+
 Not written (``InputError`` naming it; ``hotpipe.Daft`` runs them through hotpipe's column
-executor instead, and says so in the profile): product nested maps, resources, async nodes,
-lambdas, two functions with one name.
+executor instead, and says so in the profile): product nested maps, lambdas, two functions
+with one name, a resource argument that is not a literal.
 """
 
 from __future__ import annotations
@@ -38,17 +45,18 @@ _DTYPES = {int: "DataType.int64()", float: "DataType.float64()", str: "DataType.
            bool: "DataType.bool()", bytes: "DataType.binary()"}
 _DTYPE_NAMES = {t.__name__: d for t, d in _DTYPES.items()}
 _GLUE = {"Clock", "run_rows", "unbox", "index_column", "row_runs", "sink", "clock",
-         "fused_steps", "HotpipePlan", "query", "frame", "typed", "NODES", "OUTPUTS"}
+         "fused_steps", "HotpipePlan", "query", "frame", "typed", "NODES", "OUTPUTS",
+         "Resource", "gathered"}
 """Names the generated text and the script's glue define or read: a function or value of
 the pipeline named so is renamed (values) or not written (functions)."""
 _RESERVED = {"daft", "itertools", "DataType", "Series", "n", "rows", "run", "fused", "df",
              "table", "order", "out", "name", "row", "k", "i", "np", "pa", "jax", "column",
              "vectorized", "tolist", "first", "dtype", "udf", "t", "box", "runs", "values",
-             "batched",
+             "batched", "asyncio", "threading",
              "self", "index", "perf_counter", "thread_time", "Any", "annotations", *_GLUE}
-_NOT_A_FUNCTION = {"daft", "itertools", "sys", "DataType", "Series", "np", "pa", "jax",
-                   "vectorized", "tolist", "batched", "perf_counter", "thread_time", "Any",
-                   "n", "t", "run", *_GLUE}
+_NOT_A_FUNCTION = {"daft", "itertools", "sys", "asyncio", "threading", "DataType", "Series",
+                   "np", "pa", "jax", "vectorized", "tolist", "batched", "perf_counter",
+                   "thread_time", "Any", "n", "t", "run", *_GLUE}
 """Names a function of the pipeline cannot have: the script defines or imports them at
 module level, or ``fused_steps`` holds them (``clock``, ``n``, ``t``)."""
 
@@ -74,21 +82,23 @@ def to_daft(pipe: Any, inputs: Mapping[str, Any], outputs: str | Sequence[str] |
                          f"(its inputs: {list(plan.inputs)}); name the mapped inputs.")
     broadcast_in = {k: inputs[k] for k in plan.inputs if k not in plan.mapped}
     broadcast_in.update(plan.constants)
+    held = _resources(broadcast_in)
     once = [s for s in plan.steps if not s.mapped]
     rows = [s for s in plan.steps if s.mapped]
-    sources, _ = _sources(plan)
-    var = _namer(plan)
+    sources, _ = _sources(plan, held)
+    var = _namer(plan, held)
     fused = fused_steps_source(plan, var)
     text = engine_text(plan, fused, n=len(list(inputs[mapped[0]])))
-    imports = ["import itertools", "import sys", "from time import perf_counter, thread_time",
-               "from typing import Any", *fused.imports]
+    imports = ["import itertools", "import sys", "import threading",
+               "from time import perf_counter, thread_time", "from typing import Any",
+               *fused.imports]
     parts = [
-        _header(pipe, plan, once, rows, mapped, advice(plan) if advice else []),
+        _header(pipe, plan, once, rows, mapped, advice(plan) if advice else [], held),
         "\n".join(imports) + "\n\nimport daft\nfrom daft import DataType, Series\n",
         sources,
         _glue(),
         _inputs(inputs, mapped, broadcast_in, var),
-        _broadcast(once, var),
+        _broadcast(once, var, held),
         "# --- the text hotpipe.Daft compiles and runs for this map (names bound to the "
         "functions above) ---\n" + text,
         _main(plan, mapped, var, fused),
@@ -120,13 +130,8 @@ def engine_fused(plan: Plan, bc: Any) -> tuple[Fused | None, str]:
     """What the engine runs for ``plan``: ``(fused, why)``, with ``fused`` None and
     ``why`` the reason when the plan is not one ``to_daft`` writes (then the engine runs
     its column executor inside the same query)."""
-    from hotpipe.resources import Resource
-
     if bc.broken:
         return None, "a broadcast step failed (on_error='collect'): FAILED values"
-    held = [k for k, v in bc.values.items() if type(v) is Resource]
-    if held:
-        return None, f"{held[0]!r} is a resource (built once per worker by the executor)"
     for step in _all_steps(plan):
         why = _not_written(step) or _not_fused(step)
         if why:
@@ -134,7 +139,7 @@ def engine_fused(plan: Plan, bc: Any) -> tuple[Fused | None, str]:
     clash = _name_clash(plan)
     if clash:
         return None, clash
-    var = _namer(plan)
+    var = _namer(plan, _resources(bc.values))
     try:
         return fused_steps_source(plan, var), ""
     except InputError as exc:  # e.g. a bound constant of a nested map that is not a literal
@@ -154,10 +159,18 @@ def _known(plan: Plan) -> set[str]:
     return known
 
 
-def _namer(plan: Plan) -> Any:
-    """``var(name)``: a value's name in the text; one named like a function, a global the
-    functions read, or a name of the text itself gets a ``_``."""
+def _resources(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The broadcast values that are hotpipe resources, by name."""
+    from hotpipe.resources import Resource
+
+    return {k: v for k, v in values.items() if type(v) is Resource}
+
+
+def _namer(plan: Plan, held: Mapping[str, Any] | None = None) -> Any:
+    """``var(name)``: a value's name in the text; one named like a function, a resource's
+    factory, a global the functions read, or a name of the text itself gets a ``_``."""
     taken = _taken(plan)
+    taken.update(_factory_name(r.factory) for r in (held or {}).values())
 
     def var(name: str) -> str:
         return f"{name}_" if name in taken or name in _RESERVED else name
@@ -213,8 +226,6 @@ def _not_written(step: Step) -> str | None:
     if step.nested is not None and step.nested.mode != "zip":
         return ("a nested map with mode='product' (run it with engine=hotpipe.Daft(); "
                 "to_daft writes zip nested maps only)")
-    if node.is_async:
-        return "an async node (run it with engine=hotpipe.Daft(); to_daft does not write it yet)"
     if step.nested is None:
         for func in (node.func, node.batch_func):
             if func is not None and not inspect.isfunction(func):
@@ -259,9 +270,10 @@ def _source(func: Any) -> str:
     return "\n".join(text.splitlines()[first:])
 
 
-def _sources(plan: Plan) -> tuple[str, set[str]]:
+def _sources(plan: Plan, held: Mapping[str, Any]) -> tuple[str, set[str]]:
     seen: dict[str, str] = {}
     context: dict[str, str] = {}
+    modules = {"__main__"}
     for step in _all_steps(plan):
         if step.nested is not None:
             continue
@@ -269,11 +281,61 @@ def _sources(plan: Plan) -> tuple[str, set[str]]:
             if func is None or func.__name__ in seen:
                 continue
             seen[func.__name__] = _source(func)
+            modules.add(func.__module__)
             context.update(_free_names(func))
+    for name, res in held.items():
+        factory, fname = res.factory, _factory_name(res.factory)
+        if fname in _NOT_A_FUNCTION:
+            raise InputError(f"to_daft: resource {name!r}: its factory is named like a name "
+                             f"of the generated text ({fname!r}): rename it.")
+        other = next((f for f in _functions(plan) if f.__name__ == fname), factory)
+        if other is not factory:
+            raise InputError(f"to_daft: resource {name!r}: its factory {fname!r} has the name "
+                             f"of the function {other.__qualname__!r}: the script defines "
+                             "both by name; rename one.")
+        if fname in seen or fname in context:
+            continue
+        if _written_here(factory, modules):
+            seen[fname] = _source(factory)
+            for func in _methods(factory):
+                context.update(_free_names(func))
+        elif getattr(factory, "__module__", None) != "builtins":
+            context[fname] = (f"__import__({factory.__module__!r}, fromlist=['_'])."
+                              f"{factory.__qualname__}")
+    context = {k: v for k, v in context.items() if k not in seen}
     lines = ["# --- the pipeline's functions, as written ---"]
     lines += [f"{k} = {v}" for k, v in sorted(context.items())]
     text = "\n".join(lines) + "\n\n\n" + "\n\n\n".join(seen.values())
     return text, set(seen) | set(context)
+
+
+def _factory_name(factory: Any) -> str:
+    return getattr(factory, "__name__", type(factory).__name__)
+
+
+def _written_here(factory: Any, modules: set[str]) -> bool:
+    """Whether the script holds a resource factory's own source: a class or function
+    defined in a module of the pipeline's functions (the user's), in ``__main__`` or inside
+    a function; any other (a package's model class) is imported by the script."""
+    if not (inspect.isclass(factory) or inspect.isfunction(factory)):
+        raise InputError(
+            f"to_daft: the resource factory {factory!r} is a {type(factory).__name__} "
+            "object, not a class or function: the script builds the resource by calling its "
+            "factory by name. Fix: pass the class (or a def that builds the object).")
+    return factory.__module__ in modules or "<locals>" in factory.__qualname__
+
+
+def _methods(factory: Any) -> list[Any]:
+    """The functions whose global names a factory's source reads: itself, or a class's
+    methods."""
+    if inspect.isfunction(factory):
+        return [factory]
+    found = []
+    for value in vars(factory).values():
+        value = getattr(value, "__func__", value)  # staticmethod, classmethod
+        if inspect.isfunction(value):
+            found.append(value)
+    return found
 
 
 def _free_names(func: Any) -> dict[str, str]:
@@ -303,9 +365,14 @@ def _literal(value: Any) -> bool:
 
 def _inputs(inputs: Mapping[str, Any], mapped: list[str], bc: Mapping[str, Any],
             var: Any) -> str:
+    from hotpipe.resources import Resource
+
     lines = ["# --- inputs ---"]
     for name in [*mapped, *bc]:
         value = list(inputs[name]) if name in mapped else bc[name]
+        if type(value) is Resource:
+            lines.append(f"{var(name)} = {_declaration(name, value)}")
+            continue
         if not _literal(value):
             raise InputError(f"to_daft: input {name!r} ({type(value).__name__}) cannot be "
                              "written as a literal; pass plain lists/numbers/strings.")
@@ -313,18 +380,36 @@ def _inputs(inputs: Mapping[str, Any], mapped: list[str], bc: Mapping[str, Any],
     return "\n".join(lines)
 
 
-def _call(step: Step, var: Any) -> str:
-    kwargs = ", ".join(f"{p}={var(a)}" for p, a in zip(step.params, step.args, strict=True))
+def _declaration(name: str, res: Any) -> str:
+    """``Resource(factory, *args, **kwargs)``: a resource of the script, with its arguments
+    as literals (it is built in each worker, so they must be written, not pickled)."""
+    args = [*(("argument", i, a) for i, a in enumerate(res.args)),
+            *(("keyword argument", k, a) for k, a in res.kwargs.items())]
+    for kind, key, arg in args:
+        if not _literal(arg):
+            raise InputError(
+                f"to_daft: resource {name!r} ({res.name}): its {kind} {key!r} "
+                f"({type(arg).__name__}) cannot be written as a literal; the script builds "
+                "the resource in each worker from its written arguments. Fix: pass plain "
+                "values (a path, a model name, numbers) and load the rest in the factory.")
+    written = [repr(a) for a in res.args] + [f"{k}={a!r}" for k, a in res.kwargs.items()]
+    return (f"Resource({', '.join([_factory_name(res.factory), *written])})"
+            "  # built once per worker, by unbox in the UDF's __init__")
+
+
+def _call(step: Step, var: Any, held: Mapping[str, Any] | None = None) -> str:
+    kwargs = ", ".join(f"{p}={var(a)}{'.get()' if a in (held or {}) else ''}"
+                       for p, a in zip(step.params, step.args, strict=True))
     return f"{step.node.func.__name__}({kwargs})"
 
 
-def _broadcast(once: list[Step], var: Any) -> str:
+def _broadcast(once: list[Step], var: Any, held: Mapping[str, Any]) -> str:
     if not once:
         return ""
-    lines = ["# --- broadcast steps: once, in the driver ---"]
+    lines = ["# --- broadcast steps: once, in the driver (a resource built here too) ---"]
     for step in once:
         target = ", ".join(map(var, step.outputs))
-        lines.append(f"{target} = {_call(step, var)}")
+        lines.append(f"{target} = {_call(step, var, held)}")
     return "\n".join(lines)
 
 
@@ -386,6 +471,9 @@ def _emit(steps: Sequence[Step], known: set[str], var: Any, indent: str,
                     helpers.append(jitted)
             call = f"vectorized({func}, {batch_call}, [{args}], [{mapped}])"
             kind = "vector"
+        elif step.node.is_async:  # the run's items awaited at once, max_concurrency at most
+            call = (f"gathered({func}, {step.node.max_concurrency!r}, n"
+                    f"{''.join(', ' + c for c in cols)})")
         elif step.node.is_batch or step.batch is not None:
             if not step.node.is_batch:
                 func = step.node.batch_func.__name__
@@ -574,7 +662,8 @@ def _glue() -> str:
 
     parts = ["# --- the glue the text reads (hotpipe.engines._daft_glue, copied) ---"]
     parts += [inspect.getsource(obj).rstrip("\n") for obj in
-              (glue.Clock, glue.run_rows, glue.unbox, glue.index_column, glue.row_runs)]
+              (glue.Clock, glue.run_rows, glue.Resource, glue.unbox, glue.gathered,
+               glue.index_column, glue.row_runs)]
     parts.append("sink = {}  # the runs' results, by first row: they stay in this process\n\n\n"
                  + _TYPED)
     return "\n\n\n".join(parts)
@@ -623,7 +712,7 @@ def _main(plan: Plan, mapped: list[str], var: Any, fused: Fused) -> str:
 
 
 def _header(pipe: Any, plan: Plan, once: list[Step], rows: list[Step],
-            mapped: list[str], found: list[Any]) -> str:
+            mapped: list[str], found: list[Any], held: Mapping[str, Any]) -> str:
     untyped = [s.name for s in rows if s.nested is None and _dtype(s) is None]
     nested = [s for s in _all_steps(plan) if s.nested is not None]
     lines = [
@@ -643,6 +732,11 @@ def _header(pipe: Any, plan: Plan, once: list[Step], rows: list[Step],
         f"#   vectorize= nodes (one call on numpy arrays per batch, checked on 16 items): "
         f"{[f'{s.name} ({s.node.vectorize})' for s in rows if s.node.vectorize] or 'none'}",
         "#   row-wise model calls: none (no row-wise @daft.func)",
+        "#   resources (built once per worker in the UDF's __init__, never shipped built): "
+        + (", ".join(f"{k} = {r.name}(...)" for k, r in held.items()) or "none"),
+        "#   async nodes (a run's items awaited concurrently, at most max_concurrency): "
+        + (", ".join(f"{s.name} ({s.node.max_concurrency or 'no limit'})"
+                     for s in _all_steps(plan) if s.node.is_async) or "none"),
         f"#   untyped steps (no Arrow return annotation): {untyped or 'none'}",
     ]
     for step in nested:

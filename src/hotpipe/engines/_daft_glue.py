@@ -6,14 +6,20 @@ bound to callables: the engine binds some to its own (``run_rows`` with the exec
 error handling and counters, ``unbox`` for Ray), the script defines them itself by copying
 the source of the functions of this module (``inspect.getsource``): so this module must stay
 self-contained, standard library and ``pyarrow`` only, no hotpipe import.
+
+The script's resources are :class:`Resource` declarations in the map's payload, built by
+:func:`unbox` in the UDF's ``__init__`` (once per worker), and its async nodes are awaited
+by :func:`gathered`; the engine binds ``unbox`` and ``gathered`` to its own (hotpipe's
+resources, hotpipe's event loop).
 """
 
 from __future__ import annotations
 
+import threading
 from time import perf_counter, thread_time
 from typing import Any
 
-__all__ = ["Clock", "index_column", "row_runs", "run_rows", "unbox"]
+__all__ = ["Clock", "Resource", "gathered", "index_column", "row_runs", "run_rows", "unbox"]
 
 
 class Clock:
@@ -67,9 +73,63 @@ def run_rows(fused_steps: Any, payload: Any, runs: list[tuple[int, int]]) -> lis
     return out
 
 
+class Resource:
+    """A resource of the script (``hotpipe.resource(factory, *args, **kwargs)``): declared
+    in the driver, built where :func:`unbox` unboxes the map's payload, i.e. in the UDF's
+    ``__init__``, which Daft runs once per worker; never shipped built (``daft.lit`` of a
+    model would pickle it into the plan). Built once per process, under a lock: Daft may
+    start several instances of the class in one process at once, and they share it. A copy
+    pickled to another process (Ray) holds the declaration only and builds its own.
+    """
+
+    __slots__ = ("args", "built", "factory", "kwargs", "lock")
+
+    def __init__(self, factory: Any, *args: Any, **kwargs: Any) -> None:
+        self.__setstate__((factory, args, kwargs))
+
+    def get(self) -> Any:
+        with self.lock:
+            if not self.built:
+                self.built.append(self.factory(*self.args, **self.kwargs))
+        return self.built[0]
+
+    def __getstate__(self) -> tuple:
+        return self.factory, self.args, self.kwargs
+
+    def __setstate__(self, state: tuple) -> None:
+        self.factory, self.args, self.kwargs = state
+        self.lock, self.built = threading.Lock(), []
+
+
 def unbox(box: list) -> Any:
-    """The map's payload from its box (a list of one: emptied when the query is done)."""
-    return box[0]
+    """The map's payload from its box (a list of one: emptied when the query is done), its
+    resources built: the UDF class's ``__init__`` calls this, once per worker."""
+    columns, shared, width = box[0]
+    return columns, [v.get() if type(v) is Resource else v for v in shared], width
+
+
+def gathered(func: Any, limit: int | None, n: int, *columns: Any) -> list:
+    """An async node over a run of ``n`` rows: every row's call awaited concurrently, at
+    most ``limit`` at once (the node's ``max_concurrency``; None: no limit), the results in
+    row order; the first exception raised is raised. The script runs each run of rows on an
+    event loop of its own (``asyncio.run``: a Daft thread runs no loop); the engine binds
+    this name to hotpipe's event loop (one per process, as its executor awaits nodes)."""
+    import asyncio
+    import itertools
+
+    rows = list(itertools.islice(zip(*columns, strict=False), n)) if columns else [()] * n
+
+    async def one(sem: Any, args: tuple) -> Any:
+        if sem is None:
+            return await func(*args)
+        async with sem:
+            return await func(*args)
+
+    async def every() -> list:
+        sem = asyncio.Semaphore(limit) if limit else None
+        return list(await asyncio.gather(*(one(sem, args) for args in rows)))
+
+    return asyncio.run(every())
 
 
 def index_column(n: int) -> Any:

@@ -12,8 +12,10 @@ compiles that text with each function name bound to the node's own function and 
 names to its own callables (:func:`_run_rows`). A run of rows whose fused code raises runs
 again through hotpipe's column executor (``job.runner.columns``), which names the item
 (``NodeError`` with the original type) or collects the failures: the failing run's items
-are called again, like a retry. Plans the script does not write (a cache, resources, async
-nodes, product nested maps, lambdas, ...: :func:`hotpipe.engines._daft_code.engine_fused`)
+are called again, like a retry. A resource in the text's shared values is hotpipe's, built
+once per process (:func:`_fused_run`); an async node's ``gathered`` awaits a run's items on
+hotpipe's event loop (:func:`_gathered`). Plans the script does not write (a cache, product
+nested maps, lambdas, ...: :func:`hotpipe.engines._daft_code.engine_fused`)
 run the executor inside the same query (``fused_steps = None`` in the text), and the profile
 says which body ran and why. Results are put back in item order from the index column (Ray
 returns rows out of order). The text is in the profile's ``daft plan:`` note.
@@ -25,12 +27,14 @@ Daft on the other runner gets an ``InputError`` saying so.
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 from concurrent.futures import Future
 from time import perf_counter
 from typing import Any
 
+from hotpipe import _oneoff
 from hotpipe._arrays import append_column, finish_column, from_items, is_array
 from hotpipe.engines._daft_glue import Clock
 from hotpipe.engines._daft_glue import index_column as _index
@@ -39,6 +43,7 @@ from hotpipe.engines.base import Engine
 from hotpipe.errors import InputError, NodeError, WorkerDied
 from hotpipe.plan import Plan
 from hotpipe.profile.stats import Stats
+from hotpipe.resources import resolve
 from hotpipe.schedule import NO_PROBE, Job, Probe, chunk_stats
 
 __all__ = ["INSTALL", "Daft", "require_daft"]
@@ -217,6 +222,7 @@ class Daft(Engine):
         named = _functions(plan) if fused is not None else {}
         query = generated.compile_query(text, {**named, "unbox": _unbox,
                                                "run_rows": _run_rows, "row_runs": _row_runs,
+                                               "gathered": _gathered,
                                                "index_column": _index, "sink": sink})
         # Daft keeps a query's UDF class and its arguments after the query: the map's values
         # travel in a box emptied when the query is done (else every map's inputs and
@@ -527,16 +533,37 @@ def _fused_run(fused_steps: Any, plan: Plan, chunk: dict[str, list[Any]], bc: An
     items: the map's inputs are lists, so ``Local`` gives lists) and the counters read from
     the run's clock; ``(None, None)`` when the text raised."""
     mapped, shared = signature
-    clock = Clock(plan.width)
+    noted = _oneoff.NOTED
     try:
-        values = fused_steps(clock, b - a, *[chunk[name][a:b] for name in mapped],
-                             *[bc.values[name] for name in shared])
+        # a resource is built here on the first run in this process (hotpipe's, once per
+        # process, under its lock), before the clock starts: a one-off, not a node's time
+        values = [resolve(bc.values[name]) for name in shared]
+        clock = Clock(plan.width)
+        values = fused_steps(clock, b - a, *[chunk[name][a:b] for name in mapped], *values)
     except Exception:
         return None, None
     stats = chunk_stats(plan, NO_PROBE)
+    if noted != _oneoff.NOTED:
+        stats.one_off(_oneoff.take(noted))
     _clock_stats(plan, clock, stats)
     return {name: v if type(v) is list else list(v)
             for name, v in zip(plan.outputs, values, strict=True)}, stats
+
+
+def _gathered(func: Any, limit: int | None, n: int, *columns: Any) -> list[Any]:
+    """The engine's ``gathered`` (the text's async node): the run's rows awaited on
+    hotpipe's event loop (one per process, :mod:`hotpipe._aio`), ``limit`` at once, as the
+    column executor awaits a chunk; the first failing row's exception is raised (the run
+    then runs again through the executor, which names the item)."""
+    from hotpipe._aio import gather_items
+
+    rows = list(itertools.islice(zip(*columns, strict=False), n)) if columns else [()] * n
+    out = []
+    for _, value, exc, _ in gather_items(func, enumerate(rows), limit):
+        if exc is not None:
+            raise exc
+        out.append(value)
+    return out
 
 
 def _clock_stats(plan: Plan, clock: Clock, stats: Stats) -> None:

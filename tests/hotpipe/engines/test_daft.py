@@ -494,3 +494,153 @@ def test_a_batch_size_is_kept_by_the_text(tmp_path):
     script = pipe.to_daft(inputs, over="x")
     assert "sizes_ = batched(sizes, 3, [x])" in script
     assert _script_values(tmp_path, script) == {"sizes": r["sizes"]}
+
+
+class Scaler:
+    """A resource whose init is counted: one line per build in the file it is given."""
+
+    def __init__(self, factor, log):
+        self.factor = factor
+        with open(log, "a") as f:
+            f.write("built\n")
+
+    def __call__(self, x):
+        return x * self.factor
+
+
+@node(output="scaled")
+def scale(x: int, scaler) -> int:
+    return scaler(x)
+
+
+def _builds(log):
+    return log.read_text().count("built") if log.exists() else 0
+
+
+def test_to_daft_writes_a_resource_built_once_per_worker(tmp_path):
+    """Issue 15: a resource becomes the factory's source and a declaration with literal
+    arguments, built in the @daft.cls __init__ (unbox), once per worker even when Daft runs
+    many batches at once; never shipped built."""
+    log = tmp_path / "builds.txt"
+    inputs = {"x": list(range(200)), "scaler": hotpipe.resource(Scaler, 3, str(log))}
+    pipe = Pipeline([scale, inc])
+    script = pipe.to_daft(inputs, over="x")
+    assert "class Scaler:" in script and "daft.lit(" not in script
+    assert f"scaler = Resource(Scaler, 3, {str(log)!r})" in script
+    assert "self.payload = unbox(box)" in script
+    # many small batches, run by Daft's threads at once: still one build in this worker
+    script = script.replace("@daft.method.batch(return_dtype=DataType.int64())",
+                            "@daft.method.batch(return_dtype=DataType.int64(), batch_size=7)")
+    expected = pipe.map(inputs, over="x")
+    log.unlink()
+    assert _script_values(tmp_path, script) == expected
+    assert _builds(log) == 1  # native runner: one worker process
+
+
+def test_the_engine_runs_the_fused_text_for_a_resource(tmp_path):
+    log = tmp_path / "builds.txt"
+    inputs = {"x": list(range(100)), "scaler": hotpipe.resource(Scaler, 2, str(log))}
+    pipe = Pipeline([scale])
+    r = pipe.map(inputs, over="x", engine=Daft(batch_size=5))
+    assert _body(r).startswith("the fused text")
+    assert "scaled = list(map(scale, x, itertools.repeat(scaler)))" in _ran_text(r)
+    assert r["scaled"] == [2 * x for x in range(100)] and _builds(log) == 1
+    assert any(o.kind == "resource" for o in r.profile.one_offs)  # the build, apart
+    fused = _ran_text(r).split("# hotpipe.Daft query")[0]  # the query has batch_size=5
+    assert "def fused_steps(clock, n, x, scaler):" in fused
+    assert fused in pipe.to_daft(inputs, over="x")
+
+
+def test_to_daft_imports_a_factory_from_a_package(tmp_path):
+    import collections
+
+    @node(output="seen")
+    def count(word, counter):
+        return counter[word]
+
+    inputs = {"word": ["a", "b", "a"], "counter": hotpipe.resource(collections.Counter, a=2)}
+    script = Pipeline([count]).to_daft(inputs, over="word")
+    assert "Counter = __import__('collections', fromlist=['_']).Counter" in script
+    assert "counter = Resource(Counter, a=2)" in script
+    assert _script_values(tmp_path, script) == {"seen": [2, 0, 2]}
+
+
+def test_to_daft_names_a_resource_argument_that_is_not_a_literal():
+    inputs = {"x": [1], "scaler": hotpipe.resource(Scaler, object(), "log")}
+    with pytest.raises(hotpipe.InputError, match=r"resource 'scaler' \(Scaler\): its "
+                       r"argument 0 \(object\) cannot be written as a literal"):
+        Pipeline([scale]).to_daft(inputs, over="x")
+
+
+ACTIVE = {"now": 0, "peak": 0}
+
+
+@node(output="fetched", max_concurrency=4)
+async def fetch(x: int) -> int:
+    import asyncio
+
+    ACTIVE["now"] += 1
+    ACTIVE["peak"] = max(ACTIVE["peak"], ACTIVE["now"])
+    await asyncio.sleep(0.01)
+    ACTIVE["now"] -= 1
+    return x * 10
+
+
+def test_async_nodes_are_awaited_concurrently_in_the_text(tmp_path):
+    """Issue 15: an async node is awaited a run at a time, max_concurrency at once, in the
+    engine (hotpipe's event loop) and in the script (asyncio.run per run)."""
+    inputs = {"x": list(range(40))}
+    pipe = Pipeline([inc, fetch])
+    ACTIVE["peak"] = 0
+    r = pipe.map(inputs, over="x", engine=Daft())
+    assert _body(r).startswith("the fused text")
+    assert "fetched = gathered(fetch, 4, n, x)" in _ran_text(r)
+    assert 1 < ACTIVE["peak"] <= 4
+    assert r == pipe.map(inputs, over="x")
+    script = pipe.to_daft(inputs, over="x")
+    assert "async def fetch(x: int) -> int:" in script and _ran_text(r) in script
+    assert _script_values(tmp_path, script) == {k: r[k] for k in r}
+
+
+def test_a_failing_async_item_is_named_by_the_executor():
+    @node(output="inv")
+    async def inverse(x):
+        return 1 / x
+
+    r = Pipeline([inverse]).map({"x": [1, 0, 2]}, over="x", on_error="collect",
+                                engine=Daft())
+    assert r["inv"] == [1.0, hotpipe.FAILED, 0.5] and [e.index for e in r.errors] == [1]
+    assert "1 run(s) of rows raised" in _body(r)
+
+
+def test_the_resource_script_in_the_docs_is_what_to_daft_writes(tmp_path, monkeypatch):
+    """docs/engines.md shows the script for its "Resources" example: the example's own code,
+    imported from a file (to_daft reads source), writes every line the docs show."""
+    import importlib
+    import pathlib
+    import re
+
+    docs = (pathlib.Path(__file__).parents[3] / "docs" / "engines.md").read_text()
+    example = next(b for b in re.findall(r"^```python\n(.*?)^```", docs, re.S | re.M)
+                   if "class Encoder:" in b)
+    shown = next(b for b in re.findall(r"^```py\n(.*?)^```", docs, re.S | re.M)
+                 if "Resource(Encoder, 2)" in b)
+    (tmp_path / "docs_resources.py").write_text(
+        "import hotpipe\nfrom hotpipe import Pipeline, node\n\n" + example)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    mod = importlib.import_module("docs_resources")
+    script = Pipeline([mod.embed]).to_daft(
+        {"text": ["a", "abc"], "encoder": hotpipe.resource(mod.Encoder, 2)}, over="text")
+    for line in shown.splitlines():
+        if line != "...":
+            assert line in script.splitlines(), line
+    assert _script_values(tmp_path, script) == {"embedding": [[1, 1], [3, 3]]}
+
+
+def test_a_resource_factory_named_like_a_node_function_is_refused():
+    def scale(factor):  # a factory with the name of the node function `scale`
+        return lambda x: x * factor
+
+    inputs = {"x": [1], "scaler": hotpipe.resource(scale, 2)}
+    with pytest.raises(hotpipe.InputError, match="has the name of the function"):
+        Pipeline([globals()["scale"]]).to_daft(inputs, over="x")
