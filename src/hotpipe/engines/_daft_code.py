@@ -112,9 +112,12 @@ def engine_text(plan: Plan, fused: Fused | None, *, n: int, runner: str = "nativ
     """The text of one map: ``fused_steps`` (or, when ``fused`` is None, ``fused_steps = None``
     and ``why``: the engine then runs the steps through hotpipe's column executor) and the
     Daft query around it. ``hotpipe.Daft`` compiles exactly this; ``to_daft`` writes it."""
-    from hotpipe.engines._daft_query import hints_of, query_source
+    from hotpipe.engines._daft_query import hints_of, query_source, spread_batch
 
     names = [s.name for s in plan.steps if s.mapped]
+    if batch_size is None and runner == "native" and not any(
+            s.node.is_async and s.node.max_concurrency for s in _all_steps(plan)):
+        batch_size = spread_batch(n)  # every core for nodes that release the GIL
     query = query_source(runner=runner, n=n, names=names, hints=hints_of(plan),
                          batch_size=batch_size, block=block, partitions=partitions,
                          fused=fused is not None)

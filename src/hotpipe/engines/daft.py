@@ -86,8 +86,9 @@ class Daft(Engine):
     """Run each map as one Daft query: ``runner="native"`` (this process, Daft's threads) or
     ``runner="ray"`` (a local Ray started on first use, or the cluster at ``address``).
 
-    ``batch_size`` is the rows per batch UDF call (default: Daft's morsel size; a fixed size
-    on a column of Python objects costs Daft a re-chunking, measured ~2.5 us per row);
+    ``batch_size`` is the rows per batch UDF call (default on native: about two batches per
+    core, Daft's own size from ``2 * cores * 131,072`` rows on, see
+    :func:`hotpipe.engines._daft_query.spread_batch`; on Ray: see ``_block``);
     ``partitions`` splits the DataFrame for Ray (default: the cluster's CPUs).
     ``run`` (one item) runs in the caller: a single item gains nothing from a query.
     """

@@ -4,7 +4,9 @@ runner chosen once per process, the profile note. Ray runs in its own subprocess
 
 import ast
 import inspect
+import itertools
 import math
+import os
 import subprocess
 import sys
 
@@ -644,3 +646,31 @@ def test_a_resource_factory_named_like_a_node_function_is_refused():
     inputs = {"x": [1], "scaler": hotpipe.resource(scale, 2)}
     with pytest.raises(hotpipe.InputError, match="has the name of the function"):
         Pipeline([globals()["scale"]]).to_daft(inputs, over="x")
+
+
+SPANS: list[tuple[float, float]] = []
+
+
+@node(output="w")
+def waits(x: int) -> int:
+    import time
+
+    t0 = time.perf_counter()
+    time.sleep(0.05)  # releases the GIL, like numpy, torch or I/O
+    SPANS.append((t0, time.perf_counter()))
+    return x
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs two cores for two Daft threads")
+def test_a_small_map_is_spread_over_the_cores():
+    """Daft's native runner would run a 16-item map as one batch on one thread: the engine
+    gives it about two batches per core, so a node that releases the GIL overlaps."""
+    from hotpipe.engines._daft_query import spread_batch
+
+    SPANS.clear()
+    r = Pipeline([waits]).map({"x": list(range(16))}, over="x", engine=Daft())
+    assert r["w"] == list(range(16))
+    assert f"batch_size={spread_batch(16)}" in _ran_text(r)
+    spans = sorted(SPANS)
+    assert any(b[0] < a[1] for a, b in itertools.pairwise(spans))  # in parallel
+    assert spread_batch(10_000_000) is None  # a large map keeps Daft's own batch size
