@@ -55,12 +55,14 @@ from .reshape import (
 from .scale import downscale, downscale_any, kron_self, mirror_tile, tile, upscale
 from .sizes import infer_output_shape, predict_shape, scale_factors
 from .split import overlay_parts, pick_part, separator_lines, split_grid, stack_parts
+from .stamp import apply_stamp, learn_stamp, stamp_covers
 from .symmetry import symmetrize_overlay, symmetry_complete
 
 __all__ = [
     "antitranspose",
     "apply_local_rule",
     "apply_object_rule",
+    "apply_stamp",
     "as_grid",
     "attract",
     "augment",
@@ -103,6 +105,7 @@ __all__ = [
     "learn_local_rule",
     "learn_lookup",
     "learn_object_rule",
+    "learn_stamp",
     "line_majority",
     "local_features",
     "lookup_output",
@@ -136,6 +139,7 @@ __all__ = [
     "split_grid",
     "stack_layers",
     "stack_parts",
+    "stamp_covers",
     "swap_fg_bg",
     "symmetrize_overlay",
     "symmetry_complete",

@@ -25,6 +25,7 @@ import numpy as np
 from .. import dsl
 from ..dsl.compose import AUGMENTATIONS
 from ..dsl.grid import MAX_SIDE, Grid
+from ..dsl.stamp import STAMP_RADII
 from .ops import EXPENSIVE, SAME_SHAPE, SWAPPED_SHAPE, Op, TaskContext, build_ops
 from .shapes import LE, shape_rule
 from .stack import Layers
@@ -33,9 +34,10 @@ LOCAL_KINDS = ("n4", "rays", "n8", "rowcol")
 # Capabilities that can be switched off one by one (ablation, and the reference mode: with
 # none of them the search is the frozen ``tests/arcsearch/ref_search`` one).
 FEATURES = ("shape", "objects", "stack", "augment", "objrule", "reshape", "cropmark", "deeper",
-            "lookup", "local", "attract")
+            "lookup", "local", "attract", "stamp")
 STACK_COST = 5  # above any single program (depth 3 + a colour map = 4)
 LOOKUP_COST = 3  # a table of whole demo outputs: after the exact programs of depth <= 2
+STAMP_LIMIT = 100  # values (depth <= 1) a stamp is learned on, per search
 
 
 @dataclass
@@ -100,6 +102,7 @@ class _Searcher:
         self.local_limit = local_limit
         self.local_tries = 0
         self.objrule_tries = 0 if "objrule" in self.features else local_limit
+        self.stamp_tries = 0 if "stamp" in self.features else STAMP_LIMIT
         self.marks = self._marks() if "cropmark" in self.features else ()
         self.in_shapes = tuple(x.shape for x, _ in pairs)
         self.deeper = "deeper" in self.features
@@ -137,8 +140,35 @@ class _Searcher:
                 if all(p is not None for p in preds):
                     self._add(depth + 2, (*steps, ("apply_object_rule", rule)), preds)
                     return
+        if depth <= 1 and self.stamp_tries < STAMP_LIMIT and self._stamp(demo, test, steps,
+                                                                         depth):
+            return
         if depth <= 1 and self.local_tries < self.local_limit:
             self._local_rules(demo, test, steps, depth)
+
+    def _stamp(self, demo, test, steps, depth) -> bool:
+        """A learned stamp (``dsl/stamp.py``, cost depth + 2): the smallest radius whose
+        stamp reproduces every demo output, kept only when the test grids have no colour
+        the demos never showed. It comes before the local rules (which see the same
+        pictures from the painted cell and guess where two patterns meet)."""
+        self.stamp_tries += 1
+        if not dsl.stamp_covers(demo, test):
+            return False
+        for radius in STAMP_RADII:
+            entries = dsl.learn_stamp(list(zip(demo, self.targets, strict=True)), radius)
+            if entries is None:
+                continue
+            fits = True
+            for g, t in zip(demo, self.targets, strict=True):
+                p = dsl.apply_stamp(g, entries)
+                if p is None or not np.array_equal(p, t):
+                    fits = False
+                    break
+            preds = [dsl.apply_stamp(g, entries) for g in test] if fits else []
+            if fits and all(p is not None for p in preds):
+                self._add(depth + 2, (*steps, ("apply_stamp", (entries,))), preds)
+                return True
+        return False
 
     def _local_rules(self, demo, test, steps, depth) -> None:
         """A learned local rule (cost depth + 2): the first kind that fits; with "local",

@@ -1,0 +1,95 @@
+"""Stamps (``dsl/stamp.py``) on hand-made grids, and the search finding one only with the
+``stamp`` capability."""
+
+import numpy as np
+
+from arcsearch import dsl
+from arcsearch.search import FEATURES, search
+
+
+def grid(rows):
+    return dsl.as_grid(rows)
+
+
+def blank(h, w, cells):
+    g = np.zeros((h, w), dtype=np.uint8)
+    for (y, x), c in cells.items():
+        g[y, x] = c
+    return g
+
+
+def decorate(g):
+    """The hand-written rule the demos show: 2 gets 4 on its diagonals, 1 gets 7 on its
+    sides, 8 is left alone."""
+    out = g.copy()
+    h, w = g.shape
+    for y, x in zip(*np.nonzero(g), strict=True):
+        offs = {2: ((-1, -1), (-1, 1), (1, -1), (1, 1)), 1: ((-1, 0), (1, 0), (0, -1), (0, 1))}
+        for dy, dx in offs.get(int(g[y, x]), ()):
+            if 0 <= y + dy < h and 0 <= x + dx < w and g[y + dy, x + dx] == 0:
+                out[y + dy, x + dx] = {2: 4, 1: 7}[int(g[y, x])]
+    return out
+
+
+DEMOS = [blank(7, 7, {(1, 1): 2, (5, 4): 1, (3, 6): 8}),
+         blank(6, 8, {(2, 5): 1, (4, 1): 2}),
+         blank(7, 7, {(0, 3): 2, (4, 3): 1, (6, 0): 8})]
+PAIRS = [(x, decorate(x)) for x in DEMOS]
+
+
+def test_learned_stamp_paints_each_colour_its_pattern_on_a_new_grid():
+    entries = dsl.learn_stamp(PAIRS, 1)
+    assert (2, -1, -1, 4) in entries and (1, 0, 1, 7) in entries
+    assert not any(c == 8 for c, *_ in entries)  # 8 paints nothing
+    new = blank(8, 9, {(1, 7): 1, (6, 2): 2, (4, 4): 2, (0, 0): 8})
+    assert np.array_equal(dsl.apply_stamp(new, entries), decorate(new))
+
+
+def test_centre_entry_replaces_the_marker_and_unobserved_offsets_paint_nothing():
+    pairs = [(blank(3, 4, {(1, 1): 2}), grid([[3, 0, 6, 0], [0, 0, 0, 0], [8, 0, 7, 0]])),
+             (blank(3, 4, {(1, 2): 2}), grid([[0, 3, 0, 6], [0, 0, 0, 0], [0, 8, 0, 7]]))]
+    entries = dsl.learn_stamp(pairs, 1)
+    assert entries == ((2, -1, -1, 3), (2, -1, 1, 6), (2, 0, 0, 0), (2, 1, -1, 8),
+                       (2, 1, 1, 7))
+    # the marker at the left edge: the stamp is cut by the border
+    assert dsl.apply_stamp(blank(3, 3, {(1, 0): 2}), entries).tolist() == [[0, 6, 0],
+                                                                            [0, 0, 0],
+                                                                            [0, 7, 0]]
+
+
+def test_offsets_the_demos_disagree_on_are_dropped():
+    # seen from the left 5, the cell two to its right is painted in one demo (by the
+    # other 5's pattern) and not in the other: no entry for (0, 2)
+    pairs = [(grid([[5, 0, 0, 5, 0]]), grid([[5, 1, 1, 5, 1]])),
+             (grid([[0, 5, 0, 0, 0]]), grid([[0, 5, 1, 0, 0]]))]
+    entries = dsl.learn_stamp(pairs, 2)
+    assert (5, 0, 1, 1) in entries
+    assert not any((dy, dx) == (0, 2) for _, dy, dx, _ in entries)
+
+
+def test_no_stamp_for_other_shapes_or_a_plain_colour_map():
+    assert dsl.learn_stamp([(grid([[1, 0]]), grid([[1, 0], [0, 0]]))], 1) is None
+    assert dsl.learn_stamp([(grid([[1, 0, 2]]), grid([[3, 0, 2]]))], 1) is None
+
+
+def test_two_stamps_painting_one_cell_differently_do_not_apply():
+    entries = ((1, 0, 1, 4), (2, 0, -1, 6))
+    assert dsl.apply_stamp(grid([[1, 0, 2]]), entries) is None
+    assert dsl.apply_stamp(grid([[1, 0, 0, 2]]), entries).tolist() == [[1, 4, 6, 2]]
+
+
+def test_covers_only_when_every_test_colour_was_seen_on_the_demos():
+    assert dsl.stamp_covers(DEMOS, [blank(4, 4, {(1, 1): 8, (2, 2): 1})])
+    assert not dsl.stamp_covers(DEMOS, [blank(4, 4, {(1, 1): 3})])
+
+
+def test_search_finds_the_stamp_only_with_the_capability():
+    test_in = blank(8, 9, {(1, 7): 1, (6, 2): 2, (4, 4): 2, (0, 0): 8})
+    res = search(PAIRS, [test_in], max_candidates=20000)
+    assert res.found[0].steps[-1][0] == "apply_stamp"
+    assert np.array_equal(res.found[0].test_preds[0], decorate(test_in))
+    without = search(PAIRS, [test_in], max_candidates=20000,
+                     features=tuple(f for f in FEATURES if f != "stamp"))
+    assert all(f.steps[-1][0] != "apply_stamp" for f in without.found)
+    # the local rules cannot reproduce it: the test grid's neighbourhoods are new
+    assert all(not np.array_equal(f.test_preds[0], decorate(test_in)) for f in without.found)
