@@ -93,3 +93,107 @@ def test_search_finds_the_stamp_only_with_the_capability():
     assert all(f.steps[-1][0] != "apply_stamp" for f in without.found)
     # the local rules cannot reproduce it: the test grid's neighbourhoods are new
     assert all(not np.array_equal(f.test_preds[0], decorate(test_in)) for f in without.found)
+
+
+# -- keyed stamps (capability "stampkey") ---------------------------------------------------
+
+def corners(g):
+    """The hand-written rule: each 2 x 2 square of 5 gets 1, 2, 3, 4 diagonally off its
+    top-left, top-right, bottom-left, bottom-right corners (a colour stamp cannot: every
+    cell of the square has colour 5)."""
+    out = g.copy()
+    h, w = g.shape
+    for y in range(h - 1):
+        for x in range(w - 1):
+            if (g[y:y + 2, x:x + 2] == 5).all():
+                for (cy, cx), c in (((y - 1, x - 1), 1), ((y - 1, x + 2), 2),
+                                    ((y + 2, x - 1), 3), ((y + 2, x + 2), 4)):
+                    if 0 <= cy < h and 0 <= cx < w and g[cy, cx] == 0:
+                        out[cy, cx] = c
+    return out
+
+
+def square(g, y, x):
+    g[y:y + 2, x:x + 2] = 5
+    return g
+
+
+SQUARES = [square(square(np.zeros((9, 9), np.uint8), 1, 1), 5, 5),
+           square(np.zeros((6, 7), np.uint8), 2, 3),
+           square(square(np.zeros((10, 8), np.uint8), 1, 4), 6, 1)]
+SQUARE_PAIRS = [(x, corners(x)) for x in SQUARES]
+
+
+def test_source_keys_tell_an_objects_size_and_a_cells_place():
+    g = grid([[5, 5, 0, 2],
+              [5, 5, 0, 0],
+              [0, 0, 0, 2]])
+    sides = dsl.source_keys(g, "sides")
+    # bits: up 1, down 2, left 4, right 8; the four corners of the square differ
+    assert [int(sides[0, 0]), int(sides[0, 1]), int(sides[1, 0]), int(sides[1, 1])] == [
+        5 * 16 + 2 + 8, 5 * 16 + 2 + 4, 5 * 16 + 1 + 8, 5 * 16 + 1 + 4]
+    assert int(sides[0, 3]) == 2 * 16  # a lone cell
+    size = dsl.source_keys(g, "size")
+    assert int(size[1, 1]) == 5 * 16 + 4 and int(size[2, 3]) == 2 * 16 + 1
+    assert (dsl.source_keys(g) == g.astype(np.int64) * 16).all()
+
+
+def test_a_sides_stamp_paints_each_corner_of_a_square_its_colour():
+    for radius in (1, 2):  # the colour stamp sees four colours at one offset: none fits
+        entries = dsl.learn_stamp(SQUARE_PAIRS, radius)
+        assert entries is None or any(
+            not np.array_equal(dsl.apply_stamp(x, entries), y) for x, y in SQUARE_PAIRS)
+    entries = dsl.learn_stamp(SQUARE_PAIRS, 1, "sides")
+    new = square(square(square(np.zeros((12, 12), np.uint8), 0, 9), 4, 2), 9, 7)
+    assert np.array_equal(dsl.apply_stamp(new, entries, "sides"), corners(new))
+    assert dsl.stamp_covers(SQUARES, [new], "sides")
+    bar = np.zeros((5, 5), np.uint8)
+    bar[2, 1:4] = 5  # the middle of a bar: a place no demo showed
+    assert dsl.stamp_covers(SQUARES, [bar]) and not dsl.stamp_covers(SQUARES, [bar], "sides")
+
+
+def ring_pairs(g):
+    """The hand-written rule: objects of two cells get a ring of 3, lone cells nothing."""
+    out = g.copy()
+    h, w = g.shape
+    for y, x in zip(*np.nonzero(g), strict=True):
+        if any(0 <= y + dy < h and 0 <= x + dx < w and g[y + dy, x + dx]
+               for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1))):
+            for dy in (-1, 0, 1):
+                for dx in (-1, 0, 1):
+                    if 0 <= y + dy < h and 0 <= x + dx < w and g[y + dy, x + dx] == 0:
+                        out[y + dy, x + dx] = 3
+    return out
+
+
+PAIR_DEMOS = [blank(8, 8, {(1, 1): 2, (1, 2): 2, (5, 5): 2, (6, 1): 2}),
+              blank(7, 9, {(2, 6): 2, (3, 6): 2, (5, 1): 2, (0, 3): 2}),
+              blank(9, 8, {(6, 2): 2, (6, 3): 2, (2, 5): 2, (3, 5): 2, (0, 0): 2})]
+
+
+def test_a_size_stamp_rings_the_pairs_and_leaves_lone_cells():
+    pairs = [(x, ring_pairs(x)) for x in PAIR_DEMOS]
+    entries = dsl.learn_stamp(pairs, 1, "size")
+    assert all(np.array_equal(dsl.apply_stamp(x, entries, "size"), y) for x, y in pairs)
+    new = blank(9, 9, {(0, 7): 2, (0, 8): 2, (4, 4): 2, (7, 1): 2, (8, 1): 2})
+    assert np.array_equal(dsl.apply_stamp(new, entries, "size"), ring_pairs(new))
+
+
+def test_unknown_key_is_an_error_that_names_the_keys():
+    try:
+        dsl.source_keys(grid([[1]]), "shape")
+    except ValueError as e:
+        assert "colour" in str(e) and "sides" in str(e)
+    else:
+        raise AssertionError("an unknown key must raise")
+
+
+def test_search_finds_a_keyed_stamp_only_with_the_capability():
+    new = square(square(square(np.zeros((12, 12), np.uint8), 0, 9), 4, 2), 9, 7)
+    res = search(SQUARE_PAIRS, [new], max_candidates=20000)
+    assert res.found[0].steps[-1][0] == "apply_stamp"
+    assert res.found[0].steps[-1][1][1] == "sides"
+    assert np.array_equal(res.found[0].test_preds[0], corners(new))
+    without = search(SQUARE_PAIRS, [new], max_candidates=20000,
+                     features=tuple(f for f in FEATURES if f != "stampkey"))
+    assert all(not np.array_equal(f.test_preds[0], corners(new)) for f in without.found)

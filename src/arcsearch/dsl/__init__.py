@@ -55,7 +55,7 @@ from .reshape import (
 from .scale import downscale, downscale_any, kron_self, mirror_tile, tile, upscale
 from .sizes import infer_output_shape, predict_shape, scale_factors
 from .split import overlay_parts, pick_part, separator_lines, split_grid, stack_parts
-from .stamp import apply_stamp, learn_stamp, stamp_covers
+from .stamp import apply_stamp, learn_stamp, source_keys, stamp_covers
 from .symmetry import symmetrize_overlay, symmetry_complete
 
 __all__ = [
@@ -136,6 +136,7 @@ __all__ = [
     "select_object",
     "separator_lines",
     "shift",
+    "source_keys",
     "split_grid",
     "stack_layers",
     "stack_parts",

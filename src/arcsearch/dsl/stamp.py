@@ -10,37 +10,72 @@ a background cell at that offset from a ``c`` cell becomes (and, at offset (0, 0
 the ``c`` cell itself becomes). Offsets whose demo cells disagree (a cell is painted
 from one source but not from another) paint nothing; the rule is kept only when it
 reproduces every demo output exactly.
+
+A colour alone cannot tell the four corners of a square apart, nor a lone cell from a
+pair. Keyed stamps (``key``) split each colour's sources by their place: ``"size"``, the
+size of the cell's same-colour 4-connected object (capped at 15), or ``"sides"``, which
+of its four side neighbours have its colour (16 places: a corner of a square, the end of
+a bar, a lone cell). The search tries them only when the colour stamp does not fit.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from .connectivity import label_cells
 from .grid import Grid, background
 
 STAMP_RADII = (1, 2)  # radius 3 only ever fitted demos by coincidence (training scan)
 _UNCHANGED = 10  # pseudo-colour: the target cell keeps its colour
 _OUTSIDE = 255  # padding: off the grid
+STAMP_KEYS = ("colour", "size", "sides")  # the search's order: coarsest first
+_PLACES = 16  # places per colour: object sizes 1..15 (15 = larger), or 4-bit side masks
+_NKEYS = 10 * _PLACES
+_SIDES = ((-1, 0), (1, 0), (0, -1), (0, 1))
+
+
+def source_keys(g: Grid, key: str = "colour") -> np.ndarray:
+    """Each cell's stamp key, ``colour * 16 + place``: place 0 for ``"colour"``, the
+    capped size of its same-colour 4-connected object for ``"size"``, the bit mask of its
+    same-colour side neighbours for ``"sides"``."""
+    keys = g.astype(np.int64) * _PLACES
+    if key == "size":
+        h, w = g.shape
+        fg = g != background(g)
+        roots = label_cells(g, fg, 4, False)
+        sizes = np.bincount(roots[fg.ravel()], minlength=h * w)
+        keys += np.minimum(sizes[roots], _PLACES - 1).reshape(h, w)
+    elif key == "sides":
+        h, w = g.shape
+        p = np.pad(g, 1, constant_values=_OUTSIDE)
+        for bit, (dy, dx) in enumerate(_SIDES):
+            keys += (p[1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w] == g) * (1 << bit)
+    elif key != "colour":
+        raise ValueError(f"stamp key {key!r} is unknown: use one of {STAMP_KEYS}")
+    return keys
 
 
 def _offsets(radius: int) -> list[tuple[int, int]]:
     return [(dy, dx) for dy in range(-radius, radius + 1) for dx in range(-radius, radius + 1)]
 
 
-def learn_stamp(pairs: list[tuple[Grid, Grid]], radius: int) -> tuple | None:
+def learn_stamp(pairs: list[tuple[Grid, Grid]], radius: int,
+                key: str = "colour") -> tuple | None:
     """The stamp entries ``((c, dy, dx, colour), ...)`` that the demo pairs agree on, in a
-    fixed order, or None when the shapes differ or nothing off-centre is painted. The
-    result still has to be checked on the demos (:func:`apply_stamp`): overlapping
-    patterns can make an offset ambiguous."""
+    fixed order, or None when the shapes differ or nothing off-centre is painted. ``c`` is
+    the source colour, or with a ``key`` other than ``"colour"`` the source key of
+    :func:`source_keys`. The result still has to be checked on the demos
+    (:func:`apply_stamp`): overlapping patterns can make an offset ambiguous."""
     offs = _offsets(radius)
-    seen = np.zeros((10, len(offs), 11), dtype=np.int64)
+    nk = 10 if key == "colour" else _NKEYS
+    seen = np.zeros((nk, len(offs), 11), dtype=np.int64)
     r = radius
     for x, y in pairs:
         if x.shape != y.shape:
             return None
         h, w = x.shape
         bg = background(x)
-        src = x.astype(np.int64)
+        src = x.astype(np.int64) if key == "colour" else source_keys(x, key)
         is_src = x != bg
         px = np.pad(x, r, constant_values=_OUTSIDE)
         py = np.pad(y, r, constant_values=_OUTSIDE)
@@ -51,10 +86,10 @@ def learn_stamp(pairs: list[tuple[Grid, Grid]], radius: int) -> tuple | None:
             if dy or dx:
                 m &= tx == bg
             code = np.where(ty == tx, _UNCHANGED, ty)[m].astype(np.int64)
-            seen[:, k] += np.bincount(src[m] * 11 + code, minlength=110).reshape(10, 11)
+            seen[:, k] += np.bincount(src[m] * 11 + code, minlength=nk * 11).reshape(nk, 11)
     entries = []
     off_centre = False
-    for c in range(10):
+    for c in range(nk):
         for k in np.flatnonzero((seen[c] > 0).sum(axis=1) == 1).tolist():
             colour = int(np.flatnonzero(seen[c, k])[0])
             if colour == _UNCHANGED:
@@ -67,16 +102,18 @@ def learn_stamp(pairs: list[tuple[Grid, Grid]], radius: int) -> tuple | None:
     return tuple(entries)
 
 
-def apply_stamp(g: Grid, entries: tuple) -> Grid | None:
+def apply_stamp(g: Grid, entries: tuple, key: str = "colour") -> Grid | None:
     """Paint every entry ``(c, dy, dx, colour)``: the background cell at ``(dy, dx)`` from
-    each ``c`` cell (or the ``c`` cell itself at (0, 0)) becomes ``colour``. Decided on the
-    input, applied at once; None when two stamps paint one cell differently."""
+    each ``c`` cell (or the ``c`` cell itself at (0, 0)) becomes ``colour`` (``c`` a source
+    key of :func:`source_keys` when ``key`` is not ``"colour"``). Decided on the input,
+    applied at once; None when two stamps paint one cell differently."""
     h, w = g.shape
     bg = background(g)
     paint = np.full((h, w), -1, dtype=np.int16)
+    keys = g if key == "colour" else source_keys(g, key)
     for c, dy, dx, colour in entries:
-        src = g == c
-        if c == bg or not src.any():
+        src = keys == c
+        if (c == bg if key == "colour" else c // _PLACES == bg) or not src.any():
             continue
         tgt = np.zeros((h, w), dtype=bool)
         ys, ye = max(0, dy), min(h, h + dy)
@@ -96,17 +133,19 @@ def apply_stamp(g: Grid, entries: tuple) -> Grid | None:
     return out
 
 
-def stamp_covers(demo: list[Grid], test: list[Grid]) -> bool:
+def stamp_covers(demo: list[Grid], test: list[Grid], key: str = "colour") -> bool:
     """Whether every non-background colour of the test grids is a colour of the demo
-    grids: a stamp knows nothing about the cells of an unseen colour, and a prediction
-    that leaves them bare is a guess (the colour-normalised search may still fit)."""
+    grids (with a ``key``: every source key of a test cell is one of a demo cell): a stamp
+    knows nothing about the cells of an unseen colour or place, and a prediction that
+    leaves them bare is a guess (the colour-normalised search may still fit)."""
     seen: set[int] = set()
     for g in demo:
-        seen.update(np.unique(g).tolist())
-        seen.discard(background(g))
-    for g in test:
-        cols = set(np.unique(g).tolist())
-        cols.discard(background(g))
-        if not cols <= seen:
-            return False
-    return True
+        seen.update(_source_set(g, key))
+    return all(_source_set(g, key) <= seen for g in test)
+
+
+def _source_set(g: Grid, key: str) -> set[int]:
+    bg = background(g)
+    if key == "colour":
+        return set(np.unique(g).tolist()) - {bg}
+    return set(np.unique(source_keys(g, key)[g != bg]).tolist())

@@ -25,7 +25,7 @@ import numpy as np
 from .. import dsl
 from ..dsl.compose import AUGMENTATIONS
 from ..dsl.grid import MAX_SIDE, Grid
-from ..dsl.stamp import STAMP_RADII
+from ..dsl.stamp import STAMP_KEYS, STAMP_RADII
 from .ops import EXPENSIVE, SAME_SHAPE, SWAPPED_SHAPE, Op, TaskContext, build_ops
 from .shapes import LE, shape_rule
 from .stack import Layers
@@ -34,7 +34,7 @@ LOCAL_KINDS = ("n4", "rays", "n8", "rowcol")
 # Capabilities that can be switched off one by one (ablation, and the reference mode: with
 # none of them the search is the frozen ``tests/arcsearch/ref_search`` one).
 FEATURES = ("shape", "objects", "stack", "augment", "objrule", "reshape", "cropmark", "deeper",
-            "lookup", "local", "attract", "stamp")
+            "lookup", "local", "attract", "stamp", "stampkey")
 STACK_COST = 5  # above any single program (depth 3 + a colour map = 4)
 LOOKUP_COST = 3  # a table of whole demo outputs: after the exact programs of depth <= 2
 STAMP_LIMIT = 100  # values (depth <= 1) a stamp is learned on, per search
@@ -57,6 +57,23 @@ class SearchResult:
     timed_out: bool = False
     exhausted_budget: bool = False
     depth: int = 0
+
+
+def _fit_stamp(pairs, test, radius: int, key: str):
+    """``(entries, test predictions)`` of the stamp of ``key`` and ``radius`` learned on
+    the demo pairs, or None when it does not reproduce every demo output or fails on a
+    test grid."""
+    entries = dsl.learn_stamp(pairs, radius, key)
+    if entries is None:
+        return None
+    for g, t in pairs:
+        p = dsl.apply_stamp(g, entries, key)
+        if p is None or not np.array_equal(p, t):
+            return None
+    preds = [dsl.apply_stamp(g, entries, key) for g in test]
+    if any(p is None for p in preds):
+        return None
+    return entries, preds
 
 
 def _colour_map(vals: list[Grid], targets: list[Grid]) -> dict[int, int] | None:
@@ -103,6 +120,7 @@ class _Searcher:
         self.local_tries = 0
         self.objrule_tries = 0 if "objrule" in self.features else local_limit
         self.stamp_tries = 0 if "stamp" in self.features else STAMP_LIMIT
+        self.stamp_keys = STAMP_KEYS if "stampkey" in self.features else STAMP_KEYS[:1]
         self.marks = self._marks() if "cropmark" in self.features else ()
         self.in_shapes = tuple(x.shape for x, _ in pairs)
         self.deeper = "deeper" in self.features
@@ -147,27 +165,23 @@ class _Searcher:
             self._local_rules(demo, test, steps, depth)
 
     def _stamp(self, demo, test, steps, depth) -> bool:
-        """A learned stamp (``dsl/stamp.py``, cost depth + 2): the smallest radius whose
-        stamp reproduces every demo output, kept only when the test grids have no colour
-        the demos never showed. It comes before the local rules (which see the same
-        pictures from the painted cell and guess where two patterns meet)."""
+        """A learned stamp (``dsl/stamp.py``, cost depth + 2): the first key (with
+        "stampkey": the colour, then the object size, then the side neighbours; else the
+        colour only) and smallest radius whose stamp reproduces every demo output, kept
+        only when the test grids have no colour (key) the demos never showed. It comes
+        before the local rules (which see the same pictures from the painted cell and
+        guess where two patterns meet)."""
         self.stamp_tries += 1
-        if not dsl.stamp_covers(demo, test):
-            return False
-        for radius in STAMP_RADII:
-            entries = dsl.learn_stamp(list(zip(demo, self.targets, strict=True)), radius)
-            if entries is None:
+        pairs = list(zip(demo, self.targets, strict=True))
+        for key in self.stamp_keys:
+            if not dsl.stamp_covers(demo, test, key):
                 continue
-            fits = True
-            for g, t in zip(demo, self.targets, strict=True):
-                p = dsl.apply_stamp(g, entries)
-                if p is None or not np.array_equal(p, t):
-                    fits = False
-                    break
-            preds = [dsl.apply_stamp(g, entries) for g in test] if fits else []
-            if fits and all(p is not None for p in preds):
-                self._add(depth + 2, (*steps, ("apply_stamp", (entries,))), preds)
-                return True
+            for radius in STAMP_RADII:
+                preds = _fit_stamp(pairs, test, radius, key)
+                if preds is not None:
+                    params = (preds[0],) if key == "colour" else (preds[0], key)
+                    self._add(depth + 2, (*steps, ("apply_stamp", params)), preds[1])
+                    return True
         return False
 
     def _local_rules(self, demo, test, steps, depth) -> None:
