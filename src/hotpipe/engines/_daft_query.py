@@ -21,7 +21,7 @@ from typing import Any
 __all__ = ["FILENAME", "compile_query", "hints_of", "query_source"]
 
 FILENAME = "<hotpipe Daft query>"
-INDEX, OUT = "__hotpipe_index", "__hotpipe_out"
+INDEX, OUT, BLOCK = "__hotpipe_index", "__hotpipe_out", "__hotpipe_items"
 
 
 def hints_of(plan: Any) -> dict[str, Any]:
@@ -87,11 +87,15 @@ def query_source(*, runner: str, n: int, names: Sequence[str], hints: dict[str, 
         "    def __call__(self, index: Series) -> Series:",
     ]
     if remote:
+        lines[-1] = "    def __call__(self, index: Series, items: Series) -> Series:"
         lines += [
-            f"        # a row is a block of {block} items: one Python object per block comes back",
+            f"        # a row is a block of {block} items, carried in the row (so only to the "
+            "worker",
+            "        # that runs it); one Python object per block comes back",
             f"        runs = [(k * {block}, min({n}, k * {block} + {block})) "
             "for k in index.to_pylist()]",
-            "        return Series.from_pylist(run_rows(fused_steps, self.payload, runs), "
+            "        blocks = items.to_pylist()",
+            "        return Series.from_pylist(run_rows(fused_steps, self.payload, runs, blocks), "
             "dtype=DataType.python())",
         ]
     else:
@@ -103,13 +107,21 @@ def query_source(*, runner: str, n: int, names: Sequence[str], hints: dict[str, 
     lines += [
         "",
         "",
-        "def query(box):",
+        "def query(box, blocks):" if remote else "def query(box):",
         "    # the index column carries the item order (Ray returns rows in any order)",
-        f"    df = daft.from_pydict({{{INDEX!r}: index_column({rows})}})",
     ]
     if remote:
-        lines.append(f"    df = df.into_partitions({max(1, min(rows, partitions or 1))})")
-    lines.append(f"    df = df.select(HotpipePlan(box)(df[{INDEX!r}]).alias({OUT!r}))")
+        lines += [
+            "    # each row's items, pickled in the driver: a partition gets its own rows' items",
+            f"    df = daft.from_pydict({{{INDEX!r}: index_column({rows}), {BLOCK!r}: blocks}})",
+            f"    df = df.into_partitions({max(1, min(rows, partitions or 1))})",
+            f"    df = df.select(HotpipePlan(box)(df[{INDEX!r}], df[{BLOCK!r}]).alias({OUT!r}))",
+        ]
+    else:
+        lines += [
+            f"    df = daft.from_pydict({{{INDEX!r}: index_column({rows})}})",
+            f"    df = df.select(HotpipePlan(box)(df[{INDEX!r}]).alias({OUT!r}))",
+        ]
     if remote:
         lines.append(f"    return df.to_pydict()[{OUT!r}]")
     else:

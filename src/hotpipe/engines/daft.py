@@ -206,8 +206,10 @@ class Daft(Engine):
         if fused is not None and any(is_array(v) for v in chunk.values()):
             fused, why = None, "an array input (the executor keeps array columns)"
         signature = (fused.mapped, fused.shared) if fused is not None else None
-        payload = (plan, chunk, job.bc, job.runner, job.on_error, job.offset + start,
-                   plan.outputs, watch, signature)
+        # on Ray the items travel in the query's rows, a block per row, so that a worker gets
+        # the items of its own rows only; the payload holds what every row needs
+        payload = (plan, {} if remote else chunk, job.bc, job.runner, job.on_error,
+                   job.offset + start, plan.outputs, watch, signature)
 
         # On native the batches' results go straight into ``sink`` (this process, arrays
         # as arrays) and the UDF hands Daft its own index column back, which the query
@@ -230,9 +232,10 @@ class Daft(Engine):
         # results stayed alive, and Python's full collections walked them: measured 0.65 s
         # per collection after six maps of 1,000,000 items)
         box: list | bytearray = bytearray(packed(payload)) if remote else [payload]
+        blocks = _blocks(chunk, n, self._block(n), payload) if remote else None
         try:
             t0 = perf_counter()
-            result = query(box)
+            result = query(box, blocks) if remote else query(box)
             took = perf_counter() - t0
         finally:
             box.clear()
@@ -383,6 +386,20 @@ def packed(payload: tuple) -> bytes:
         raise InputError(f"Daft(runner='ray'): the map cannot be pickled ({exc}).") from exc
 
 
+def _blocks(chunk: dict[str, Any], n: int, block: int, payload: tuple) -> list[bytes]:
+    """Ray: the items of each row of the query (``block`` items, the last one shorter), as
+    the mapped columns' slices pickled in the driver; an input that cannot be pickled is
+    named (:func:`packed`) before any work starts."""
+    import cloudpickle
+
+    try:
+        return [cloudpickle.dumps({k: v[a:a + block] for k, v in chunk.items()})
+                for a in range(0, n, block)]
+    except Exception:
+        packed((*payload[:1], chunk, *payload[2:]))  # raises the InputError naming it
+        raise
+
+
 def _unbox(box: list | bytearray) -> tuple:
     """The map's payload in a worker: unpickled once there on Ray (pickled once in the
     driver), as it is on native; its resource declarations kept alive in this process."""
@@ -477,7 +494,8 @@ def _functions(plan: Plan) -> dict[str, Any]:
     return found
 
 
-def _run_rows(fused_steps: Any, payload: tuple, runs: list[tuple[int, int]]) -> list[Any]:
+def _run_rows(fused_steps: Any, payload: tuple, runs: list[tuple[int, int]],
+              blocks: list[bytes] | None = None) -> list[Any]:
     """One batch UDF call: ``fused_steps`` (the generated text) over each contiguous run of
     its rows, or hotpipe's column executor (``runner.columns``) where the text is None or
     raised on the run: then the executor runs the run again and names the failing item.
@@ -488,24 +506,26 @@ def _run_rows(fused_steps: Any, payload: tuple, runs: list[tuple[int, int]]) -> 
     executor reran a run the fused text raised on): one Python object per run, not per
     row, crosses back. On Ray (``watch``: the attempt ledger's name and the query id) a run
     that workers died on ``WORKER_DEATHS`` times is not run again: it comes back as
-    ``("died", deaths, (0, 0), 0)`` and the driver raises ``WorkerDied``.
+    ``("died", deaths, (0, 0), 0)`` and the driver raises ``WorkerDied``. On Ray a run is
+    one row, whose items come in ``blocks`` (pickled in the driver), not in the payload.
     """
     plan, chunk, bc, runner, on_error, base, outputs, watch, signature = payload
     remote = watch is not None
     out: list[Any] = []
-    for a, b in runs:
+    for j, (a, b) in enumerate(runs):
         if watch is not None:
             died = _died_before(watch, a)
             if died >= WORKER_DEATHS:
                 out.append((a, b, None, ("died", died, (0.0, 0.0), 0)))
                 continue
         t0 = perf_counter()
+        cols, lo = (chunk, a) if blocks is None else (_loads(blocks[j]), 0)
         produced, stats = (None, None) if fused_steps is None else _fused_run(
-            fused_steps, plan, chunk, bc, signature, a, b)
+            fused_steps, plan, cols, bc, signature, lo, lo + b - a)
         again = int(fused_steps is not None and produced is None)
         if produced is None:
             stats = chunk_stats(plan, NO_PROBE)
-            cols = {k: v[a:b] for k, v in chunk.items()}
+            cols = {k: v[lo:lo + b - a] for k, v in cols.items()}
             try:
                 produced = runner.columns(plan, cols, bc, b - a, base + a, on_error, stats)
             except Exception as exc:
@@ -525,6 +545,12 @@ def _run_rows(fused_steps: Any, payload: tuple, runs: list[tuple[int, int]]) -> 
         if watch is not None:
             _finished(watch, a)
     return out
+
+
+def _loads(data: bytes) -> Any:
+    import cloudpickle
+
+    return cloudpickle.loads(data)
 
 
 def _fused_run(fused_steps: Any, plan: Plan, chunk: dict[str, list[Any]], bc: Any,

@@ -218,6 +218,27 @@ def test_an_unpicklable_input_is_named_before_work_starts():
         packed((plan, {"x": [1]}, bc, None, "raise", 0, ("y",), True))
 
 
+def test_on_ray_each_row_carries_only_its_own_items():
+    """Ray: the items travel in the query's rows (a block each), not in the payload every
+    worker unpickles; an input that cannot be pickled is still named before work starts."""
+    import pickle
+    import threading
+
+    from hotpipe.engines._daft_query import BLOCK, query_source
+    from hotpipe.engines.daft import _blocks
+    from hotpipe.execute import Broadcast
+
+    plan = PIPE._plan(frozenset({"x", "k"}), None, frozenset({"x"}))
+    payload = (plan, {}, Broadcast({"k": 1}), None, "raise", 0, ("y",), None, None)
+    blobs = _blocks({"x": list(range(5))}, 5, 2, payload)
+    assert [pickle.loads(b) for b in blobs] == [{"x": [0, 1]}, {"x": [2, 3]}, {"x": [4]}]
+    text = query_source(runner="ray", n=5, names=["double"], hints={}, batch_size=None,
+                        block=2, partitions=2)
+    assert "def query(box, blocks):" in text and f"{BLOCK!r}: blocks" in text
+    with pytest.raises(hotpipe.InputError, match="mapped input 'x' cannot be pickled"):
+        _blocks({"x": [threading.Lock()]}, 1, 1, payload)
+
+
 def test_imap_streams_through_daft():
     @node(output="n")
     def width(line):
