@@ -164,8 +164,27 @@ class Daft(Engine):
                 n: int, on_error: str, on_progress: Any = None, runner: Any = None,
                 broadcast: Any = None, offset: int = 0) -> Any:
         self._last = {}
+        cache_note = None
+        if runner is not None and runner.cached:
+            from hotpipe.engines._daft_cache import cached_map, driver_refusal
+
+            why = driver_refusal(plan, n)
+            if why is None:
+                outcome = cached_map(self, self._daft(), plan, columns, scalars, n, on_error,
+                                     on_progress, runner, broadcast, offset)
+                self._notes(plan, outcome)
+                return outcome
+            cache_note = (f"daft cache: hotpipe's cached runner runs inside the query (it "
+                          f"looks up and writes each item in the workers): {why}")
         outcome = super().run_map(plan, columns, scalars, n, on_error, on_progress, runner,
                                   broadcast, offset)
+        if cache_note:
+            outcome.notes.append(cache_note)
+        self._notes(plan, outcome)
+        return outcome
+
+    def _notes(self, plan: Plan, outcome: Any) -> None:
+        """The last query's note and its text, for the profile."""
         if self._last:
             last = self._last
             outcome.notes.append(
@@ -186,7 +205,6 @@ class Daft(Engine):
                 "writes it) was compiled and run (the last one, for imap):\n"
                 + last["text"]
             )
-        return outcome
 
     # ------------------------------------------------------------------ one query
 
@@ -299,7 +317,9 @@ class Daft(Engine):
             elif failure is None or a < failure[0]:
                 failure = (a, payload)
         if deaths:
-            raise _worker_died(plan, job.offset, sorted(deaths))
+            died = _worker_died(plan, job.offset, sorted(deaths))
+            died.kept = runs  # type: ignore[attr-defined]  # the runs that finished
+            raise died
         if failure is not None:
             if isinstance(failure[1], NodeError):
                 from hotpipe.engines.processes import _reraise
