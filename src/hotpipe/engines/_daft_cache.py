@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from hotpipe._arrays import append_column, finish_column, is_array, take
 from hotpipe._state import state_of
 from hotpipe._values import FAILED
+from hotpipe._vectorize import vector_notes
 from hotpipe.errors import ItemError, NodeError, WorkerDied
 from hotpipe.execute import PLAIN
 from hotpipe.profile.stats import Stats
@@ -65,8 +66,9 @@ class _Queries:
                   "for the misses: " + "; ".join(
                       f"{items:,} item(s) of {steps} ({seconds * 1e3:.3g} ms)"
                       for steps, items, seconds in self.done)
+        stored = "; their results were stored from the driver" if self.done else ""
         return (f"daft cache: keys and lookups in the driver ({lookups * 1e3:.3g} ms, "
-                f"{hits:,} hit(s)); {ran}; results stored from the driver")
+                f"{hits:,} hit(s)); {ran}{stored}")
 
 
 def cached_map(engine: Any, daft: Any, plan: Plan, columns: dict[str, Any],
@@ -125,6 +127,7 @@ def cached_map(engine: Any, daft: Any, plan: Plan, columns: dict[str, Any],
     values = {name: finish_column(col) for name, col in values.items()}
     outcome = Outcome(values, perf_counter() - t0, n, t0, stats=stats)
     outcome.notes.append(queries.note(sum(stats.hits), lookups))
+    outcome.notes.extend(vector_notes(plan, stats))
     return outcome
 
 
