@@ -857,3 +857,40 @@ def test_cached_run_and_imap_on_daft(tmp_path, queries):
     stream = CACHED.imap({"x": iter(range(6))}, over="x", engine=Daft(), cache=cache)
     assert [item["z"] for item in stream] == [(x + 1) * 3 for x in range(6)]
     assert sorted(CALLED["first"]) == [0, 1, 2, 3, 4, 5]  # item 3 was a hit
+
+
+def test_cached_values_equal_local_for_tuple_and_batch_nodes(tmp_path):
+    inputs = {"x": list(range(30)), "k": 3}
+    on_daft, on_local = hotpipe.Cache(tmp_path / "d"), hotpipe.Cache(tmp_path / "l")
+    for n in (20, 20, 30):  # cold, warm, new items
+        part = {"x": inputs["x"][:n], "k": 3}
+        a = PIPE.map(part, over="x", engine=Daft(), cache=on_daft)
+        b = PIPE.map(part, over="x", cache=on_local)
+        assert {k: a[k] for k in ("y", "z", "s", "t", "total")} == \
+            {k: b[k] for k in ("y", "z", "s", "t", "total")}
+        assert a.profile.cache.hits == b.profile.cache.hits
+
+
+def test_cached_nested_map_keeps_the_cached_runner_in_the_query(tmp_path):
+    inputs = {"vs": [[1, 2], [], [3]], "base": 10}
+    cache = hotpipe.Cache(tmp_path / "c")
+    first_run = NESTED.map(inputs, over="vs", engine=Daft(), cache=cache)
+    again = NESTED.map(inputs, over="vs", engine=Daft(), cache=cache)
+    assert first_run["n_inner"] == again["n_inner"] == NESTED.map(inputs, over="vs")["n_inner"]
+    note = next(n for n in again.profile.notes if n.startswith("daft cache:"))
+    assert "cached runner runs inside the query" in note and "nested map" in note
+    assert again.profile["add_up"].hits == 3
+
+
+def test_cached_raise_names_the_lowest_failing_item_across_queries(tmp_path, queries,
+                                                                   monkeypatch):
+    cache = hotpipe.Cache(tmp_path / "c")
+    CACHED.map({"x": [0, 2, 4]}, over="x", engine=Daft(), cache=cache, outputs="y")
+    queries.clear()
+    monkeypatch.setattr(sys.modules[__name__], "FAILS", {5, 2})  # items 4 and 1
+    with pytest.raises(hotpipe.NodeError) as info:
+        _mapped(CACHED, 6, cache, Daft(), outputs="z")
+    # items 0, 2, 4 miss `second` only, 1, 3, 5 both: two queries, the first fails at
+    # item 4, the second at item 1, the one a loop over the items reports
+    assert sorted(queries) == [(["first", "second"], 3), (["second"], 3)]
+    assert info.value.index == 1 and isinstance(info.value.__cause__, ValueError)
