@@ -99,36 +99,49 @@ def cached_map(engine: Any, daft: Any, plan: Plan, columns: dict[str, Any],
         demand.request()
         demands.append(demand)
     lookups = perf_counter() - t0
-    groups = _groups(demands)
-    failure: NodeError | WorkerDied | None = None
-    for ks, parts in groups:
-        first = parts[0][0].offset + parts[0][1][0]
-        if failure is not None and first > (failure.index or 0):  # type: ignore[union-attr]
-            break  # no later item can fail before it: the failure a loop would report
-        try:
-            _run_steps(engine, daft, plan, bc, on_error, stats, ks, parts, queries)
-        except NodeError as exc:
-            if failure is None or (exc.index or 0) < (failure.index or 0):  # type: ignore[union-attr]
-                failure = exc
-        except WorkerDied as exc:
-            failure = exc
-            break
-    values: dict[str, Any] = {name: [] for name in plan.outputs}
-    for demand in demands:  # what came back is stored, even when a query failed
-        produced = demand.save()
-        stats.chunks += 1
-        for name, col in values.items():
-            values[name] = append_column(col, produced[name])
+    try:
+        failure = _run_groups(engine, daft, plan, bc, on_error, stats, demands, queries)
+    except Exception:  # a worker died: the runs that came back are stored all the same
+        _saved(plan, demands, stats)
+        raise
+    values = _saved(plan, demands, stats)
     if failure is not None:
         raise failure
     if on_progress is not None:
         on_progress(n)
     stats.errors.sort(key=lambda err: err.path or (err.index,))
-    values = {name: finish_column(col) for name, col in values.items()}
     outcome = Outcome(values, perf_counter() - t0, n, t0, stats=stats)
     outcome.notes.append(queries.note(sum(stats.hits), lookups))
     outcome.notes.extend(vector_notes(plan, stats))
     return outcome
+
+
+def _run_groups(engine: Any, daft: Any, plan: Plan, bc: Any, on_error: str, stats: Stats,
+                demands: list[PlannedDemand], queries: _Queries) -> NodeError | None:
+    """One query per group of missing items, in the order of their first items; the
+    failure at the lowest item index (``on_error="raise"``), as a loop over the items
+    reports it: a group starting after a failure found cannot hold a lower one."""
+    failure: NodeError | None = None
+    for ks, parts in _groups(demands):
+        if failure is not None and parts[0][0].offset + parts[0][1][0] > (failure.index or 0):
+            break
+        try:
+            _run_steps(engine, daft, plan, bc, on_error, stats, ks, parts, queries)
+        except NodeError as exc:
+            if failure is None or (exc.index or 0) < (failure.index or 0):
+                failure = exc
+    return failure
+
+
+def _saved(plan: Plan, demands: list[PlannedDemand], stats: Stats) -> dict[str, Any]:
+    """Store every chunk's results (one transaction each); the map's output columns."""
+    values: dict[str, Any] = {name: [] for name in plan.outputs}
+    for demand in demands:
+        produced = demand.save()
+        stats.chunks += 1
+        for name, col in values.items():
+            values[name] = append_column(col, produced[name])
+    return {name: finish_column(col) for name, col in values.items()}
 
 
 def _groups(demands: list[PlannedDemand]) -> list[tuple[list[int], list[tuple[Any, list[int]]]]]:
