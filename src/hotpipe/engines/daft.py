@@ -14,11 +14,14 @@ again through hotpipe's column executor (``job.runner.columns``), which names th
 (``NodeError`` with the original type) or collects the failures: the failing run's items
 are called again, like a retry. A resource in the text's shared values is hotpipe's, built
 once per process (:func:`_fused_run`); an async node's ``gathered`` awaits a run's items on
-hotpipe's event loop (:func:`_gathered`). Plans the script does not write (a cache, product
+hotpipe's event loop (:func:`_gathered`). Plans the script does not write (product
 nested maps, lambdas, ...: :func:`hotpipe.engines._daft_code.engine_fused`)
 run the executor inside the same query (``fused_steps = None`` in the text), and the profile
-says which body ran and why. Results are put back in item order from the index column (Ray
-returns rows out of order). The text is in the profile's ``daft plan:`` note.
+says which body ran and why. A cached map looks its hits up in the driver and sends only
+the misses to Daft, as queries of the plain runner (:mod:`hotpipe.engines._daft_cache`);
+a cached plan with nested maps runs the cached runner inside the query instead. Results
+are put back in item order from the index column (Ray returns rows out of order). The
+text is in the profile's ``daft plan:`` note.
 
 Daft fixes its runner once per process: ``Daft(runner="ray")`` calls ``daft.set_runner_ray``
 (joining ``address`` when given) the first time it runs, and a process that already runs
@@ -219,7 +222,7 @@ class Daft(Engine):
         watch = self._watch() if remote else None
         chunk = job.chunk(start, stop)
         fused, why = engine_fused(plan, job.bc)
-        if fused is not None and job.runner.cached:
+        if fused is not None and job.runner.cached:  # nested maps: _daft_cache.driver_refusal
             fused, why = None, "a cache (the cached runner looks up and writes each item)"
         if fused is not None and any(is_array(v) for v in chunk.values()):
             fused, why = None, "an array input (the executor keeps array columns)"
