@@ -224,11 +224,14 @@ def _run_steps(engine: Any, daft: Any, plan: Plan, bc: Any, on_error: str, stats
     stats.merge(qstats)
     seconds = {k: (qstats.wall[plan.steps[k].slot] / qstats.items[plan.steps[k].slot]
                    if qstats.items[plan.steps[k].slot] else 0.0) for k in ks}
-    return _record(plan, ks, parts, produced, seconds)
+    return _record(plan, ks, parts, produced, seconds, bool(qstats.errors))
 
 
 def _record(plan: Plan, ks: list[int], parts: list[tuple[Any, list[int]]],
-            produced: dict[str, Any], seconds: dict[int, float]) -> dict[Any, Any]:
+            produced: dict[str, Any], seconds: dict[int, float], failures: bool = True
+            ) -> dict[Any, Any]:
+    """Hand each demand its items' results of each step ``ks`` (``produced``: the query's
+    columns, items in the order of ``parts``); ``failures``: some item may hold FAILED."""
     out: dict[Any, Any] = {"seconds": seconds}
     lists = {name: list(col) if is_array(col) else col for name, col in produced.items()}
     for k in ks:
@@ -239,8 +242,9 @@ def _record(plan: Plan, ks: list[int], parts: list[tuple[Any, list[int]]],
             b = a + len(items)
             results = list(zip(*(col[a:b] for col in outs), strict=True)) if step.unpack \
                 else outs[0][a:b]
-            failed = {j for j, v in enumerate(results)
-                      if v is FAILED or (step.unpack and FAILED in v)}
+            failed = {j for j, v in enumerate(results)  # identity only: no __eq__ of arrays
+                      if v is FAILED or (step.unpack and any(x is FAILED for x in v))
+                      } if failures else set()
             demand.record(k, step, items, results, seconds[k], failed)
             out[(p, k)] = (results, failed)
             a = b
