@@ -60,7 +60,8 @@ if TYPE_CHECKING:
     from hotpipe.pipeline import Pipeline
     from hotpipe.plan import Plan, Step
 
-__all__ = ["KeyedBroadcast", "cached_broadcast", "cached_columns", "step_fingerprints"]
+__all__ = ["PENDING", "KeyedBroadcast", "PlannedDemand", "cached_broadcast", "cached_columns",
+           "step_fingerprints"]
 
 
 @dataclass
@@ -580,7 +581,9 @@ class _Demand:
         else:
             self.column(step.outputs[0])[i] = result
 
-    def compute(self, k: int, step: Step, idx: list[int]) -> None:
+    def live(self, step: Step, idx: list[int]) -> list[int]:
+        """Make the arguments of ``step`` known for the items ``idx``; the items whose
+        arguments did not fail (the others' outputs are FAILED)."""
         for a in step.args:
             self.need(a, idx)
         scalars = self.bc.values
@@ -589,13 +592,20 @@ class _Demand:
         else:
             cols = [self.vals[a] for a in step.args if a in self.vals]
             live = [i for i in idx if not any(c[i] is FAILED for c in cols)]
-        live_set = set(live)
-        for i in idx:
-            if i not in live_set:
-                for name in step.outputs:
-                    self.column(name)[i] = FAILED
+        if len(live) < len(idx):
+            live_set = set(live)
+            for i in idx:
+                if i not in live_set:
+                    for name in step.outputs:
+                        self.column(name)[i] = FAILED
+        return live
+
+    def compute(self, k: int, step: Step, idx: list[int]) -> None:
+        """Run step ``k`` here on the items ``idx`` and record (and encode) its results."""
+        live = self.live(step, idx)
         if not live:
             return
+        scalars = self.bc.values
         t0, c0 = perf_counter(), thread_time()
         sub = {a: take(self.vals[a], live, a in self.arrays)
                for a in step.args if a in self.vals}
@@ -621,7 +631,17 @@ class _Demand:
         if step.unpack and step.nested is None:
             cols = split_outputs(step, out, ctx, argcols)
             results = list(zip(*cols, strict=True)) if cols else []
-        per_item = (t1 - t0) / len(live)
+        self.record(k, step, live, results, (t1 - t0) / len(live), ctx.failed)
+        stats, slot = self.stats, self.slot[k]
+        stats.step_done(slot, calls, len(live) - len(ctx.failed), t0, t1,
+                        thread_time() - c0 - inner_cpu, t1 - t0 - inner_wall)
+
+    def record(self, k: int, step: Step, live: list[int], results: Sequence[Any],
+               per_item: float, failed: Set[int]) -> None:
+        """Step ``k``'s ``results`` for the items ``live`` (a tuple per item for a tuple
+        step; ``failed``: positions in ``live`` that failed, not stored): set as its output
+        values, encoded for the store with ``per_item`` seconds each, tracked for the pack.
+        Called once per computation of a step, wherever it ran (here, or on Daft)."""
         keys = self.step_keys.get(k) if step.node.cache and step.nested is None else None
         prefix = self.prefix(k) if keys is not None else b""
         times = self.seconds.get(k)
@@ -629,7 +649,7 @@ class _Demand:
         puts = {}
         for j, i in enumerate(live):
             value = results[j]
-            if j in ctx.failed:
+            if j in failed:
                 for name in step.outputs:
                     self.column(name)[i] = FAILED
                 continue
@@ -648,9 +668,6 @@ class _Demand:
                 self.dropped.add(k)  # unpicklable: no pack for this step either
             self.payloads.update(payloads)
             self.put_step.update(dict.fromkeys(payloads, self.slot[k]))
-        stats, slot = self.stats, self.slot[k]
-        stats.step_done(slot, calls, len(live) - len(ctx.failed), t0, t1,
-                        thread_time() - c0 - inner_cpu, t1 - t0 - inner_wall)
 
     def pack(self, k: int, step: Step, whole: bool) -> None:
         """Encode step ``k``'s pack now that its column is known, or give it up.
@@ -680,12 +697,20 @@ class _Demand:
         self.pack_step.update(dict.fromkeys(packed, self.slot[k]))
 
     def finish(self) -> dict[str, list[Any]]:
+        self.request()
+        return self.save()
+
+    def request(self) -> None:
+        """Make every requested output known (loaded or computed) for every item."""
         # in the plan's step order, whatever order the outputs were asked in: a run that
         # computes everything then calls the nodes in the order an uncached run does
         producer = self.producer
         for name in sorted((o for o in self.plan.outputs if o in producer),
                            key=producer.__getitem__):
             self.need(name, list(range(self.n)))
+
+    def save(self) -> dict[str, list[Any]]:
+        """Store what was computed (one transaction); the requested output columns."""
         _save(self.cache, self.payloads, self.put_step, self.stats, self.packed,
               self.pack_step, self.labels)
         out = {}
@@ -696,6 +721,65 @@ class _Demand:
             else:  # an array where the uncached map gives one (stored item by item)
                 out[name] = from_items(col) if name in self.arrays else col
         return out
+
+
+PENDING = object()
+"""A value a :class:`PlannedDemand` left to compute elsewhere (until its result comes back)."""
+
+
+class PlannedDemand(_Demand):
+    """One chunk of a cached map whose misses are computed elsewhere (``hotpipe.Daft``).
+
+    The driver computes the keys and loads the hits exactly as the cached runner does (this
+    is :class:`_Demand`); where the cached runner would run a step, :meth:`compute` records
+    the items in ``todo`` (step -> items, in the order the cached runner would compute
+    them) and marks their outputs ``PENDING``. The engine computes those, hands each step's
+    results to :meth:`record` (the cached runner's own bookkeeping: keys, per-item seconds,
+    packs) and calls :meth:`save`. A step whose values are its keys (``cache=False`` read
+    by a cached step) is needed while the keys are computed: it runs at once through
+    ``run_now(demand, k, step, items) -> (results, seconds per item, failed positions)``.
+    """
+
+    def __init__(self, *args: Any, run_now: Any) -> None:
+        super().__init__(*args)
+        self.run_now = run_now
+        self.todo: dict[int, list[int]] = {}
+        self.eager = False
+        self.deferred: list[tuple[int, Step, bool, bytes]] = []
+
+    def key_pass(self) -> None:
+        self.eager = True
+        try:
+            super().key_pass()
+        finally:
+            self.eager = False
+
+    def compute(self, k: int, step: Step, idx: list[int]) -> None:
+        live = self.live(step, idx)
+        if not live:
+            return
+        if self.eager:
+            results, per_item, failed = self.run_now(self, k, step, live)
+            self.record(k, step, live, results, per_item, failed)
+            return
+        self.todo.setdefault(k, []).extend(live)
+        for name in step.outputs:
+            col = self.column(name)
+            for i in live:
+                col[i] = PENDING
+
+    def pack(self, k: int, step: Step, whole: bool) -> None:
+        # at save, once the results are known (a column still PENDING then is not packed)
+        self.deferred.append((k, step, whole, self.unpacked.pop(k)))
+
+    def save(self) -> dict[str, list[Any]]:
+        for k, step, whole, key in self.deferred:
+            if any(v is PENDING for name in step.outputs for v in self.vals.get(name, ())):
+                continue  # its results did not come back (a failed query): no pack
+            self.unpacked[k] = key
+            super().pack(k, step, whole)
+        self.deferred.clear()
+        return super().save()
 
 
 def cached_columns(plan: Plan, columns: dict[str, list[Any]], bc: KeyedBroadcast, n: int,

@@ -14,11 +14,14 @@ again through hotpipe's column executor (``job.runner.columns``), which names th
 (``NodeError`` with the original type) or collects the failures: the failing run's items
 are called again, like a retry. A resource in the text's shared values is hotpipe's, built
 once per process (:func:`_fused_run`); an async node's ``gathered`` awaits a run's items on
-hotpipe's event loop (:func:`_gathered`). Plans the script does not write (a cache, product
+hotpipe's event loop (:func:`_gathered`). Plans the script does not write (product
 nested maps, lambdas, ...: :func:`hotpipe.engines._daft_code.engine_fused`)
 run the executor inside the same query (``fused_steps = None`` in the text), and the profile
-says which body ran and why. Results are put back in item order from the index column (Ray
-returns rows out of order). The text is in the profile's ``daft plan:`` note.
+says which body ran and why. A cached map looks its hits up in the driver and sends only
+the misses to Daft, as queries of the plain runner (:mod:`hotpipe.engines._daft_cache`);
+a cached plan with nested maps runs the cached runner inside the query instead. Results
+are put back in item order from the index column (Ray returns rows out of order). The
+text is in the profile's ``daft plan:`` note.
 
 Daft fixes its runner once per process: ``Daft(runner="ray")`` calls ``daft.set_runner_ray``
 (joining ``address`` when given) the first time it runs, and a process that already runs
@@ -164,8 +167,27 @@ class Daft(Engine):
                 n: int, on_error: str, on_progress: Any = None, runner: Any = None,
                 broadcast: Any = None, offset: int = 0) -> Any:
         self._last = {}
+        cache_note = None
+        if runner is not None and runner.cached:
+            from hotpipe.engines._daft_cache import cached_map, driver_refusal
+
+            why = driver_refusal(plan, n)
+            if why is None:
+                outcome = cached_map(self, self._daft(), plan, columns, scalars, n, on_error,
+                                     on_progress, runner, broadcast, offset)
+                self._notes(plan, outcome)
+                return outcome
+            cache_note = (f"daft cache: hotpipe's cached runner runs inside the query (it "
+                          f"looks up and writes each item in the workers): {why}")
         outcome = super().run_map(plan, columns, scalars, n, on_error, on_progress, runner,
                                   broadcast, offset)
+        if cache_note:
+            outcome.notes.append(cache_note)
+        self._notes(plan, outcome)
+        return outcome
+
+    def _notes(self, plan: Plan, outcome: Any) -> None:
+        """The last query's note and its text, for the profile."""
         if self._last:
             last = self._last
             outcome.notes.append(
@@ -186,7 +208,6 @@ class Daft(Engine):
                 "writes it) was compiled and run (the last one, for imap):\n"
                 + last["text"]
             )
-        return outcome
 
     # ------------------------------------------------------------------ one query
 
@@ -201,7 +222,7 @@ class Daft(Engine):
         watch = self._watch() if remote else None
         chunk = job.chunk(start, stop)
         fused, why = engine_fused(plan, job.bc)
-        if fused is not None and job.runner.cached:
+        if fused is not None and job.runner.cached:  # nested maps: _daft_cache.driver_refusal
             fused, why = None, "a cache (the cached runner looks up and writes each item)"
         if fused is not None and any(is_array(v) for v in chunk.values()):
             fused, why = None, "an array input (the executor keeps array columns)"
@@ -302,7 +323,9 @@ class Daft(Engine):
             elif failure is None or a < failure[0]:
                 failure = (a, payload)
         if deaths:
-            raise _worker_died(plan, job.offset, sorted(deaths))
+            died = _worker_died(plan, job.offset, sorted(deaths))
+            died.kept = runs  # type: ignore[attr-defined]  # the runs that finished
+            raise died
         if failure is not None:
             if isinstance(failure[1], NodeError):
                 from hotpipe.engines.processes import _reraise

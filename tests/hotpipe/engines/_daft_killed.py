@@ -1,7 +1,8 @@
 """Run by test_daft_ray.py in its own process (Daft fixes its runner once per process): a
 node that kills its Ray worker (``os._exit``). Once: Daft and Ray retry it and the map
 succeeds. Every time: the map fails with ``WorkerDied`` within seconds instead of hanging,
-and the results cached before stay in the cache."""
+and the results of the runs that finished are stored (from the driver). A cached rerun on
+Ray then hits in the driver and runs no Daft query."""
 
 import os
 import sys
@@ -56,7 +57,14 @@ def main():
         raise AssertionError("no WorkerDied")
     seconds = time.perf_counter() - t0
     warm = Pipeline([score]).map({"x": xs}, over="x", cache=cache)
-    print(f"FAILED_AFTER {seconds:.1f} CACHED {warm.profile['score'].hits} NAMED {named}")
+    # what Local stored (and the Ray map stored before it failed) is hit in the driver:
+    # no Daft query runs at all
+    again = Pipeline([score]).map({"x": xs}, over="x", engine=engine, cache=cache)
+    assert again["y"] == [x * 10 for x in xs]
+    note = next(n for n in again.profile.notes if n.startswith("daft cache:"))
+    queries = 0 if "no Daft query ran" in note else 1
+    print(f"FAILED_AFTER {seconds:.1f} CACHED {warm.profile['score'].hits} NAMED {named} "
+          f"RERUN_QUERIES {queries} RERUN_HITS {again.profile['score'].hits}")
     ray.shutdown()
 
 

@@ -695,3 +695,223 @@ def test_a_small_map_is_spread_over_the_cores():
     spans = sorted(SPANS)
     assert any(b[0] < a[1] for a, b in itertools.pairwise(spans))  # in parallel
     assert spread_batch(10_000_000) is None  # a large map keeps Daft's own batch size
+
+
+# ----------------------------------------------------------------------------- the cache
+
+CALLED = {"first": [], "second": []}  # items each node was called on (appends: thread-safe)
+FAILS: set = set()  # values of y that make `second` raise
+
+
+@node(output="y")
+def first(x):
+    CALLED["first"].append(x)
+    return x + 1
+
+
+@node(output="z")
+def second(y):
+    CALLED["second"].append(y)
+    if y in FAILS:
+        raise ValueError(y)
+    return y * 3
+
+
+@node(output="z", name="second")
+def second_edited(y):  # the same node after an edit (another body): its key changes
+    CALLED["second"].append(y)
+    return y * 4
+
+
+CACHED = Pipeline([first, second])
+
+
+@pytest.fixture
+def queries(monkeypatch):
+    """The Daft queries the engine runs: per query, its per-item steps and items."""
+    seen = []
+    real = Daft._query
+
+    def spy(self, daft_module, job, start, stop):
+        seen.append(([s.name for s in job.plan.steps if s.mapped], stop - start))
+        return real(self, daft_module, job, start, stop)
+
+    monkeypatch.setattr(Daft, "_query", spy)
+    for calls in CALLED.values():
+        calls.clear()
+    return seen
+
+
+def _mapped(pipe, n, cache, engine=None, **kw):
+    return pipe.map({"x": list(range(n))}, over="x", engine=engine, cache=cache, **kw)
+
+
+def test_cached_cold_run_is_one_query_and_a_warm_rerun_none(tmp_path, queries):
+    cache = hotpipe.Cache(tmp_path / "c")
+    cold = _mapped(CACHED, 12, cache, Daft(), outputs="z")
+    assert queries == [(["first", "second"], 12)]  # the whole plan, every item, once
+    assert sorted(CALLED["first"]) == list(range(12))
+    assert cold["z"] == [(x + 1) * 3 for x in range(12)]
+    assert "the fused text" in _body(cold)  # the plain runner's query: the fused text ran
+    queries.clear()
+    CALLED["first"].clear()
+    warm = _mapped(CACHED, 12, cache, Daft(), outputs="z")
+    assert queries == [] and CALLED["first"] == []  # hits looked up in the driver
+    assert warm["z"] == cold["z"]
+    assert any("no Daft query ran" in note for note in warm.profile.notes)
+    assert warm.profile["second"].hits == 12 and warm.profile["second"].saved > 0
+    # the intermediate values came back from the query and were stored too
+    assert _mapped(CACHED, 12, cache, Daft(), outputs="y")["y"] == list(range(1, 13))
+    assert CALLED["first"] == []
+
+
+def test_cached_partial_runs_only_the_misses(tmp_path, queries):
+    cache = hotpipe.Cache(tmp_path / "c")
+    _mapped(CACHED, 10, cache, Daft())
+    queries.clear()
+    for calls in CALLED.values():
+        calls.clear()
+    more = _mapped(CACHED, 14, cache, Daft())  # 4 new items
+    assert queries == [(["first", "second"], 4)]
+    assert sorted(CALLED["first"]) == [10, 11, 12, 13]
+    assert more["z"] == [(x + 1) * 3 for x in range(14)]
+    queries.clear()
+    for calls in CALLED.values():
+        calls.clear()
+    edited = Pipeline([first, second_edited])
+    r = _mapped(edited, 14, cache, Daft())
+    # the edited node (and what follows it) runs; its input is loaded from the cache
+    assert queries == [(["second"], 14)] and CALLED["first"] == []
+    assert r["z"] == [(x + 1) * 4 for x in range(14)]
+    assert r["y"] == list(range(1, 15))
+
+
+def test_cached_items_grouped_by_the_steps_they_miss(tmp_path, queries):
+    cache = hotpipe.Cache(tmp_path / "c")
+    _mapped(CACHED, 6, cache, Daft(), outputs="y")  # only `first` stored for items 0..5
+    queries.clear()
+    for calls in CALLED.values():
+        calls.clear()
+    r = _mapped(CACHED, 9, cache, Daft(), outputs="z")
+    # items 0..5 miss `second` only, items 6..8 both: one query per group
+    assert sorted(queries) == [(["first", "second"], 3), (["second"], 6)]
+    assert sorted(CALLED["first"]) == [6, 7, 8]
+    assert r["z"] == [(x + 1) * 3 for x in range(9)]
+
+
+def test_cached_daft_and_local_hit_each_others_entries(tmp_path, queries):
+    cache = hotpipe.Cache(tmp_path / "c")
+    local = _mapped(CACHED, 2000, cache, hotpipe.Local(), outputs="z")
+    queries.clear()
+    CALLED["first"].clear()
+    on_daft = _mapped(CACHED, 2000, cache, Daft(), outputs="z")
+    assert queries == [] and CALLED["first"] == [] and on_daft["z"] == local["z"]
+    assert on_daft.profile["second"].hits == 2000
+    other = hotpipe.Cache(tmp_path / "d")
+    _mapped(CACHED, 2000, other, Daft(), outputs="z")
+    for calls in CALLED.values():
+        calls.clear()
+    back = _mapped(CACHED, 2000, other, hotpipe.Local(), outputs="z")
+    assert CALLED["second"] == [] and back["z"] == local["z"]
+    assert back.profile["second"].hits == 2000 and back.profile["second"].saved > 0
+
+
+def test_cached_refresh_recomputes_only_the_named_steps(tmp_path, queries):
+    cache = hotpipe.Cache(tmp_path / "c")
+    _mapped(CACHED, 8, cache, Daft())
+    queries.clear()
+    for calls in CALLED.values():
+        calls.clear()
+    r = _mapped(CACHED, 8, cache, Daft(), refresh=["second"])
+    assert queries == [(["second"], 8)] and CALLED["first"] == []
+    assert len(CALLED["second"]) == 8 and r["z"] == [(x + 1) * 3 for x in range(8)]
+
+
+def test_cached_value_keyed_node_runs_first_then_the_hits(tmp_path, queries):
+    @node(output="y", cache=False)
+    def reads_state(x):
+        CALLED["first"].append(x)
+        return x + 1
+
+    pipe = Pipeline([reads_state, second])
+    cache = hotpipe.Cache(tmp_path / "c")
+    first_run = _mapped(pipe, 6, cache, Daft())
+    queries.clear()
+    for calls in CALLED.values():
+        calls.clear()
+    again = _mapped(pipe, 6, cache, Daft())
+    # not stored: it runs again (alone: its values are the keys of what reads it); the
+    # cached node after it hits
+    assert queries == [(["reads_state"], 6)] and CALLED["second"] == []
+    assert again["z"] == first_run["z"] == [(x + 1) * 3 for x in range(6)]
+
+
+def test_cached_collect_keeps_the_map_index_and_stores_no_failure(tmp_path, queries,
+                                                                 monkeypatch):
+    monkeypatch.setattr(sys.modules[__name__], "FAILS", {16})
+    cache = hotpipe.Cache(tmp_path / "c")
+    _mapped(CACHED, 10, cache, Daft())
+    for calls in CALLED.values():
+        calls.clear()
+    r = _mapped(CACHED, 20, cache, Daft(), on_error="collect")  # item 15 fails (y == 16)
+    assert [e.index for e in r.errors] == [15] and r.errors[0].node == "second"
+    assert r["z"][15] is hotpipe.FAILED and r["z"][14] == 45
+    local = _mapped(CACHED, 20, hotpipe.Cache(tmp_path / "l"), on_error="collect")
+    assert r["z"] == local["z"]
+    for calls in CALLED.values():
+        calls.clear()
+    again = _mapped(CACHED, 20, cache, Daft(), on_error="collect")
+    # the failed item was not stored: it runs again (twice: the fused text raised, then the
+    # executor ran its run again to name the item)
+    assert set(CALLED["second"]) == {16}
+    assert [e.index for e in again.errors] == [15]
+    with pytest.raises(hotpipe.NodeError) as info:
+        _mapped(CACHED, 20, cache, Daft())
+    assert info.value.index == 15 and isinstance(info.value.__cause__, ValueError)
+
+
+def test_cached_run_and_imap_on_daft(tmp_path, queries):
+    cache = hotpipe.Cache(tmp_path / "c")
+    assert CACHED.run({"x": 3}, engine=Daft(), cache=cache)["z"] == 12
+    assert CACHED.run({"x": 3}, engine=Daft(), cache=cache)["z"] == 12
+    assert CALLED["first"] == [3] and len(queries) == 1
+    stream = CACHED.imap({"x": iter(range(6))}, over="x", engine=Daft(), cache=cache)
+    assert [item["z"] for item in stream] == [(x + 1) * 3 for x in range(6)]
+    assert sorted(CALLED["first"]) == [0, 1, 2, 3, 4, 5]  # item 3 was a hit
+
+
+def test_cached_values_equal_local_for_tuple_and_batch_nodes(tmp_path):
+    inputs = {"x": list(range(30)), "k": 3}
+    on_daft, on_local = hotpipe.Cache(tmp_path / "d"), hotpipe.Cache(tmp_path / "l")
+    for n in (20, 20, 30):  # cold, warm, new items
+        part = {"x": inputs["x"][:n], "k": 3}
+        a = PIPE.map(part, over="x", engine=Daft(), cache=on_daft)
+        b = PIPE.map(part, over="x", cache=on_local)
+        assert {k: a[k] for k in ("y", "z", "s", "t", "total")} == \
+            {k: b[k] for k in ("y", "z", "s", "t", "total")}
+        assert a.profile.cache.hits == b.profile.cache.hits
+
+
+def test_cached_nested_map_keeps_the_cached_runner_in_the_query(tmp_path):
+    inputs = {"vs": [[1, 2], [], [3]], "base": 10}
+    cache = hotpipe.Cache(tmp_path / "c")
+    first_run = NESTED.map(inputs, over="vs", engine=Daft(), cache=cache)
+    again = NESTED.map(inputs, over="vs", engine=Daft(), cache=cache)
+    assert first_run["n_inner"] == again["n_inner"] == NESTED.map(inputs, over="vs")["n_inner"]
+    note = next(n for n in again.profile.notes if n.startswith("daft cache:"))
+    assert "cached runner runs inside the query" in note and "nested map" in note
+    assert again.profile["add_up"].hits == 3
+
+
+def test_cached_raise_names_the_lowest_failing_item_across_queries(tmp_path, queries,
+                                                                   monkeypatch):
+    cache = hotpipe.Cache(tmp_path / "c")
+    CACHED.map({"x": [0, 2, 4]}, over="x", engine=Daft(), cache=cache, outputs="y")
+    queries.clear()
+    monkeypatch.setattr(sys.modules[__name__], "FAILS", {5, 2})  # items 4 and 1
+    with pytest.raises(hotpipe.NodeError) as info:
+        _mapped(CACHED, 6, cache, Daft(), outputs="z")
+    # items 0, 2, 4 miss `second` only, 1, 3, 5 both: two queries, the first fails at
+    # item 4, the second at item 1, the one a loop over the items reports
+    assert sorted(queries) == [(["first", "second"], 3), (["second"], 3)]
+    assert info.value.index == 1 and isinstance(info.value.__cause__, ValueError)

@@ -43,8 +43,11 @@ def test_a_worker_killed_every_time_fails_the_map_instead_of_hanging(tmp_path):
     out = _run([str(HERE / "_daft_killed.py"), str(tmp_path)], timeout=180)
     line = next(x for x in out.splitlines() if x.startswith("FAILED_AFTER"))
     seconds, cached, named = float(line.split()[1]), int(line.split()[3]), int(line.split()[5])
+    queries, hits = int(line.split()[7]), int(line.split()[9])
     assert seconds < 60  # bounded: WORKER_DEATHS deaths and Ray's restarts, not forever
     # every run of 50 items was kept but those the dying workers were running (named in the
     # error: a worker runs several batches at once)
     assert 1 <= named <= 3 and cached >= 400 - 50 * named
+    # the cache lives in the driver: a rerun on Ray looks every item up there, no query
+    assert queries == 0 and hits == 400
     assert not list(HERE.parents[2].glob("*.died"))  # the marks stay in tmp_path

@@ -1,0 +1,276 @@
+"""A cached map on ``hotpipe.Daft``: hits looked up in the driver, only misses go to Daft.
+
+The driver runs the cached runner's own demand (:class:`hotpipe.cache.run.PlannedDemand`)
+over the map in ``Local``'s chunks (``IN_PROCESS_CHUNK`` items, so both engines write and
+read the same packs): input fingerprints, Merkle keys, packs, per-item entries,
+``refresh=``. Where the cached runner would compute a step, the demand records the items.
+The items are then grouped by the set of steps they miss, and each group runs as one Daft
+query of the *plain* runner over those steps only (the fused text, as uncached maps run it),
+with the values loaded from the cache as input columns and every output of those steps
+coming back. So a warm rerun runs no query, a cold run one query of the whole plan, new
+items one query over them, an edited node one query of it and the steps after it. The
+results are recorded by the demand in the driver (the same keys, packs, per-item seconds:
+each step's mean over the query, from the query's clock) and stored in one transaction per
+chunk.
+
+A step whose outputs are keyed by value (``cache=False``, read by a cached step) must be
+known before the keys after it: it runs at once, one query of that step alone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import weakref
+from time import perf_counter
+from typing import TYPE_CHECKING, Any
+
+from hotpipe._arrays import append_column, finish_column, is_array, take
+from hotpipe._state import state_of
+from hotpipe._values import FAILED
+from hotpipe._vectorize import vector_notes
+from hotpipe.errors import ItemError, NodeError, WorkerDied
+from hotpipe.execute import PLAIN
+from hotpipe.profile.stats import Stats
+from hotpipe.schedule import IN_PROCESS_CHUNK, Job, Outcome
+
+if TYPE_CHECKING:
+    from hotpipe.cache.run import PlannedDemand
+    from hotpipe.plan import Plan, Step
+
+__all__ = ["cached_map", "driver_refusal"]
+
+_SUBPLANS: weakref.WeakKeyDictionary[Plan, dict[int, Plan]] = weakref.WeakKeyDictionary()
+
+
+def driver_refusal(plan: Plan, n: int) -> str | None:
+    """Why a cached map cannot look its hits up in the driver (None: it can)."""
+    if plan.has_nested:
+        return ("a nested map (its inner nodes are cached per inner item by the cached "
+                "runner, which runs inside the query)")
+    if n == 0:
+        return "no items"
+    return None
+
+
+class _Queries:
+    """The Daft queries of one cached map, for the profile note."""
+
+    def __init__(self) -> None:
+        self.done: list[tuple[list[str], int, float]] = []  # steps, items, seconds
+
+    def note(self, hits: int, lookups: float) -> str:
+        if not self.done:
+            ran = "no Daft query ran (every requested value was a hit)"
+        else:
+            ran = f"{len(self.done)} Daft quer{'y' if len(self.done) == 1 else 'ies'} ran " \
+                  "for the misses: " + "; ".join(
+                      f"{items:,} item(s) of {steps} ({seconds * 1e3:.3g} ms)"
+                      for steps, items, seconds in self.done)
+        stored = "; their results were stored from the driver" if self.done else ""
+        return (f"daft cache: keys and lookups in the driver ({lookups * 1e3:.3g} ms, "
+                f"{hits:,} hit(s)); {ran}{stored}")
+
+
+def cached_map(engine: Any, daft: Any, plan: Plan, columns: dict[str, Any],
+               scalars: dict[str, Any], n: int, on_error: str, on_progress: Any,
+               runner: Any, broadcast: Any, offset: int) -> Outcome:
+    """The map through the cache, its misses on Daft (see the module docstring)."""
+    from hotpipe.cache.run import PlannedDemand
+
+    t0 = perf_counter()
+    stats = Stats.empty(plan.width)
+    bc = broadcast or runner.broadcast(plan, scalars, n, on_error, stats)
+    tuning = state_of(plan).tuning
+    queries = _Queries()
+
+    def run_now(demand: PlannedDemand, k: int, step: Step, items: list[int]) -> Any:
+        out = _run_steps(engine, daft, plan, bc, on_error, stats, [k], [(demand, items)],
+                         queries)
+        results, failed = out[(0, k)]
+        return results, out["seconds"][k], failed
+
+    demands: list[PlannedDemand] = []
+    for s in range(0, n, IN_PROCESS_CHUNK):
+        e = min(s + IN_PROCESS_CHUNK, n)
+        chunk = columns if s == 0 and e == n else {k: v[s:e] for k, v in columns.items()}
+        demand = PlannedDemand(plan, chunk, bc, e - s, offset + s, on_error, stats,
+                               runner.cache, runner, None, tuning, run_now=run_now)
+        demand.key_pass()
+        demand.request()
+        demands.append(demand)
+    lookups = perf_counter() - t0
+    try:
+        failure = _run_groups(engine, daft, plan, bc, on_error, stats, demands, queries)
+    except Exception:  # a worker died: the runs that came back are stored all the same
+        _saved(plan, demands, stats)
+        raise
+    values = _saved(plan, demands, stats)
+    if failure is not None:
+        raise failure
+    if on_progress is not None:
+        on_progress(n)
+    stats.errors.sort(key=lambda err: err.path or (err.index,))
+    outcome = Outcome(values, perf_counter() - t0, n, t0, stats=stats)
+    outcome.notes.append(queries.note(sum(stats.hits), lookups))
+    outcome.notes.extend(vector_notes(plan, stats))
+    return outcome
+
+
+def _run_groups(engine: Any, daft: Any, plan: Plan, bc: Any, on_error: str, stats: Stats,
+                demands: list[PlannedDemand], queries: _Queries) -> NodeError | None:
+    """One query per group of missing items, in the order of their first items; the
+    failure at the lowest item index (``on_error="raise"``), as a loop over the items
+    reports it: a group starting after a failure found cannot hold a lower one."""
+    failure: NodeError | None = None
+    for ks, parts in _groups(demands):
+        if failure is not None and parts[0][0].offset + parts[0][1][0] > (failure.index or 0):
+            break
+        try:
+            _run_steps(engine, daft, plan, bc, on_error, stats, ks, parts, queries)
+        except NodeError as exc:
+            if failure is None or (exc.index or 0) < (failure.index or 0):
+                failure = exc
+    return failure
+
+
+def _saved(plan: Plan, demands: list[PlannedDemand], stats: Stats) -> dict[str, Any]:
+    """Store every chunk's results (one transaction each); the map's output columns."""
+    values: dict[str, Any] = {name: [] for name in plan.outputs}
+    for demand in demands:
+        produced = demand.save()
+        stats.chunks += 1
+        for name, col in values.items():
+            values[name] = append_column(col, produced[name])
+    return {name: finish_column(col) for name, col in values.items()}
+
+
+def _groups(demands: list[PlannedDemand]) -> list[tuple[list[int], list[tuple[Any, list[int]]]]]:
+    """The items to compute, grouped by the set of steps each misses: per group, the
+    steps (in plan order) and the items as ``(demand, local items)`` in map order."""
+    found: dict[int, list[tuple[Any, list[int]]]] = {}
+    for demand in demands:
+        if not demand.todo:
+            continue
+        masks = [0] * demand.n
+        for k, items in demand.todo.items():
+            bit = 1 << k
+            for i in items:
+                masks[i] |= bit
+        mine: dict[int, list[int]] = {}
+        for i, mask in enumerate(masks):
+            if mask:
+                mine.setdefault(mask, []).append(i)
+        for mask, items in mine.items():
+            found.setdefault(mask, []).append((demand, items))
+    out = []
+    for mask, parts in found.items():
+        ks = [k for k in range(mask.bit_length()) if mask >> k & 1]
+        out.append((ks, parts))
+    out.sort(key=lambda group: group[1][0][0].offset + group[1][0][1][0])
+    return out
+
+
+def sub_plan(plan: Plan, ks: list[int]) -> Plan:
+    """The plan of steps ``ks`` alone: their arguments made elsewhere are its inputs
+    (mapped ones as columns), and every output of theirs is returned (to be stored)."""
+    by_plan = _SUBPLANS.setdefault(plan, {})
+    mask = sum(1 << k for k in ks)
+    sub = by_plan.get(mask)
+    if sub is None:
+        chosen = tuple(plan.steps[k] for k in ks)
+        made = [o for step in chosen for o in step.outputs]
+        inputs: list[str] = []
+        for step in chosen:
+            inputs += [a for a in step.args if a not in made and a not in inputs]
+        mapped = frozenset(a for a in inputs if a in plan.mapped) | frozenset(made)
+        sub = by_plan[mask] = dataclasses.replace(
+            plan, steps=chosen, inputs=tuple(inputs), outputs=tuple(made), mapped=mapped,
+            rows=chosen)
+    return sub
+
+
+def _run_steps(engine: Any, daft: Any, plan: Plan, bc: Any, on_error: str, stats: Stats,
+               ks: list[int], parts: list[tuple[Any, list[int]]], queries: _Queries
+               ) -> dict[Any, Any]:
+    """One Daft query of steps ``ks`` over the items ``parts`` (``(demand, local items)``);
+    each demand records each step's results. Returns ``{(part, k): (results, failed),
+    "seconds": {k: seconds per item}}``. A failure is raised with its index in the map."""
+    sub = sub_plan(plan, ks)
+    where = [demand.offset + i for demand, items in parts for i in items]
+    cols = {}
+    for name in sub.inputs:
+        if name not in sub.mapped:
+            continue
+        col: Any = []
+        for demand, items in parts:
+            col = append_column(col, take(demand.vals[name], items,
+                                          name in demand.arrays))
+        cols[name] = finish_column(col)
+    m = len(where)
+    job = Job(sub, cols, bc, m, on_error, Stats.empty(plan.width), PLAIN, 0)
+    t0 = perf_counter()
+    try:
+        produced, qstats = engine._query(daft, job, 0, m)
+    except NodeError as exc:
+        raise _moved(exc, where) from exc.error
+    except WorkerDied as exc:
+        kept = getattr(exc, "kept", None)
+        if kept:  # the runs that finished before the workers died are stored all the same
+            _record_runs(plan, ks, parts, kept)
+        raise
+    queries.done.append(([plan.steps[k].name for k in ks], m, perf_counter() - t0))
+    qstats.errors[:] = [ItemError(where[e.index], e.node, e.exception,
+                                  (where[e.index], *e.path[1:])) for e in qstats.errors]
+    stats.merge(qstats)
+    seconds = {k: (qstats.wall[plan.steps[k].slot] / qstats.items[plan.steps[k].slot]
+                   if qstats.items[plan.steps[k].slot] else 0.0) for k in ks}
+    return _record(plan, ks, parts, produced, seconds, bool(qstats.errors))
+
+
+def _record(plan: Plan, ks: list[int], parts: list[tuple[Any, list[int]]],
+            produced: dict[str, Any], seconds: dict[int, float], failures: bool = True
+            ) -> dict[Any, Any]:
+    """Hand each demand its items' results of each step ``ks`` (``produced``: the query's
+    columns, items in the order of ``parts``); ``failures``: some item may hold FAILED."""
+    out: dict[Any, Any] = {"seconds": seconds}
+    lists = {name: list(col) if is_array(col) else col for name, col in produced.items()}
+    for k in ks:
+        step = plan.steps[k]
+        outs = [lists[name] for name in step.outputs]
+        a = 0
+        for p, (demand, items) in enumerate(parts):
+            b = a + len(items)
+            results = list(zip(*(col[a:b] for col in outs), strict=True)) if step.unpack \
+                else outs[0][a:b]
+            failed = {j for j, v in enumerate(results)  # identity only: no __eq__ of arrays
+                      if v is FAILED or (step.unpack and any(x is FAILED for x in v))
+                      } if failures else set()
+            demand.record(k, step, items, results, seconds[k], failed)
+            out[(p, k)] = (results, failed)
+            a = b
+    return out
+
+
+def _record_runs(plan: Plan, ks: list[int], parts: list[tuple[Any, list[int]]],
+                 kept: list[tuple[int, dict[str, Any]]]) -> None:
+    """Record the rows of the runs that came back from a query that then failed (a Ray
+    worker died on other rows): what was computed is stored, as the cached runner in the
+    workers stored it run by run. Their seconds are unknown (0)."""
+    flat = [(demand, i) for demand, items in parts for i in items]
+    for first, produced in kept:
+        size = len(next(iter(produced.values())))
+        chosen: dict[int, tuple[Any, list[int]]] = {}
+        for demand, i in flat[first:first + size]:
+            chosen.setdefault(id(demand), (demand, []))[1].append(i)
+        _record(plan, ks, list(chosen.values()), produced, dict.fromkeys(ks, 0.0))
+
+
+def _moved(exc: NodeError, where: list[int]) -> NodeError:
+    """The query's failure with the item's index in the whole map."""
+    if exc.index is None or not 0 <= exc.index < len(where):
+        return exc
+    index = where[exc.index]
+    moved = NodeError(exc.node, index, exc.inputs, exc.error, (index, *exc.path[1:]))
+    for note in getattr(exc, "__notes__", ()):
+        moved.add_note(note)
+    return moved
