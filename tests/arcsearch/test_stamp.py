@@ -4,6 +4,7 @@
 import numpy as np
 
 from arcsearch import dsl
+from arcsearch.dsl.stamp import STAMP_KEYS
 from arcsearch.search import FEATURES, search
 
 
@@ -197,3 +198,52 @@ def test_search_finds_a_keyed_stamp_only_with_the_capability():
     without = search(SQUARE_PAIRS, [new], max_candidates=20000,
                      features=tuple(f for f in FEATURES if f != "stampkey"))
     assert all(not np.array_equal(f.test_preds[0], corners(new)) for f in without.found)
+
+
+def _learn_stamp_by_offset(pairs, radius, key):
+    """The per-offset loop ``learn_stamp`` was before it counted all offsets at once."""
+    from arcsearch.dsl.stamp import _NKEYS, _OUTSIDE, _UNCHANGED, _offsets
+    offs = _offsets(radius)
+    nk = 10 if key == "colour" else _NKEYS
+    seen = np.zeros((nk, len(offs), 11), dtype=np.int64)
+    r = radius
+    for x, y in pairs:
+        h, w = x.shape
+        bg = dsl.background(x)
+        src = x.astype(np.int64) if key == "colour" else dsl.source_keys(x, key)
+        px = np.pad(x, r, constant_values=_OUTSIDE)
+        py = np.pad(y, r, constant_values=_OUTSIDE)
+        for k, (dy, dx) in enumerate(offs):
+            tx = px[r + dy : r + dy + h, r + dx : r + dx + w]
+            ty = py[r + dy : r + dy + h, r + dx : r + dx + w]
+            m = (x != bg) & (tx != _OUTSIDE)
+            if dy or dx:
+                m &= tx == bg
+            code = np.where(ty == tx, _UNCHANGED, ty)[m].astype(np.int64)
+            seen[:, k] += np.bincount(src[m] * 11 + code, minlength=nk * 11).reshape(nk, 11)
+    entries = []
+    for c in range(nk):
+        for k in np.flatnonzero((seen[c] > 0).sum(axis=1) == 1).tolist():
+            colour = int(np.flatnonzero(seen[c, k])[0])
+            if colour != _UNCHANGED:
+                entries.append((c, *offs[k], colour))
+    return tuple(entries) if any(dy or dx for _, dy, dx, _ in entries) else None
+
+
+def test_learn_stamp_counts_all_offsets_like_the_per_offset_loop():
+    rng = np.random.default_rng(7)
+    fitted = 0
+    for _ in range(150):
+        h, w = rng.integers(1, 8, 2)
+        pairs = []
+        for _ in range(2):
+            x = dsl.as_grid(rng.choice([0, 0, 0, 1, 2, 3], (h, w)))
+            y = x.copy()
+            y[rng.random((h, w)) < 0.3] = rng.integers(0, 10)
+            pairs.append((x, y))
+        for key in STAMP_KEYS:
+            for radius in (1, 2):
+                want = _learn_stamp_by_offset(pairs, radius, key)
+                assert dsl.learn_stamp(pairs, radius, key) == want
+                fitted += want is not None
+    assert fitted > 100

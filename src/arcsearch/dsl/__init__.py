@@ -23,6 +23,7 @@ from .fill import enclosed_mask, fill_bbox_holes, fill_enclosed
 from .geometry import antitranspose, flip_h, flip_v, rot90, rot180, rot270, transpose
 from .gravity import gravity
 from .grid import as_grid, background, clear_memo, colour_counts, colours, valid
+from .join import bridge, elbow
 from .lines import connect, outline_objects, rays
 from .local import apply_local_rule, learn_local_rule
 from .local import features as local_features
@@ -68,6 +69,7 @@ __all__ = [
     "augment",
     "background",
     "binarise",
+    "bridge",
     "chosen_objects",
     "clear_memo",
     "colour_counts",
@@ -86,6 +88,7 @@ __all__ = [
     "dedupe",
     "downscale",
     "downscale_any",
+    "elbow",
     "enclosed_mask",
     "extract_object",
     "fill_all",

@@ -21,9 +21,10 @@ a bar, a lone cell). The search tries them only when the colour stamp does not f
 from __future__ import annotations
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from .connectivity import label_cells
-from .grid import Grid, background
+from .grid import Grid, background, memo_grid
 
 STAMP_RADII = (1, 2)  # radius 3 only ever fitted demos by coincidence (training scan)
 _UNCHANGED = 10  # pseudo-colour: the target cell keeps its colour
@@ -34,10 +35,15 @@ _NKEYS = 10 * _PLACES
 _SIDES = ((-1, 0), (1, 0), (0, -1), (0, 1))
 
 
+@memo_grid
 def source_keys(g: Grid, key: str = "colour") -> np.ndarray:
     """Each cell's stamp key, ``colour * 16 + place``: place 0 for ``"colour"``, the
     capped size of its same-colour 4-connected object for ``"size"``, the bit mask of its
-    same-colour side neighbours for ``"sides"``."""
+    same-colour side neighbours for ``"sides"``.
+
+    Memoised per grid (read-only result): the search asks for one value's keys up to five
+    times (the coverage check, then learning and applying the stamp at both radii), and
+    computing them was most of a keyed stamp's cost."""
     keys = g.astype(np.int64) * _PLACES
     if key == "size":
         h, w = g.shape
@@ -52,6 +58,7 @@ def source_keys(g: Grid, key: str = "colour") -> np.ndarray:
             keys += (p[1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w] == g) * (1 << bit)
     elif key != "colour":
         raise ValueError(f"stamp key {key!r} is unknown: use one of {STAMP_KEYS}")
+    keys.flags.writeable = False
     return keys
 
 
@@ -68,38 +75,35 @@ def learn_stamp(pairs: list[tuple[Grid, Grid]], radius: int,
     (:func:`apply_stamp`): overlapping patterns can make an offset ambiguous."""
     offs = _offsets(radius)
     nk = 10 if key == "colour" else _NKEYS
-    seen = np.zeros((nk, len(offs), 11), dtype=np.int64)
-    r = radius
+    d = 2 * radius + 1
+    k_all = np.arange(d * d)
+    off_centre = k_all != d * d // 2
+    seen = np.zeros(nk * d * d * 11, dtype=np.int64)
     for x, y in pairs:
         if x.shape != y.shape:
             return None
-        h, w = x.shape
         bg = background(x)
         src = x.astype(np.int64) if key == "colour" else source_keys(x, key)
-        is_src = x != bg
-        px = np.pad(x, r, constant_values=_OUTSIDE)
-        py = np.pad(y, r, constant_values=_OUTSIDE)
-        for k, (dy, dx) in enumerate(offs):
-            tx = px[r + dy : r + dy + h, r + dx : r + dx + w]
-            ty = py[r + dy : r + dy + h, r + dx : r + dx + w]
-            m = is_src & (tx != _OUTSIDE)
-            if dy or dx:
-                m &= tx == bg
-            code = np.where(ty == tx, _UNCHANGED, ty)[m].astype(np.int64)
-            seen[:, k] += np.bincount(src[m] * 11 + code, minlength=nk * 11).reshape(nk, 11)
-    entries = []
-    off_centre = False
-    for c in range(nk):
-        for k in np.flatnonzero((seen[c] > 0).sum(axis=1) == 1).tolist():
-            colour = int(np.flatnonzero(seen[c, k])[0])
-            if colour == _UNCHANGED:
-                continue
-            dy, dx = offs[k]
-            off_centre = off_centre or bool(dy or dx)
-            entries.append((c, dy, dx, colour))
-    if not off_centre:
+        # every cell's (2r+1)^2 window, row-major: column k is the offset offs[k]
+        tx = sliding_window_view(np.pad(x, radius, constant_values=_OUTSIDE), (d, d))
+        ty = sliding_window_view(np.pad(y, radius, constant_values=_OUTSIDE), (d, d))
+        tx, ty = tx.reshape(-1, d * d), ty.reshape(-1, d * d)
+        m = (x != bg).reshape(-1, 1) & (tx != _OUTSIDE) & ((tx == bg) | ~off_centre)
+        code = np.where(ty == tx, _UNCHANGED, ty)
+        idx = (src.reshape(-1, 1) * (d * d) + k_all) * 11 + code
+        seen += np.bincount(idx[m], minlength=seen.size)
+    seen = seen.reshape(nk, d * d, 11)
+    # the (source, offset) cells whose demo cells agree on one outcome, in (source, offset)
+    # order, found at once (a Python loop over 160 keyed sources was most of the cost)
+    cs, ks = np.nonzero((seen > 0).sum(axis=2) == 1)
+    colours = seen[cs, ks].argmax(axis=1)
+    painted = colours != _UNCHANGED
+    entries = tuple((c, *offs[k], colour) for c, k, colour in
+                    zip(cs[painted].tolist(), ks[painted].tolist(), colours[painted].tolist(),
+                        strict=True))
+    if not any(dy or dx for _, dy, dx, _ in entries):
         return None  # a plain colour map: the search learns those directly
-    return tuple(entries)
+    return entries
 
 
 def apply_stamp(g: Grid, entries: tuple, key: str = "colour") -> Grid | None:

@@ -34,7 +34,7 @@ LOCAL_KINDS = ("n4", "rays", "n8", "rowcol")
 # Capabilities that can be switched off one by one (ablation, and the reference mode: with
 # none of them the search is the frozen ``tests/arcsearch/ref_search`` one).
 FEATURES = ("shape", "objects", "stack", "augment", "objrule", "reshape", "cropmark", "deeper",
-            "lookup", "local", "attract", "stamp", "stampkey")
+            "lookup", "local", "attract", "stamp", "stampkey", "join")
 STACK_COST = 5  # above any single program (depth 3 + a colour map = 4)
 LOOKUP_COST = 3  # a table of whole demo outputs: after the exact programs of depth <= 2
 STAMP_LIMIT = 100  # values (depth <= 1) a stamp is learned on, per search

@@ -15,6 +15,7 @@ from .. import dsl
 from ..dsl.attract import ATTRACT_MODES
 from ..dsl.gravity import DIRECTIONS
 from ..dsl.grid import Grid, memo_grid
+from ..dsl.join import JOIN_AXES
 from ..dsl.objects import PROPERTIES
 from ..dsl.perobject import INNER_GEOMETRY
 from ..dsl.reshape import DEDUPE_AXES, LINE_AXES, SHIFTS
@@ -76,7 +77,8 @@ EXPENSIVE = frozenset({
     "fill_bbox_holes", "connect", "rays", "outline_objects", "label_objects", "gravity",
     "kron_self", "downscale_any", "overlay_parts", "stack_parts", "pick_part",
     "colour_histogram", "symmetrize_overlay", "remove_small", "keep_object", "remove_object",
-    "count_objects_grid", "map_objects", "filter_objects", "part_colours", "attract",
+    "count_objects_grid", "map_objects", "filter_objects", "part_colours", "attract", "bridge",
+    "elbow",
 })
 _MEMO_FNS: dict = {}
 
@@ -88,7 +90,7 @@ SAME_SHAPE = frozenset({
     "gravity", "rays", "connect", "outline_objects", "fill_enclosed", "fill_bbox_holes",
     "symmetry_complete", "continue_pattern", "symmetrize_overlay", "continue_diagonal",
     "label_objects", "keep_object", "remove_object", "remove_small", "map_objects",
-    "filter_objects", "attract",
+    "filter_objects", "attract", "bridge", "elbow",
 })
 SWAPPED_SHAPE = frozenset({"rot90", "rot270", "transpose", "antitranspose"})
 
@@ -182,6 +184,8 @@ def build_ops(ctx: TaskContext, features=("objects",)) -> list[Op]:
         ops += reshape_ops()
     if "attract" in features:
         ops += attract_ops(ctx, fg_in)
+    if "join" in features:
+        ops += join_ops(ctx, fg_in)
     return ops
 
 
@@ -215,6 +219,27 @@ def attract_ops(ctx: TaskContext, fg_in: list[int]) -> list[Op]:
     anchors.append("major")
     return [_op("attract", a, mode, conn) for mode in ATTRACT_MODES for conn in (4, 8)
             for a in anchors]
+
+
+def _single_colours(ctx: TaskContext, fg_in: list[int]) -> list[int]:
+    """Input colours that are exactly one cell in every demo and test input: markers."""
+    ins = [x for x, _ in ctx.pairs] + list(ctx.test_inputs)
+    return [c for c in fg_in if all(int((x == c).sum()) == 1 for x in ins)]
+
+
+def join_ops(ctx: TaskContext, fg_in: list[int]) -> list[Op]:
+    """Same-shape tasks: lines joining marker cells (``dsl/join.py``): bridges between
+    aligned equal-coloured cells in their own colour or a colour the demos write, either
+    orientation on top; elbows between two single-cell colours (at most 4) in a colour
+    the demos write, row first or column first."""
+    if ctx.size_rule[0] != "same":
+        return []
+    added, _ = _written_colours(ctx)
+    ops = [_op("bridge", p, over) for p in (None, *added) for over in JOIN_AXES[::-1]]
+    singles = _single_colours(ctx, fg_in)[:4]
+    ops += [_op("elbow", a, b, p, first) for i, a in enumerate(singles) for b in singles[i + 1 :]
+            for p in added for first in JOIN_AXES]
+    return ops
 
 
 def reshape_ops() -> list[Op]:

@@ -20,7 +20,7 @@ _SAME = frozenset({
     "symmetry_complete", "continue_pattern", "symmetrize_overlay", "continue_diagonal",
     "label_objects", "keep_object", "remove_object", "remove_small", "map_objects",
     "filter_objects", "recolor_objects", "replace_colour", "recolor", "move_objects",
-    "shift", "line_majority", "attract",
+    "shift", "line_majority", "attract", "bridge", "elbow",
 })
 _SWAPPED = frozenset({"rot90", "rot270", "transpose", "antitranspose"})
 _CROPS = frozenset({
