@@ -34,6 +34,9 @@ def main(argv=None) -> int:
                    help="sample the functions inside the nodes (hotpipe profile='functions')")
     p.add_argument("--out", default=None)
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--with-held-out", action="store_true",
+                   help="arc2 training: keep the ARC-AGI-1 evaluation tasks it holds (left "
+                        "out by default: they are held out from design); to score only")
     p.add_argument("--cache", default=".hotpipe/cache",
                    help="cache directory (default .hotpipe/cache); an unchanged rerun loads")
     p.add_argument("--no-cache", action="store_true", help="compute everything again")
@@ -52,7 +55,8 @@ def main(argv=None) -> int:
     rep = run_split(a.split, a.dataset, ids, a.workers, a.budget_s, a.max_candidates, a.out,
                     progress=not a.no_progress, cache=None if a.no_cache else a.cache,
                     profile_html=a.profile_html, features=features,
-                    profile="functions" if a.profile_functions else None)
+                    profile="functions" if a.profile_functions else None,
+                    held_out=a.with_held_out)
     print_report(a.dataset, a.split, rep)
     return 0
 

@@ -35,22 +35,43 @@ def _load_json(dataset: str) -> dict:
         return json.load(f)
 
 
-def load_tasks(split: str = "training", dataset: str = "arc1", ids_or_n=None) -> list[dict]:
+def held_out_ids() -> frozenset[str]:
+    """The ids of the ARC-AGI-1 evaluation split, the held-out tasks. The ARC-AGI-2
+    training split holds 376 of them (and 391 ARC-AGI-1 training tasks)."""
+    return frozenset(_load_json("arc1")["eval"])
+
+
+def load_tasks(split: str = "training", dataset: str = "arc1", ids_or_n=None,
+               held_out: bool = False) -> list[dict]:
     """Tasks of one split, sorted by id.
 
     ``ids_or_n``: None for all, an int for the first N (by id), or an iterable of ids
     (or a comma-separated string of ids).
+
+    The ARC-AGI-2 training split is a design source, so by default it leaves out the
+    ARC-AGI-1 evaluation tasks it contains (the held-out split must not be seen while
+    designing); asking for one of them by id is an error. ``held_out=True`` gives the
+    whole split (1,000 tasks), e.g. to score it.
     """
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; choose training or evaluation")
     raw = _load_json(dataset)[SPLITS[split]]
-    ids = sorted(raw)
+    hidden = (held_out_ids() if dataset != "arc1" and SPLITS[split] == "train"
+              and not held_out else frozenset())
+    ids = sorted(i for i in raw if i not in hidden)
     if isinstance(ids_or_n, int):
         ids = ids[:ids_or_n]
     elif isinstance(ids_or_n, str):
         ids = [i.strip() for i in ids_or_n.split(",") if i.strip()]
     elif ids_or_n is not None:
         ids = list(ids_or_n)
+    guarded = [i for i in ids if i in hidden]
+    if guarded:
+        raise ValueError(
+            f"task ids {guarded} of {dataset}/{split} are ARC-AGI-1 evaluation tasks, held "
+            "out from design. Fix: leave them out, or pass held_out=True (CLI: "
+            "--with-held-out) only to score, never to decide what to build."
+        )
     missing = [i for i in ids if i not in raw]
     if missing:
         raise KeyError(f"task ids not in {dataset}/{split}: {missing}")

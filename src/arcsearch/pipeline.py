@@ -21,10 +21,10 @@ CODE = [dsl, search]
 
 
 @node(output="tasks", phase="load")
-def load(split: str = "training", dataset: str = "arc1", ids_or_n: int | str | None = None
-         ) -> list[dict]:
+def load(split: str = "training", dataset: str = "arc1", ids_or_n: int | str | None = None,
+         held_out: bool = False) -> list[dict]:
     ids = ids_or_n.split(",") if isinstance(ids_or_n, str) else ids_or_n
-    return api.load_tasks(split, dataset, ids)
+    return api.load_tasks(split, dataset, ids, held_out)
 
 
 @node(output="generated", phase="generate", depends_on=CODE)

@@ -79,12 +79,15 @@ def _per_task(result, i: int, task: dict) -> dict:
 
 def run_split(split="training", dataset="arc1", ids_or_n=None, workers=2, budget_s=60.0,
               max_candidates=80_000, out_dir=None, progress=True, cache=".hotpipe/cache",
-              profile_html=None, features=FEATURES, profile=None) -> dict:
+              profile_html=None, features=FEATURES, profile=None, held_out=False) -> dict:
     """Load a split, solve every task (cached per task), write the outputs, return the
     report. ``cache=None`` disables the cache; ``features`` names the search capabilities
-    switched on; ``profile="functions"`` adds hotpipe's per-function profile."""
+    switched on; ``profile="functions"`` adds hotpipe's per-function profile;
+    ``held_out``: keep the ARC-AGI-1 evaluation tasks of the ARC-AGI-2 training split
+    (:func:`arcsearch.data.load_tasks`)."""
     t0 = time.perf_counter()
-    loaded = loader.run({"split": split, "dataset": dataset, "ids_or_n": ids_or_n})
+    loaded = loader.run({"split": split, "dataset": dataset, "ids_or_n": ids_or_n,
+                         "held_out": held_out})
     tasks = loaded["tasks"]
     # tasks take seconds each: one task per chunk, no in-process probe
     engine = Processes(workers, chunk_size=1) if workers > 1 else Local(chunk_size=1)

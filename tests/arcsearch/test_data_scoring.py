@@ -27,6 +27,23 @@ def test_load_arc2_and_errors():
 A, B, C = [[1]], [[2]], [[1, 1]]
 
 
+def test_arc2_training_leaves_the_held_out_arc1_evaluation_tasks_out():
+    """The ARC-AGI-2 training split (a design source) holds 376 ARC-AGI-1 evaluation tasks;
+    they are left out unless asked for, and asking for one by id names the rule."""
+    from arcsearch.data import held_out_ids
+
+    held = held_out_ids()
+    design = {t["id"] for t in arcsearch.load_tasks("training", dataset="arc2")}
+    whole = {t["id"] for t in arcsearch.load_tasks("training", dataset="arc2", held_out=True)}
+    assert len(whole) == 1000 and len(whole & held) == 376
+    assert design == whole - held
+    some = sorted(whole & held)[0]
+    with pytest.raises(ValueError, match="ARC-AGI-1 evaluation tasks, held out"):
+        arcsearch.load_tasks("training", dataset="arc2", ids_or_n=[some])
+    # the ARC-AGI-1 splits themselves are unchanged
+    assert len(arcsearch.load_tasks("evaluation")) == 400
+
+
 def test_rule_one_of_two_attempts():
     assert score_task([[A, B]], [A])
     assert score_task([[B, A]], [A])
