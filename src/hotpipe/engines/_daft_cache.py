@@ -15,10 +15,19 @@ chunk.
 
 A step whose outputs are keyed by value (``cache=False``, read by a cached step) must be
 known before the keys after it: it runs at once, one query of that step alone.
+
+Every stored value is the value as its node returned it, as on ``Local`` (docs/caching.md,
+"Mutation"): a query's results come back when all its steps ran, so a step's output that
+a later step of the query reads is kept in the query the moment the step is done
+(``kept``: the column itself when its values are immutable, else a copy); the map still
+returns the live value (what the later step did to it), as an uncached map does. Where the
+query runs hotpipe's executor instead of the fused text, :class:`KeptRunner` runs it
+step by step and keeps the same values.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import weakref
 from time import perf_counter
@@ -37,7 +46,7 @@ if TYPE_CHECKING:
     from hotpipe.cache.run import PlannedDemand
     from hotpipe.plan import Plan, Step
 
-__all__ = ["cached_map", "driver_refusal"]
+__all__ = ["KeptRunner", "cached_map", "driver_refusal"]
 
 _SUBPLANS: weakref.WeakKeyDictionary[Plan, dict[int, Plan]] = weakref.WeakKeyDictionary()
 
@@ -57,6 +66,8 @@ class _Queries:
 
     def __init__(self) -> None:
         self.done: list[tuple[list[str], int, float]] = []  # steps, items, seconds
+        # the live values of kept outputs the map returns: (demand, name, items, values)
+        self.live: list[tuple[Any, str, list[int], list[Any]]] = []
 
     def note(self, hits: int, lookups: float) -> str:
         if not self.done:
@@ -102,9 +113,9 @@ def cached_map(engine: Any, daft: Any, plan: Plan, columns: dict[str, Any],
     try:
         failure = _run_groups(engine, daft, plan, bc, on_error, stats, demands, queries)
     except Exception:  # a worker died: the runs that came back are stored all the same
-        _saved(plan, demands, stats)
+        _saved(plan, demands, stats, queries)
         raise
-    values = _saved(plan, demands, stats)
+    values = _saved(plan, demands, stats, queries)
     if failure is not None:
         raise failure
     if on_progress is not None:
@@ -133,12 +144,23 @@ def _run_groups(engine: Any, daft: Any, plan: Plan, bc: Any, on_error: str, stat
     return failure
 
 
-def _saved(plan: Plan, demands: list[PlannedDemand], stats: Stats) -> dict[str, Any]:
-    """Store every chunk's results (one transaction each); the map's output columns."""
+def _saved(plan: Plan, demands: list[PlannedDemand], stats: Stats, queries: _Queries
+           ) -> dict[str, Any]:
+    """Store every chunk's results (one transaction each, the values as produced); the
+    map's output columns, with the live values where a later step mutated them."""
     values: dict[str, Any] = {name: [] for name in plan.outputs}
+    live: dict[int, list[tuple[str, list[int], list[Any]]]] = {}
+    for demand, name, items, got in queries.live:
+        live.setdefault(id(demand), []).append((name, items, got))
     for demand in demands:
         produced = demand.save()
         stats.chunks += 1
+        for name, items, got in live.get(id(demand), ()):
+            col = produced[name]
+            if type(col) is list:  # (an array column is built anew from the items)
+                for i, v in zip(items, got, strict=True):
+                    if col[i] is not FAILED:
+                        col[i] = v
         for name, col in values.items():
             values[name] = append_column(col, produced[name])
     return {name: finish_column(col) for name, col in values.items()}
@@ -210,13 +232,14 @@ def _run_steps(engine: Any, daft: Any, plan: Plan, bc: Any, on_error: str, stats
     job = Job(sub, cols, bc, m, on_error, Stats.empty(plan.width), PLAIN, 0)
     t0 = perf_counter()
     try:
-        produced, qstats = engine._query(daft, job, 0, m)
+        produced, qstats = engine._query(
+            daft, job, 0, m, live=frozenset(plan.outputs) if len(ks) > 1 else None)
     except NodeError as exc:
         raise _moved(exc, where) from exc.error
     except WorkerDied as exc:
         kept = getattr(exc, "kept", None)
         if kept:  # the runs that finished before the workers died are stored all the same
-            _record_runs(plan, ks, parts, kept)
+            _record_runs(plan, ks, parts, kept, queries)
         raise
     queries.done.append(([plan.steps[k].name for k in ks], m, perf_counter() - t0))
     qstats.errors[:] = [ItemError(where[e.index], e.node, e.exception,
@@ -224,16 +247,26 @@ def _run_steps(engine: Any, daft: Any, plan: Plan, bc: Any, on_error: str, stats
     stats.merge(qstats)
     seconds = {k: (qstats.wall[plan.steps[k].slot] / qstats.items[plan.steps[k].slot]
                    if qstats.items[plan.steps[k].slot] else 0.0) for k in ks}
-    return _record(plan, ks, parts, produced, seconds, bool(qstats.errors))
+    return _record(plan, ks, parts, produced, seconds, queries, bool(qstats.errors))
 
 
 def _record(plan: Plan, ks: list[int], parts: list[tuple[Any, list[int]]],
-            produced: dict[str, Any], seconds: dict[int, float], failures: bool = True
-            ) -> dict[Any, Any]:
+            produced: dict[str, Any], seconds: dict[int, float], queries: _Queries,
+            failures: bool = True) -> dict[Any, Any]:
     """Hand each demand its items' results of each step ``ks`` (``produced``: the query's
-    columns, items in the order of ``parts``); ``failures``: some item may hold FAILED."""
+    columns, items in the order of ``parts``; an output's live column, where it has one,
+    under ``name + LIVE``, kept for the map's result); ``failures``: some item may hold
+    FAILED."""
+    from hotpipe.engines.daft import LIVE
+
     out: dict[Any, Any] = {"seconds": seconds}
     lists = {name: list(col) if is_array(col) else col for name, col in produced.items()}
+    for name in plan.outputs:
+        if name + LIVE in lists:
+            a = 0
+            for demand, items in parts:
+                queries.live.append((demand, name, items, lists[name + LIVE][a:a + len(items)]))
+                a += len(items)
     for k in ks:
         step = plan.steps[k]
         outs = [lists[name] for name in step.outputs]
@@ -252,7 +285,7 @@ def _record(plan: Plan, ks: list[int], parts: list[tuple[Any, list[int]]],
 
 
 def _record_runs(plan: Plan, ks: list[int], parts: list[tuple[Any, list[int]]],
-                 kept: list[tuple[int, dict[str, Any]]]) -> None:
+                 kept: list[tuple[int, dict[str, Any]]], queries: _Queries) -> None:
     """Record the rows of the runs that came back from a query that then failed (a Ray
     worker died on other rows): what was computed is stored, as the cached runner in the
     workers stored it run by run. Their seconds are unknown (0)."""
@@ -262,7 +295,7 @@ def _record_runs(plan: Plan, ks: list[int], parts: list[tuple[Any, list[int]]],
         chosen: dict[int, tuple[Any, list[int]]] = {}
         for demand, i in flat[first:first + size]:
             chosen.setdefault(id(demand), (demand, []))[1].append(i)
-        _record(plan, ks, list(chosen.values()), produced, dict.fromkeys(ks, 0.0))
+        _record(plan, ks, list(chosen.values()), produced, dict.fromkeys(ks, 0.0), queries)
 
 
 def _moved(exc: NodeError, where: list[int]) -> NodeError:
@@ -274,3 +307,46 @@ def _moved(exc: NodeError, where: list[int]) -> NodeError:
     for note in getattr(exc, "__notes__", ()):
         moved.add_note(note)
     return moved
+
+
+class KeptRunner:
+    """The plain runner's column executor for a cached map's sub-query, step by step: each
+    output a later step reads is kept as produced (``kept``) before that step runs, as the
+    fused text keeps it; the live columns of ``live`` come back too (``name + LIVE``).
+
+    Used inside the query where the fused text does not run (a plan it does not write, an
+    array input) or raised on a run of rows (its items are run again here)."""
+
+    cached = False
+
+    def __init__(self, runner: Any, live: frozenset[str]) -> None:
+        self.runner, self.live = runner, live
+
+    def broadcast(self, *args: Any, **kwargs: Any) -> Any:
+        return self.runner.broadcast(*args, **kwargs)
+
+    def columns(self, plan: Plan, columns: dict[str, Any], bc: Any, n: int, offset: int,
+                on_error: str, stats: Stats, *rest: Any) -> dict[str, Any]:
+        from hotpipe.engines._daft_code import read_later
+        from hotpipe.engines.daft import LIVE, kept
+
+        later = read_later(plan)
+        if not later:
+            return self.runner.columns(plan, columns, bc, n, offset, on_error, stats, *rest)
+        cols, snapshots = dict(columns), {}
+        checked = copy.copy(bc)
+        checked.broken = True  # an earlier step's FAILED items are skipped, not called
+        steps = [k for k, s in enumerate(plan.steps) if s.mapped]
+        for k in steps:
+            one = sub_plan(plan, [k])
+            cols.update(self.runner.columns(
+                one, {a: cols[a] for a in one.inputs if a in cols}, checked, n, offset,
+                on_error, stats, *rest))
+            snapshots.update((name, kept(cols[name])) for name in plan.steps[k].outputs
+                             if name in later)  # before the next step runs
+        stats.chunks -= len(steps) - 1  # one chunk, as the executor counts it
+        result = {name: snapshots.get(name, cols[name]) if name in cols
+                  else [bc.values[name]] * n for name in plan.outputs}
+        result.update((name + LIVE, cols[name]) for name in self.live
+                      if snapshots[name] is not cols[name])  # else the same values
+        return result

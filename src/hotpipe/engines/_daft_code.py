@@ -52,7 +52,7 @@ the pipeline named so is renamed (values) or not written (functions)."""
 _RESERVED = {"daft", "itertools", "DataType", "Series", "n", "rows", "run", "fused", "df",
              "table", "order", "out", "name", "row", "k", "i", "np", "pa", "jax", "column",
              "vectorized", "tolist", "first", "dtype", "udf", "t", "box", "runs", "values",
-             "batched", "asyncio", "threading",
+             "batched", "asyncio", "threading", "kept",
              "self", "index", "perf_counter", "thread_time", "Any", "annotations", *_GLUE}
 _NOT_A_FUNCTION = {"daft", "itertools", "sys", "asyncio", "threading", "DataType", "Series",
                    "np", "pa", "jax", "vectorized", "tolist", "batched", "perf_counter",
@@ -129,10 +129,12 @@ def engine_text(plan: Plan, fused: Fused | None, *, n: int, runner: str = "nativ
     return head + "\n\n" + query
 
 
-def engine_fused(plan: Plan, bc: Any) -> tuple[Fused | None, str]:
+def engine_fused(plan: Plan, bc: Any, live: frozenset[str] | None = None
+                 ) -> tuple[Fused | None, str]:
     """What the engine runs for ``plan``: ``(fused, why)``, with ``fused`` None and
     ``why`` the reason when the plan is not one ``to_daft`` writes (then the engine runs
-    its column executor inside the same query)."""
+    its column executor inside the same query). ``live`` (a cached map's sub-query, see
+    :func:`fused_steps_source`): the values read by a later step are kept as produced."""
     if bc.broken:
         return None, "a broadcast step failed (on_error='collect'): FAILED values"
     for step in _all_steps(plan):
@@ -142,9 +144,12 @@ def engine_fused(plan: Plan, bc: Any) -> tuple[Fused | None, str]:
     clash = _name_clash(plan)
     if clash:
         return None, clash
+    if live is not None and any(f.__name__ == "kept" for f in _functions(plan)):
+        return None, ("a function named 'kept' (in a cached map the text keeps values with "
+                      "a function of that name)")
     var = _namer(plan, _resources(bc.values))
     try:
-        return fused_steps_source(plan, var), ""
+        return fused_steps_source(plan, var, live), ""
     except InputError as exc:  # e.g. a bound constant of a nested map that is not a literal
         return None, str(exc)
 
@@ -434,7 +439,8 @@ def _dtype(step: Step) -> str | None:
 
 
 def _emit(steps: Sequence[Step], known: set[str], var: Any, indent: str,
-          helpers: list[str], made: dict[str, str]) -> list[str]:
+          helpers: list[str], made: dict[str, str],
+          keep: Mapping[str, str] | None = None) -> list[str]:
     """Per-item steps over the lists of a batch (or of one outer item's inner items):
     ``list(map(func, *columns))`` per node, a batch node called once on the lists, a
     ``vectorize=`` node once on arrays (:data:`_VECTORIZED`), a nested map as a list-valued
@@ -443,7 +449,9 @@ def _emit(steps: Sequence[Step], known: set[str], var: Any, indent: str,
     ``made`` records the values a batch (``"batch"``) or vectorised (``"vector"``) step
     produced: they stay what the function returned (a numpy array is not split), and a
     later node receives what it gets on ``Local``: a vectorised result as Python values
-    (``tolist``), a batch result's items as they are.
+    (``tolist``), a batch result's items as they are. ``keep`` (value -> name): after its
+    step, ``name = kept(value)``, the value as produced, before a later step can mutate it
+    (the clock restarts after, so the copy is no node's time).
     """
     lines = []
     for step in steps:
@@ -505,6 +513,11 @@ def _emit(steps: Sequence[Step], known: set[str], var: Any, indent: str,
         if kind is not None:
             once = f", -(-n // {step.node.batch_size})" if step.node.batch_size else ", 1"
         lines.append(f"{indent}t = clock({step.slot}, n, t{once})")
+        snapshots = [o for o in step.outputs if o in (keep or {})]
+        for o in snapshots:
+            lines.append(f"{indent}{keep[o]} = kept({var(o)})")  # type: ignore[index]
+        if snapshots:
+            lines.append(f"{indent}t = clock()")
     return lines
 
 
@@ -616,20 +629,29 @@ def typed(values, dtype=None):
 
 class Fused:
     """``fused_steps``' source and its signature: the mapped columns and the shared
-    (broadcast) values it takes after ``clock, n``, in order."""
+    (broadcast) values it takes after ``clock, n``, in order; ``live``: the outputs whose
+    live column it returns too, after the outputs (a cached map's sub-query only)."""
 
     def __init__(self, text: str, mapped: list[str], shared: list[str],
-                 imports: list[str]) -> None:
+                 imports: list[str], live: list[str] | None = None) -> None:
         self.text = text
         self.mapped = mapped
         self.shared = shared
         self.imports = imports
+        self.live = live or []
 
 
-def fused_steps_source(plan: Plan, var: Any) -> Fused:
+def fused_steps_source(plan: Plan, var: Any, live: frozenset[str] | None = None) -> Fused:
     """``def fused_steps(clock, n, *columns, *shared)``: every per-item step over one run of
     ``n`` rows, node by node, one clock line per node; returns the outputs' columns in
-    ``plan.outputs`` order (a batch node's array as the function returned it)."""
+    ``plan.outputs`` order (a batch node's array as the function returned it).
+
+    With ``live`` (a cached map's sub-query on ``hotpipe.Daft``, never the script): each
+    output a later step reads is kept as its node returned it (``kept``, bound by the
+    engine: the column itself when its values are immutable, else a copy) and returned in
+    its place, for the cache; its live column (what the later steps may have mutated, what
+    an uncached map returns) is returned too, after the outputs, where ``live`` names it.
+    """
     rows = [s for s in plan.steps if s.mapped]
     mapped = _mapped(plan)
     known = _known(plan)
@@ -646,8 +668,11 @@ def fused_steps_source(plan: Plan, var: Any) -> Fused:
         f"def fused_steps({params}):",
         "    t = clock()",
     ]
-    lines += _emit(rows, set(known), var, "    ", helpers, made)
-    outs = [f"[{var(o)}] * n" if o in known else var(o) for o in plan.outputs]
+    keep = _kept_names(plan, var) if live is not None else {}
+    lines += _emit(rows, set(known), var, "    ", helpers, made, keep)
+    outs = [f"[{var(o)}] * n" if o in known else keep.get(o, var(o)) for o in plan.outputs]
+    extra = [o for o in plan.outputs if o in keep and o in (live or ())]
+    outs += [var(o) for o in extra]
     lines.append(f"    return [{', '.join(outs)}]")
     vector = [s for s in _all_steps(plan) if s.node.vectorize is not None]
     imports = ["import numpy as np"] if vector else []
@@ -655,7 +680,33 @@ def fused_steps_source(plan: Plan, var: Any) -> Fused:
         imports.append("import jax")
     pre = [_VECTORIZED] if vector else []
     text = "\n\n\n".join([*pre, *helpers, "\n".join(lines)])
-    return Fused(text, mapped, shared, imports)
+    return Fused(text, mapped, shared, imports, extra)
+
+
+def read_later(plan: Plan) -> list[str]:
+    """The outputs of the plan's per-item steps that a later per-item step reads: the
+    values a later step of the same query could mutate before the query ends."""
+    rows = [s for s in plan.steps if s.mapped]
+    found: list[str] = []
+    for j, step in enumerate(rows):
+        found += [o for o in step.outputs
+                  if o not in found and any(o in later.args for later in rows[j + 1:])]
+    return found
+
+
+def _kept_names(plan: Plan, var: Any) -> dict[str, str]:
+    """:func:`read_later`'s outputs, each with the name of its kept column in the text."""
+    used = set(_RESERVED) | _taken(plan)
+    used.update(var(name) for name in (*plan.inputs, *plan.constants))
+    used.update(var(o) for step in plan.steps for o in step.outputs)
+    keep: dict[str, str] = {}
+    for o in read_later(plan):
+        name = f"{var(o)}_kept"
+        while name in used:
+            name += "_"
+        used.add(name)
+        keep[o] = name
+    return keep
 
 
 def _glue() -> str:

@@ -58,6 +58,9 @@ _LOCK = threading.Lock()
 _KEPT: dict[str, Any] = {}  # resource declarations kept alive in a worker (insertion order)
 _KEEP_MAX = 16
 _ATTEMPTS: dict[str, Any] = {}  # Ray: this process's attempt ledger (an actor) and its name
+LIVE = " (live)"
+"""The key of an output's live column in a cached map's sub-query (see :meth:`Daft._query`);
+not a Python name, so no output of a pipeline has it."""
 WORKER_DEATHS = 2
 """Ray: how many times a worker may die on the same run of items. Daft and Ray retry the
 task after a death; the attempt after this many reports ``WorkerDied`` instead of running
@@ -211,8 +214,12 @@ class Daft(Engine):
 
     # ------------------------------------------------------------------ one query
 
-    def _query(self, daft: Any, job: Job, start: int, stop: int
-               ) -> tuple[dict[str, list[Any]], Stats]:
+    def _query(self, daft: Any, job: Job, start: int, stop: int,
+               live: frozenset[str] | None = None) -> tuple[dict[str, list[Any]], Stats]:
+        """One query of ``job``'s items ``start..stop``: its output columns and counters.
+        ``live`` (a cached map's sub-query, :mod:`hotpipe.engines._daft_cache`): each output
+        a later step reads comes back as its node returned it (``kept``), and those of them
+        named in ``live`` also as live columns, keyed ``name + LIVE``."""
         from hotpipe.engines import _daft_query as generated
         from hotpipe.engines._daft_code import engine_fused, engine_text
 
@@ -221,16 +228,24 @@ class Daft(Engine):
         remote = self.runner == "ray"
         watch = self._watch() if remote else None
         chunk = job.chunk(start, stop)
-        fused, why = engine_fused(plan, job.bc)
+        fused, why = engine_fused(plan, job.bc, live)
         if fused is not None and job.runner.cached:  # nested maps: _daft_cache.driver_refusal
             fused, why = None, "a cache (the cached runner looks up and writes each item)"
         if fused is not None and any(is_array(v) for v in chunk.values()):
             fused, why = None, "an array input (the executor keeps array columns)"
-        signature = (fused.mapped, fused.shared) if fused is not None else None
+        signature = (fused.mapped, fused.shared, fused.live) if fused is not None else None
+        outputs, runner = plan.outputs, job.runner
+        if live is not None:  # a cached map's sub-query: values kept as produced
+            from hotpipe.engines._daft_cache import KeptRunner
+            from hotpipe.engines._daft_code import read_later
+
+            extra = [o for o in plan.outputs if o in read_later(plan) and o in live]
+            outputs = (*plan.outputs, *(name + LIVE for name in extra))
+            runner = KeptRunner(job.runner, frozenset(extra))  # the executor's, step by step
         # on Ray the items travel in the query's rows, a block per row, so that a worker gets
         # the items of its own rows only; the payload holds what every row needs
-        payload = (plan, {} if remote else chunk, job.bc, job.runner, job.on_error,
-                   job.offset + start, plan.outputs, watch, signature)
+        payload = (plan, {} if remote else chunk, job.bc, runner, job.on_error,
+                   job.offset + start, outputs, watch, signature)
 
         # On native the batches' results go straight into ``sink`` (this process, arrays
         # as arrays) and the UDF hands Daft its own index column back, which the query
@@ -247,7 +262,8 @@ class Daft(Engine):
         query = generated.compile_query(text, {**named, "unbox": _unbox,
                                                "run_rows": _run_rows, "row_runs": _row_runs,
                                                "gathered": _gathered,
-                                               "index_column": _index, "sink": sink})
+                                               "index_column": _index, "sink": sink,
+                                               "kept": kept})
         # Daft keeps a query's UDF class and its arguments after the query: the map's values
         # travel in a box emptied when the query is done (else every map's inputs and
         # results stayed alive, and Python's full collections walked them: measured 0.65 s
@@ -265,7 +281,7 @@ class Daft(Engine):
         if not remote:
             result = list(sink.values())
             sink.clear()
-        columns, stats = self._gather(job, n, result, took)
+        columns, stats = self._gather(job, n, result, took, outputs)
         self._last["text"] = text
         self._last["body"] = ("the fused text (`fused_steps`, the to_daft script's)"
                               if fused is not None else f"hotpipe's column executor ({why})")
@@ -298,8 +314,8 @@ class Daft(Engine):
                 _ATTEMPTS["name"] = name
         return _ATTEMPTS["name"], uuid.uuid4().hex
 
-    def _gather(self, job: Job, n: int, result: list[Any], query: float
-                ) -> tuple[dict[str, list[Any]], Stats]:
+    def _gather(self, job: Job, n: int, result: list[Any], query: float,
+                outputs: tuple[str, ...]) -> tuple[dict[str, list[Any]], Stats]:
         plan = job.plan
         stats = chunk_stats(plan, NO_PROBE)
         stats.chunks = 0
@@ -333,10 +349,12 @@ class Daft(Engine):
                 _reraise(failure[1])  # with the original exception as its cause
             raise failure[1]
         runs.sort(key=lambda run: run[0])
-        columns: dict[str, Any] = {name: [] for name in plan.outputs}
+        columns: dict[str, Any] = {name: [] for name in outputs}
         for _, produced in runs:  # in row order; array columns concatenated once
-            for name, col in columns.items():
-                columns[name] = append_column(col, produced[name])
+            for name, col in columns.items():  # (a live column not copied: the output's)
+                part = produced.get(name)
+                columns[name] = append_column(
+                    col, produced[name[:-len(LIVE)]] if part is None else part)
         columns = {name: finish_column(col) for name, col in columns.items()}
         self._last = {"rows": n, "batches": batches, "query": query, "reruns": reruns,
                       "overhead": max(0.0, query - _covered(spans, self.runner == "native")),
@@ -560,11 +578,12 @@ def _run_rows(fused_steps: Any, payload: tuple, runs: list[tuple[int, int]],
                 if watch is not None:
                     _finished(watch, a)
                 continue
+        names = [name for name in outputs if name in produced]  # (live: where copied)
         if remote:  # pickled back to the driver: numpy items travel as one array
-            kept = {name: _Items.pack(produced[name]) for name in outputs}
+            back = {name: _Items.pack(produced[name]) for name in names}
         else:
-            kept = {name: v if is_array(v := produced[name]) else list(v) for name in outputs}
-        out.append((a, b, kept, ("stats", stats, (t0, perf_counter()), again)))
+            back = {name: v if is_array(v := produced[name]) else list(v) for name in names}
+        out.append((a, b, back, ("stats", stats, (t0, perf_counter()), again)))
         if watch is not None:
             _finished(watch, a)
     return out
@@ -577,12 +596,12 @@ def _loads(data: bytes) -> Any:
 
 
 def _fused_run(fused_steps: Any, plan: Plan, chunk: dict[str, list[Any]], bc: Any,
-               signature: tuple[list[str], list[str]], a: int, b: int
+               signature: tuple[list[str], list[str], list[str]], a: int, b: int
                ) -> tuple[dict[str, Any] | None, Stats | None]:
     """Rows ``a..b`` through the fused text: the outputs (a batch node's array as its
     items: the map's inputs are lists, so ``Local`` gives lists) and the counters read from
     the run's clock; ``(None, None)`` when the text raised."""
-    mapped, shared = signature
+    mapped, shared, live = signature
     noted = _oneoff.NOTED
     try:
         # a resource is built here on the first run in this process (hotpipe's, once per
@@ -596,8 +615,56 @@ def _fused_run(fused_steps: Any, plan: Plan, chunk: dict[str, list[Any]], bc: An
     if noted != _oneoff.NOTED:
         stats.one_off(_oneoff.take(noted))
     _clock_stats(plan, clock, stats)
-    return {name: v if type(v) is list else list(v)
-            for name, v in zip(plan.outputs, values, strict=True)}, stats
+    m = len(plan.outputs)
+    out = {name: v if type(v) is list else list(v)
+           for name, v in zip(plan.outputs, values, strict=False)}
+    for name, v in zip(live, values[m:], strict=True):  # a live column that was not copied
+        if v is not values[plan.outputs.index(name)]:  # is the output's own: sent once
+            out[name + LIVE] = v if type(v) is list else list(v)
+    return out, stats
+
+
+_ATOMS = frozenset({type(None), bool, int, float, complex, str, bytes})
+_FROZEN = _ATOMS | {tuple, frozenset}
+
+
+def kept(column: Any) -> Any:
+    """A step's column as its node returned it, for the cache, before a later step of the
+    same query can mutate its values (the text's ``x_kept = kept(x)``, a cached map only).
+
+    The column itself when every value is of an immutable builtin type (or a tuple or
+    frozenset of those): nothing can change it, and checking costs one ``type`` per value
+    in C. Otherwise a copy by a pickle round trip (what the cache does to the value
+    anyway); a value that cannot be pickled stays live (the cache drops it, as it would)."""
+    if type(column) is list:
+        types = set(map(type, column))
+        if types <= _ATOMS or (types <= _FROZEN and all(
+                _frozen(v) for v in column if type(v) is tuple or type(v) is frozenset)):
+            return column
+    from hotpipe.cache import serialize
+
+    try:
+        return serialize.loads(serialize.dumps(column))
+    except Exception:  # some value cannot be pickled: copy the others one by one
+        return [_copied(v) for v in column]
+
+
+def _frozen(value: Any) -> bool:
+    kind = type(value)
+    if kind is tuple or kind is frozenset:
+        return all(map(_frozen, value))
+    return kind in _ATOMS
+
+
+def _copied(value: Any) -> Any:
+    from hotpipe.cache import serialize
+
+    if _frozen(value):
+        return value
+    try:
+        return serialize.loads(serialize.dumps(value))
+    except Exception:
+        return value
 
 
 def _gathered(func: Any, limit: int | None, n: int, *columns: Any) -> list[Any]:

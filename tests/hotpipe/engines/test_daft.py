@@ -732,9 +732,9 @@ def queries(monkeypatch):
     seen = []
     real = Daft._query
 
-    def spy(self, daft_module, job, start, stop):
+    def spy(self, daft_module, job, start, stop, **kw):
         seen.append(([s.name for s in job.plan.steps if s.mapped], stop - start))
-        return real(self, daft_module, job, start, stop)
+        return real(self, daft_module, job, start, stop, **kw)
 
     monkeypatch.setattr(Daft, "_query", spy)
     for calls in CALLED.values():
@@ -915,3 +915,92 @@ def test_cached_raise_names_the_lowest_failing_item_across_queries(tmp_path, que
     # item 4, the second at item 1, the one a loop over the items reports
     assert sorted(queries) == [(["first", "second"], 3), (["second"], 3)]
     assert info.value.index == 1 and isinstance(info.value.__cause__, ValueError)
+
+
+# ----------------------------------------------------------------------------- mutation
+
+@node(output="a")
+def make_list(x):
+    return [x]
+
+
+@node(output="n")
+def grow(a):
+    a.append(0)  # mutates the list `make_list` returned
+    if a[0] in FAILS:
+        raise ValueError(a[0])
+    return len(a)
+
+
+@node(output="m")
+def extend(a, n):
+    return [*a, n]
+
+
+MUTATES = Pipeline([make_list, grow, extend])
+
+
+def _calls(pipe, cache, engine, outputs, xs=(1, 2, 3), **kw):
+    r = pipe.map({"x": list(xs)}, over="x", outputs=outputs, cache=cache, engine=engine,
+                 **kw)
+    return {name: r[name] for name in ([outputs] if isinstance(outputs, str) else outputs)}
+
+
+@pytest.mark.parametrize("variant", ["fused", "executor"])
+def test_cached_mutation_stores_values_as_produced_like_local(tmp_path, variant):
+    """A node mutating its input: Daft's cache holds what Local's holds, the value as its
+    node returned it (docs/caching.md, "Mutation"), cold and warm, whatever is asked."""
+    pipe = MUTATES
+    if variant == "executor":  # a node the fused text does not write: the executor runs
+        pipe = Pipeline([make_list, node(output="n", retries=1)(grow.func), extend])
+    asks = [["a", "n", "m"], "a", "m", ["a", "m"], "n"]
+    uncached = [_calls(pipe, None, None, o) for o in asks]
+    for engine in (hotpipe.Local(), Daft()):  # each on a cache of its own, cold then warm
+        cache = hotpipe.Cache(tmp_path / engine.name)
+        got = [_calls(pipe, cache, engine, o) for o in asks]
+        assert got[0] == uncached[0]  # cold: the live (mutated) values, as uncached
+        assert got[1]["a"] == [[1], [2], [3]]  # the value `make_list` returned
+        assert got[2] == uncached[2] and got[4] == uncached[4]
+        # warm: grow does not run, so `a` is as produced (inherent, as on Local)
+        assert got[3] == {"a": [[1], [2], [3]], "m": uncached[3]["m"]}
+        if engine.name == "local":
+            want = got
+        assert got == want
+    if variant == "fused":
+        r = pipe.map({"x": [1]}, over="x", cache=hotpipe.Cache(tmp_path / "t"),
+                     engine=Daft(), outputs=["a", "m"])
+        text = next(n for n in r.profile.notes if n.startswith("daft plan:"))
+        assert "    a_kept = kept(a)\n    t = clock()\n" in text
+        # stored: the kept columns; returned too: the live `a` the map asks for
+        assert "return [a_kept, n__kept, m, a]" in text
+        uncached_text = next(n for n in pipe.map({"x": [1]}, over="x", engine=Daft())
+                             .profile.notes if n.startswith("daft plan:"))
+        assert "kept(" not in uncached_text
+
+
+def test_cached_mutation_on_a_rerun_run_of_rows(tmp_path, monkeypatch):
+    """A run whose fused text raised runs again through the executor: its values are kept
+    as produced too."""
+    monkeypatch.setattr(sys.modules[__name__], "FAILS", {2})
+    cache = hotpipe.Cache(tmp_path / "c")
+    cold = _calls(MUTATES, cache, Daft(), ["a", "m"], on_error="collect")
+    local = _calls(MUTATES, hotpipe.Cache(tmp_path / "l"), None, ["a", "m"],
+                   on_error="collect")
+    assert cold == local and cold["a"][0] == [1, 0]
+    assert _calls(MUTATES, cache, Daft(), "a")["a"] == [[1], [2], [3]]
+
+
+def test_kept_copies_only_mutable_columns():
+    from hotpipe.engines.daft import kept
+
+    ints = [1, 2.5, "s", b"b", None, True, 3j, (1, ("x", frozenset({2})))]
+    assert kept(ints) is ints  # immutable values: the column itself, no copy
+    lists = [[1], {"k": 2}]
+    copied = kept(lists)
+    assert copied == lists and copied[0] is not lists[0]
+    nested = [(1, [2])]  # a tuple holding a list can change
+    assert kept(nested) == nested and kept(nested)[0][1] is not nested[0][1]
+    lock = __import__("threading").Lock()
+    mixed = [[1], lock]  # one value cannot be pickled: it stays live, the others copied
+    out = kept(mixed)
+    assert out[1] is lock and out[0] == [1] and out[0] is not mixed[0]
