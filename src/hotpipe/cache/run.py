@@ -723,6 +723,9 @@ class _Demand:
         return out
 
 
+_IMMUTABLE = frozenset({type(None), bool, int, float, complex, str, bytes, object})
+"""Types of values no node can mutate (``object``: ``PENDING``'s)."""
+
 PENDING = object()
 """A value a :class:`PlannedDemand` left to compute elsewhere (until its result comes back)."""
 
@@ -769,8 +772,20 @@ class PlannedDemand(_Demand):
                 col[i] = PENDING
 
     def pack(self, k: int, step: Step, whole: bool) -> None:
-        # at save, once the results are known (a column still PENDING then is not packed)
-        self.deferred.append((k, step, whole, self.unpacked.pop(k)))
+        """Encode the pack now when the column is known (loaded, or run at once): a query
+        may read and mutate these values later. Else at save, once the results came back
+        (a column still PENDING then is not packed): its items computed elsewhere are kept
+        as produced there; its items known now must be immutable, else no pack is written
+        this run (its items are stored one by one, and a later run writes the pack)."""
+        cols = [col if (col := self.vals.get(name)) is not None else ()
+                for name in step.outputs]
+        pending = [v is PENDING for col in cols for v in col]
+        if not any(pending):
+            super().pack(k, step, whole)
+            return
+        key = self.unpacked.pop(k)
+        if all(pending) or {type(v) for col in cols for v in col} <= _IMMUTABLE:
+            self.deferred.append((k, step, whole, key))
 
     def save(self) -> dict[str, list[Any]]:
         for k, step, whole, key in self.deferred:

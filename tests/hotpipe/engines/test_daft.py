@@ -1004,3 +1004,15 @@ def test_kept_copies_only_mutable_columns():
     mixed = [[1], lock]  # one value cannot be pickled: it stays live, the others copied
     out = kept(mixed)
     assert out[1] is lock and out[0] == [1] and out[0] is not mixed[0]
+
+
+def test_cached_pack_of_loaded_values_is_encoded_before_a_query_mutates_them(tmp_path):
+    """Values loaded from per-item entries and packed for the chunk: the pack is encoded
+    at once, before a query of a later (mutating) step reads them."""
+    pipe = Pipeline([make_list, node(output="n", cache=False)(grow.func)])
+    for engine in (None, Daft()):
+        cache = hotpipe.Cache(tmp_path / ("local" if engine is None else "daft"))
+        _calls(pipe, cache, engine, "a", xs=[1, 2])
+        _calls(pipe, cache, engine, "a", xs=[3])  # per-item entries, no pack of [1, 2, 3]
+        assert _calls(pipe, cache, engine, "n")["n"] == [2, 2, 2]  # packs `a`, mutates it
+        assert _calls(pipe, cache, engine, "a")["a"] == [[1], [2], [3]]
