@@ -240,7 +240,12 @@ def _run_steps(engine: Any, daft: Any, plan: Plan, bc: Any, on_error: str, stats
         kept = getattr(exc, "kept", None)
         if kept:  # the runs that finished before the workers died are stored all the same
             _record_runs(plan, ks, parts, kept, queries)
-        raise
+        deaths = getattr(exc, "deaths", None)
+        if not deaths:
+            raise
+        from hotpipe.engines.daft import _worker_died
+
+        raise _worker_died(sub, 0, deaths, where) from exc  # the items' indices in the map
     queries.done.append(([plan.steps[k].name for k in ks], m, perf_counter() - t0))
     qstats.errors[:] = [ItemError(where[e.index], e.node, e.exception,
                                   (where[e.index], *e.path[1:])) for e in qstats.errors]

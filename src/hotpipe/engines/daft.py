@@ -506,20 +506,37 @@ def _died_before(watch: tuple[str, str], first: int) -> int:
     return ray.get(ledger.start.remote(watch[1], first))
 
 
-def _worker_died(plan: Plan, base: int, deaths: list[tuple[int, int, int]]) -> WorkerDied:
-    """The error for runs of items (``first, stop, deaths``) that Ray workers kept dying on.
-    A worker runs several batches at once, so every run it had started is named: the item
-    to blame is in one of them."""
+def _worker_died(plan: Plan, base: int, deaths: list[tuple[int, int, int]],
+                 where: list[int] | None = None) -> WorkerDied:
+    """The error for runs of items (``first, stop, deaths``: positions in the query) that
+    Ray workers kept dying on. A worker runs several batches at once, so every run it had
+    started is named: the item to blame is in one of them. Items are named by their index
+    in the map: ``base + position``, or ``where[position]`` (a cached map's query of some
+    of its items). The error keeps ``deaths``."""
     names = [s.name for s in plan.steps if s.mapped]
-    spans = ", ".join(f"{base + a}..{base + b - 1}" for a, b, _ in deaths)
+    spans = ", ".join(_spans(where[a:b] if where is not None else range(base + a, base + b))
+                      for a, b, _ in deaths)
     most = max(died for _, _, died in deaths)
-    return WorkerDied(
+    died = WorkerDied(
         f"Daft(runner='ray'): Ray worker processes died {most} times while running items "
         f"{spans} (nodes {names}), so the map stops instead of retrying forever. A crash in "
         "native code, os._exit or the out-of-memory killer can do this. Fix: run those "
         "items with engine=hotpipe.Processes(), which names the item that kills its "
         "worker; results computed and cached before are kept."
     )
+    died.deaths = deaths  # type: ignore[attr-defined]
+    return died
+
+
+def _spans(indices: Any) -> str:
+    """Increasing item indices as ranges: ``3..5, 9..9``."""
+    found: list[list[int]] = []
+    for i in indices:
+        if found and found[-1][1] == i - 1:
+            found[-1][1] = i
+        else:
+            found.append([i, i])
+    return ", ".join(f"{a}..{b}" for a, b in found)
 
 
 def _functions(plan: Plan) -> dict[str, Any]:

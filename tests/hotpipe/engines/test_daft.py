@@ -1016,3 +1016,23 @@ def test_cached_pack_of_loaded_values_is_encoded_before_a_query_mutates_them(tmp
         _calls(pipe, cache, engine, "a", xs=[3])  # per-item entries, no pack of [1, 2, 3]
         assert _calls(pipe, cache, engine, "n")["n"] == [2, 2, 2]  # packs `a`, mutates it
         assert _calls(pipe, cache, engine, "a")["a"] == [[1], [2], [3]]
+
+
+def test_cached_worker_died_names_the_items_by_their_index_in_the_map(tmp_path,
+                                                                      monkeypatch):
+    from hotpipe.engines.daft import _worker_died
+
+    cache = hotpipe.Cache(tmp_path / "c")
+    CACHED.map({"x": [2, 3, 4, 5, 6, 7]}, over="x", engine=Daft(), cache=cache)
+    seen = []
+
+    def dies(self, daft_module, job, start, stop, **kw):  # every run's workers died
+        seen.append(stop - start)
+        raise _worker_died(job.plan, job.offset, [(0, 2, 2), (2, stop - start, 2)])
+
+    monkeypatch.setattr(Daft, "_query", dies)
+    with pytest.raises(hotpipe.WorkerDied) as info:
+        _mapped(CACHED, 12, cache, Daft())
+    # the query held the misses, items 0, 1 and 8..11 of the map, at its positions 0..5
+    assert seen == [6]
+    assert "items 0..1, 8..11 (nodes ['first', 'second'])" in str(info.value)
