@@ -47,6 +47,14 @@ def _pipes():
 
 ENGINES = {"local": lambda: None, "threads": lambda: Threads(2, chunk_size=2),
            "processes": lambda: Processes(2, chunk_size=2)}
+try:  # a cached map on Daft stores from the driver what its queries computed
+    import daft  # noqa: F401
+
+    from hotpipe import Daft
+
+    ENGINES["daft"] = Daft
+except ImportError:
+    pass
 
 
 @pytest.mark.parametrize("which", ["cached-grow", "uncached-grow"])
