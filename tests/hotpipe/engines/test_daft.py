@@ -742,6 +742,13 @@ def queries(monkeypatch):
     return seen
 
 
+def _forget(queries):
+    """Start counting queries and node calls afresh."""
+    queries.clear()
+    for calls in CALLED.values():
+        calls.clear()
+
+
 def _mapped(pipe, n, cache, engine=None, **kw):
     return pipe.map({"x": list(range(n))}, over="x", engine=engine, cache=cache, **kw)
 
@@ -768,16 +775,12 @@ def test_cached_cold_run_is_one_query_and_a_warm_rerun_none(tmp_path, queries):
 def test_cached_partial_runs_only_the_misses(tmp_path, queries):
     cache = hotpipe.Cache(tmp_path / "c")
     _mapped(CACHED, 10, cache, Daft())
-    queries.clear()
-    for calls in CALLED.values():
-        calls.clear()
+    _forget(queries)
     more = _mapped(CACHED, 14, cache, Daft())  # 4 new items
     assert queries == [(["first", "second"], 4)]
     assert sorted(CALLED["first"]) == [10, 11, 12, 13]
     assert more["z"] == [(x + 1) * 3 for x in range(14)]
-    queries.clear()
-    for calls in CALLED.values():
-        calls.clear()
+    _forget(queries)
     edited = Pipeline([first, second_edited])
     r = _mapped(edited, 14, cache, Daft())
     # the edited node (and what follows it) runs; its input is loaded from the cache
@@ -789,9 +792,7 @@ def test_cached_partial_runs_only_the_misses(tmp_path, queries):
 def test_cached_items_grouped_by_the_steps_they_miss(tmp_path, queries):
     cache = hotpipe.Cache(tmp_path / "c")
     _mapped(CACHED, 6, cache, Daft(), outputs="y")  # only `first` stored for items 0..5
-    queries.clear()
-    for calls in CALLED.values():
-        calls.clear()
+    _forget(queries)
     r = _mapped(CACHED, 9, cache, Daft(), outputs="z")
     # items 0..5 miss `second` only, items 6..8 both: one query per group
     assert sorted(queries) == [(["first", "second"], 3), (["second"], 6)]
@@ -819,9 +820,7 @@ def test_cached_daft_and_local_hit_each_others_entries(tmp_path, queries):
 def test_cached_refresh_recomputes_only_the_named_steps(tmp_path, queries):
     cache = hotpipe.Cache(tmp_path / "c")
     _mapped(CACHED, 8, cache, Daft())
-    queries.clear()
-    for calls in CALLED.values():
-        calls.clear()
+    _forget(queries)
     r = _mapped(CACHED, 8, cache, Daft(), refresh=["second"])
     assert queries == [(["second"], 8)] and CALLED["first"] == []
     assert len(CALLED["second"]) == 8 and r["z"] == [(x + 1) * 3 for x in range(8)]
@@ -836,9 +835,7 @@ def test_cached_value_keyed_node_runs_first_then_the_hits(tmp_path, queries):
     pipe = Pipeline([reads_state, second])
     cache = hotpipe.Cache(tmp_path / "c")
     first_run = _mapped(pipe, 6, cache, Daft())
-    queries.clear()
-    for calls in CALLED.values():
-        calls.clear()
+    _forget(queries)
     again = _mapped(pipe, 6, cache, Daft())
     # not stored: it runs again (alone: its values are the keys of what reads it); the
     # cached node after it hits
