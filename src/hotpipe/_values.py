@@ -12,13 +12,26 @@ from hotpipe.errors import InputError
 if TYPE_CHECKING:
     from hotpipe.plan import Step
 
-__all__ = ["FAILED", "as_list", "describe_inputs", "short_repr"]
+__all__ = ["FAILED", "IMMUTABLE", "as_list", "describe_inputs", "frozen", "short_repr"]
 
 _short = reprlib.Repr()
 _short.maxstring = 60
 _short.maxother = 60
 _short.maxlist = _short.maxtuple = _short.maxdict = _short.maxset = 4
 _short.maxlevel = 2
+
+
+IMMUTABLE = frozenset({type(None), bool, int, float, complex, str, bytes})
+"""The builtin types whose values no node can mutate (the cache skips copying them)."""
+
+
+def frozen(value: Any) -> bool:
+    """Whether nothing can mutate ``value``: an :data:`IMMUTABLE` value, or a tuple or
+    frozenset of frozen values."""
+    kind = type(value)
+    if kind is tuple or kind is frozenset:
+        return all(map(frozen, value))
+    return kind in IMMUTABLE
 
 
 class _Failed:

@@ -39,7 +39,7 @@ import xxhash
 from hotpipe._arrays import array_names, from_items, take
 from hotpipe._batch import batch_columns
 from hotpipe._state import Tuning, state_of
-from hotpipe._values import FAILED
+from hotpipe._values import FAILED, IMMUTABLE
 from hotpipe.cache import serialize
 from hotpipe.cache.keys import UnstableValue, combine, fingerprint, fingerprint_function
 from hotpipe.cache.store import HEAD
@@ -723,7 +723,7 @@ class _Demand:
         return out
 
 
-_IMMUTABLE = frozenset({type(None), bool, int, float, complex, str, bytes, object})
+_IMMUTABLE = IMMUTABLE | {object}
 """Types of values no node can mutate (``object``: ``PENDING``'s)."""
 
 PENDING = object()

@@ -39,6 +39,7 @@ from typing import Any
 
 from hotpipe import _oneoff
 from hotpipe._arrays import append_column, finish_column, from_items, is_array
+from hotpipe._values import IMMUTABLE, frozen
 from hotpipe.engines._daft_glue import Clock
 from hotpipe.engines._daft_glue import index_column as _index
 from hotpipe.engines._daft_glue import row_runs as _row_runs
@@ -641,8 +642,7 @@ def _fused_run(fused_steps: Any, plan: Plan, chunk: dict[str, list[Any]], bc: An
     return out, stats
 
 
-_ATOMS = frozenset({type(None), bool, int, float, complex, str, bytes})
-_FROZEN = _ATOMS | {tuple, frozenset}
+_FROZEN = IMMUTABLE | {tuple, frozenset}
 
 
 def kept(column: Any) -> Any:
@@ -655,8 +655,8 @@ def kept(column: Any) -> Any:
     anyway); a value that cannot be pickled stays live (the cache drops it, as it would)."""
     if type(column) is list:
         types = set(map(type, column))
-        if types <= _ATOMS or (types <= _FROZEN and all(
-                _frozen(v) for v in column if type(v) is tuple or type(v) is frozenset)):
+        if types <= IMMUTABLE or (types <= _FROZEN and all(
+                frozen(v) for v in column if type(v) is tuple or type(v) is frozenset)):
             return column
     from hotpipe.cache import serialize
 
@@ -666,17 +666,10 @@ def kept(column: Any) -> Any:
         return [_copied(v) for v in column]
 
 
-def _frozen(value: Any) -> bool:
-    kind = type(value)
-    if kind is tuple or kind is frozenset:
-        return all(map(_frozen, value))
-    return kind in _ATOMS
-
-
 def _copied(value: Any) -> Any:
     from hotpipe.cache import serialize
 
-    if _frozen(value):
+    if frozen(value):
         return value
     try:
         return serialize.loads(serialize.dumps(value))
