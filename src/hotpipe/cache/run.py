@@ -758,6 +758,9 @@ class PlannedDemand(_Demand):
             self.eager = False
 
     def compute(self, k: int, step: Step, idx: list[int]) -> None:
+        if self.eager and step.nested is not None:
+            self.compute_here(k, step, idx)
+            return
         live = self.live(step, idx)
         if not live:
             return
@@ -770,6 +773,11 @@ class PlannedDemand(_Demand):
             col = self.column(name)
             for i in live:
                 col[i] = PENDING
+
+    def compute_here(self, k: int, step: Step, idx: list[int]) -> None:
+        """Run step ``k`` on the items ``idx`` here, as the cached runner does: a nested
+        map step, whose inner plan runs through this demand's runner (the engine's)."""
+        super().compute(k, step, idx)
 
     def pack(self, k: int, step: Step, whole: bool) -> None:
         """Encode the pack now when the column is known (loaded, or run at once): a query

@@ -46,16 +46,13 @@ if TYPE_CHECKING:
     from hotpipe.cache.run import PlannedDemand
     from hotpipe.plan import Plan, Step
 
-__all__ = ["KeptRunner", "cached_map", "driver_refusal"]
+__all__ = ["DriverRunner", "KeptRunner", "cached_map", "driver_refusal"]
 
 _SUBPLANS: weakref.WeakKeyDictionary[Plan, dict[int, Plan]] = weakref.WeakKeyDictionary()
 
 
 def driver_refusal(plan: Plan, n: int) -> str | None:
     """Why a cached map cannot look its hits up in the driver (None: it can)."""
-    if plan.has_nested:
-        return ("a nested map (its inner nodes are cached per inner item by the cached "
-                "runner, which runs inside the query)")
     if n == 0:
         return "no items"
     return None
@@ -86,29 +83,18 @@ def cached_map(engine: Any, daft: Any, plan: Plan, columns: dict[str, Any],
                scalars: dict[str, Any], n: int, on_error: str, on_progress: Any,
                runner: Any, broadcast: Any, offset: int) -> Outcome:
     """The map through the cache, its misses on Daft (see the module docstring)."""
-    from hotpipe.cache.run import PlannedDemand
-
     t0 = perf_counter()
     stats = Stats.empty(plan.width)
     bc = broadcast or runner.broadcast(plan, scalars, n, on_error, stats)
     tuning = state_of(plan).tuning
     queries = _Queries()
-
-    def run_now(demand: PlannedDemand, k: int, step: Step, items: list[int]) -> Any:
-        out = _run_steps(engine, daft, plan, bc, on_error, stats, [k], [(demand, items)],
-                         queries)
-        results, failed = out[(0, k)]
-        return results, out["seconds"][k], failed
-
-    demands: list[PlannedDemand] = []
+    driver = DriverRunner(engine, daft, runner, queries)
+    demands = []
     for s in range(0, n, IN_PROCESS_CHUNK):
         e = min(s + IN_PROCESS_CHUNK, n)
         chunk = columns if s == 0 and e == n else {k: v[s:e] for k, v in columns.items()}
-        demand = PlannedDemand(plan, chunk, bc, e - s, offset + s, on_error, stats,
-                               runner.cache, runner, None, tuning, run_now=run_now)
-        demand.key_pass()
-        demand.request()
-        demands.append(demand)
+        demands.append(driver.demand(plan, chunk, bc, e - s, offset + s, on_error, stats,
+                                     None, tuning))
     lookups = perf_counter() - t0
     try:
         failure = _run_groups(engine, daft, plan, bc, on_error, stats, demands, queries)
@@ -127,21 +113,143 @@ def cached_map(engine: Any, daft: Any, plan: Plan, columns: dict[str, Any],
     return outcome
 
 
+class DriverRunner:
+    """The cached runner of a map on ``hotpipe.Daft`` whose hits are looked up in the
+    driver, for the demands of its chunks and for the inner plans of its nested maps.
+
+    A nested map step runs in the driver, as the cached runner runs it
+    (:func:`hotpipe._nested.run_nested`: explode, inner plan, regroup), with this runner:
+    its inner plan's items are one more demand, looked up here, their misses sent to Daft as
+    flat queries of the inner steps, so inner nodes are cached per inner item in the
+    driver's cache on every runner (on Ray: not in a worker's). ``broadcast`` is the cached
+    runner's (once-per-map steps run in the driver either way)."""
+
+    cached = True
+
+    def __init__(self, engine: Any, daft: Any, runner: Any, queries: _Queries) -> None:
+        self.engine, self.daft, self.runner, self.queries = engine, daft, runner, queries
+        self.cache, self.refresh = runner.cache, runner.refresh
+
+    def broadcast(self, *args: Any, **kwargs: Any) -> Any:
+        return self.runner.broadcast(*args, **kwargs)
+
+    def demand(self, plan: Plan, columns: dict[str, Any], bc: Any, n: int, offset: int,
+               on_error: str, stats: Stats, paths: Any, tuning: Any) -> PlannedDemand:
+        """One chunk's demand, its keys computed and its hits loaded: what it misses is in
+        its ``todo``."""
+        from hotpipe.cache.run import PlannedDemand
+
+        def run_now(demand: PlannedDemand, k: int, step: Step, items: list[int]) -> Any:
+            out = _run_steps(self.engine, self.daft, plan, bc, on_error, stats, [k],
+                             [(demand, items)], self.queries)
+            results, failed = out[(0, k)]
+            return results, out["seconds"][k], failed
+
+        demand = PlannedDemand(plan, columns, bc, n, offset, on_error, stats, self.cache,
+                               self, paths, tuning, run_now=run_now)
+        demand.key_pass()
+        demand.request()
+        return demand
+
+    def columns(self, plan: Plan, columns: dict[str, Any], bc: Any, n: int, offset: int,
+                on_error: str, stats: Stats, paths: Any = None, tuning: Any = None
+                ) -> dict[str, Any]:
+        """An inner plan's items (one chunk, as the cached runner runs it: the same packs)
+        through the cache, the misses on Daft; raises the failure (``on_error="raise"``)
+        after storing what was computed."""
+        demand = self.demand(plan, columns, bc, n, offset, on_error, stats, paths,
+                             tuning or state_of(plan).tuning)
+        try:
+            failure = _run_groups(self.engine, self.daft, plan, bc, on_error, stats, [demand],
+                                  self.queries)
+        except Exception:
+            _saved(plan, [demand], stats, self.queries)
+            raise
+        values = _saved(plan, [demand], stats, self.queries)
+        if failure is not None:
+            raise failure
+        return values
+
+
+def _where(demand: PlannedDemand, i: int) -> tuple[int, ...]:
+    """The index path of a demand's item ``i`` (an inner item's: outer index first)."""
+    return tuple(demand.paths[i]) if demand.paths is not None else (demand.offset + i,)
+
+
 def _run_groups(engine: Any, daft: Any, plan: Plan, bc: Any, on_error: str, stats: Stats,
                 demands: list[PlannedDemand], queries: _Queries) -> NodeError | None:
-    """One query per group of missing items, in the order of their first items; the
-    failure at the lowest item index (``on_error="raise"``), as a loop over the items
-    reports it: a group starting after a failure found cannot hold a lower one."""
+    """The missing items, group by group in the order of their first items; the failure at
+    the lowest item (``on_error="raise"``), as a loop over the items reports it: a group
+    starting after a failure found cannot hold a lower one.
+
+    A group's steps run as one Daft query, or, where they include nested map steps, as a
+    query per run of steps between them and each nested step in the driver
+    (:class:`DriverRunner`)."""
     failure: NodeError | None = None
     for ks, parts in _groups(demands):
-        if failure is not None and parts[0][0].offset + parts[0][1][0] > (failure.index or 0):
+        if failure is not None and _where(*_first(parts))[0] > (failure.index or 0):
             break
         try:
-            _run_steps(engine, daft, plan, bc, on_error, stats, ks, parts, queries)
+            _run_segments(engine, daft, plan, bc, on_error, stats, ks, parts, queries)
         except NodeError as exc:
-            if failure is None or (exc.index or 0) < (failure.index or 0):
+            if failure is None or _path(exc) < _path(failure):
                 failure = exc
     return failure
+
+
+def _first(parts: list[tuple[Any, list[int]]]) -> tuple[Any, int]:
+    return parts[0][0], parts[0][1][0]
+
+
+def _path(exc: NodeError) -> tuple[int, ...]:
+    return tuple(exc.path) if exc.path else (exc.index or 0,)
+
+
+def _run_segments(engine: Any, daft: Any, plan: Plan, bc: Any, on_error: str, stats: Stats,
+                  ks: list[int], parts: list[tuple[Any, list[int]]], queries: _Queries
+                  ) -> None:
+    """Steps ``ks`` over the items ``parts``: each run of steps without a nested map as one
+    Daft query, each nested map step in the driver, demand by demand (its inner misses on
+    Daft). After a nested step, the items it failed (``on_error="collect"``) fail the
+    steps after it without running."""
+    run: list[int] = []
+    after_nested = False
+    for k in [*ks, None]:
+        if k is not None and plan.steps[k].nested is None:
+            run.append(k)
+            continue
+        if run:
+            live = _alive(plan, run, parts) if after_nested else parts
+            if live:
+                _run_steps(engine, daft, plan, bc, on_error, stats, run, live, queries)
+            run = []
+        if k is not None:
+            step = plan.steps[k]
+            for demand, items in parts:
+                demand.compute_here(k, step, items)
+            after_nested = True
+
+
+def _alive(plan: Plan, ks: list[int], parts: list[tuple[Any, list[int]]]
+           ) -> list[tuple[Any, list[int]]]:
+    """The items of ``parts`` whose inputs to steps ``ks`` did not fail; the others' outputs
+    of those steps are FAILED (as the cached runner skips an item whose argument failed)."""
+    sub = sub_plan(plan, ks)
+    names = [a for a in sub.inputs if a in sub.mapped]
+    outputs = [o for k in ks for o in plan.steps[k].outputs]
+    out = []
+    for demand, items in parts:
+        cols = [demand.vals[a] for a in names if a in demand.vals]
+        live = [i for i in items if not any(c[i] is FAILED for c in cols)]
+        if len(live) < len(items):
+            dead = set(items).difference(live)
+            for name in outputs:
+                col = demand.column(name)
+                for i in dead:
+                    col[i] = FAILED
+        if live:
+            out.append((demand, live))
+    return out
 
 
 def _saved(plan: Plan, demands: list[PlannedDemand], stats: Stats, queries: _Queries
@@ -218,7 +326,7 @@ def _run_steps(engine: Any, daft: Any, plan: Plan, bc: Any, on_error: str, stats
     each demand records each step's results. Returns ``{(part, k): (results, failed),
     "seconds": {k: seconds per item}}``. A failure is raised with its index in the map."""
     sub = sub_plan(plan, ks)
-    where = [demand.offset + i for demand, items in parts for i in items]
+    where = _Where(parts)
     cols = {}
     for name in sub.inputs:
         if name not in sub.mapped:
@@ -228,7 +336,7 @@ def _run_steps(engine: Any, daft: Any, plan: Plan, bc: Any, on_error: str, stats
             col = append_column(col, take(demand.vals[name], items,
                                           name in demand.arrays))
         cols[name] = finish_column(col)
-    m = len(where)
+    m = where.size
     job = Job(sub, cols, bc, m, on_error, Stats.empty(plan.width), PLAIN, 0)
     t0 = perf_counter()
     try:
@@ -245,10 +353,10 @@ def _run_steps(engine: Any, daft: Any, plan: Plan, bc: Any, on_error: str, stats
             raise
         from hotpipe.engines.daft import _worker_died
 
-        raise _worker_died(sub, 0, deaths, where) from exc  # the items' indices in the map
+        raise _worker_died(sub, 0, deaths, where.indices()) from exc  # indices in the map
     queries.done.append(([plan.steps[k].name for k in ks], m, perf_counter() - t0))
-    qstats.errors[:] = [ItemError(where[e.index], e.node, e.exception,
-                                  (where[e.index], *e.path[1:])) for e in qstats.errors]
+    qstats.errors[:] = [ItemError(where[e.index][0], e.node, e.exception,
+                                  (*where[e.index], *e.path[1:])) for e in qstats.errors]
     stats.merge(qstats)
     seconds = {k: (qstats.wall[plan.steps[k].slot] / qstats.items[plan.steps[k].slot]
                    if qstats.items[plan.steps[k].slot] else 0.0) for k in ks}
@@ -303,12 +411,36 @@ def _record_runs(plan: Plan, ks: list[int], parts: list[tuple[Any, list[int]]],
         _record(plan, ks, list(chosen.values()), produced, dict.fromkeys(ks, 0.0), queries)
 
 
-def _moved(exc: NodeError, where: list[int]) -> NodeError:
-    """The query's failure with the item's index in the whole map."""
-    if exc.index is None or not 0 <= exc.index < len(where):
+class _Where:
+    """The index paths of a query's items (``parts`` flattened), built when asked (for an
+    error): a top-level item's is ``(index in the map,)``, an inner item's starts with its
+    outer item's index."""
+
+    def __init__(self, parts: list[tuple[Any, list[int]]]) -> None:
+        self.parts = parts
+        self.size = sum(len(items) for _, items in parts)
+
+    @property
+    def flat(self) -> list[tuple[Any, int]]:
+        return [(demand, i) for demand, items in self.parts for i in items]
+
+    def __getitem__(self, q: int) -> tuple[int, ...]:
+        for demand, items in self.parts:
+            if q < len(items):
+                return _where(demand, items[q])
+            q -= len(items)
+        raise IndexError(q)
+
+    def indices(self) -> list[int]:
+        return [_where(demand, i)[0] for demand, i in self.flat]
+
+
+def _moved(exc: NodeError, where: _Where) -> NodeError:
+    """The query's failure with the item's index (and path) in the whole map."""
+    if exc.index is None or not 0 <= exc.index < where.size:
         return exc
-    index = where[exc.index]
-    moved = NodeError(exc.node, index, exc.inputs, exc.error, (index, *exc.path[1:]))
+    path = (*where[exc.index], *exc.path[1:])
+    moved = NodeError(exc.node, path[0], exc.inputs, exc.error, path)
     for note in getattr(exc, "__notes__", ()):
         moved.add_note(note)
     return moved

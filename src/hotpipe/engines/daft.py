@@ -18,8 +18,9 @@ hotpipe's event loop (:func:`_gathered`). Plans the script does not write (produ
 nested maps, lambdas, ...: :func:`hotpipe.engines._daft_code.engine_fused`)
 run the executor inside the same query (``fused_steps = None`` in the text), and the profile
 says which body ran and why. A cached map looks its hits up in the driver and sends only
-the misses to Daft, as queries of the plain runner (:mod:`hotpipe.engines._daft_cache`);
-a cached plan with nested maps runs the cached runner inside the query instead. Results
+the misses to Daft, as queries of the plain runner (:mod:`hotpipe.engines._daft_cache`;
+a nested map's inner items too: its steps run in the driver, its inner misses as flat
+queries). Results
 are put back in item order from the index column (Ray returns rows out of order). The
 text is in the profile's ``daft plan:`` note.
 
@@ -230,7 +231,7 @@ class Daft(Engine):
         watch = self._watch() if remote else None
         chunk = job.chunk(start, stop)
         fused, why = engine_fused(plan, job.bc, live)
-        if fused is not None and job.runner.cached:  # nested maps: _daft_cache.driver_refusal
+        if fused is not None and job.runner.cached:  # _daft_cache.driver_refusal: no items
             fused, why = None, "a cache (the cached runner looks up and writes each item)"
         if fused is not None and any(is_array(v) for v in chunk.values()):
             fused, why = None, "an array input (the executor keeps array columns)"

@@ -889,15 +889,152 @@ def test_cached_values_equal_local_for_tuple_and_batch_nodes(tmp_path):
         assert a.profile.cache.hits == b.profile.cache.hits
 
 
-def test_cached_nested_map_keeps_the_cached_runner_in_the_query(tmp_path):
-    inputs = {"vs": [[1, 2], [], [3]], "base": 10}
+INNER_CALLS: list = []  # inner items the inner nodes below were called on
+
+
+@node(output="sq")
+def square(v: int, bump) -> int:
+    INNER_CALLS.append(v)
+    if v in FAILS:
+        raise ValueError(f"bad inner value {v}")
+    return v * v + bump
+
+
+@node(output="bump")
+def bump_of(k: int) -> int:  # reads a per-outer value, no inner one: a mapped pre step
+    return k % 3
+
+
+@node(output="tagged")
+def tag(sq: int, w: str) -> str:
+    return f"{w}{sq}"
+
+
+@node(output="total")
+def sum_up(sqs: list) -> int:
+    return sum(sqs)
+
+
+SQUARES = Pipeline([
+    Pipeline([bump_of, square], name="inner").as_node(name="per", over="v",
+                                                      outputs={"sq": "sqs"}),
+    sum_up,
+], name="squares")
+
+
+def _squares(outer, cache, engine=None, on_error="raise", pipe=SQUARES, **kw):
+    inputs = {"v": outer, "k": list(range(len(outer)))}
+    return pipe.map(inputs, over=["v", "k"], engine=engine, cache=cache, on_error=on_error,
+                    **kw)
+
+
+def test_cached_nested_map_looks_its_inner_items_up_in_the_driver(tmp_path, queries):
+    outer = [[1, 2], [], [3], list(range(4, 30))]
     cache = hotpipe.Cache(tmp_path / "c")
-    first_run = NESTED.map(inputs, over="vs", engine=Daft(), cache=cache)
-    again = NESTED.map(inputs, over="vs", engine=Daft(), cache=cache)
-    assert first_run["n_inner"] == again["n_inner"] == NESTED.map(inputs, over="vs")["n_inner"]
-    note = next(n for n in again.profile.notes if n.startswith("daft cache:"))
-    assert "cached runner runs inside the query" in note and "nested map" in note
-    assert again.profile["add_up"].hits == 3
+    local = _squares(outer, None)
+    INNER_CALLS.clear()
+    cold = _squares(outer, cache, Daft())
+    assert cold["sqs"] == local["sqs"] and cold["total"] == local["total"]
+    assert cold["sqs"][1] == []  # an empty inner list stays empty
+    # the inner plan's per-outer step over the outer items, its inner items as ONE flat
+    # query (every outer item's), then the step after the nested map
+    assert queries == [(["per/bump_of"], 4), (["per/square"], 29), (["sum_up"], 4)]
+    assert sorted(INNER_CALLS) == sorted(v for vs in outer for v in vs)
+    _forget(queries)
+    INNER_CALLS.clear()
+    warm = _squares(outer, cache, Daft())
+    assert warm["sqs"] == local["sqs"] and warm["total"] == local["total"]
+    assert queries == [] and INNER_CALLS == []  # every value a hit, in the driver
+    note = next(n for n in warm.profile.notes if n.startswith("daft cache:"))
+    assert "no Daft query ran" in note
+    assert warm.profile["per/square"].hits == 29 and warm.profile["sum_up"].hits == 4
+
+
+def test_cached_nested_map_shares_entries_with_local_and_runs_only_new_inner_items(
+        tmp_path, queries):
+    outer = [[1, 2], [3], [4, 5]]
+    cache = hotpipe.Cache(tmp_path / "c")
+    on_local = _squares(outer, cache)  # Local writes the entries ...
+    _forget(queries)
+    INNER_CALLS.clear()
+    on_daft = _squares(outer, cache, Daft())  # ... that Daft reads: no query
+    assert queries == [] and INNER_CALLS == []
+    assert on_daft["sqs"] == on_local["sqs"]
+    assert on_daft.profile.cache.hits == _squares(outer, cache).profile.cache.hits
+    more = [*outer, [7, 2], [8]]  # two new outer items
+    expected = _squares(more, None)["sqs"]
+    _forget(queries)
+    INNER_CALLS.clear()
+    grown = _squares(more, cache, Daft())
+    assert grown["sqs"] == expected
+    # outer item 3 has k=3, the bump of item 0 (k=0): its inner item 2 is a hit
+    assert sorted(INNER_CALLS) == [7, 8]
+    assert queries == [(["per/bump_of"], 2), (["per/square"], 2), (["sum_up"], 2)]
+
+
+@pytest.mark.parametrize("on_error", ["raise", "collect"])
+def test_cached_nested_map_inner_failures_match_local(tmp_path, monkeypatch, on_error):
+    monkeypatch.setattr(sys.modules[__name__], "FAILS", {5, 9})
+    outer = [[1, 2], [3, 5], [], [9, 4], [6]]
+    got = {}
+    for engine in (hotpipe.Local(), Daft()):
+        cache = hotpipe.Cache(tmp_path / engine.name)
+        for attempt in ("cold", "warm"):
+            if on_error == "raise":
+                with pytest.raises(hotpipe.NodeError) as info:
+                    _squares(outer, cache, engine)
+                err = info.value
+                got[engine.name, attempt] = (err.node, err.index, err.path,
+                                             type(err.__cause__))
+            else:
+                r = _squares(outer, cache, engine, on_error="collect")
+                got[engine.name, attempt] = (
+                    r["sqs"], r["total"],
+                    [(e.index, e.path, e.node, type(e.exception)) for e in r.errors])
+    assert got["daft", "cold"] == got["local", "cold"] == got["daft", "warm"]
+    if on_error == "raise":
+        assert got["daft", "cold"] == ("per/square", 1, (1, 1), ValueError)
+    else:
+        assert [e[:2] for e in got["daft", "cold"][2]] == [(1, (1, 1)), (3, (3, 0))]
+
+
+@node(output="pair")
+def pair(a: str, b: int) -> str:
+    return f"{a}{b}"
+
+
+@node(output=("lo", "hi"))
+def around(w: int, width) -> tuple:
+    return w - width, w + width
+
+
+@node(output="span")
+def span(lo: int, hi: int) -> int:
+    return hi - lo
+
+
+def test_cached_nested_maps_product_tuple_and_nested_in_nested_match_local(tmp_path,
+                                                                           queries):
+    crossed = Pipeline([Pipeline([pair], name="inner").as_node(
+        name="per", over=["a", "b"], mode="product", outputs={"pair": "pairs"})])
+    items = {"a": [["x", "y"], ["z"], []], "b": [[1, 2], [3], [4]]}
+    deep = Pipeline([Pipeline([
+        Pipeline([around, span], name="leaf").as_node(name="each", over="w",
+                                                      outputs={"span": "spans"}),
+    ], name="mid").as_node(name="per", over="w", inputs={"ws": "w"},
+                           outputs={"spans": "spanss"})])
+    nests = {"ws": [[[1, 2], [3]], [], [[4], []]], "width": 2}
+    for j, (pipe, inputs, over) in enumerate(((crossed, items, ["a", "b"]),
+                                              (deep, nests, "ws"))):
+        cache = hotpipe.Cache(tmp_path / str(j))
+        expected = pipe.map(inputs, over=over)
+        for _ in ("cold", "warm"):
+            _forget(queries)
+            got = pipe.map(inputs, over=over, engine=Daft(), cache=cache)
+            assert {k: got[k] for k in expected} == dict(expected.items())
+        assert queries == []  # warm: every inner item a hit
+        assert got.profile.cache.hits == pipe.map(inputs, over=over,
+                                                  cache=cache).profile.cache.hits
 
 
 def test_cached_raise_names_the_lowest_failing_item_across_queries(tmp_path, queries,
