@@ -26,10 +26,19 @@ INDEX, OUT, BLOCK = "__hotpipe_index", "__hotpipe_out", "__hotpipe_items"
 
 def hints_of(plan: Any) -> dict[str, Any]:
     """The nodes' ``cpus``/``gpus`` hints as Daft's UDF options (the largest of the mapped
-    steps: they run fused in one UDF)."""
+    steps, inner steps of nested maps included: they run fused in one UDF).
+
+    ``memory`` is not passed: Daft 0.7.26's ``@daft.cls`` has no memory option, and it
+    refuses ``ray_options={"memory": ...}`` (its error asks for a ``memory_bytes`` argument
+    that this release does not have)."""
+    from hotpipe.engines._daft_code import _all_steps
+
+    steps = [s for s in plan.steps if s.mapped]
+    steps += [s for step in steps if step.nested is not None
+              for s in _all_steps(step.nested.pre) + _all_steps(step.nested.body)]
     options: dict[str, Any] = {}
     for key in ("cpus", "gpus"):
-        values = [getattr(s.node.hints, key) or 0 for s in plan.steps if s.mapped]
+        values = [getattr(s.node.hints, key) or 0 for s in steps]
         if values and max(values) > 0:
             options[key] = max(values)
     return options

@@ -262,6 +262,24 @@ def test_hints_become_daft_options():
     plan = Pipeline([inc, embed])._plan(frozenset({"x"}), None, frozenset({"x"}))
     assert _hints(plan) == {"cpus": 2}
 
+    @node(output="w", gpus=0.5, memory="2MB")
+    def heavy(v: int) -> int:
+        return v + 1
+
+    nested = Pipeline([Pipeline([heavy], name="inner").as_node(
+        name="per", over="v", inputs={"vs": "v"}, outputs={"w": "ws"}), embed_ws])
+    plan = nested._plan(frozenset({"vs"}), None, frozenset({"vs"}))
+    # an inner node's hints count (it runs inside the fused UDF); memory has no option
+    assert _hints(plan) == {"cpus": 2, "gpus": 0.5}
+    inputs = {"vs": [[1], [2, 3]]}
+    text = "\n".join(nested.map(inputs, over="vs", engine=Daft()).profile.notes)
+    assert "@daft.cls(cpus=2, gpus=0.5, use_process=False)" in text
+
+
+@node(output="e", cpus=2)
+def embed_ws(ws: list) -> int:
+    return len(ws)
+
 
 def test_a_batch_of_rows_in_any_order_is_cut_into_contiguous_runs():
     from daft import Series
