@@ -12,7 +12,9 @@ medians; shared with ``daft_peer.py``). Questions
 * (d) a nested map (outer x 100 inner, ``v + 1`` then a sum) vs hand-written Daft
   explode -> UDF -> groupby/list_agg (target <= 1.5x);
 * (e) the Ray runner (local, in a subprocess: Daft fixes the runner once per process):
-  start-up time and (a), against native.
+  start-up time and (a), against native;
+* (f) a cached map (hits looked up in the driver, misses sent to Daft) vs ``Local``, cold and
+  warm: the chain over N/10 items and the nested map over outer/10 x 100 (reported).
 
 hypernodes' DaftEngine does not import on Daft 0.7: with ``--peer-python`` (a venv from
 ``benchmarks/requirements-peers-daft.txt``: hypernodes 0.4.8, daft 0.6.14) it runs (a) and (d)
@@ -196,6 +198,51 @@ def bench_nested(outer: int, rounds: int, engine: Any) -> dict[str, Any]:
             "target": "<= 1.5x", "body": body(first)}
 
 
+# ----------------------------------------------------------------------------- (f) cache
+
+def bench_cached(n: int, outer: int, rounds: int, engine: Any) -> dict[str, Any]:
+    """A cached map on Daft (hits in the driver, misses as Daft queries) against Local on
+    a cache of its own: cold (a new SQLite cache each round) and warm rerun, the chain over
+    ``n`` items and the nested map over ``outer`` x 100; then Local rerun on Daft's cache
+    (hits each other's entries and packs)."""
+    import shutil
+    import tempfile
+
+    xs = list(range(n))
+    data = [list(range(j * 100, j * 100 + 100)) for j in range(outer)]
+    cases = {"chain": (CHAIN, {"x": xs}, "x"), "nested": (NESTED, {"vs": data}, "vs")}
+    out: dict[str, Any] = {"items": n, "outer": outer, "inner": 100}
+    root = Path(tempfile.mkdtemp(prefix="hotpipe-bench-daft-cache-"))
+    try:
+        for case, (pipe, inputs, over) in cases.items():
+            expected = pipe.map(inputs, over=over)
+            row: dict[str, Any] = {}
+            for label, eng in (("hotpipe Daft", engine), ("hotpipe Local", Local())):
+                cold, warm = [], []
+                for r in range(rounds):
+                    cache = hotpipe.Cache(root / f"{case}-{label[8:]}-{r}")
+                    got: list[Any] = []
+                    cold.append(timed(lambda c=cache, e=eng: got.append(
+                        pipe.map(inputs, over=over, engine=e, cache=c))))
+                    warm.append(timed(lambda c=cache, e=eng: got.append(
+                        pipe.map(inputs, over=over, engine=e, cache=c))))
+                    assert all(g[o] == expected[o] for g in got for o in expected)
+                row[label] = {"cold": sorted(cold)[len(cold) // 2],
+                              "warm": sorted(warm)[len(warm) // 2]}
+                if eng is engine:
+                    note = next(x for x in got[-1].profile.notes
+                                if x.startswith("daft cache:"))
+                    row[label]["warm note"] = note
+            cross: list[Any] = []
+            row["Local rerun on Daft's cache"] = timed(lambda: cross.append(pipe.map(
+                inputs, over=over, cache=hotpipe.Cache(root / f"{case}-Daft-0"))))
+            row["Local rerun hits"] = cross[0].profile.cache.hits
+            out[case] = row
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    return out
+
+
 # ----------------------------------------------------------------------------- (e) ray
 
 def bench_ray(n: int, rounds: int) -> dict[str, Any]:
@@ -262,6 +309,7 @@ def main() -> None:
         "b_numpy_batch": bench_numpy(n, rounds, engine),
         "c_resource": bench_resource(engine),
         "d_nested": bench_nested(outer, rounds, engine),
+        "f_cached": bench_cached(n // 10, outer // 10, 3, engine),
         "hypernodes": bench_hypernodes(args.peer_python, n, outer, rounds),
     }
     if not args.no_ray:
