@@ -200,11 +200,31 @@ def bench_nested(outer: int, rounds: int, engine: Any) -> dict[str, Any]:
 
 # ----------------------------------------------------------------------------- (f) cache
 
+def _cached_runs(pipe: Any, inputs: dict[str, Any], over: str, engine: Any, root: Path,
+                 rounds: int) -> dict[str, Any]:
+    """Median cold (a new cache per round) and warm rerun seconds of one engine."""
+    expected = pipe.map(inputs, over=over)
+    cold, warm, got = [], [], []
+    for r in range(rounds):
+        cache = hotpipe.Cache(root / str(r))
+
+        def run(c: Any = cache) -> None:
+            got.append(pipe.map(inputs, over=over, engine=engine, cache=c))
+
+        cold.append(timed(run))
+        warm.append(timed(run))
+    assert all(g[o] == expected[o] for g in got for o in expected)
+    row: dict[str, Any] = {"cold": sorted(cold)[len(cold) // 2],
+                           "warm": sorted(warm)[len(warm) // 2]}
+    row["notes"] = [x for x in got[-1].profile.notes if x.startswith("daft cache:")]
+    return row
+
+
 def bench_cached(n: int, outer: int, rounds: int, engine: Any) -> dict[str, Any]:
-    """A cached map on Daft (hits in the driver, misses as Daft queries) against Local on
-    a cache of its own: cold (a new SQLite cache each round) and warm rerun, the chain over
-    ``n`` items and the nested map over ``outer`` x 100; then Local rerun on Daft's cache
-    (hits each other's entries and packs)."""
+    """A cached map on Daft (hits looked up in the driver, misses as Daft queries) against
+    Local on a cache of its own: cold (a new SQLite cache each round) and warm rerun, the
+    chain over ``n`` items and the nested map over ``outer`` x 100 distinct inner items;
+    then Local rerun on Daft's cache (they hit each other's entries and packs)."""
     import shutil
     import tempfile
 
@@ -215,28 +235,16 @@ def bench_cached(n: int, outer: int, rounds: int, engine: Any) -> dict[str, Any]
     root = Path(tempfile.mkdtemp(prefix="hotpipe-bench-daft-cache-"))
     try:
         for case, (pipe, inputs, over) in cases.items():
-            expected = pipe.map(inputs, over=over)
-            row: dict[str, Any] = {}
-            for label, eng in (("hotpipe Daft", engine), ("hotpipe Local", Local())):
-                cold, warm = [], []
-                for r in range(rounds):
-                    cache = hotpipe.Cache(root / f"{case}-{label[8:]}-{r}")
-                    got: list[Any] = []
-                    cold.append(timed(lambda c=cache, e=eng: got.append(
-                        pipe.map(inputs, over=over, engine=e, cache=c))))
-                    warm.append(timed(lambda c=cache, e=eng: got.append(
-                        pipe.map(inputs, over=over, engine=e, cache=c))))
-                    assert all(g[o] == expected[o] for g in got for o in expected)
-                row[label] = {"cold": sorted(cold)[len(cold) // 2],
-                              "warm": sorted(warm)[len(warm) // 2]}
-                if eng is engine:
-                    note = next(x for x in got[-1].profile.notes
-                                if x.startswith("daft cache:"))
-                    row[label]["warm note"] = note
+            row = {label: _cached_runs(pipe, inputs, over, eng, root / case / label, rounds)
+                   for label, eng in (("hotpipe Daft", engine), ("hotpipe Local", Local()))}
             cross: list[Any] = []
-            row["Local rerun on Daft's cache"] = timed(lambda: cross.append(pipe.map(
-                inputs, over=over, cache=hotpipe.Cache(root / f"{case}-Daft-0"))))
-            row["Local rerun hits"] = cross[0].profile.cache.hits
+
+            def rerun(p: Any = pipe, i: Any = inputs, o: str = over, got: list = cross,
+                      c: Path = root / case / "hotpipe Daft" / "0") -> None:
+                got.append(p.map(i, over=o, cache=hotpipe.Cache(c)))
+
+            row["Local rerun on Daft's cache"] = {"seconds": timed(rerun),
+                                                  "hits": cross[0].profile.cache.hits}
             out[case] = row
     finally:
         shutil.rmtree(root, ignore_errors=True)
