@@ -249,11 +249,9 @@ def _not_fused(step: Step) -> str | None:
     where the executor's semantics are not those of the written text."""
     node = step.node
     if step.nested is not None:
-        if len(step.nested.over) > 1:
-            return "a nested map over several lists (the executor checks their lengths)"
-        if step.nested.pre.steps or any(not s.mapped for s in step.nested.body.steps):
-            return ("a nested map with inner steps run once per map or per outer item "
-                    "(the executor runs them once; the written helper per outer item)")
+        if any(not s.mapped for s in (*step.nested.pre.steps, *step.nested.body.steps)):
+            return ("a nested map with inner steps run once per map (the executor runs "
+                    "them once; the written helper once per run of rows)")
         return None
     if node.vectorize is not None:
         return ("a vectorize= node (the executor's check warns and counts compiles: "
@@ -467,9 +465,15 @@ def _emit(steps: Sequence[Step], known: set[str], var: Any, indent: str,
         listed = [f"[{var(a)}] * n" if a in known else _listed(a, var, made)
                   for a in step.args]
         kind = None
-        if step.nested is not None:
-            func = _nested_helper(step, var, helpers)
-            call = f"list(map({func}, itertools.repeat(clock), {', '.join(cols)}))"
+        if step.nested is not None:  # the run's outer items at once, a list per output
+            func = _nested_helper(step, var, helpers, known)
+            args = [var(a) if a in known else _items(a, var, made) for a in step.args]
+            call = f"{func}(clock, n, {', '.join(args)})"
+            if len(step.outputs) > 1:
+                target = ", ".join(map(var, step.outputs))
+                lines.append(f"{indent}{target} = {call}")
+                lines.append(f"{indent}t = clock({step.slot}, n, t)")
+                continue
         elif step.node.vectorize is not None:
             args = ", ".join(var(a) for a in step.args)
             mapped = ", ".join(str(a not in known) for a in step.args)
@@ -535,17 +539,25 @@ def _listed(name: str, var: Any, made: dict[str, str]) -> str:
     return f"list({var(name)})" if kind == "batch" else var(name)
 
 
-def _nested_helper(step: Step, var: Any, helpers: list[str]) -> str:
-    """A nested map as one function of an outer item: its inner lists in, its output lists
-    out (no explode/groupby: the inner items are handled in Python, per batch)."""
+def _nested_helper(step: Step, var: Any, helpers: list[str], outer_known: set[str]) -> str:
+    """A nested map over a run of outer items, as ``Local`` runs it over a chunk: the
+    inner steps that read no inner item once per outer item, then one explode of the run's
+    inner lists (their lengths are the index: offsets), every inner step once over all the
+    run's inner items (a batch node gets them all), and one regroup by the offsets, in
+    order, an empty list staying empty. No Daft explode/groupby: no shuffle, the run's
+    inner items stay in its batch. Returns the helper's name; it returns one list of
+    per-outer lists per output of the nested map."""
     nm = step.nested
     assert nm is not None
     name = "nested_" + "".join(c if c.isalnum() else "_" for c in step.name)
-    over = set(nm.over)
-    known = {a for a in nm.args if a not in over}
-    lines = [f"def {name}(clock, {', '.join(var(a) for a in nm.args)}):",
-             f"    # nested map {step.name!r} over {list(nm.over)}, for one outer item",
-             f"    n = len({var(nm.over[0])})",
+    over = list(nm.over)
+    known = {inner for outer, inner in zip(step.args, nm.args, strict=True)
+             if outer in outer_known}
+    params = ", ".join(var(a) for a in nm.args)
+    lines = [f"def {name}(clock, n, {params}):",
+             f"    # nested map {step.name!r} over {over} for a run of n outer items: the",
+             "    # inner lists exploded into one column, the inner steps once over it, the",
+             "    # results regrouped by the lists' offsets (in order; [] stays [])",
              "    t = clock()"]
     for plan in (nm.pre, nm.body):
         for k, v in plan.constants.items():
@@ -555,9 +567,38 @@ def _nested_helper(step: Step, var: Any, helpers: list[str]) -> str:
             lines.append(f"    {var(k)} = {v!r}")
         known.update(plan.constants)
     made: dict[str, str] = {}
-    lines += _emit(nm.pre.steps, known, var, "    ", helpers, made)
+    lines += _emit(nm.pre.steps, known, var, "    ", helpers, made)  # per outer item
+    first = var(over[0])
+    not_items = f"nested map {step.name!r}: the values of {over} must be lists of items"
+    unequal = f"nested map {step.name!r} (mode='zip') needs lists of equal length: {over}"
+    lines += [
+        f"    if any(isinstance(x, (str, bytes, dict, set, frozenset)) for x in {first}):",
+        f"        raise TypeError({not_items!r})",
+        f"    sizes = [len(x) for x in {first}]",
+    ]
+    for other in over[1:]:
+        lines += [f"    if [len(x) for x in {var(other)}] != sizes:",
+                  f"        raise ValueError({unequal!r})"]
+    lines.append("    starts = list(itertools.accumulate(sizes, initial=0))")
+    need = set(nm.outputs).union(*(s.args for s in nm.body.steps))
+    per_outer = [a for a in nm.args if a not in known and a not in over]
+    per_outer += [o for s in nm.pre.steps for o in s.outputs if o not in known]
+    for a in over:
+        lines.append(f"    {var(a)} = list(itertools.chain.from_iterable({var(a)}))")
+    for a in per_outer:
+        if a in need:
+            lines.append(f"    {var(a)} = list(itertools.chain.from_iterable("
+                         f"map(itertools.repeat, {_items(a, var, made)}, sizes)))")
+            made.pop(a, None)
+    lines += ["    n = starts[-1]", "    t = clock()"]
     lines += _emit(nm.body.steps, known, var, "    ", helpers, made)
-    outs = [f"[{var(o)}] * n" if o in known else _listed(o, var, made) for o in nm.outputs]
+    outs = []
+    for o in nm.outputs:
+        if o in known:
+            outs.append(f"[[{var(o)}] * size for size in sizes]")
+        else:
+            col = _listed(o, var, made)
+            outs.append(f"[{col}[a:b] for a, b in itertools.pairwise(starts)]")
     lines.append(f"    return {', '.join(outs)}")
     helpers.append("\n".join(lines))
     return name

@@ -1188,3 +1188,95 @@ def test_cached_worker_died_names_the_items_by_their_index_in_the_map(tmp_path,
     # the query held the misses, items 0, 1 and 8..11 of the map, at its positions 0..5
     assert seen == [6]
     assert "items 0..1, 8..11 (nodes ['first', 'second'])" in str(info.value)
+
+
+# ----------------------------------------------------------------------------- nested, fused
+
+BATCH_CALLS: list = []  # the sizes of the inner batch node's calls
+
+
+@node(output="enc", batch=True)
+def encode(v: list) -> list:
+    BATCH_CALLS.append(len(v))
+    return [x * 10 for x in v]
+
+
+@node(output=("lo", "hi"))
+def bounds(v: int, w: int) -> tuple:
+    return min(v, w), max(v, w)
+
+
+def _fused_matches_local(pipe, inputs, over, tmp_path, on_error="raise"):
+    """The map on Daft ran the fused text and gives Local's values (and errors); the
+    to_daft script gives the same values standalone."""
+    on_daft = pipe.map(inputs, over=over, engine=Daft(), on_error=on_error)
+    on_local = pipe.map(inputs, over=over, on_error=on_error)
+    assert _body(on_daft).startswith("the fused text")
+    assert dict(on_daft.items()) == dict(on_local.items())
+    assert [(e.index, e.path, e.node) for e in on_daft.errors] == \
+        [(e.index, e.path, e.node) for e in on_local.errors]
+    if on_error == "raise":
+        got = _script_values(tmp_path, pipe.to_daft(inputs, over=over))
+        assert got == {k: on_local[k] for k in got}
+    return on_daft
+
+
+def test_fused_nested_map_runs_inner_steps_once_over_the_runs_inner_items(tmp_path):
+    outer = [[1, 2], [], [3], list(range(4, 40))]
+    # a per-outer inner step (`bump_of`) runs once per outer item, before the explode
+    # (the script used to map it over an endless repeat: it never finished)
+    _fused_matches_local(SQUARES, {"v": outer, "k": [0, 1, 2, 3]}, ["v", "k"], tmp_path)
+    pipe = Pipeline([Pipeline([encode], name="inner").as_node(
+        name="per", over="v", inputs={"vs": "v"}, outputs={"enc": "encs"})])
+    BATCH_CALLS.clear()
+    r = _fused_matches_local(pipe, {"vs": outer}, "vs", tmp_path)
+    assert r["encs"][1] == [] and r["encs"][3][0] == 40
+    # the batch node saw the inner items of many outer items at once (Local: the chunk's)
+    BATCH_CALLS.clear()
+    pipe.map({"vs": outer}, over="vs", engine=Daft(batch_size=4))
+    assert BATCH_CALLS == [39]
+
+
+def test_fused_nested_map_zip_of_two_lists_and_tuple_outputs(tmp_path):
+    pipe = Pipeline([Pipeline([bounds], name="inner").as_node(
+        name="per", over=["v", "w"], inputs={"vs": "v", "ws": "w"},
+        outputs={"lo": "los", "hi": "his"})])
+    inputs = {"vs": [[1, 9], [], [5]], "ws": [[4, 2], [], [5]]}
+    r = _fused_matches_local(pipe, inputs, ["vs", "ws"], tmp_path)
+    assert r["los"] == [[1, 2], [], [5]] and r["his"] == [[4, 9], [], [5]]
+    # unequal lengths fail that outer item only, as on Local (the run is run again
+    # through the executor, which names it)
+    bad = {"vs": [[1, 9], [1], [5]], "ws": [[4, 2], [], [5]]}
+    r = _fused_matches_local(pipe, bad, ["vs", "ws"], tmp_path, on_error="collect")
+    assert [e.index for e in r.errors] == [1]
+
+
+def test_fused_nested_map_inner_failure_and_nested_in_nested(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys.modules[__name__], "FAILS", {5})
+    inputs = {"v": [[1, 2], [3, 5], [], [4]], "k": [0, 1, 2, 3]}
+    r = _fused_matches_local(SQUARES, inputs, ["v", "k"], tmp_path, on_error="collect")
+    assert [(e.index, e.path) for e in r.errors] == [(1, (1, 1))]
+    with pytest.raises(hotpipe.NodeError) as info:
+        SQUARES.map(inputs, over=["v", "k"], engine=Daft())
+    assert info.value.index == 1 and info.value.path == (1, 1)
+    deep = Pipeline([Pipeline([
+        Pipeline([around, span], name="leaf").as_node(name="each", over="w",
+                                                      outputs={"span": "spans"}),
+    ], name="mid").as_node(name="per", over="w", inputs={"ws": "w"},
+                           outputs={"spans": "spanss"})])
+    nests = {"ws": [[[1, 2], [3]], [], [[4], []]], "width": 2}
+    r = _fused_matches_local(deep, nests, "ws", tmp_path)
+    assert r["spanss"] == [[[4, 4], [4]], [], [[4], []]]
+
+
+def test_the_nested_helper_quoted_in_the_docs_is_what_to_daft_writes():
+    from pathlib import Path
+
+    doc = (Path(__file__).parents[3] / "docs" / "engines.md").read_text()
+    start = doc.index("def nested_per(clock, n, k_, v):")
+    quoted = doc[start:doc.index("```", start)].splitlines()
+    script = SQUARES.to_daft({"v": [[1, 2], [], [3]], "k": [0, 1, 2]}, over=["v", "k"])
+    lines = iter(script.splitlines())
+    for line in quoted:
+        if line.strip() != "...":
+            assert any(got == line for got in lines), line  # in order
