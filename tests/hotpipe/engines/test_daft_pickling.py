@@ -145,3 +145,18 @@ def test_daft_own_serialisation_error_is_named_too(monkeypatch):
     with pytest.raises(hotpipe.InputError, match="node 'held' cannot be pickled") as info:
         pipe.map({"x": [1, 2], "k": 1}, over="x", engine=Daft())
     assert "Daft(runner='native')" in str(info.value) and "Fix:" in str(info.value)
+
+
+def test_plain_columns_are_checked_without_cloudpickle(monkeypatch):
+    """Numbers, strings, tuples of them and numpy scalars all pickle: the check reads their
+    types (cloudpickle took ~2.4 s per 1,000,000 numpy scalars in Daft's own check)."""
+    np = pytest.importorskip("numpy")
+    from hotpipe.engines import _daft_pickle
+
+    def refuse(value):
+        raise AssertionError(f"pickled {value!r:.40}")
+
+    monkeypatch.setattr(_daft_pickle, "_unpicklable", refuse)
+    for column in ([1, 2.5, None], ["a", "b"], [(1, "a"), ()], list(np.arange(3.0)),
+                   [np.int64(1), 2], np.arange(3)):
+        assert _daft_pickle._bad_item(column) is None
