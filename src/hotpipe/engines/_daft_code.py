@@ -93,7 +93,7 @@ def to_daft(pipe: Any, inputs: Mapping[str, Any], outputs: str | Sequence[str] |
                "from time import perf_counter, thread_time", "from typing import Any",
                *fused.imports]
     parts = [
-        _header(pipe, plan, once, rows, mapped, advice(plan) if advice else [], held),
+        _header(pipe, plan, once, rows, mapped, advice(plan) if advice else [], held, text),
         "\n".join(imports) + "\n\nimport daft\nfrom daft import DataType, Series\n",
         sources,
         _glue(),
@@ -770,10 +770,7 @@ def _main(plan: Plan, mapped: list[str], var: Any, fused: Fused) -> str:
     box = (f"[[{', '.join(map(var, fused.mapped))}], [{', '.join(map(var, fused.shared))}], "
            f"{plan.width}]")
     types = []
-    for name in outs:
-        producer = next((s for s in plan.steps if name in s.outputs), None)
-        single = producer is not None and len(producer.outputs) == 1 and producer.mapped
-        dtype = _dtype(producer) if single and producer.nested is None else None
+    for name, (dtype, _) in _output_types(plan).items():
         types.append(f"{name!r}: typed(outputs[{name!r}]{', ' + dtype if dtype else ''})")
     lines = [
         f"NODES = {nodes!r}  # the clock's rows",
@@ -806,8 +803,89 @@ def _main(plan: Plan, mapped: list[str], var: Any, fused: Fused) -> str:
     return "\n".join(lines)
 
 
+def _output_types(plan: Plan) -> dict[str, tuple[str | None, str]]:
+    """Each output's Arrow type in ``frame()`` (``typed(values, dtype)``), or None and why:
+    only a per-item node's single output is typed by its return annotation; without one,
+    ``typed`` reads a numpy result's own type at run time, else keeps Python objects."""
+    found: dict[str, tuple[str | None, str]] = {}
+    for name in plan.outputs:
+        step = next((s for s in plan.steps if name in s.outputs), None)
+        if step is None:
+            found[name] = None, "an input passed through"
+        elif not step.mapped:
+            found[name] = None, f"node {step.name!r} runs once, in the driver"
+        elif step.nested is not None:
+            found[name] = None, f"nested map {step.name!r}: a list per outer item"
+        elif len(step.outputs) > 1:
+            found[name] = None, f"node {step.name!r} returns {len(step.outputs)} outputs"
+        else:
+            dtype = _dtype(step)
+            found[name] = dtype, "" if dtype else f"node {step.name!r} has no int, float, " \
+                "str, bool or bytes return annotation"
+    return found
+
+
+def _cycles(text: str, nested: list[Step]) -> str:
+    """The header's explode/groupby line: the cycles the text has (an ``.explode(`` in its
+    code), and what each nested map is instead."""
+    code = [line.split("#", 1)[0] for line in text.splitlines()]
+    count = sum(line.count(".explode(") for line in code)
+    if not nested:
+        return f"{count} (no nested maps)"
+    names = ", ".join(repr(s.name) for s in nested)
+    return (f"{count} ({len(nested)} nested map{'s' if len(nested) > 1 else ''}, {names}: "
+            "each a list-valued helper per outer item inside the fused UDF, see below)")
+
+
+def _python_objects(plan: Plan) -> str:
+    """The header's line on the outputs that reach Daft as one Python object per row."""
+    loose = [f"{name!r} ({why})" for name, (dtype, why) in _output_types(plan).items()
+             if dtype is None]
+    if not loose:
+        return "none (every output is typed by its node's return annotation)"
+    return ("; ".join(loose) + ": DataType.python() in frame(), unless the values are numpy "
+            "(typed at run time). To type a node's column, annotate its return: -> int, "
+            "float, str, bool or bytes (a batch node: -> list[int], ...)")
+
+
+def _model_calls(plan: Plan, held: Mapping[str, Any]) -> str:
+    """The header's line on the model calls made once per item: a per-item node (not batch,
+    not vectorize=) that reads a resource or asks for GPUs, nested maps' inner nodes too."""
+    calls = []
+    for step, resources in _resource_readers(plan, set(held)):
+        node = step.node
+        if node.is_batch or step.batch is not None or node.vectorize:
+            continue
+        why = [f"reads resource {name!r}" for name in resources]
+        why += [f"gpus={node.hints.gpus}"] if node.hints.gpus else []
+        if why:
+            calls.append(f"{step.name!r} ({', '.join(why)}"
+                         + (", async: awaited per item)" if node.is_async else
+                            "; give it batch=True to call the model once per batch of items)"))
+    if not calls:
+        return "none (no per-item node reads a resource or asks for gpus)"
+    return ("; ".join(calls) + ": called per item inside one batch UDF (`fused_steps`), not "
+            "a row-wise @daft.func")
+
+
+def _resource_readers(plan: Plan, held: set[str]) -> list[tuple[Step, list[str]]]:
+    """The plan's per-item steps, depth first, with the resources each reads (by the name
+    the caller passed: an inner node's argument is traced to the outer input)."""
+    found = []
+    for step in plan.steps:
+        if step.nested is not None:
+            inner = {a: outer for a, outer in zip(step.nested.args, step.args, strict=False)
+                     if outer in held}
+            for sub in (step.nested.pre, step.nested.body):
+                for s, names in _resource_readers(sub, set(inner)):
+                    found.append((s, [inner[name] for name in names]))
+        elif step.mapped:
+            found.append((step, [a for a in step.args if a in held]))
+    return found
+
+
 def _header(pipe: Any, plan: Plan, once: list[Step], rows: list[Step],
-            mapped: list[str], found: list[Any], held: Mapping[str, Any]) -> str:
+            mapped: list[str], found: list[Any], held: Mapping[str, Any], text: str) -> str:
     untyped = [s.name for s in rows if s.nested is None and _dtype(s) is None]
     nested = [s for s in _all_steps(plan) if s.nested is not None]
     lines = [
@@ -817,7 +895,7 @@ def _header(pipe: Any, plan: Plan, once: list[Step], rows: list[Step],
         "# engine=hotpipe.Daft() compiles and runs for this map (names bound to your functions).",
         "#",
         "# Analysis",
-        "#   explode/groupby cycles: 0" + ("" if nested else " (no nested maps)"),
+        f"#   explode/groupby cycles: {_cycles(text, nested)}",
         f"#   mapped inputs: {mapped}; outputs: {list(plan.outputs)}",
         f"#   per-item steps fused into ONE batch UDF (`fused_steps` per run of rows): "
         f"{[s.name for s in rows]}",
@@ -826,13 +904,14 @@ def _header(pipe: Any, plan: Plan, once: list[Step], rows: list[Step],
         f"{[s.name for s in rows if s.node.is_batch or s.batch is not None] or 'none'}",
         f"#   vectorize= nodes (one call on numpy arrays per batch, checked on 16 items): "
         f"{[f'{s.name} ({s.node.vectorize})' for s in rows if s.node.vectorize] or 'none'}",
-        "#   row-wise model calls: none (no row-wise @daft.func)",
+        f"#   row-wise model calls: {_model_calls(plan, held)}",
         "#   resources (built once per worker in the UDF's __init__, never shipped built): "
         + (", ".join(f"{k} = {r.name}(...)" for k, r in held.items()) or "none"),
         "#   async nodes (a run's items awaited concurrently, at most max_concurrency): "
         + (", ".join(f"{s.name} ({s.node.max_concurrency or 'no limit'})"
                      for s in _all_steps(plan) if s.node.is_async) or "none"),
         f"#   untyped steps (no Arrow return annotation): {untyped or 'none'}",
+        f"#   per-row Python objects (outputs Daft gets untyped): {_python_objects(plan)}",
     ]
     for step in nested:
         lines.append(

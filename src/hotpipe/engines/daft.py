@@ -24,6 +24,10 @@ queries). Results
 are put back in item order from the index column (Ray returns rows out of order). The
 text is in the profile's ``daft plan:`` note.
 
+What Daft pickles (a node's function and its closure, a bound, broadcast or mapped value) is
+checked before any node runs, and what cannot be pickled is named in an ``InputError``
+(:mod:`hotpipe.engines._daft_pickle`).
+
 Daft fixes its runner once per process: ``Daft(runner="ray")`` calls ``daft.set_runner_ray``
 (joining ``address`` when given) the first time it runs, and a process that already runs
 Daft on the other runner gets an ``InputError`` saying so.
@@ -44,6 +48,7 @@ from hotpipe._values import IMMUTABLE, frozen
 from hotpipe.engines._daft_glue import Clock
 from hotpipe.engines._daft_glue import index_column as _index
 from hotpipe.engines._daft_glue import row_runs as _row_runs
+from hotpipe.engines._daft_pickle import BEFORE_ITEMS, Box, check_map, check_outputs, culprit
 from hotpipe.engines.base import Engine
 from hotpipe.errors import InputError, NodeError, WorkerDied
 from hotpipe.plan import Plan
@@ -172,6 +177,10 @@ class Daft(Engine):
                 n: int, on_error: str, on_progress: Any = None, runner: Any = None,
                 broadcast: Any = None, offset: int = 0) -> Any:
         self._last = {}
+        self._daft()
+        # what the query pickles, before the broadcast steps run (Daft's own check comes
+        # when the query is built, after them, and names nothing)
+        check_map(self.runner, plan, columns, scalars)
         cache_note = None
         if runner is not None and runner.cached:
             from hotpipe.engines._daft_cache import cached_map, driver_refusal
@@ -269,12 +278,23 @@ class Daft(Engine):
         # Daft keeps a query's UDF class and its arguments after the query: the map's values
         # travel in a box emptied when the query is done (else every map's inputs and
         # results stayed alive, and Python's full collections walked them: measured 0.65 s
-        # per collection after six maps of 1,000,000 items)
-        box: list | bytearray = bytearray(packed(payload)) if remote else [payload]
+        # per collection after six maps of 1,000,000 items); on native a Box that Daft's
+        # check pickles as a reference (its parts were checked: ``check_map``)
+        if not remote:
+            check_outputs(self.runner, plan, job.bc.values)
+        box: list | bytearray = bytearray(packed(payload)) if remote else Box([payload])
         blocks = _blocks(chunk, n, self._block(n), payload) if remote else None
         try:
             t0 = perf_counter()
-            result = query(box, blocks) if remote else query(box)
+            try:
+                result = query(box, blocks) if remote else query(box)
+            except ValueError as exc:  # Daft's check_serializable: say what and how to fix
+                error = culprit(self.runner, plan, chunk, job.bc.values,
+                                job.offset + start, BEFORE_ITEMS) \
+                    if "must be serializable" in str(exc) else None
+                if error is None:
+                    raise
+                raise error from error.__cause__
             took = perf_counter() - t0
         finally:
             box.clear()
@@ -405,28 +425,25 @@ def _covered(spans: list[tuple[float, float]], one_clock: bool) -> float:
 
 
 def packed(payload: tuple) -> bytes:
-    """The map's payload pickled once, in the driver, before any work starts; what cannot be
-    pickled (a node's closure, an input) is named in an ``InputError``."""
+    """Ray: the map's payload pickled once, in the driver, before its items run; what cannot
+    be pickled (a node's closure, an input) is named in an ``InputError``
+    (:func:`hotpipe.engines._daft_pickle.culprit`; ``Daft.run_map`` checked it before any
+    node ran)."""
     import cloudpickle
 
     try:
         return cloudpickle.dumps(payload)
     except Exception as exc:
         plan, chunk, bc = payload[0], payload[1], payload[2]
-        parts = [(f"node {s.name!r} (its function or what its closure holds)", s.func)
-                 for s in plan.steps]
-        parts += [(f"mapped input {k!r}", v) for k, v in chunk.items()]
-        parts += [(f"broadcast value {k!r}", v) for k, v in bc.values.items()]
-        for label, value in parts:
-            try:
-                cloudpickle.dumps(value)
-            except Exception as part_exc:
-                raise InputError(
-                    f"Daft(runner='ray'): {label} cannot be pickled to send it to the Ray "
-                    f"workers ({type(part_exc).__name__}: {part_exc}). Fix: pass plain data, "
-                    "or build the object on the worker with hotpipe.resource(factory, ...)."
-                ) from part_exc
-        raise InputError(f"Daft(runner='ray'): the map cannot be pickled ({exc}).") from exc
+        error = culprit("ray", plan, chunk, bc.values, payload[5], BEFORE_ITEMS)
+        if error is not None:
+            raise error from error.__cause__
+        raise InputError(
+            f"Daft(runner='ray'): the map cannot be pickled to send it to the Ray workers "
+            f"({type(exc).__name__}: {exc}), though each of its functions, values and items "
+            "can (hotpipe's runner or plan cannot: a cache store?). Fix: run it with "
+            "engine=hotpipe.Threads(), and report this with the pipeline."
+        ) from exc
 
 
 def _blocks(chunk: dict[str, Any], n: int, block: int, payload: tuple) -> list[bytes]:
