@@ -4,10 +4,11 @@
 :func:`fused_steps_source` writes ``fused_steps(clock, n, *columns, *shared)``: every
 per-item step over one run of rows, calling the user's functions by name, node by node
 (``list(map(func, *columns))``, a batch node called once on the lists, a ``vectorize=`` node
-once on numpy arrays after hotpipe's 16-item check, a ``mode="zip"`` nested map as a
-list-valued helper per outer item), with one ``t = clock(k, n, t)`` line per node (two clock
-reads per node and run, nothing per item). :mod:`hotpipe.engines._daft_query` writes the
-query around it (the ``@daft.cls`` UDF, its options, the index column, the collect).
+once on numpy arrays after hotpipe's 16-item check, a ``mode="zip"`` nested map as a helper
+over the run's outer items: explode by offsets, inner steps once, regroup), with one
+``t = clock(k, n, t)`` line per node (two clock reads per node and run, nothing per item).
+:mod:`hotpipe.engines._daft_query` writes the query around it (the ``@daft.cls`` UDF, its
+options, the index column, the collect).
 :func:`engine_text` is that text for one map; the engine compiles it with each function name
 bound to the node's own function, and :func:`to_daft` writes the same text verbatim, after
 the user's function sources, the glue (:mod:`hotpipe.engines._daft_glue`, copied by
@@ -834,7 +835,7 @@ def _cycles(text: str, nested: list[Step]) -> str:
         return f"{count} (no nested maps)"
     names = ", ".join(repr(s.name) for s in nested)
     return (f"{count} ({len(nested)} nested map{'s' if len(nested) > 1 else ''}, {names}: "
-            "each a list-valued helper per outer item inside the fused UDF, see below)")
+            "each exploded and regrouped inside the fused UDF, per run of rows, see below)")
 
 
 def _python_objects(plan: Plan) -> str:
@@ -915,11 +916,13 @@ def _header(pipe: Any, plan: Plan, once: list[Step], rows: list[Step],
     ]
     for step in nested:
         lines.append(
-            f"#   nested map {step.name!r} over {list(step.nested.over)}: a list-valued helper "
-            "inside the fused UDF, no explode/groupby. Why: its inner steps are Python calls "
-            "handled per batch; an explode/groupby would shuffle every inner row and sort to "
-            "restore the order (3x slower in benchmarks/daft.py (d)). The trade-off: the inner "
-            "items of one outer item stay on one worker."
+            f"#   nested map {step.name!r} over {list(step.nested.over)}: a helper inside "
+            "the fused UDF over each run of rows: the run's inner lists exploded into one "
+            "column (offsets as the index), each inner step once over it (a batch node: one "
+            "call), regrouped in order; no Daft explode/groupby. Why: the inner steps are "
+            "Python calls, and an explode/groupby would shuffle every inner row and sort to "
+            "restore the order (3x slower in benchmarks/daft.py (d)). The trade-off: a run's "
+            "inner items stay on its worker."
         )
     return "\n".join(lines + _what_to_change(found))
 

@@ -92,10 +92,10 @@ def test_to_daft_script_runs_standalone_with_the_same_values(tmp_path, outputs):
     assert got == {name: expected[name] for name in got}
 
 
-def test_to_daft_nested_map_is_a_list_valued_helper(tmp_path):
+def test_to_daft_nested_map_is_a_helper_over_the_run_without_a_shuffle(tmp_path):
     inputs = {"vs": [[1, 2], [], [5], list(range(50))], "base": 10}
     script = NESTED.to_daft(inputs, over="vs")
-    assert "explode/groupby cycles: 0" in script and "no explode/groupby. Why:" in script
+    assert "explode/groupby cycles: 0" in script and "no Daft explode/groupby. Why:" in script
     expected = NESTED.map(inputs, over="vs")
     got = _script_values(tmp_path, script)
     assert got == {"ws": expected["ws"], "n_inner": expected["n_inner"]}
