@@ -1,6 +1,7 @@
 """hotpipe.Daft on Ray. Daft fixes its runner once per process, so each test runs its own
 Python process: the engine suite (conformance, nested maps, batch/async/resources) on a local
-Ray, and a two-node local cluster (Ray's cluster utilities) joined by address."""
+Ray, README's tour on Ray, and a two-node local cluster (Ray's cluster utilities) joined by
+address as docs/engines.md writes it."""
 
 import os
 import subprocess
@@ -29,6 +30,13 @@ def test_engine_suite_on_a_local_ray():
                 str(HERE / "test_async_batch_resources.py")],
                timeout=600, HOTPIPE_TEST_DAFT_RAY="1")
     assert " passed" in out and "failed" not in out
+
+
+def test_the_readme_tour_runs_on_ray():
+    """README's tour moves one pipeline from Local to Daft to Ray unchanged: its first block
+    and its Ray block, verbatim, in a process of their own."""
+    out = _run([str(HERE / "_daft_tour.py")], timeout=300)
+    assert "TOUR runner ray items 1000" in out, out[-2000:]
 
 
 def test_two_node_cluster_runs_work_on_both_nodes(tmp_path):
