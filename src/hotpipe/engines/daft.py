@@ -146,7 +146,11 @@ class Daft(Engine):
                     else:
                         daft.set_runner_native()
                     chosen = self.runner
-                except Exception:  # Daft code of the caller's already chose the runner
+                except Exception as exc:
+                    if not isinstance(exc, daft.exceptions.DaftCoreException):
+                        self._note_failed_start(exc)  # e.g. no Ray at the address
+                        raise
+                    # Daft code of the caller's already chose the runner
                     chosen = daft.get_or_infer_runner_type()
                 _CHOSEN["runner"] = chosen
             if chosen != self.runner:
@@ -156,6 +160,19 @@ class Daft(Engine):
                     f"Daft(runner={chosen!r}) here, or run the other in a subprocess."
                 )
         return daft
+
+    def _note_failed_start(self, exc: Exception) -> None:
+        """The runner did not start (none is chosen; a later map tries again): the error
+        stays Ray's own (a ``ValueError`` for a malformed address, a ``ConnectionError``
+        when no Ray Client answers), with a note naming the address and the forms Ray takes.
+        Daft's "Cannot set runner more than once" is its ``DaftCoreException``."""
+        if self.runner == "ray":
+            exc.add_note(
+                f"hotpipe.Daft(runner='ray', address={self.address!r}): Daft's Ray runner did "
+                "not start. The address goes to ray.init: the head's GCS address "
+                "'HOST:6379' from a machine of the cluster (after `ray start`), "
+                "'ray://HOST:10001' for Ray Client, or None for a local Ray "
+                "(docs/engines.md, 'On Ray').")
 
     # ------------------------------------------------------------------ adapter protocol
 

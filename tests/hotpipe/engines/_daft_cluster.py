@@ -1,9 +1,12 @@
 """Run by test_daft_ray.py in its own process (Daft fixes its runner once per process): a
-two-node local Ray cluster, hotpipe.Daft joining it by address."""
+two-node local Ray cluster, hotpipe.Daft joining it by address: docs/engines.md's "join a
+cluster" block, run as written but for the head's address."""
 
 import os
+import re
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import ray
@@ -12,6 +15,8 @@ from ray.cluster_utils import Cluster
 import hotpipe
 from hotpipe import Pipeline, node
 
+DOCS = Path(__file__).resolve().parents[3] / "docs" / "engines.md"
+MARKER = "# run by tests/hotpipe/engines/_daft_cluster.py"
 INITS = sys.argv[1]  # a file: one line per resource build, with the building process id
 
 
@@ -55,14 +60,25 @@ def embed(r):
     return np.stack([r, 2 * r], axis=1)
 
 
+def joined(address, pipe, inputs):
+    """docs/engines.md's block, its ``HEAD_IP:6379`` replaced by the head's GCS address: the
+    engine it builds and the result of its map."""
+    assert re.fullmatch(r"[\d.]+:\d+", address), f"not the docs' HOST:PORT form: {address}"
+    block = DOCS.read_text().split(MARKER, 1)[1].split("\n", 1)[1].split("```", 1)[0]
+    assert 'address="HEAD_IP:6379"' in block, block
+    namespace = {"hotpipe": hotpipe, "pipe": pipe, "inputs": inputs}
+    code = compile(block.replace("HEAD_IP:6379", address), "docs/engines.md[cluster]", "exec")
+    exec(code, namespace)
+    return namespace["engine"], namespace["result"]
+
+
 def main():
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
     cluster.add_node(num_cpus=1)
     cluster.wait_for_nodes()
-    engine = hotpipe.Daft(runner="ray", address=cluster.address, partitions=8)
     model = hotpipe.resource(Model)
     xs = list(range(400))
-    r = Pipeline([score, where]).map({"x": xs, "model": model}, over="x", engine=engine)
+    engine, r = joined(cluster.address, Pipeline([score, where]), {"x": xs, "model": model})
     assert r["y"] == [x * 10 for x in xs], "values or order differ from Local"
     nodes = {w.split("/")[0] for w in r["where"]}
     pids = {int(w.split("/")[1]) for w in r["where"]}

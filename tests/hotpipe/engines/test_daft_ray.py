@@ -1,6 +1,7 @@
 """hotpipe.Daft on Ray. Daft fixes its runner once per process, so each test runs its own
 Python process: the engine suite (conformance, nested maps, batch/async/resources) on a local
-Ray, and a two-node local cluster (Ray's cluster utilities) joined by address."""
+Ray, README's tour on Ray, and a two-node local cluster (Ray's cluster utilities) joined by
+address as docs/engines.md writes it."""
 
 import os
 import subprocess
@@ -29,6 +30,35 @@ def test_engine_suite_on_a_local_ray():
                 str(HERE / "test_async_batch_resources.py")],
                timeout=600, HOTPIPE_TEST_DAFT_RAY="1")
     assert " passed" in out and "failed" not in out
+
+
+def test_the_readme_tour_runs_on_ray():
+    """README's tour moves one pipeline from Local to Daft to Ray unchanged: its first block
+    and its Ray block, verbatim, in a process of their own."""
+    out = _run([str(HERE / "_daft_tour.py")], timeout=300)
+    assert "TOUR runner ray items 1000" in out, out[-2000:]
+
+
+def test_an_address_ray_refuses_is_rays_error_and_chooses_no_runner():
+    """A runner that did not start was reported as "this process already runs Daft on the
+    'native' runner"; it is Ray's error with a note on the address forms, and a later map
+    can still start Ray."""
+    code = """if True:
+        import hotpipe
+        from hotpipe import Pipeline, node
+        pipe = Pipeline([node(lambda x: x + 1, output="y")])
+        try:
+            pipe.map({"x": [1, 2]}, over="x", engine=hotpipe.Daft(runner="ray", address="nowhere"))
+        except ValueError as err:
+            assert "Invalid address format: nowhere" in str(err), err
+            assert any("address='nowhere'" in n and "HOST:6379" in n for n in err.__notes__)
+        else:
+            raise AssertionError("no error for the address 'nowhere'")
+        r = pipe.map({"x": [1, 2]}, over="x", engine=hotpipe.Daft(runner="ray"))
+        print("RETRIED", r["y"])
+    """
+    out = _run(["-c", code], timeout=180)
+    assert "RETRIED [2, 3]" in out, out[-2000:]
 
 
 def test_two_node_cluster_runs_work_on_both_nodes(tmp_path):
