@@ -166,7 +166,7 @@ def test_raise_names_item_and_keeps_type(daft_engine):
 def test_nested_map_inside_the_engine(daft_engine):
     r, _ = _both(daft_engine, SQUARE_SUM, {"vs": [[1, 2], [3], []]}, over="vs")
     assert r["total"] == [5, 9, 0]
-    assert "def nested_per(clock, v):" in next(
+    assert "def nested_per(clock, n, v):" in next(
         n for n in r.profile.notes if n.startswith("daft plan:"))  # a helper per outer item
 
 
