@@ -560,14 +560,15 @@ class Pipeline:
         return Result(outcome.values, prof, outcome.stats.errors)
 
     def to_daft(self, inputs: Mapping[str, Any], outputs: str | Sequence[str] | None = None,
-                over: str | Sequence[str] = ()) -> str:
+                over: str | Sequence[str] = (), nested: str = "auto") -> str:
         """This pipeline mapped ``over`` the inputs, as a standalone Daft script (the
-        functions' own source, the fused batch UDF, an analysis header); see
-        docs/engines.md, "Daft"."""
+        functions' own source, the fused batch UDF, an analysis header); ``nested``: how its
+        nested maps run, as ``hotpipe.Daft(nested=...)`` (``"auto"``, ``"inline"``,
+        ``"explode"``); see docs/engines.md, "Daft"."""
         from hotpipe.advise.plan_rules import plan_findings
         from hotpipe.engines._daft_code import to_daft
 
-        return to_daft(self, inputs, outputs, over, plan_findings)
+        return to_daft(self, inputs, outputs, over, plan_findings, nested)
 
 
 def _check_renames(where: str, arg: str, value: Any, what: str) -> None:

@@ -32,6 +32,7 @@ from __future__ import annotations
 import ast
 import builtins
 import inspect
+import os
 import textwrap
 import typing
 from collections.abc import Mapping, Sequence
@@ -63,9 +64,14 @@ module level, or ``fused_steps`` holds them (``clock``, ``n``, ``t``)."""
 
 
 def to_daft(pipe: Any, inputs: Mapping[str, Any], outputs: str | Sequence[str] | None,
-            over: str | Sequence[str], advice: Any = None) -> str:
+            over: str | Sequence[str], advice: Any = None, nested: str = "auto") -> str:
     """The script; ``advice(plan)`` gives the findings its header lists under "what to change"
-    (the caller passes the advisor's plan rules: the advisor sits above the engines)."""
+    (the caller passes the advisor's plan rules: the advisor sits above the engines).
+    ``nested``: how its nested maps run (:mod:`hotpipe.engines._daft_explode`), chosen as
+    ``hotpipe.Daft(nested=...)`` chooses on this machine for these inputs."""
+    from hotpipe.engines._daft_explode import check_nested, stages, strategies
+
+    check_nested("to_daft", nested)
     names = (over,) if isinstance(over, str) else tuple(over)
     wanted = (outputs,) if isinstance(outputs, str) else (
         tuple(outputs) if outputs is not None else None)
@@ -88,32 +94,66 @@ def to_daft(pipe: Any, inputs: Mapping[str, Any], outputs: str | Sequence[str] |
     rows = [s for s in plan.steps if s.mapped]
     sources, _ = _sources(plan, held)
     var = _namer(plan, held)
-    fused = fused_steps_source(plan, var)
-    text = engine_text(plan, fused, n=len(list(inputs[mapped[0]])))
+    n = len(list(inputs[mapped[0]]))
+    chosen = strategies(plan, {m: list(inputs[m]) for m in mapped}, n, os.cpu_count() or 1,
+                        nested)
+    explode = {k for k, (how, _) in chosen.items() if how == "explode"}
+    if explode:
+        order = stages(plan, explode)
+        fuseds = [fused_steps_source(st.plan, var) for st in order]
+        text = "\n\n".join(
+            engine_text(st.plan, fused, n=_stage_items(plan, st, inputs, n), suffix=st.suffix)
+            for st, fused in zip(order, fuseds, strict=True))
+        main = _exploded_main(plan, mapped, var, order, fuseds, chosen)
+        heading = ("# --- the texts hotpipe.Daft compiles and runs for this map, one per "
+                   "query (names bound to the functions above) ---\n")
+    else:
+        fuseds = [fused_steps_source(plan, var)]
+        text = engine_text(plan, fuseds[0], n=n)
+        main = _main(plan, mapped, var, fuseds[0])
+        heading = ("# --- the text hotpipe.Daft compiles and runs for this map (names bound "
+                   "to the functions above) ---\n")
     imports = ["import itertools", "import sys", "import threading",
-               "from time import perf_counter, thread_time", "from typing import Any",
-               *fused.imports]
+               "from time import perf_counter, thread_time", "from typing import Any"]
+    imports += [i for f in fuseds for i in f.imports if i not in imports]
+    names = {plan.steps[k].name: how_why for k, how_why in chosen.items()}
     parts = [
-        _header(pipe, plan, once, rows, mapped, advice(plan) if advice else [], held, text),
+        _header(pipe, plan, once, rows, mapped, advice(plan) if advice else [], held, text,
+                names),
         "\n".join(imports) + "\n\nimport daft\nfrom daft import DataType, Series\n",
         sources,
-        _glue(),
+        _glue(bool(explode)),
         _inputs(inputs, mapped, broadcast_in, var),
         _broadcast(once, var, held),
-        "# --- the text hotpipe.Daft compiles and runs for this map (names bound to the "
-        "functions above) ---\n" + text,
-        _main(plan, mapped, var, fused),
+        heading + text,
+        main,
     ]
     return "\n\n".join(p.rstrip("\n") for p in parts if p) + "\n"
 
 
+def _stage_items(plan: Plan, stage: Any, inputs: Mapping[str, Any], n: int) -> int:
+    """The items of one query of an exploded map: the outer items, or for a nested map's
+    inner steps its inner items (its lists must be a mapped input to count them here)."""
+    if stage.kind != "body":
+        return n
+    step = stage.step
+    outer = dict(zip(step.nested.args, step.args, strict=True))[step.nested.over[0]]
+    if outer not in plan.inputs or outer not in plan.mapped:
+        raise InputError(
+            f"to_daft(nested='explode'): the lists of nested map {step.name!r} ({outer!r}) "
+            "are made by an earlier step, so the script cannot size its flat query of inner "
+            "items. Fix: nested='inline', or pass the lists as a mapped input.")
+    return sum(len(v) for v in inputs[outer])
+
+
 def engine_text(plan: Plan, fused: Fused | None, *, n: int, runner: str = "native",
                 batch_size: int | None = None, block: int | None = None,
-                partitions: int | None = None, why: str = "") -> str:
+                partitions: int | None = None, why: str = "", suffix: str = "") -> str:
     """The text of one map: ``fused_steps`` (or, when ``fused`` is None, ``fused_steps = None``
     and ``why``: the engine then runs the steps through hotpipe's column executor) and the
-    Daft query around it. ``hotpipe.Daft`` compiles exactly this; ``to_daft`` writes it."""
-    from hotpipe.engines._daft_query import hints_of, query_source, spread_batch
+    Daft query around it. ``hotpipe.Daft`` compiles exactly this; ``to_daft`` writes it.
+    ``suffix``: one query of an exploded map (its names suffixed: ``query_1``, ...)."""
+    from hotpipe.engines._daft_query import hints_of, query_source, spread_batch, suffixed
 
     names = [s.name for s in plan.steps if s.mapped]
     if batch_size is None and runner == "native" and not any(
@@ -127,7 +167,7 @@ def engine_text(plan: Plan, fused: Fused | None, *, n: int, runner: str = "nativ
                 "fused_steps = None\n")
     else:
         head = fused.text + "\n"
-    return head + "\n\n" + query
+    return suffixed(head + "\n\n" + query, suffix)
 
 
 def engine_fused(plan: Plan, bc: Any, live: frozenset[str] | None = None
@@ -751,7 +791,7 @@ def _kept_names(plan: Plan, var: Any) -> dict[str, str]:
     return keep
 
 
-def _glue() -> str:
+def _glue(several: bool = False) -> str:
     """The script's own definitions of the names the text reads besides the functions:
     hotpipe's glue, copied from :mod:`hotpipe.engines._daft_glue`."""
     from hotpipe.engines import _daft_glue as glue
@@ -759,7 +799,7 @@ def _glue() -> str:
     parts = ["# --- the glue the text reads (hotpipe.engines._daft_glue, copied) ---"]
     parts += [inspect.getsource(obj).rstrip("\n") for obj in
               (glue.Clock, glue.run_rows, glue.Resource, glue.unbox, glue.gathered,
-               glue.index_column, glue.row_runs)]
+               glue.index_column, glue.row_runs, *([glue.run_query] if several else []))]
     parts.append("sink = {}  # the runs' results, by first row: they stay in this process\n\n\n"
                  + _TYPED)
     return "\n\n\n".join(parts)
@@ -770,9 +810,6 @@ def _main(plan: Plan, mapped: list[str], var: Any, fused: Fused) -> str:
     outs = list(plan.outputs)
     box = (f"[[{', '.join(map(var, fused.mapped))}], [{', '.join(map(var, fused.shared))}], "
            f"{plan.width}]")
-    types = []
-    for name, (dtype, _) in _output_types(plan).items():
-        types.append(f"{name!r}: typed(outputs[{name!r}]{', ' + dtype if dtype else ''})")
     lines = [
         f"NODES = {nodes!r}  # the clock's rows",
         f"OUTPUTS = {outs!r}",
@@ -788,6 +825,17 @@ def _main(plan: Plan, mapped: list[str], var: Any, fused: Fused) -> str:
         "    print('seconds per node:', seconds, file=sys.stderr)",
         "    return {name: [v for run in runs for v in run[2][k]] for k, name in "
         "enumerate(OUTPUTS)}",
+        *_frame(plan),
+    ]
+    return "\n".join(lines)
+
+
+def _frame(plan: Plan) -> list[str]:
+    """The script's ``frame(outputs)`` (a typed Daft DataFrame) and its ``__main__``."""
+    types = []
+    for name, (dtype, _) in _output_types(plan).items():
+        types.append(f"{name!r}: typed(outputs[{name!r}]{', ' + dtype if dtype else ''})")
+    return [
         "",
         "",
         "def frame(outputs: dict) -> Any:",
@@ -800,6 +848,92 @@ def _main(plan: Plan, mapped: list[str], var: Any, fused: Fused) -> str:
         "",
         "if __name__ == '__main__':",
         "    print(repr(run()))",
+    ]
+
+
+def _exploded_main(plan: Plan, mapped: list[str], var: Any, order: list[Any],
+                   fuseds: list[Fused], chosen: Mapping[int, tuple[str, str]]) -> str:
+    """``run()`` of a map whose nested maps are exploded: its queries in order (the texts
+    above, ``query_1``, ...), each nested map exploded between them into one flat column
+    of its inner items (offsets as the index) and regrouped after, as the engine runs it
+    (:func:`hotpipe.engines._daft_explode.exploded_map`)."""
+    nodes = {s.slot: s.name for s in _all_steps(plan)}
+    known = sorted(_known(plan))
+    lines = [
+        f"NODES = {nodes!r}  # the clock's rows",
+        f"OUTPUTS = {list(plan.outputs)!r}",
+        "",
+        "",
+        "def run() -> dict:",
+        f"    # the map as {len(order)} Daft queries (a nested map exploded into one flat "
+        "query of its inner",
+        "    # items: see the header); each query's runs of rows land in `sink`",
+        "    cols = {" + ", ".join(f"{m!r}: {var(m)}" for m in mapped) + "}  # per item",
+        "    shared = {" + ", ".join(f"{k!r}: {var(k)}" for k in known) + "}  # every item's",
+        f"    n = len(cols[{mapped[0]!r}])",
+        "    seconds = {}",
+    ]
+    begun: set[int] = set()
+    for st, fused in zip(order, fuseds, strict=True):
+        call = f"run_query(query{st.suffix}, sink, [{{}}], [{{}}], {st.plan.width}, " \
+               f"{list(st.plan.outputs)!r}, seconds)"
+        if st.kind == "steps":
+            lines.append("    cols.update(" + call.format(
+                ", ".join(f"cols[{a!r}]" for a in fused.mapped),
+                ", ".join(f"shared[{a!r}]" for a in fused.shared)) + ")")
+            continue
+        step, k = st.step, st.ks[0]
+        nm = step.nested
+        if k not in begun:
+            begun.add(k)
+            why = chosen[k][1]
+            lines.append(f"    # nested map {step.name!r} over {list(nm.over)}, exploded: {why}")
+            per, once = [], []
+            for outer, inner in zip(step.args, nm.args, strict=True):
+                if outer in plan.mapped:
+                    per.append(f"{inner!r}: cols[{outer!r}]")
+                elif inner in nm.over:
+                    per.append(f"{inner!r}: [shared[{outer!r}]] * n")
+                else:
+                    once.append(f"{inner!r}: shared[{outer!r}]")
+            for sub in (nm.pre, nm.body):
+                for name, value in sub.constants.items():
+                    if not _literal(value):
+                        raise InputError(f"to_daft: the bound value {name!r} of nested map "
+                                         f"{step.name!r} ({type(value).__name__}) cannot be "
+                                         "written as a literal.")
+                    once.append(f"{name!r}: {value!r}")
+            lines.append("    inner = {" + ", ".join(per) + "}  # per outer item")
+            lines.append("    inner_shared = {" + ", ".join(once) + "}")
+        if st.kind == "pre":  # the inner steps that read no inner item: per outer item
+            lines.append("    inner.update(" + call.format(
+                ", ".join(f"inner[{a!r}]" for a in fused.mapped),
+                ", ".join(f"inner_shared[{a!r}]" for a in fused.shared)) + ")")
+            continue
+        first = nm.over[0]
+        lines.append(f"    sizes = [len(x) for x in inner[{first!r}]]")
+        for other in nm.over[1:]:
+            lines += [f"    if [len(x) for x in inner[{other!r}]] != sizes:",
+                      f"        raise ValueError('nested map {step.name}: lists of unequal "
+                      "length in an item')"]
+        lines.append("    starts = list(itertools.accumulate(sizes, initial=0))  # the index")
+        flat = [f"{a!r}: list(itertools.chain.from_iterable(inner[{a!r}]))" for a in nm.over]
+        flat += [f"{a!r}: list(itertools.chain.from_iterable(map(itertools.repeat, "
+                 f"inner[{a!r}], sizes)))" for a in st.columns if a not in nm.over]
+        lines.append("    flat = {" + ", ".join(flat) + "}  # the explode")
+        lines.append("    got = " + call.format(
+            ", ".join(f"flat[{a!r}]" for a in fused.mapped),
+            ", ".join(f"inner_shared[{a!r}]" for a in fused.shared)))
+        for outer, inner in zip(step.outputs, nm.outputs, strict=True):
+            lines.append(f"    cols[{outer!r}] = [got[{inner!r}][a:b] for a, b in "
+                         "itertools.pairwise(starts)]  # the regroup, in order")
+    lines += [
+        "    print('seconds per node:', {NODES[k]: s for k, s in seconds.items() if k in "
+        "NODES},",
+        "          file=sys.stderr)",
+        "    return {name: cols[name] if name in cols else [shared[name]] * n for name in "
+        "OUTPUTS}",
+        *_frame(plan),
     ]
     return "\n".join(lines)
 
@@ -886,7 +1020,8 @@ def _resource_readers(plan: Plan, held: set[str]) -> list[tuple[Step, list[str]]
 
 
 def _header(pipe: Any, plan: Plan, once: list[Step], rows: list[Step],
-            mapped: list[str], found: list[Any], held: Mapping[str, Any], text: str) -> str:
+            mapped: list[str], found: list[Any], held: Mapping[str, Any], text: str,
+            chosen: Mapping[str, tuple[str, str]] | None = None) -> str:
     untyped = [s.name for s in rows if s.nested is None and _dtype(s) is None]
     nested = [s for s in _all_steps(plan) if s.nested is not None]
     lines = [
@@ -915,6 +1050,16 @@ def _header(pipe: Any, plan: Plan, once: list[Step], rows: list[Step],
         f"#   per-row Python objects (outputs Daft gets untyped): {_python_objects(plan)}",
     ]
     for step in nested:
+        how, why = (chosen or {}).get(step.name, ("inline", ""))
+        if how == "explode":
+            lines.append(
+                f"#   nested map {step.name!r} over {list(step.nested.over)}: EXPLODED into one "
+                "flat Daft query of every inner item (query after query: the steps before "
+                "it, its per-outer inner steps, its inner steps over the explode, with the "
+                "lists' offsets as the index, then the steps after it; `run()` explodes and "
+                f"regroups in order, [] staying []). Why: {why}. The trade-off: an extra "
+                "query per stage, and the values go through the driver between them.")
+            continue
         lines.append(
             f"#   nested map {step.name!r} over {list(step.nested.over)}: a helper inside "
             "the fused UDF over each run of rows: the run's inner lists exploded into one "
@@ -922,7 +1067,7 @@ def _header(pipe: Any, plan: Plan, once: list[Step], rows: list[Step],
             "call), regrouped in order; no Daft explode/groupby. Why: the inner steps are "
             "Python calls, and an explode/groupby would shuffle every inner row and sort to "
             "restore the order (3x slower in benchmarks/daft.py (d)). The trade-off: a run's "
-            "inner items stay on its worker."
+            "inner items stay on its worker." + (f" Chosen because {why}." if why else "")
         )
     return "\n".join(lines + _what_to_change(found))
 

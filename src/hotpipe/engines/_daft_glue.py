@@ -19,7 +19,8 @@ import threading
 from time import perf_counter, thread_time
 from typing import Any
 
-__all__ = ["Clock", "Resource", "gathered", "index_column", "row_runs", "run_rows", "unbox"]
+__all__ = ["Clock", "Resource", "gathered", "index_column", "row_runs", "run_query", "run_rows",
+           "unbox"]
 
 
 class Clock:
@@ -168,3 +169,17 @@ def row_runs(index: Any) -> list[tuple[int, int]]:
         prev = row
     runs.append((first, prev + 1))
     return runs
+
+
+def run_query(query: Any, sink: dict, columns: list, shared: list, width: int,
+              outputs: list[str], seconds: dict) -> dict:
+    """One query of a script that runs a map as several (a nested map exploded into a flat
+    query of its inner items): the payload boxed, the query run, its runs of rows taken
+    from ``sink`` back in item order; each node's seconds added to ``seconds``. Returns the
+    query's output columns by name."""
+    query([[columns, shared, width]])
+    runs = [sink.pop(first) for first in sorted(sink)]
+    for run in runs:
+        for k, wall in enumerate(run[3].wall):
+            seconds[k] = seconds.get(k, 0.0) + wall
+    return {name: [v for run in runs for v in run[2][j]] for j, name in enumerate(outputs)}

@@ -15,10 +15,11 @@ is in the profile's notes: what users read there is what ran.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["FILENAME", "compile_query", "hints_of", "query_source"]
+__all__ = ["FILENAME", "compile_query", "hints_of", "query_source", "suffixed"]
 
 FILENAME = "<hotpipe Daft query>"
 INDEX, OUT, BLOCK = "__hotpipe_index", "__hotpipe_out", "__hotpipe_items"
@@ -139,8 +140,9 @@ def query_source(*, runner: str, n: int, names: Sequence[str], hints: dict[str, 
     return "\n".join(lines) + "\n"
 
 
-def compile_query(text: str, namespace: dict[str, Any]) -> Any:
-    """Compile and execute ``text`` in ``namespace``; returns its ``query`` function.
+def compile_query(text: str, namespace: dict[str, Any], suffix: str = "") -> Any:
+    """Compile and execute ``text`` in ``namespace``; returns its ``query`` function
+    (``query`` + ``suffix``: one query of an exploded map, see :func:`suffixed`).
 
     The namespace's module name is not importable, so on Ray cloudpickle sends the class by
     value with the names it reads (hotpipe's functions travel by reference)."""
@@ -152,4 +154,14 @@ def compile_query(text: str, namespace: dict[str, Any]) -> Any:
     scope = {"__name__": "hotpipe_daft_query", "daft": daft, "DataType": DataType,
              "Series": Series, "itertools": itertools, **namespace}
     exec(compile(text, FILENAME, "exec"), scope)  # the generated query, nothing else
-    return scope["query"]
+    return scope["query" + suffix]
+
+
+def suffixed(text: str, suffix: str) -> str:
+    """The text with its names ``fused_steps``, ``HotpipePlan`` and ``query`` suffixed (an
+    exploded map's script holds several queries: ``query_1``, ``query_2``, ...)."""
+    if not suffix:
+        return text
+    text = re.sub(r"\bfused_steps\b", "fused_steps" + suffix, text)
+    text = re.sub(r"\bHotpipePlan\b", "HotpipePlan" + suffix, text)
+    return text.replace("def query(", f"def query{suffix}(")

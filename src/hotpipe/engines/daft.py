@@ -20,7 +20,9 @@ run the executor inside the same query (``fused_steps = None`` in the text), and
 says which body ran and why. A cached map looks its hits up in the driver and sends only
 the misses to Daft, as queries of the plain runner (:mod:`hotpipe.engines._daft_cache`;
 a nested map's inner items too: its steps run in the driver, its inner misses as flat
-queries). Results
+queries). A nested map runs inside the fused UDF, or exploded into one flat query of its
+inner items between queries of the steps around it (``nested=``,
+:mod:`hotpipe.engines._daft_explode`). Results
 are put back in item order from the index column (Ray returns rows out of order). The
 text is in the profile's ``daft plan:`` note.
 
@@ -103,7 +105,10 @@ class Daft(Engine):
     core, Daft's own size from ``2 * cores * 131,072`` rows on, see
     :func:`hotpipe.engines._daft_query.spread_batch`; on Ray: see ``_block``);
     ``partitions`` splits the DataFrame for Ray (default: the cluster's CPUs).
-    ``run`` (one item) runs in the caller: a single item gains nothing from a query.
+    ``nested`` is how a nested map runs: ``"inline"`` inside the fused UDF, ``"explode"`` as
+    one flat query of its inner items, ``"auto"`` (default) chooses per map
+    (:mod:`hotpipe.engines._daft_explode`; the profile's ``daft nested:`` note says which
+    and why). ``run`` (one item) runs in the caller: a single item gains nothing from a query.
     """
 
     name = "daft"
@@ -111,7 +116,11 @@ class Daft(Engine):
     window = 1  # one Daft query at a time; Daft parallelises inside it
 
     def __init__(self, runner: str = "native", address: str | None = None,
-                 batch_size: int | None = None, partitions: int | None = None) -> None:
+                 batch_size: int | None = None, partitions: int | None = None,
+                 nested: str = "auto") -> None:
+        from hotpipe.engines._daft_explode import check_nested
+
+        self.nested = check_nested("Daft", nested)
         if runner not in _RUNNERS:
             raise InputError(f"Daft(runner={runner!r}): choose one of {list(_RUNNERS)}.")
         if address is not None and runner != "ray":
@@ -194,6 +203,7 @@ class Daft(Engine):
                 n: int, on_error: str, on_progress: Any = None, runner: Any = None,
                 broadcast: Any = None, offset: int = 0) -> Any:
         self._last = {}
+        nested_notes: list[str] = []
         self._daft()
         # what the query pickles, before the broadcast steps run (Daft's own check comes
         # when the query is built, after them, and names nothing)
@@ -210,10 +220,23 @@ class Daft(Engine):
                 return outcome
             cache_note = (f"daft cache: hotpipe's cached runner runs inside the query (it "
                           f"looks up and writes each item in the workers): {why}")
+        elif plan.has_nested and n:
+            from hotpipe.engines._daft_explode import exploded_map, strategies
+
+            chosen = strategies(plan, columns, n, self.workers, self.nested)
+            if any(how == "explode" for how, _ in chosen.values()):
+                exploded = exploded_map(self, self._daft(), plan, columns, scalars, n,
+                                        on_error, on_progress, runner, broadcast, offset,
+                                        chosen)
+                self._notes(plan, exploded)
+                return exploded
+            nested_notes = [f"daft nested: map {plan.steps[k].name!r} ran {how}: {why}"
+                            for k, (how, why) in chosen.items()]
         outcome = super().run_map(plan, columns, scalars, n, on_error, on_progress, runner,
                                   broadcast, offset)
         if cache_note:
             outcome.notes.append(cache_note)
+        outcome.notes.extend(nested_notes)
         self._notes(plan, outcome)
         return outcome
 
@@ -243,7 +266,8 @@ class Daft(Engine):
     # ------------------------------------------------------------------ one query
 
     def _query(self, daft: Any, job: Job, start: int, stop: int,
-               live: frozenset[str] | None = None) -> tuple[dict[str, list[Any]], Stats]:
+               live: frozenset[str] | None = None, suffix: str = ""
+               ) -> tuple[dict[str, list[Any]], Stats]:
         """One query of ``job``'s items ``start..stop``: its output columns and counters.
         ``live`` (a cached map's sub-query, :mod:`hotpipe.engines._daft_cache`): each output
         a later step reads comes back as its node returned it (``kept``), and those of them
@@ -285,13 +309,14 @@ class Daft(Engine):
         text = engine_text(plan, fused, n=n, runner=self.runner,
                            batch_size=self.batch_size,
                            block=self._block(n) if remote else None,
-                           partitions=self._partitions(n) if remote else None, why=why)
+                           partitions=self._partitions(n) if remote else None, why=why,
+                           suffix=suffix)
         named = _functions(plan) if fused is not None else {}
         query = generated.compile_query(text, {**named, "unbox": _unbox,
                                                "run_rows": _run_rows, "row_runs": _row_runs,
                                                "gathered": _gathered,
                                                "index_column": _index, "sink": sink,
-                                               "kept": kept})
+                                               "kept": kept}, suffix)
         # Daft keeps a query's UDF class and its arguments after the query: the map's values
         # travel in a box emptied when the query is done (else every map's inputs and
         # results stayed alive, and Python's full collections walked them: measured 0.65 s

@@ -1307,3 +1307,100 @@ def test_the_chain_script_quoted_in_the_docs_is_what_to_daft_writes():
     for line in quoted:
         if line.strip() not in ("...", "#   ...") and (os.cpu_count() or 1) > 1:
             assert any(got == line for got in lines), line  # in order
+
+
+# ----------------------------------------------------------------------------- nested, exploded
+
+def _notes_of(result, prefix):
+    return [n for n in result.profile.notes if n.startswith(prefix)]
+
+
+def test_exploded_nested_map_runs_the_texts_to_daft_writes(tmp_path):
+    """nested="explode": the per-outer inner steps, every inner item, the steps after, as
+    three queries (no step comes before the nested map here), each the fused text and in
+    the script verbatim; the script's run() explodes and regroups as the engine does."""
+    inputs = {"v": [[1, 2], [], [3], list(range(4, 40))], "k": [0, 1, 2, 3]}
+    r = SQUARES.map(inputs, over=["v", "k"], engine=Daft(nested="explode"))
+    local = SQUARES.map(inputs, over=["v", "k"])
+    assert dict(r.items()) == dict(local.items()) and r["sqs"][1] == []
+    assert _notes_of(r, "daft nested:") == [
+        "daft nested: map 'per' ran explode: nested='explode' was asked for"]
+    assert _notes_of(r, "daft queries:") == [
+        "daft queries: 3 ran, in order: ['per/bump_of'] over 4 item(s) (fused text, 0 "
+        "rerun(s)); ['per/square'] over 39 item(s) (fused text, 0 rerun(s)); ['sum_up'] over "
+        "4 item(s) (fused text, 0 rerun(s))"]
+    script = SQUARES.to_daft(inputs, over=["v", "k"], nested="explode")
+    texts = _ran_text(r)
+    assert "def query_1(box):" in texts and "def query_3(box):" in texts
+    assert texts in script  # every query's text, verbatim, in order
+    assert "'per' over ['v']: EXPLODED into one flat Daft query" in script
+    assert _script_values(tmp_path, script) == {k: local[k] for k in local}
+    assert r.profile["per/square"].calls == 39 and r.profile["sum_up"].calls == 4
+
+
+def test_auto_explodes_few_outer_items_with_long_lists(tmp_path):
+    slots = 2 * (os.cpu_count() or 1)
+    few = {"v": [list(range(3 * slots)) for _ in range(slots - 1)], "k": [0] * (slots - 1)}
+    many = {"v": [[1, 2]] * slots, "k": list(range(slots))}
+    for inputs, how in ((few, "explode"), (many, "inline")):
+        r = SQUARES.map(inputs, over=["v", "k"], engine=Daft())
+        assert dict(r.items()) == dict(SQUARES.map(inputs, over=["v", "k"]).items())
+        (note,) = _notes_of(r, "daft nested:")
+        assert note.startswith(f"daft nested: map 'per' ran {how}: its ")
+        script = SQUARES.to_daft(inputs, over=["v", "k"])
+        assert ("EXPLODED" in script) == (how == "explode")
+        assert note.split(": ", 2)[2] in script  # the same reason in the header
+    # lists an earlier step makes: their lengths are unknown before the query
+    made = Pipeline([node(output="v")(_lists_of), Pipeline([bump_of, square], name="inner")
+                     .as_node(name="per", over="v", outputs={"sq": "sqs"}), sum_up])
+    r = made.map({"m": [200, 300], "k": [0, 1]}, over=["m", "k"], engine=Daft())
+    assert "made by an earlier step" in _notes_of(r, "daft nested:")[0]
+    with pytest.raises(hotpipe.InputError, match="made by an earlier step"):
+        made.to_daft({"m": [200, 300], "k": [0, 1]}, over=["m", "k"], nested="explode")
+
+
+def _lists_of(m: int) -> list:
+    return list(range(m))
+
+
+@pytest.mark.parametrize("on_error", ["raise", "collect"])
+def test_exploded_nested_map_failures_match_local(monkeypatch, on_error):
+    monkeypatch.setattr(sys.modules[__name__], "FAILS", {5, 9})
+    inputs = {"v": [[1, 2], [3, 5], [], [9, 4], [6]], "k": [0, 1, 2, 3, 4]}
+    got = {}
+    for name, engine in (("local", None), ("daft", Daft(nested="explode"))):
+        if on_error == "raise":
+            with pytest.raises(hotpipe.NodeError) as info:
+                SQUARES.map(inputs, over=["v", "k"], engine=engine)
+            got[name] = (info.value.node, info.value.index, info.value.path,
+                         type(info.value.__cause__))
+        else:
+            r = SQUARES.map(inputs, over=["v", "k"], engine=engine, on_error="collect")
+            got[name] = (dict(r.items()), [(e.index, e.path, e.node) for e in r.errors])
+    assert got["daft"] == got["local"]
+
+
+def test_exploded_zip_of_unequal_lists_and_a_batch_node_over_every_inner_item():
+    pipe = Pipeline([Pipeline([bounds], name="inner").as_node(
+        name="per", over=["v", "w"], inputs={"vs": "v", "ws": "w"},
+        outputs={"lo": "los", "hi": "his"})])
+    bad = {"vs": [[1, 9], [1], [5]], "ws": [[4, 2], [], [5]]}
+    a = pipe.map(bad, over=["vs", "ws"], engine=Daft(nested="explode"), on_error="collect")
+    b = pipe.map(bad, over=["vs", "ws"], on_error="collect")
+    assert dict(a.items()) == dict(b.items()) and [e.index for e in a.errors] == [1]
+    enc = Pipeline([Pipeline([encode], name="inner").as_node(
+        name="per", over="v", inputs={"vs": "v"}, outputs={"enc": "encs"})])
+    BATCH_CALLS.clear()
+    ticks = []
+    r = enc.map({"vs": [list(range(50)), [], list(range(30))]}, over="vs",
+                engine=Daft(nested="explode", batch_size=100), progress=ticks.append)
+    assert r["encs"][1] == [] and r["encs"][2][-1] == 290
+    assert BATCH_CALLS == [80]  # every outer item's inner items in one call
+    assert sum(ticks) == 3
+
+
+def test_nested_strategy_is_checked():
+    with pytest.raises(hotpipe.InputError, match="nested='sideways'"):
+        Daft(nested="sideways")
+    with pytest.raises(hotpipe.InputError, match="nested='sideways'"):
+        SQUARES.to_daft({"v": [[1]], "k": [0]}, over=["v", "k"], nested="sideways")

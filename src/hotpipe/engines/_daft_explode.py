@@ -1,0 +1,307 @@
+"""Nested maps on ``hotpipe.Daft``: inside the fused UDF, or exploded into a flat query.
+
+A nested map step (``mode="zip"``) runs one of two ways, chosen per step by
+:func:`strategies` (``Daft(nested=...)`` / ``pipe.to_daft(..., nested=...)``; default
+``"auto"``), and the choice and its reason are in the script's header and the profile:
+
+* ``"inline"``: a helper inside the fused UDF over each run of rows (explode by offsets,
+  every inner step once, regroup; :func:`hotpipe.engines._daft_code._nested_helper`). No
+  extra query, no shuffle; a run's inner items stay on the worker that runs its outer items.
+* ``"explode"``: the map runs as a sequence of Daft queries (:func:`exploded_map`): the steps
+  before the nested map as one query, then the nested map in the driver as ``Local`` runs it
+  (:func:`hotpipe._nested.run_nested`: its per-outer inner steps as one query over the outer
+  items, one explode of every outer item's inner lists into one flat column with the
+  offsets as the index, **every inner item as one flat Daft query**, one regroup by the
+  offsets that restores the order and keeps an empty list empty), then the steps after it
+  as one query. The inner items of a few outer items spread over every worker.
+
+``"auto"`` explodes a nested map when its outer items are too few to fill the engine's
+batches (fewer than two per core) while its inner items are not (at least four per core),
+its inner lists being a mapped input whose lengths the driver knows; else inline. Cached
+maps look every nested map up in the driver already (:mod:`hotpipe.engines._daft_cache`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import weakref
+from time import perf_counter, thread_time
+from typing import TYPE_CHECKING, Any
+
+from hotpipe._arrays import is_array, take
+from hotpipe._state import state_of
+from hotpipe._values import FAILED
+from hotpipe.errors import InputError, ItemError, NodeError
+from hotpipe.execute import PLAIN, Chunk
+from hotpipe.profile.stats import Stats
+from hotpipe.schedule import Job, Outcome
+
+if TYPE_CHECKING:
+    from hotpipe.plan import Plan, Step
+
+__all__ = ["NESTED", "FlatRunner", "Stage", "exploded_map", "stages", "strategies"]
+
+NESTED = ("auto", "inline", "explode")
+"""The values of ``Daft(nested=...)`` and ``pipe.to_daft(..., nested=...)``."""
+
+
+def check_nested(where: str, nested: str) -> str:
+    if nested not in NESTED:
+        raise InputError(f"{where}: nested={nested!r}; choose one of {list(NESTED)} "
+                         "(how a nested map runs on Daft: docs/engines.md, 'Nested maps on "
+                         "Daft').")
+    return nested
+
+
+def strategies(plan: Plan, columns: dict[str, Any], n: int, workers: int,
+               nested: str = "auto") -> dict[int, tuple[str, str]]:
+    """Per top-level nested map step of ``plan`` (by index), ``(strategy, why)``: "inline"
+    or "explode". A nested map the fused text does not write (``mode="product"``, inner
+    steps run once per map, ...) is not listed: hotpipe's executor runs it either way."""
+    from hotpipe.engines._daft_code import _not_fused, _not_written
+
+    found: dict[int, tuple[str, str]] = {}
+    slots = 2 * max(1, workers)
+    for k, step in enumerate(plan.steps):
+        nm = step.nested
+        if nm is None or not step.mapped:
+            continue
+        inner = [step, *nm.pre.steps, *nm.body.steps]
+        if any(_not_written(s) or _not_fused(s) for s in inner):
+            continue
+        if nested != "auto":
+            found[k] = nested, f"nested={nested!r} was asked for"
+            continue
+        outer_arg = dict(zip(nm.args, step.args, strict=True))[nm.over[0]]
+        lists = columns.get(outer_arg)
+        if lists is None:
+            found[k] = "inline", (f"its lists {nm.over[0]!r} are made by an earlier step, so "
+                                  "their lengths are not known before the query")
+            continue
+        try:
+            total = sum(map(len, lists))
+        except TypeError:
+            found[k] = "inline", f"the values of {outer_arg!r} are not all sized lists"
+            continue
+        if n < slots and total >= 2 * slots:
+            found[k] = "explode", (
+                f"its {n:,} outer item(s) are fewer than the {slots} batches that keep "
+                f"{workers} core(s) busy, while their {total:,} inner items are enough to "
+                "fill them: one flat query spreads the inner items over every worker")
+        elif n >= slots:
+            found[k] = "inline", (
+                f"its {n:,} outer items fill the {slots} batches that keep {workers} core(s) "
+                "busy: the inner items stay with their outer item in the fused UDF (no "
+                "extra query, no shuffle)")
+        else:
+            found[k] = "inline", (
+                f"its {total:,} inner items are too few to spread (under {2 * slots}): the "
+                "fused UDF runs them with their outer items")
+    return found
+
+
+@dataclasses.dataclass
+class Stage:
+    """One query of an exploded map, in order: a run of the map's steps (``kind="steps"``,
+    ``ks``), or a nested map ``step``'s per-outer inner steps (``"pre"``) or its inner
+    steps over every inner item (``"body"``); ``plan`` is what its fused text runs,
+    ``suffix`` its names' suffix (``query_1``, ...)."""
+
+    kind: str
+    plan: Plan
+    suffix: str
+    ks: list[int]
+    step: Step | None = None
+    columns: tuple[str, ...] = ()  # "pre"/"body": the flat columns, in run_nested's order
+
+
+def stages(plan: Plan, explode: set[int]) -> list[Stage]:
+    """The queries of ``plan`` with the nested map steps ``explode`` exploded, in the order
+    :func:`exploded_map` runs them (and the script writes them)."""
+    from hotpipe.engines._daft_cache import sub_plan
+
+    found: list[Stage] = []
+    run: list[int] = []
+    rows = [k for k, s in enumerate(plan.steps) if s.mapped]
+    for k in [*rows, None]:
+        if k is not None and k not in explode:
+            run.append(k)
+            continue
+        if run:
+            found.append(Stage("steps", sub_plan(plan, run), f"_{len(found) + 1}", run))
+        run = []
+        if k is None:
+            continue
+        step = plan.steps[k]
+        nm = step.nested
+        assert nm is not None
+        per_outer = [inner for outer, inner in zip(step.args, nm.args, strict=True)
+                     if outer in plan.mapped or inner in nm.over]
+        if any(s.mapped for s in nm.pre.steps):
+            pre_cols = tuple(name for name in per_outer if name in nm.pre.mapped)
+            found.append(Stage("pre", flat_plan(nm.pre, pre_cols), f"_{len(found) + 1}",
+                               [k], step, pre_cols))
+            per_outer += [o for o in nm.pre.outputs if o in nm.pre.mapped
+                          and o not in per_outer]
+        need = set(nm.outputs).union(*(s.args for s in nm.body.steps))
+        cols = (*nm.over, *(name for name in per_outer
+                            if name in need and name not in nm.over))
+        found.append(Stage("body", flat_plan(nm.body, cols), f"_{len(found) + 1}", [k],
+                           step, cols))
+    return found
+
+
+class FlatRunner:
+    """The runner of an exploded map's inner plans in the driver: ``columns`` runs the
+    plan's items as one Daft query of the plain runner (the fused text), its failures
+    named by their index path."""
+
+    cached = False
+
+    def __init__(self, engine: Any, daft: Any, queries: list[tuple[str, str]],
+                 suffixes: dict[int, str] | None = None) -> None:
+        self.engine, self.daft, self.queries = engine, daft, queries
+        self.suffixes = suffixes or {}  # id(inner plan) -> its query's suffix
+
+    def broadcast(self, *args: Any, **kwargs: Any) -> Any:
+        return PLAIN.broadcast(*args, **kwargs)
+
+    def columns(self, plan: Plan, columns: dict[str, Any], bc: Any, n: int, offset: int,
+                on_error: str, stats: Stats, paths: Any = None, tuning: Any = None
+                ) -> dict[str, Any]:
+        suffix = self.suffixes.get(id(plan), "")
+        plan = flat_plan(plan, tuple(columns))
+        return _query(self.engine, self.daft, plan, columns, bc, n, offset, on_error, stats,
+                      self.queries, lambda q: tuple(paths[q]) if paths is not None
+                      else (offset + q,), suffix)
+
+
+_FLAT: weakref.WeakKeyDictionary[Plan, dict[tuple[str, ...], Plan]] = \
+    weakref.WeakKeyDictionary()
+
+
+def flat_plan(plan: Plan, columns: tuple[str, ...]) -> Plan:
+    """An inner plan of a nested map whose mapped inputs are ``columns`` (the flat columns
+    ``run_nested`` gives it: the inner items, the per-outer values it reads repeated, the
+    per-outer inner steps' outputs), so that the fused text takes exactly those."""
+    by_plan = _FLAT.setdefault(plan, {})
+    found = by_plan.get(columns)
+    if found is None:
+        rest = tuple(i for i in plan.inputs if i not in columns and i not in plan.mapped)
+        found = by_plan[columns] = dataclasses.replace(plan, inputs=(*columns, *rest))
+    return found
+
+
+def _query(engine: Any, daft: Any, plan: Plan, columns: dict[str, Any], bc: Any, n: int,
+           offset: int, on_error: str, stats: Stats, queries: list[tuple[str, str]],
+           where: Any, suffix: str = "") -> dict[str, Any]:
+    """One Daft query of ``plan`` over ``n`` items; ``where(q)``: the index path of the
+    query's item ``q`` in the whole map (its failures are named by it)."""
+    job = Job(plan, columns, bc, n, on_error, Stats.empty(plan.width), PLAIN, 0)
+    try:
+        produced, qstats = engine._query(daft, job, 0, n, suffix=suffix)
+        last = engine._last
+        body = "fused text" if last["body"].startswith("the fused text") else "executor"
+        queries.append((f"{[s.name for s in plan.steps if s.mapped]} over {n:,} item(s) "
+                        f"({body}, {last['reruns']} rerun(s))", last["text"]))
+    except NodeError as exc:
+        if exc.index is None or not 0 <= exc.index < n:
+            raise
+        path = (*where(exc.index), *exc.path[1:])
+        moved = NodeError(exc.node, path[0], exc.inputs, exc.error, path)
+        for note in getattr(exc, "__notes__", ()):
+            moved.add_note(note)
+        raise moved from exc.error
+    for j, e in enumerate(qstats.errors):
+        path = (*where(e.index), *e.path[1:])
+        qstats.errors[j] = ItemError(path[0], e.node, e.exception, path)
+    stats.merge(qstats)
+    return produced
+
+
+def exploded_map(engine: Any, daft: Any, plan: Plan, columns: dict[str, Any],
+                 scalars: dict[str, Any], n: int, on_error: str, on_progress: Any,
+                 runner: Any, broadcast: Any, offset: int, chosen: dict[int, tuple[str, str]]
+                 ) -> Outcome:
+    """The map as a sequence of Daft queries, the nested map steps ``chosen`` to explode
+    run in the driver with :class:`FlatRunner` (see the module docstring)."""
+    from hotpipe._nested import run_nested
+
+    t0 = perf_counter()
+    stats = Stats.empty(plan.width)
+    # (a failed broadcast step, on_error="collect": each query runs the executor, which
+    # fails the items that read its outputs)
+    bc = broadcast or (runner or PLAIN).broadcast(plan, scalars, n, on_error, stats)
+    tuning = state_of(plan).tuning
+    queries: list[tuple[str, str]] = []
+    explode = {k for k, (how, _) in chosen.items() if how == "explode"}
+    order = stages(plan, explode)
+    flat = FlatRunner(engine, daft, queries, {id(st.step.nested.pre if st.kind == "pre"
+                                                 else st.step.nested.body): st.suffix
+                                              for st in order if st.step is not None})
+    vals: dict[str, Any] = dict(columns)
+    failed: set[int] = set()
+    for st in order:
+        live = [i for i in range(n) if i not in failed]
+        if not live:
+            break
+        if st.kind == "steps":
+            cols = {a: take(vals[a], live, False) for a in st.plan.inputs
+                    if a in st.plan.mapped}
+            produced = _query(engine, daft, st.plan, cols, bc, len(live), offset, on_error,
+                              stats, queries, lambda q, live=live: (offset + live[q],),
+                              st.suffix)
+            _store(vals, produced, st.plan.outputs, live, n, failed)
+        elif st.kind == "body":  # (its "pre" stage, if any, runs inside run_nested)
+            assert st.step is not None
+            _nested_step(st.step, vals, live, n, bc, stats, flat, offset, on_error, tuning,
+                         failed, run_nested)
+    values = {name: vals[name] if name in vals else [bc.values[name]] * n
+              for name in plan.outputs}
+    if on_progress is not None:
+        on_progress(n)
+    stats.errors.sort(key=lambda err: err.path or (err.index,))
+    outcome = Outcome(values, perf_counter() - t0, n, t0, stats=stats)
+    for k, (how, why) in chosen.items():
+        outcome.notes.append(f"daft nested: map {plan.steps[k].name!r} ran {how}: {why}")
+    outcome.notes.append(f"daft queries: {len(queries)} ran, in order: "
+                         + "; ".join(line for line, _ in queries))
+    if queries:  # the profile's `daft plan:` note holds every query's text, in order
+        engine._last["text"] = "\n\n".join(text for _, text in queries)
+    return outcome
+
+
+def _store(vals: dict[str, Any], produced: dict[str, Any], names: tuple[str, ...],
+           live: list[int], n: int, failed: set[int]) -> None:
+    """A query's output columns (over the items ``live``) as the map's columns: FAILED for
+    the items that failed before; the items that failed in it join ``failed``."""
+    whole = len(live) == n
+    for name in names:
+        col = produced[name]
+        if whole:
+            vals[name] = col
+        else:
+            out: list[Any] = [FAILED] * n
+            for i, v in zip(live, col, strict=True):
+                out[i] = v
+            vals[name] = out
+        if type(col) is list:
+            failed.update(live[j] for j, v in enumerate(col) if v is FAILED)
+
+
+def _nested_step(step: Step, vals: dict[str, Any], live: list[int], n: int, bc: Any,
+                 stats: Stats, flat: FlatRunner, offset: int, on_error: str, tuning: Any,
+                 failed: set[int], run_nested: Any) -> None:
+    """A nested map step over the items ``live``, in the driver, as the cached runner and
+    ``Local`` run it (its inner plans as flat queries of ``flat``)."""
+    t0, c0 = perf_counter(), thread_time()
+    sub = {a: take(vals[a], live, False) if not is_array(vals[a]) else
+           [vals[a][i] for i in live] for a in step.args if a in vals}
+    ctx = Chunk(offset, on_error, stats, set(), live, None, flat, bc, tuning)
+    outs, inner_wall, inner_cpu = run_nested(step, sub, bc.values, len(live), ctx)
+    t1 = perf_counter()
+    done = len(live) - len(ctx.failed)
+    stats.step_done(step.slot, done, done, t0, t1, thread_time() - c0 - inner_cpu,
+                    t1 - t0 - inner_wall)
+    _store(vals, dict(zip(step.outputs, outs, strict=True)), step.outputs, live, n, failed)
+    failed.update(live[j] for j in ctx.failed)
