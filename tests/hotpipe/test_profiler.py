@@ -209,7 +209,8 @@ def test_function_sampling_finds_the_hot_function():
 
 
 def test_function_sampling_in_run_and_errors():
-    p = Pipeline([node(lambda x: _heavy(200_000), output="y")])
+    # ~0.1 s: many 5 ms GIL switch intervals, so the sampler gets its turns on a busy machine
+    p = Pipeline([node(lambda x: _heavy(2_000_000), output="y")])
     prof = p.run({"x": 1}, profile="functions").profile
     assert prof.functions()["y"][0].function.endswith("_heavy")
     with pytest.raises(ValueError, match="profile='functions'"):
