@@ -81,3 +81,23 @@ def test_a_worker_killed_every_time_fails_the_map_instead_of_hanging(tmp_path):
     # the cache lives in the driver: a rerun on Ray looks every item up there, no query
     assert queries == 0 and hits == 400
     assert not list(HERE.parents[2].glob("*.died"))  # the marks stay in tmp_path
+
+
+EXPLODED_ON_RAY = """
+import sys
+sys.path.insert(0, {here!r})
+import hotpipe
+from test_daft import SQUARES
+inputs = {{"v": [list(range(40)), [], [3, 4]], "k": [0, 1, 2]}}
+local = SQUARES.map(inputs, over=["v", "k"])
+for nested in ("explode", "inline"):
+    r = SQUARES.map(inputs, over=["v", "k"], engine=hotpipe.Daft(runner="ray", nested=nested))
+    assert dict(r.items()) == dict(local.items()), nested
+    assert any(f"ran {{nested}}" in n for n in r.profile.notes)
+print("EXPLODED_OK")
+"""
+
+
+def test_an_exploded_nested_map_on_ray_gives_local_values():
+    out = _run(["-c", EXPLODED_ON_RAY.format(here=str(HERE))], timeout=300)
+    assert "EXPLODED_OK" in out
