@@ -15,9 +15,11 @@ A nested map step (``mode="zip"``) runs one of two ways, chosen per step by
   offsets that restores the order and keeps an empty list empty), then the steps after it
   as one query. The inner items of a few outer items spread over every worker.
 
-``"auto"`` explodes a nested map when its outer items are too few to fill the engine's
-batches (fewer than two per core) while its inner items are not (at least four per core),
-its inner lists being a mapped input whose lengths the driver knows; else inline. Cached
+``"auto"`` explodes a nested map when its longest inner list is more than 1.5 times a
+core's share of all its inner items (inline, the worker running that list would finish
+last; one outer item alone always is, on two cores or more) and there are at least four
+inner items per core, its inner lists being a mapped input whose lengths the driver knows;
+else inline. Cached
 maps look every nested map up in the driver already (:mod:`hotpipe.engines._daft_cache`).
 """
 
@@ -61,7 +63,6 @@ def strategies(plan: Plan, columns: dict[str, Any], n: int, workers: int,
     from hotpipe.engines._daft_code import _not_fused, _not_written
 
     found: dict[int, tuple[str, str]] = {}
-    slots = 2 * max(1, workers)
     for k, step in enumerate(plan.steps):
         nm = step.nested
         if nm is None or not step.mapped:
@@ -79,24 +80,28 @@ def strategies(plan: Plan, columns: dict[str, Any], n: int, workers: int,
                                   "their lengths are not known before the query")
             continue
         try:
-            total = sum(map(len, lists))
+            sizes = list(map(len, lists))
         except TypeError:
             found[k] = "inline", f"the values of {outer_arg!r} are not all sized lists"
             continue
-        if n < slots and total >= 2 * slots:
-            found[k] = "explode", (
-                f"its {n:,} outer item(s) are fewer than the {slots} batches that keep "
-                f"{workers} core(s) busy, while their {total:,} inner items are enough to "
-                "fill them: one flat query spreads the inner items over every worker")
-        elif n >= slots:
+        total, longest = sum(sizes), max(sizes, default=0)
+        share = total / max(1, workers)
+        if total < 4 * max(1, workers):
             found[k] = "inline", (
-                f"its {n:,} outer items fill the {slots} batches that keep {workers} core(s) "
-                "busy: the inner items stay with their outer item in the fused UDF (no "
-                "extra query, no shuffle)")
+                f"its {total:,} inner items are too few to spread (under 4 per core, "
+                f"{workers} core(s)): the fused UDF runs them with their outer items")
+        elif longest > 1.5 * share:
+            found[k] = "explode", (
+                f"its longest inner list ({longest:,} items) is more than 1.5 times a "
+                f"core's share of its {total:,} inner items ({share:,.0f}, {workers} "
+                "core(s)): inline, the worker running that list would finish last; one flat "
+                "query spreads the inner items over every worker")
         else:
             found[k] = "inline", (
-                f"its {total:,} inner items are too few to spread (under {2 * slots}): the "
-                "fused UDF runs them with their outer items")
+                f"its {total:,} inner items are spread evenly enough over its {n:,} outer "
+                f"items (the longest list, {longest:,}, is at most 1.5 times a core's share, "
+                f"{share:,.0f}): the fused UDF runs them with their outer items, no extra "
+                "query")
     return found
 
 

@@ -1207,16 +1207,16 @@ def bounds(v: int, w: int) -> tuple:
 
 
 def _fused_matches_local(pipe, inputs, over, tmp_path, on_error="raise"):
-    """The map on Daft ran the fused text and gives Local's values (and errors); the
-    to_daft script gives the same values standalone."""
-    on_daft = pipe.map(inputs, over=over, engine=Daft(), on_error=on_error)
+    """The map on Daft ran the fused text (the nested map inline) and gives Local's values
+    (and errors); the to_daft script gives the same values standalone."""
+    on_daft = pipe.map(inputs, over=over, engine=Daft(nested="inline"), on_error=on_error)
     on_local = pipe.map(inputs, over=over, on_error=on_error)
     assert _body(on_daft).startswith("the fused text")
     assert dict(on_daft.items()) == dict(on_local.items())
     assert [(e.index, e.path, e.node) for e in on_daft.errors] == \
         [(e.index, e.path, e.node) for e in on_local.errors]
     if on_error == "raise":
-        got = _script_values(tmp_path, pipe.to_daft(inputs, over=over))
+        got = _script_values(tmp_path, pipe.to_daft(inputs, over=over, nested="inline"))
         assert got == {k: on_local[k] for k in got}
     return on_daft
 
@@ -1233,7 +1233,7 @@ def test_fused_nested_map_runs_inner_steps_once_over_the_runs_inner_items(tmp_pa
     assert r["encs"][1] == [] and r["encs"][3][0] == 40
     # the batch node saw the inner items of many outer items at once (Local: the chunk's)
     BATCH_CALLS.clear()
-    pipe.map({"vs": outer}, over="vs", engine=Daft(batch_size=4))
+    pipe.map({"vs": outer}, over="vs", engine=Daft(batch_size=4, nested="inline"))
     assert BATCH_CALLS == [39]
 
 
@@ -1338,15 +1338,21 @@ def test_exploded_nested_map_runs_the_texts_to_daft_writes(tmp_path):
     assert r.profile["per/square"].calls == 39 and r.profile["sum_up"].calls == 4
 
 
-def test_auto_explodes_few_outer_items_with_long_lists(tmp_path):
-    slots = 2 * (os.cpu_count() or 1)
-    few = {"v": [list(range(3 * slots)) for _ in range(slots - 1)], "k": [0] * (slots - 1)}
-    many = {"v": [[1, 2]] * slots, "k": list(range(slots))}
-    for inputs, how in ((few, "explode"), (many, "inline")):
+def test_auto_explodes_a_long_inner_list_and_keeps_even_ones_inline(tmp_path):
+    cores = os.cpu_count() or 1
+    one_long = {"v": [list(range(8 * cores))], "k": [0]}
+    uneven = {"v": [list(range(40 * cores)), [1, 2], [3]], "k": [0, 1, 2]}
+    even = {"v": [list(range(8))] * (2 * cores), "k": list(range(2 * cores))}
+    tiny = {"v": [[1], [2, 3]], "k": [0, 1]}
+    cases = [(uneven, "explode", "its longest inner list"), (even, "inline", "evenly enough"),
+             (tiny, "inline", "too few to spread")]
+    if cores > 1:  # one core: nothing to spread over
+        cases.append((one_long, "explode", "its longest inner list"))
+    for inputs, how, why in cases:
         r = SQUARES.map(inputs, over=["v", "k"], engine=Daft())
         assert dict(r.items()) == dict(SQUARES.map(inputs, over=["v", "k"]).items())
         (note,) = _notes_of(r, "daft nested:")
-        assert note.startswith(f"daft nested: map 'per' ran {how}: its ")
+        assert note.startswith(f"daft nested: map 'per' ran {how}: ") and why in note, note
         script = SQUARES.to_daft(inputs, over=["v", "k"])
         assert ("EXPLODED" in script) == (how == "explode")
         assert note.split(": ", 2)[2] in script  # the same reason in the header
