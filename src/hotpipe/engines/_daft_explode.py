@@ -18,8 +18,9 @@ A nested map step (``mode="zip"``) runs one of two ways, chosen per step by
 ``"auto"`` explodes a nested map when its longest inner list is more than 1.5 times a
 core's share of all its inner items (inline, the worker running that list would finish
 last; one outer item alone always is, on two cores or more) and there are at least four
-inner items per core, its inner lists being a mapped input whose lengths the driver knows;
-else inline. Cached
+inner items per core, its inner lists being a mapped input whose lengths the driver knows, and, on the native
+runner (threads sharing the GIL), an inner node that can use several threads (batch,
+``vectorize=``, async, a cpus/gpus hint); else inline. Cached
 maps look every nested map up in the driver already (:mod:`hotpipe.engines._daft_cache`).
 """
 
@@ -55,8 +56,22 @@ def check_nested(where: str, nested: str) -> str:
     return nested
 
 
+def _parallel(inner: list[Step]) -> str | None:
+    """Why a nested map's inner steps can use several of Daft's native threads at once
+    (they share the GIL): a batch, ``vectorize=`` or async node, or a cpus/gpus hint, the
+    kinds of node whose work lets the GIL go (numpy, a model, I/O); None: plain Python
+    calls, which one thread runs as fast as several."""
+    for s in inner:
+        node = s.node
+        if node.is_batch or s.batch is not None or node.vectorize or node.is_async:
+            return f"inner node {s.name!r} is a batch, vectorize= or async node"
+        if node.hints.cpus or node.hints.gpus:
+            return f"inner node {s.name!r} has a cpus/gpus hint"
+    return None
+
+
 def strategies(plan: Plan, columns: dict[str, Any], n: int, workers: int,
-               nested: str = "auto") -> dict[int, tuple[str, str]]:
+               nested: str = "auto", runner: str = "native") -> dict[int, tuple[str, str]]:
     """Per top-level nested map step of ``plan`` (by index), ``(strategy, why)``: "inline"
     or "explode". A nested map the fused text does not write (``mode="product"``, inner
     steps run once per map, ...) is not listed: hotpipe's executor runs it either way."""
@@ -90,12 +105,21 @@ def strategies(plan: Plan, columns: dict[str, Any], n: int, workers: int,
             found[k] = "inline", (
                 f"its {total:,} inner items are too few to spread (under 4 per core, "
                 f"{workers} core(s)): the fused UDF runs them with their outer items")
+        elif longest > 1.5 * share and runner == "native" and not _parallel(inner[1:]):
+            found[k] = "inline", (
+                f"its longest inner list ({longest:,} items) is more than 1.5 times a "
+                f"core's share of its {total:,} inner items, but its inner steps are plain "
+                "Python calls, which Daft's native threads run one at a time (the GIL): "
+                "spreading them gains nothing here (on Ray it does: processes)")
         elif longest > 1.5 * share:
+            why = _parallel(inner[1:])
             found[k] = "explode", (
                 f"its longest inner list ({longest:,} items) is more than 1.5 times a "
                 f"core's share of its {total:,} inner items ({share:,.0f}, {workers} "
                 "core(s)): inline, the worker running that list would finish last; one flat "
-                "query spreads the inner items over every worker")
+                "query spreads the inner items over every worker"
+                + (f" ({why}: its work can run on several threads)" if why and
+                   runner == "native" else " (Ray: worker processes)"))
         else:
             found[k] = "inline", (
                 f"its {total:,} inner items are spread evenly enough over its {n:,} outer "

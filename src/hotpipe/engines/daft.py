@@ -223,7 +223,7 @@ class Daft(Engine):
         elif plan.has_nested and n:
             from hotpipe.engines._daft_explode import exploded_map, strategies
 
-            chosen = strategies(plan, columns, n, self.workers, self.nested)
+            chosen = strategies(plan, columns, n, self.workers, self.nested, self.runner)
             if any(how == "explode" for how, _ in chosen.values()):
                 exploded = exploded_map(self, self._daft(), plan, columns, scalars, n,
                                         on_error, on_progress, runner, broadcast, offset,

@@ -1338,22 +1338,31 @@ def test_exploded_nested_map_runs_the_texts_to_daft_writes(tmp_path):
     assert r.profile["per/square"].calls == 39 and r.profile["sum_up"].calls == 4
 
 
+ENCODE = Pipeline([Pipeline([encode], name="inner").as_node(
+    name="per", over="v", inputs={"vs": "v"}, outputs={"enc": "encs"})])
+
+
 def test_auto_explodes_a_long_inner_list_and_keeps_even_ones_inline(tmp_path):
     cores = os.cpu_count() or 1
-    one_long = {"v": [list(range(8 * cores))], "k": [0]}
-    uneven = {"v": [list(range(40 * cores)), [1, 2], [3]], "k": [0, 1, 2]}
-    even = {"v": [list(range(8))] * (2 * cores), "k": list(range(2 * cores))}
-    tiny = {"v": [[1], [2, 3]], "k": [0, 1]}
-    cases = [(uneven, "explode", "its longest inner list"), (even, "inline", "evenly enough"),
-             (tiny, "inline", "too few to spread")]
+    one_long = {"vs": [list(range(8 * cores))]}
+    uneven = {"vs": [list(range(40 * cores)), [1, 2], [3]]}
+    even = {"vs": [list(range(8))] * (2 * cores)}
+    tiny = {"vs": [[1], [2, 3]]}
+    cases = [(ENCODE, uneven, "explode", "its longest inner list"),
+             (ENCODE, even, "inline", "evenly enough"),
+             (ENCODE, tiny, "inline", "too few to spread")]
     if cores > 1:  # one core: nothing to spread over
-        cases.append((one_long, "explode", "its longest inner list"))
-    for inputs, how, why in cases:
-        r = SQUARES.map(inputs, over=["v", "k"], engine=Daft())
-        assert dict(r.items()) == dict(SQUARES.map(inputs, over=["v", "k"]).items())
+        cases.append((ENCODE, one_long, "explode", "(inner node 'per/encode' is a batch"))
+        # plain Python inner steps: Daft's native threads share the GIL
+        cases.append((SQUARES, {"v": uneven["vs"], "k": [0, 1, 2]}, "inline",
+                      "plain Python calls"))
+    for pipe, inputs, how, why in cases:
+        over = list(inputs)
+        r = pipe.map(inputs, over=over, engine=Daft())
+        assert dict(r.items()) == dict(pipe.map(inputs, over=over).items())
         (note,) = _notes_of(r, "daft nested:")
         assert note.startswith(f"daft nested: map 'per' ran {how}: ") and why in note, note
-        script = SQUARES.to_daft(inputs, over=["v", "k"])
+        script = pipe.to_daft(inputs, over=over)
         assert ("EXPLODED" in script) == (how == "explode")
         assert note.split(": ", 2)[2] in script  # the same reason in the header
     # lists an earlier step makes: their lengths are unknown before the query
@@ -1394,11 +1403,9 @@ def test_exploded_zip_of_unequal_lists_and_a_batch_node_over_every_inner_item():
     a = pipe.map(bad, over=["vs", "ws"], engine=Daft(nested="explode"), on_error="collect")
     b = pipe.map(bad, over=["vs", "ws"], on_error="collect")
     assert dict(a.items()) == dict(b.items()) and [e.index for e in a.errors] == [1]
-    enc = Pipeline([Pipeline([encode], name="inner").as_node(
-        name="per", over="v", inputs={"vs": "v"}, outputs={"enc": "encs"})])
     BATCH_CALLS.clear()
     ticks = []
-    r = enc.map({"vs": [list(range(50)), [], list(range(30))]}, over="vs",
+    r = ENCODE.map({"vs": [list(range(50)), [], list(range(30))]}, over="vs",
                 engine=Daft(nested="explode", batch_size=100), progress=ticks.append)
     assert r["encs"][1] == [] and r["encs"][2][-1] == 290
     assert BATCH_CALLS == [80]  # every outer item's inner items in one call
