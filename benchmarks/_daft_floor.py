@@ -57,3 +57,28 @@ def nested_floor(data: list[list[int]]) -> list[int]:
     # lists that were empty explode to one null row: back to empty lists
     ws = [[x for x in row if x is not None] for row in df.to_pydict()["ws"]]
     return [sum(w) for w in ws]
+
+
+def uneven_floor(docs: list[list[int]], per_item: float) -> list[list[int]]:
+    """(g) a model-like batch UDF (``per_item`` seconds of GIL-free work per item, then
+    ``x * 2``) over every chunk of uneven documents: explode (with a position column) ->
+    batch UDF -> groupby/list_agg, each list put back in order by position, the documents
+    sorted back into their order."""
+    import daft
+    from daft import DataType, Series, col
+
+    @daft.func.batch(return_dtype=DataType.int64())
+    def embed_b(v: Series) -> list:
+        items = v.to_pylist()
+        time.sleep(per_item * len(items))
+        return [None if x is None else x * 2 for x in items]
+
+    pairs = [[(j, x) for j, x in enumerate(doc)] for doc in docs]
+    df = daft.from_pydict({"i": list(range(len(docs))), "pos": [[j for j, _ in p] for p in pairs],
+                           "chunk": docs})
+    df = df.explode("pos", "chunk").with_column("e", embed_b(col("chunk")))
+    df = df.groupby("i").agg(col("e").list_agg().alias("es"),
+                             col("pos").list_agg().alias("ps")).sort("i")
+    out = df.to_pydict()  # a group's rows in any order: put them back by position
+    return [[e for _, e in sorted((p, e) for p, e in zip(ps, es, strict=True) if p is not None)]
+            for es, ps in zip(out["es"], out["ps"], strict=True)]

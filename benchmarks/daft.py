@@ -14,7 +14,10 @@ medians; shared with ``daft_peer.py``). Questions
 * (e) the Ray runner (local, in a subprocess: Daft fixes the runner once per process):
   start-up time and (a), against native;
 * (f) a cached map (hits looked up in the driver, misses sent to Daft) vs ``Local``, cold and
-  warm: the chain over N/10 items and the nested map over outer/10 x 100 (reported).
+  warm: the chain over N/10 items and the nested map over outer/10 x 100 (reported);
+* (g) a nested map of very uneven lists (one document of N/250 chunks, three short) through a
+  model-like batch node that releases the GIL: ``nested="inline"`` vs ``"explode"`` vs what
+  ``"auto"`` chose, against a hand-written Daft explode/groupby and ``Local`` (reported).
 
 hypernodes' DaftEngine does not import on Daft 0.7: with ``--peer-python`` (a venv from
 ``benchmarks/requirements-peers-daft.txt``: hypernodes 0.4.8, daft 0.6.14) it runs (a) and (d)
@@ -50,7 +53,7 @@ import hotpipe  # noqa: E402
 from hotpipe import Local, Pipeline, node  # noqa: E402
 
 sys.path.append(str(_HERE))  # after site-packages: for _daft_floor only
-from _daft_floor import chain_floor, nested_floor, race, timed  # noqa: E402
+from _daft_floor import chain_floor, nested_floor, race, timed, uneven_floor  # noqa: E402
 
 os.environ.setdefault("DAFT_PROGRESS_BAR", "0")
 RESULTS = Path(__file__).parent / "results"
@@ -198,6 +201,48 @@ def bench_nested(outer: int, rounds: int, engine: Any) -> dict[str, Any]:
             "target": "<= 1.5x", "body": body(first)}
 
 
+# ----------------------------------------------------------------------------- (g) uneven
+
+PER_ITEM = 0.0002  # (g): a model's time per item, the GIL released (a sleep stands in)
+
+
+@node(output="e", batch=True)
+def embed(chunk: list) -> list:
+    time.sleep(PER_ITEM * len(chunk))
+    return [x * 2 for x in chunk]
+
+
+EMBED = Pipeline([Pipeline([embed], name="inner").as_node(
+    name="per_doc", over="chunk", inputs={"docs": "chunk"}, outputs={"e": "es"})])
+
+
+def bench_uneven(long: int, rounds: int) -> dict[str, Any]:
+    """(g) a nested map of very uneven lists (one document of ``long`` chunks, three of a
+    few) through a model-like batch node (0.2 ms per item, GIL released): the nested map
+    inline (one worker gets the long document) vs exploded into one flat query (its chunks
+    spread over every core) vs what ``nested="auto"`` chose, vs the hand-written Daft
+    explode/groupby and ``Local``."""
+    docs = [list(range(long)), list(range(20)), list(range(5)), []]
+    want = [[x * 2 for x in doc] for doc in docs]
+    assert uneven_floor(docs, 0.0) == want
+    engines = {"hotpipe Daft inline": hotpipe.Daft(nested="inline"),
+               "hotpipe Daft explode": hotpipe.Daft(nested="explode"),
+               "hotpipe Daft auto": hotpipe.Daft()}
+    auto = EMBED.map({"docs": docs}, over="docs", engine=engines["hotpipe Daft auto"])
+    assert auto["es"] == want
+    chose = next(n for n in auto.profile.notes if n.startswith("daft nested:"))
+    contenders = {"daft hand-written explode/groupby (floor)":
+                  lambda: uneven_floor(docs, PER_ITEM)}
+    contenders.update({label: (lambda e=e: EMBED.map({"docs": docs}, over="docs", engine=e))
+                       for label, e in engines.items()})
+    contenders["hotpipe Local"] = lambda: EMBED.map({"docs": docs}, over="docs")
+    t = race(contenders, rounds)
+    floor = t["daft hand-written explode/groupby (floor)"]
+    return {"docs": [len(d) for d in docs], "per_item_seconds": PER_ITEM, "seconds": t,
+            "ratio_vs_floor": {k: v / floor for k, v in t.items()},
+            "auto chose": chose, "cores": os.cpu_count()}
+
+
 # ----------------------------------------------------------------------------- (f) cache
 
 def _cached_runs(pipe: Any, inputs: dict[str, Any], over: str, engine: Any, root: Path,
@@ -318,6 +363,7 @@ def main() -> None:
         "c_resource": bench_resource(engine),
         "d_nested": bench_nested(outer, rounds, engine),
         "f_cached": bench_cached(n // 10, outer // 10, 3, engine),
+        "g_uneven": bench_uneven(n // 250, rounds),
         "hypernodes": bench_hypernodes(args.peer_python, n, outer, rounds),
     }
     if not args.no_ray:
