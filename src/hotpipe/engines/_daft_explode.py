@@ -17,11 +17,11 @@ A nested map step (``mode="zip"``) runs one of two ways, chosen per step by
 
 ``"auto"`` explodes a nested map when its longest inner list is more than 1.5 times a
 core's share of all its inner items (inline, the worker running that list would finish
-last; one outer item alone always is, on two cores or more) and there are at least four
-inner items per core, its inner lists being a mapped input whose lengths the driver knows, and, on the native
-runner (threads sharing the GIL), an inner node that can use several threads (batch,
-``vectorize=``, async, a cpus/gpus hint); else inline. Cached
-maps look every nested map up in the driver already (:mod:`hotpipe.engines._daft_cache`).
+last; one outer item alone always is, on two cores or more), with at least four inner
+items per core, its inner lists being a mapped input whose lengths the driver knows, and,
+on the native runner (threads sharing the GIL), with an inner node that can use several
+threads (batch, ``vectorize=``, async, a cpus/gpus hint); else inline. Cached maps look
+every nested map up in the driver already (:mod:`hotpipe.engines._daft_cache`).
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ NESTED = ("auto", "inline", "explode")
 
 
 def check_nested(where: str, nested: str) -> str:
+    """``nested`` if it is one of :data:`NESTED`, else an ``InputError`` saying so."""
     if nested not in NESTED:
         raise InputError(f"{where}: nested={nested!r}; choose one of {list(NESTED)} "
                          "(how a nested map runs on Daft: docs/engines.md, 'Nested maps on "
