@@ -1031,17 +1031,19 @@ def span(lo: int, hi: int) -> int:
     return hi - lo
 
 
+DEEP = Pipeline([Pipeline([  # a nested map inside a nested map, tuple outputs inside
+    Pipeline([around, span], name="leaf").as_node(name="each", over="w",
+                                                  outputs={"span": "spans"}),
+], name="mid").as_node(name="per", over="w", inputs={"ws": "w"}, outputs={"spans": "spanss"})])
+NESTS = {"ws": [[[1, 2], [3]], [], [[4], []]], "width": 2}
+
+
 def test_cached_nested_maps_product_tuple_and_nested_in_nested_match_local(tmp_path,
                                                                            queries):
     crossed = Pipeline([Pipeline([pair], name="inner").as_node(
         name="per", over=["a", "b"], mode="product", outputs={"pair": "pairs"})])
     items = {"a": [["x", "y"], ["z"], []], "b": [[1, 2], [3], [4]]}
-    deep = Pipeline([Pipeline([
-        Pipeline([around, span], name="leaf").as_node(name="each", over="w",
-                                                      outputs={"span": "spans"}),
-    ], name="mid").as_node(name="per", over="w", inputs={"ws": "w"},
-                           outputs={"spans": "spanss"})])
-    nests = {"ws": [[[1, 2], [3]], [], [[4], []]], "width": 2}
+    deep, nests = DEEP, NESTS
     for j, (pipe, inputs, over) in enumerate(((crossed, items, ["a", "b"]),
                                               (deep, nests, "ws"))):
         cache = hotpipe.Cache(tmp_path / str(j))
@@ -1259,12 +1261,7 @@ def test_fused_nested_map_inner_failure_and_nested_in_nested(tmp_path, monkeypat
     with pytest.raises(hotpipe.NodeError) as info:
         SQUARES.map(inputs, over=["v", "k"], engine=Daft())
     assert info.value.index == 1 and info.value.path == (1, 1)
-    deep = Pipeline([Pipeline([
-        Pipeline([around, span], name="leaf").as_node(name="each", over="w",
-                                                      outputs={"span": "spans"}),
-    ], name="mid").as_node(name="per", over="w", inputs={"ws": "w"},
-                           outputs={"spans": "spanss"})])
-    nests = {"ws": [[[1, 2], [3]], [], [[4], []]], "width": 2}
+    deep, nests = DEEP, NESTS
     r = _fused_matches_local(deep, nests, "ws", tmp_path)
     assert r["spanss"] == [[[4, 4], [4]], [], [[4], []]]
 
