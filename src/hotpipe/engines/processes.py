@@ -153,10 +153,19 @@ class Processes(PoolEngine):
             first = first_slice(probe.per_item)
             slot = job.ticks.slot(start) if first < stop - start else None
             ticks = None if slot is None else (job.ticks.path, slot, first)
-        return self._executor().submit(
-            _worker, token, plan_bytes, s_token, s_bytes, cols, job.offset + start, stop - start,
-            job.on_error, stats.sample, stats.slow, ticks, fresh,
-        )
+        args = (token, plan_bytes, s_token, s_bytes, cols, job.offset + start, stop - start,
+                job.on_error, stats.sample, stats.slow, ticks, fresh)
+        try:
+            return self._executor().submit(_worker, *args)
+        except _terminated():
+            # a worker died (running another chunk) between taking the pool and submitting
+            # to it: loky gives a new pool now; that chunk's own future reports the death
+            try:
+                return self._executor().submit(_worker, *args)
+            except _terminated() as exc:  # collect() finds the item, one task per item
+                fut: Future = Future()
+                fut.set_exception(exc)
+                return fut
 
     def progress_ticks(self, starts: list[int]) -> Any:
         from hotpipe._ticks import SharedTicks
