@@ -920,7 +920,7 @@ def _exploded_main(plan: Plan, mapped: list[str], var: Any, order: list[Any],
         flat = [f"{a!r}: list(itertools.chain.from_iterable(inner[{a!r}]))" for a in nm.over]
         flat += [f"{a!r}: list(itertools.chain.from_iterable(map(itertools.repeat, "
                  f"inner[{a!r}], sizes)))" for a in st.columns if a not in nm.over]
-        lines.append("    flat = {" + ", ".join(flat) + "}  # the explode")
+        lines += ["    flat = {  # the explode", *[f"        {f}," for f in flat], "    }"]
         lines.append("    got = " + call.format(
             ", ".join(f"flat[{a!r}]" for a in fused.mapped),
             ", ".join(f"inner_shared[{a!r}]" for a in fused.shared)))

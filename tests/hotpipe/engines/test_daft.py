@@ -1266,17 +1266,26 @@ def test_fused_nested_map_inner_failure_and_nested_in_nested(tmp_path, monkeypat
     assert r["spanss"] == [[[4, 4], [4]], [], [[4], []]]
 
 
-def test_the_nested_helper_quoted_in_the_docs_is_what_to_daft_writes():
+def _quoted_in_order(start: str, script: str) -> None:
+    """Every line docs/engines.md quotes from ``start`` to the block's end is in the
+    script, in order ("..." lines aside)."""
     from pathlib import Path
 
     doc = (Path(__file__).parents[3] / "docs" / "engines.md").read_text()
-    start = doc.index("def nested_per(clock, n, k_, v):")
-    quoted = doc[start:doc.index("```", start)].splitlines()
-    script = SQUARES.to_daft({"v": [[1, 2], [], [3]], "k": [0, 1, 2]}, over=["v", "k"])
+    begin = doc.index(start)
+    quoted = doc[begin:doc.index("```", begin)].splitlines()
     lines = iter(script.splitlines())
     for line in quoted:
         if line.strip() != "...":
-            assert any(got == line for got in lines), line  # in order
+            assert any(got == line for got in lines), line
+
+
+def test_the_nested_helper_quoted_in_the_docs_is_what_to_daft_writes():
+    inputs = {"v": [[1, 2], [], [3]], "k": [0, 1, 2]}
+    _quoted_in_order("def nested_per(clock, n, k_, v):",
+                     SQUARES.to_daft(inputs, over=["v", "k"], nested="inline"))
+    _quoted_in_order("def run() -> dict:\n    # the map as 3 Daft queries",
+                     SQUARES.to_daft(inputs, over=["v", "k"], nested="explode"))
 
 
 @node(output="z")
