@@ -117,9 +117,14 @@ def to_daft(pipe: Any, inputs: Mapping[str, Any], outputs: str | Sequence[str] |
                "from time import perf_counter, thread_time", "from typing import Any"]
     imports += [i for f in fuseds for i in f.imports if i not in imports]
     names = {plan.steps[k].name: how_why for k, how_why in chosen.items()}
+    from hotpipe.execute import Broadcast
+
+    engine_plans = [st.plan for st in order] if explode else [plan]
+    engine_why = next((why for p in engine_plans
+                       if (why := engine_fused(p, Broadcast(dict(broadcast_in)))[1])), "")
     parts = [
         _header(pipe, plan, once, rows, mapped, advice(plan) if advice else [], held, text,
-                names),
+                names, engine_why),
         "\n".join(imports) + "\n\nimport daft\nfrom daft import DataType, Series\n",
         sources,
         _glue(bool(explode)),
@@ -133,16 +138,12 @@ def to_daft(pipe: Any, inputs: Mapping[str, Any], outputs: str | Sequence[str] |
 
 def _stage_items(plan: Plan, stage: Any, inputs: Mapping[str, Any], n: int) -> int:
     """The items of one query of an exploded map: the outer items, or for a nested map's
-    inner steps its inner items (its lists must be a mapped input to count them here)."""
+    inner steps its inner items (an exploded nested map's lists are a mapped input:
+    :func:`hotpipe.engines._daft_explode.strategies`)."""
     if stage.kind != "body":
         return n
     step = stage.step
     outer = dict(zip(step.nested.args, step.args, strict=True))[step.nested.over[0]]
-    if outer not in plan.inputs or outer not in plan.mapped:
-        raise InputError(
-            f"to_daft(nested='explode'): the lists of nested map {step.name!r} ({outer!r}) "
-            "are made by an earlier step, so the script cannot size its flat query of inner "
-            "items. Fix: nested='inline', or pass the lists as a mapped input.")
     return sum(len(v) for v in inputs[outer])
 
 
@@ -482,8 +483,8 @@ def _emit(steps: Sequence[Step], known: set[str], var: Any, indent: str,
           keep: Mapping[str, str] | None = None) -> list[str]:
     """Per-item steps over the lists of a batch (or of one outer item's inner items):
     ``list(map(func, *columns))`` per node, a batch node called once on the lists, a
-    ``vectorize=`` node once on arrays (:data:`_VECTORIZED`), a nested map as a list-valued
-    helper mapped over the outer items.
+    ``vectorize=`` node once on arrays (:data:`_VECTORIZED`), a nested map as a helper called
+    once over the run's outer items (:func:`_nested_helper`).
 
     ``made`` records the values a batch (``"batch"``) or vectorised (``"vector"``) step
     produced: they stay what the function returned (a numpy array is not split), and a
@@ -960,16 +961,20 @@ def _output_types(plan: Plan) -> dict[str, tuple[str | None, str]]:
     return found
 
 
-def _cycles(text: str, nested: list[Step]) -> str:
-    """The header's explode/groupby line: the cycles the text has (an ``.explode(`` in its
-    code), and what each nested map is instead."""
+def _cycles(text: str, nested: list[Step], chosen: Mapping[str, tuple[str, str]]) -> str:
+    """The header's explode/groupby line: the Daft explode/groupby cycles the text has (an
+    ``.explode(`` in its code), and what each nested map is instead."""
     code = [line.split("#", 1)[0] for line in text.splitlines()]
     count = sum(line.count(".explode(") for line in code)
     if not nested:
         return f"{count} (no nested maps)"
-    names = ", ".join(repr(s.name) for s in nested)
-    return (f"{count} ({len(nested)} nested map{'s' if len(nested) > 1 else ''}, {names}: "
-            "each exploded and regrouped inside the fused UDF, per run of rows, see below)")
+    kinds = {"explode": "exploded in the driver into one flat query of its inner items",
+             "inline": "exploded and regrouped inside the fused UDF, per run of rows",
+             "executor": "a helper inside the fused UDF in this script, hotpipe's column "
+                         "executor in the engine (see above)"}
+    parts = [f"{s.name!r}: {kinds[chosen.get(s.name, ('inline', ''))[0]]}" for s in nested]
+    return (f"{count} ({len(nested)} nested map{'s' if len(nested) > 1 else ''}: "
+            f"{'; '.join(parts)}; see below)")
 
 
 def _python_objects(plan: Plan) -> str:
@@ -1019,19 +1024,30 @@ def _resource_readers(plan: Plan, held: set[str]) -> list[tuple[Step, list[str]]
     return found
 
 
+def _verbatim(engine_why: str) -> list[str]:
+    """The header's lines on what the engine runs: this text, verbatim, or (``engine_why``)
+    hotpipe's column executor inside the same query, and why."""
+    if not engine_why:
+        return ["# The section `the text hotpipe.Daft compiles and runs` is, verbatim, what",
+                "# engine=hotpipe.Daft() compiles and runs for this map (names bound to your",
+                "# functions; on Ray the query's rows also carry their items)."]
+    return ["# NOT what engine=hotpipe.Daft() runs for this map: the engine runs hotpipe's column",
+            f"# executor inside the same query instead of `fused_steps`, because {engine_why}",
+            "# (same values; this script writes the steps as they would be fused)."]
+
+
 def _header(pipe: Any, plan: Plan, once: list[Step], rows: list[Step],
             mapped: list[str], found: list[Any], held: Mapping[str, Any], text: str,
-            chosen: Mapping[str, tuple[str, str]] | None = None) -> str:
+            chosen: Mapping[str, tuple[str, str]] | None = None, engine_why: str = "") -> str:
     untyped = [s.name for s in rows if s.nested is None and _dtype(s) is None]
     nested = [s for s in _all_steps(plan) if s.nested is not None]
     lines = [
         f"# Daft script generated by hotpipe for pipeline {pipe.name or '(unnamed)'!r}.",
         "# Runs standalone: `python this_file.py` prints the outputs (needs `pip install daft`).",
-        "# The section `the text hotpipe.Daft compiles and runs` is, verbatim, what",
-        "# engine=hotpipe.Daft() compiles and runs for this map (names bound to your functions).",
+        *_verbatim(engine_why),
         "#",
         "# Analysis",
-        f"#   explode/groupby cycles: {_cycles(text, nested)}",
+        f"#   explode/groupby cycles: {_cycles(text, nested, chosen or {})}",
         f"#   mapped inputs: {mapped}; outputs: {list(plan.outputs)}",
         f"#   per-item steps fused into ONE batch UDF (`fused_steps` per run of rows): "
         f"{[s.name for s in rows]}",
@@ -1051,6 +1067,11 @@ def _header(pipe: Any, plan: Plan, once: list[Step], rows: list[Step],
     ]
     for step in nested:
         how, why = (chosen or {}).get(step.name, ("inline", ""))
+        if how == "executor":
+            lines.append(f"#   nested map {step.name!r} over {list(step.nested.over)}: in this "
+                         "script a helper inside the fused UDF over each run of rows; in the "
+                         f"engine, {why}.")
+            continue
         if how == "explode":
             lines.append(
                 f"#   nested map {step.name!r} over {list(step.nested.over)}: EXPLODED into one "
@@ -1064,10 +1085,10 @@ def _header(pipe: Any, plan: Plan, once: list[Step], rows: list[Step],
             f"#   nested map {step.name!r} over {list(step.nested.over)}: a helper inside "
             "the fused UDF over each run of rows: the run's inner lists exploded into one "
             "column (offsets as the index), each inner step once over it (a batch node: one "
-            "call), regrouped in order; no Daft explode/groupby. Why: the inner steps are "
-            "Python calls, and an explode/groupby would shuffle every inner row and sort to "
-            "restore the order (3x slower in benchmarks/daft.py (d)). The trade-off: a run's "
-            "inner items stay on its worker." + (f" Chosen because {why}." if why else "")
+            "call), regrouped in order; no Daft explode/groupby (it would shuffle every inner "
+            "row and sort to restore the order: 3.5x slower in benchmarks/daft.py (d)). "
+            + (f"Why not exploded into a flat query: {why}. " if why else "")
+            + "The trade-off: a run's inner items stay on its worker."
         )
     return "\n".join(lines + _what_to_change(found))
 

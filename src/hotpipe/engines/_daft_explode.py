@@ -42,10 +42,17 @@ from hotpipe.schedule import Job, Outcome
 if TYPE_CHECKING:
     from hotpipe.plan import Plan, Step
 
-__all__ = ["NESTED", "FlatRunner", "Stage", "exploded_map", "stages", "strategies"]
+__all__ = ["NESTED", "FlatRunner", "Stage", "exploded_map", "nested_note", "stages",
+           "strategies"]
 
 NESTED = ("auto", "inline", "explode")
 """The values of ``Daft(nested=...)`` and ``pipe.to_daft(..., nested=...)``."""
+
+
+def nested_note(name: str, how: str, why: str) -> str:
+    """The profile's ``daft nested:`` note of one nested map."""
+    ran = "through hotpipe's column executor" if how == "executor" else how
+    return f"daft nested: map {name!r} ran {ran}: {why}"
 
 
 def check_nested(where: str, nested: str) -> str:
@@ -73,9 +80,10 @@ def _parallel(inner: list[Step]) -> str | None:
 
 def strategies(plan: Plan, columns: dict[str, Any], n: int, workers: int,
                nested: str = "auto", runner: str = "native") -> dict[int, tuple[str, str]]:
-    """Per top-level nested map step of ``plan`` (by index), ``(strategy, why)``: "inline"
-    or "explode". A nested map the fused text does not write (``mode="product"``, inner
-    steps run once per map, ...) is not listed: hotpipe's executor runs it either way."""
+    """Per top-level nested map step of ``plan`` (by index), ``(strategy, why)``:
+    "inline", "explode", or "executor" for a nested map the fused text does not run
+    (``mode="product"``, inner steps run once per map, ...: hotpipe's column executor runs
+    it inside the query, whatever ``nested`` asks)."""
     from hotpipe.engines._daft_code import _not_fused, _not_written
 
     found: dict[int, tuple[str, str]] = {}
@@ -84,17 +92,25 @@ def strategies(plan: Plan, columns: dict[str, Any], n: int, workers: int,
         if nm is None or not step.mapped:
             continue
         inner = [step, *nm.pre.steps, *nm.body.steps]
-        if any(_not_written(s) or _not_fused(s) for s in inner):
+        why = next((f"node {s.name!r} is {w}" for s in inner
+                    if (w := _not_written(s) or _not_fused(s))), None)
+        if why is not None:
+            asked = "" if nested == "auto" else f" (nested={nested!r} does not apply)"
+            found[k] = "executor", f"hotpipe's column executor runs it in the query: {why}{asked}"
+            continue
+        outer_arg = dict(zip(nm.args, step.args, strict=True))[nm.over[0]]
+        lists = columns.get(outer_arg)
+        if lists is None and nested != "inline":
+            # the engine could explode them, but no script could write that query: its
+            # size is known only inside the query, and the script must be what runs
+            asked = "nested='explode' was asked for, but " if nested == "explode" else ""
+            found[k] = "inline", (f"{asked}its lists {nm.over[0]!r} are made by an earlier "
+                                  "step, so their lengths are not known before the query")
             continue
         if nested != "auto":
             found[k] = nested, f"nested={nested!r} was asked for"
             continue
-        outer_arg = dict(zip(nm.args, step.args, strict=True))[nm.over[0]]
-        lists = columns.get(outer_arg)
-        if lists is None:
-            found[k] = "inline", (f"its lists {nm.over[0]!r} are made by an earlier step, so "
-                                  "their lengths are not known before the query")
-            continue
+        assert lists is not None
         try:
             sizes = list(map(len, lists))
         except TypeError:
@@ -293,7 +309,7 @@ def exploded_map(engine: Any, daft: Any, plan: Plan, columns: dict[str, Any],
     stats.errors.sort(key=lambda err: err.path or (err.index,))
     outcome = Outcome(values, perf_counter() - t0, n, t0, stats=stats)
     for k, (how, why) in chosen.items():
-        outcome.notes.append(f"daft nested: map {plan.steps[k].name!r} ran {how}: {why}")
+        outcome.notes.append(nested_note(plan.steps[k].name, how, why))
     outcome.notes.append(f"daft queries: {len(queries)} ran, in order: "
                          + "; ".join(line for line, _ in queries))
     if queries:  # the profile's `daft plan:` note holds every query's text, in order

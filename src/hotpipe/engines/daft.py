@@ -208,20 +208,16 @@ class Daft(Engine):
         # what the query pickles, before the broadcast steps run (Daft's own check comes
         # when the query is built, after them, and names nothing)
         check_map(self.runner, plan, columns, scalars)
-        cache_note = None
         if runner is not None and runner.cached:
             from hotpipe.engines._daft_cache import cached_map, driver_refusal
 
-            why = driver_refusal(plan, n)
-            if why is None:
+            if driver_refusal(plan, n) is None:  # (a map of no items: nothing to look up)
                 outcome = cached_map(self, self._daft(), plan, columns, scalars, n, on_error,
                                      on_progress, runner, broadcast, offset)
                 self._notes(plan, outcome)
                 return outcome
-            cache_note = (f"daft cache: hotpipe's cached runner runs inside the query (it "
-                          f"looks up and writes each item in the workers): {why}")
         elif plan.has_nested and n:
-            from hotpipe.engines._daft_explode import exploded_map, strategies
+            from hotpipe.engines._daft_explode import exploded_map, nested_note, strategies
 
             chosen = strategies(plan, columns, n, self.workers, self.nested, self.runner)
             if any(how == "explode" for how, _ in chosen.values()):
@@ -230,12 +226,10 @@ class Daft(Engine):
                                         chosen)
                 self._notes(plan, exploded)
                 return exploded
-            nested_notes = [f"daft nested: map {plan.steps[k].name!r} ran {how}: {why}"
+            nested_notes = [nested_note(plan.steps[k].name, how, why)
                             for k, (how, why) in chosen.items()]
         outcome = super().run_map(plan, columns, scalars, n, on_error, on_progress, runner,
                                   broadcast, offset)
-        if cache_note:
-            outcome.notes.append(cache_note)
         outcome.notes.extend(nested_notes)
         self._notes(plan, outcome)
         return outcome

@@ -84,7 +84,7 @@ def test_a_nested_map_is_counted_and_its_inner_model_call_named():
     inputs = {"vs": [[1, 2], [3]], "m": hotpipe.resource(Model, 3)}
     head = _analysis(Pipeline([inner], name="outer").to_daft(inputs, over="vs"))
     assert head["explode/groupby cycles"].startswith(
-        "0 (1 nested map, 'per': each exploded and regrouped inside the fused UDF")
+        "0 (1 nested map: 'per': exploded and regrouped inside the fused UDF, per run of rows")
     assert head["row-wise model calls"].startswith("'per/score' (reads resource 'm'")
     assert "'ws' (nested map 'per': a list per outer item)" in head[
         "per-row Python objects (outputs Daft gets untyped)"]
