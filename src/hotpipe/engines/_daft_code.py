@@ -319,18 +319,22 @@ def _source(func: Any) -> str:
 
 
 def _sources(plan: Plan, held: Mapping[str, Any]) -> tuple[str, set[str]]:
+    """The script's section of the pipeline's own code: each node function's source, the
+    functions and classes they call that are defined beside them (in ``__main__`` or their
+    module: copied too, and what those read, in turn), the resource factories, and the
+    imports and literal globals all of these read. A global that cannot be written (an
+    object built at import time) is an ``InputError`` naming it."""
     seen: dict[str, str] = {}
     context: dict[str, str] = {}
     modules = {"__main__"}
+    work: list[tuple[Any, bool, str]] = []  # (function or class, write its source, reader)
     for step in _all_steps(plan):
         if step.nested is not None:
             continue
         for func in (step.node.func, step.node.batch_func):
-            if func is None or func.__name__ in seen:
-                continue
-            seen[func.__name__] = _source(func)
-            modules.add(func.__module__)
-            context.update(_free_names(func))
+            if func is not None:
+                modules.add(func.__module__)
+                work.append((func, True, f"node {step.name!r}"))
     for name, res in held.items():
         factory, fname = res.factory, _factory_name(res.factory)
         if fname in _NOT_A_FUNCTION:
@@ -341,20 +345,79 @@ def _sources(plan: Plan, held: Mapping[str, Any]) -> tuple[str, set[str]]:
             raise InputError(f"to_daft: resource {name!r}: its factory {fname!r} has the name "
                              f"of the function {other.__qualname__!r}: the script defines "
                              "both by name; rename one.")
-        if fname in seen or fname in context:
-            continue
         if _written_here(factory, modules):
-            seen[fname] = _source(factory)
-            for func in _methods(factory):
-                context.update(_free_names(func))
+            work.append((factory, True, f"resource {name!r}"))
         elif getattr(factory, "__module__", None) != "builtins":
             context[fname] = (f"__import__({factory.__module__!r}, fromlist=['_'])."
                               f"{factory.__qualname__}")
+    done: dict[str, Any] = {}
+    while work:
+        obj, write, reader = work.pop(0)
+        name = obj.__name__
+        if done.get(name, obj) is not obj:
+            raise InputError(f"to_daft: two functions or classes are named {name!r} "
+                             f"({done[name].__qualname__} and {obj.__qualname__}, read by "
+                             f"{reader}); the script defines them by name: rename one.")
+        if name in done:
+            continue
+        done[name] = obj
+        if write:
+            seen[name] = _source(obj)
+        for func in _methods(obj) if inspect.isclass(obj) else [obj]:
+            for gname, value in _free_values(func).items():
+                expr, helper = _written_value(gname, value, modules, reader, func)
+                if helper is not None:
+                    work.append((helper, True, f"{reader} (through {func.__name__})"))
+                elif expr is not None:
+                    context.setdefault(gname, expr)
     context = {k: v for k, v in context.items() if k not in seen}
     lines = ["# --- the pipeline's functions, as written ---"]
     lines += [f"{k} = {v}" for k, v in sorted(context.items())]
     text = "\n".join(lines) + "\n\n\n" + "\n\n\n".join(seen.values())
     return text, set(seen) | set(context)
+
+
+def _free_values(func: Any) -> dict[str, Any]:
+    """The globals and closure values a function reads, by name."""
+    cv = inspect.getclosurevars(func)
+    return {**cv.globals, **cv.nonlocals}
+
+
+def _written_value(name: str, value: Any, modules: set[str], reader: str, func: Any
+                   ) -> tuple[str | None, Any]:
+    """How the script writes a value a function reads: ``(expression, None)``, or
+    ``(None, helper)`` for a function or class defined beside the pipeline's functions
+    (its source is copied), or ``(None, None)`` for a name the script need not write."""
+    import re
+
+    if inspect.ismodule(value):
+        if "." in value.__name__:
+            return f"__import__({value.__name__!r}, fromlist=['_'])", None
+        return f"__import__({value.__name__!r})", None
+    if isinstance(value, (set, frozenset)) and not value:
+        return f"{type(value).__name__}()", None
+    if _literal(value):
+        return repr(value), None
+    if isinstance(value, re.Pattern):
+        return f"__import__('re').compile({value.pattern!r}, {value.flags!r})", None
+    module = getattr(value, "__module__", None)
+    if (inspect.isfunction(value) or inspect.isclass(value)) and (
+            module in modules or "<locals>" in value.__qualname__):
+        if value.__name__ != name or value.__name__ == "<lambda>":
+            raise InputError(
+                f"to_daft: {func.__qualname__} (read by {reader}) calls {name!r}, which is "
+                f"{value.__qualname__} under another name (or a lambda): the script copies "
+                f"helpers by their own name. Fix: call it by its name, or write it as a def.")
+        return None, value
+    if callable(value) and module not in (None, "builtins"):
+        if hasattr(builtins, name):
+            return None, None  # a builtin name: the script has it
+        return f"__import__({module!r}, fromlist=['_']).{value.__qualname__}", None
+    raise InputError(
+        f"to_daft: {func.__qualname__} (read by {reader}) reads the global {name!r}, a "
+        f"{type(value).__name__} built when its module ran, which the script cannot write as "
+        "a literal. Fix: build it inside the function, pass it as an input (a literal), or "
+        "declare it with hotpipe.resource(factory, ...) so each worker builds its own.")
 
 
 def _factory_name(factory: Any) -> str:
@@ -383,24 +446,6 @@ def _methods(factory: Any) -> list[Any]:
         value = getattr(value, "__func__", value)  # staticmethod, classmethod
         if inspect.isfunction(value):
             found.append(value)
-    return found
-
-
-def _free_names(func: Any) -> dict[str, str]:
-    """Module imports and literal globals/closure values the function reads."""
-    found: dict[str, str] = {}
-    cv = inspect.getclosurevars(func)
-    for name, value in {**cv.globals, **cv.nonlocals}.items():
-        if inspect.ismodule(value):
-            found[name] = f"__import__({value.__name__!r})"
-            if "." in value.__name__:
-                found[name] = f"__import__({value.__name__!r}, fromlist=['_'])"
-        elif _literal(value):
-            found[name] = repr(value)
-        elif callable(value) and getattr(value, "__module__", None) not in (None, "builtins"):
-            mod = value.__module__
-            if mod != "__main__" and not hasattr(builtins, name):
-                found[name] = f"__import__({mod!r}, fromlist=['_']).{value.__qualname__}"
     return found
 
 

@@ -1437,3 +1437,56 @@ def test_nested_strategy_is_checked():
         Daft(nested="sideways")
     with pytest.raises(hotpipe.InputError, match="nested='sideways'"):
         SQUARES.to_daft({"v": [[1]], "k": [0]}, over=["v", "k"], nested="sideways")
+
+
+# ----------------------------------------------------------------------------- script helpers
+
+WORD = re.compile(r"[a-z]+", re.I)
+
+
+def _halved(v):  # a helper beside the nodes, calling another one
+    return _floor_of(v / 2)
+
+
+def _floor_of(v):
+    return math.floor(v)
+
+
+@node(output="h")
+def halve(x: int) -> int:
+    return _halved(x)
+
+
+@node(output="words")
+def split_words(line: str) -> list:
+    return WORD.findall(line)
+
+
+class _Tally:
+    def count(self, v):
+        return v
+
+
+TALLY = _Tally()
+
+
+@node(output="t")
+def tally(x: int) -> int:
+    return TALLY.count(x)
+
+
+def test_to_daft_copies_the_helpers_the_nodes_call(tmp_path):
+    """A node calling a helper defined beside it (which calls another), or reading a
+    compiled pattern: the script holds their source and runs standalone."""
+    pipe = Pipeline([halve])
+    script = pipe.to_daft({"x": [3, 8]}, over="x")
+    assert "def _halved(v):" in script and "def _floor_of(v):" in script
+    assert _script_values(tmp_path, script) == {"h": [1, 4]}
+    pipe = Pipeline([split_words])
+    script = pipe.to_daft({"line": ["Ab cd", "e"]}, over="line")
+    assert _script_values(tmp_path, script) == {"words": [["Ab", "cd"], ["e"]]}
+
+
+def test_to_daft_names_a_global_it_cannot_write():
+    with pytest.raises(hotpipe.InputError, match="reads the global 'TALLY', a _Tally"):
+        Pipeline([tally]).to_daft({"x": [1]}, over="x")
