@@ -596,6 +596,12 @@ def _emit(steps: Sequence[Step], known: set[str], var: Any, indent: str,
             empty = ", ".join("[]" for _ in step.outputs)
             lines.append(f"{indent}{target} = map(list, zip(*{call}, strict=True)) if n "
                          f"else ({empty},)")
+        elif kind is None and cols and step.nested is None and not step.node.is_async:
+            # filled item by item (list.extend keeps what came before a failing item):
+            # hotpipe.Daft resumes a run there instead of calling its items again
+            out = var(step.outputs[0])
+            lines.append(f"{indent}{out} = []")
+            lines.append(f"{indent}{out}.extend(map({func}, {', '.join(cols)}))")
         else:
             lines.append(f"{indent}{var(step.outputs[0])} = {call}")
             if kind is not None:

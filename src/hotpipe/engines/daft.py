@@ -7,12 +7,13 @@ so each batch of rows crosses from Rust to Python once, never once per row and n
 
 The engine runs the text ``pipe.to_daft()`` writes: :func:`hotpipe.engines._daft_code.
 engine_text` generates ``fused_steps`` (the user's functions called by name, node by node,
-``list(map(func, *columns))``, one clock line per node) and the query around it; the engine
-compiles that text with each function name bound to the node's own function and the glue
-names to its own callables (:func:`_run_rows`). A run of rows whose fused code raises runs
-again through hotpipe's column executor (``job.runner.columns``), which names the item
-(``NodeError`` with the original type) or collects the failures: the failing run's items
-are called again, like a retry. A resource in the text's shared values is hotpipe's, built
+``y.extend(map(func, *columns))``, one clock line per node) and the query around it; the
+engine compiles that text with each function name bound to the node's own function and the
+glue names to its own callables (:func:`_run_rows`). A run of rows whose fused code raises
+goes on from the failing item through hotpipe's column executor (:func:`_resume`), which
+names the item (``NodeError`` with the original type) or collects the failure without
+calling it again (a batch, async or nested-map step that raised runs again from its
+start). A resource in the text's shared values is hotpipe's, built
 once per process (:func:`_fused_run`); an async node's ``gathered`` awaits a run's items on
 hotpipe's event loop (:func:`_gathered`). Plans the script does not write (product
 nested maps, lambdas, ...: :func:`hotpipe.engines._daft_code.engine_fused`)
@@ -37,6 +38,7 @@ Daft on the other runner gets an ``InputError`` saying so.
 
 from __future__ import annotations
 
+import copy
 import itertools
 import os
 import threading
@@ -46,7 +48,7 @@ from typing import Any
 
 from hotpipe import _oneoff
 from hotpipe._arrays import append_column, finish_column, from_items, is_array
-from hotpipe._values import IMMUTABLE, frozen
+from hotpipe._values import FAILED, IMMUTABLE, frozen
 from hotpipe.engines._daft_glue import Clock
 from hotpipe.engines._daft_glue import index_column as _index
 from hotpipe.engines._daft_glue import row_runs as _row_runs
@@ -248,6 +250,9 @@ class Daft(Engine):
                 + (f"; {last['reruns']} run(s) of rows raised in the fused text and ran again "
                    "through hotpipe's column executor (their items were called again)"
                    if last["reruns"] else "")
+                + (f"; {last['resumed']} run(s) of rows raised in the fused text and ran on "
+                   "from the failing item through hotpipe's column executor (no item was "
+                   "called twice)" if last.get("resumed") else "")
             )
             outcome.notes.append(
                 "daft plan: broadcast steps "
@@ -381,13 +386,14 @@ class Daft(Engine):
         failure: tuple[int, BaseException] | None = None
         deaths: list[tuple[int, int, int]] = []  # Ray: runs that workers kept dying on
         spans: list[tuple[float, float]] = []
-        batches = reruns = 0
+        batches = reruns = resumed = 0
         for row in result:
             if row is None:  # a row inside a run: its values came with the run's first row
                 continue
             a, b, produced, (kind, payload, span, again) = row
             batches += 1
-            reruns += again
+            reruns += again == 1
+            resumed += again == 2
             spans.append(span)
             if kind == "stats":
                 stats.merge(payload)
@@ -415,6 +421,7 @@ class Daft(Engine):
                     col, produced[name[:-len(LIVE)]] if part is None else part)
         columns = {name: finish_column(col) for name, col in columns.items()}
         self._last = {"rows": n, "batches": batches, "query": query, "reruns": reruns,
+                      "resumed": resumed,
                       "overhead": max(0.0, query - _covered(spans, self.runner == "native")),
                       "steps": sum(1 for s in plan.steps if s.mapped),
                       "names": [s.name for s in plan.steps if s.mapped]}
@@ -633,14 +640,24 @@ def _run_rows(fused_steps: Any, payload: tuple, runs: list[tuple[int, int]],
                 continue
         t0 = perf_counter()
         cols, lo = (chunk, a) if blocks is None else (_loads(blocks[j]), 0)
-        produced, stats = (None, None) if fused_steps is None else _fused_run(
+        produced, stats, stopped = (None, None, None) if fused_steps is None else _fused_run(
             fused_steps, plan, cols, bc, signature, lo, lo + b - a)
-        again = int(fused_steps is not None and produced is None)
+        resume = stopped is not None and _resumable(runner)
+        # 1: the run's items (from the step that raised on) ran again through the executor;
+        # 2: it resumed at the item that raised, none called twice
+        again = 0 if fused_steps is None or produced is not None else \
+            2 if resume and stopped.index is not None else 1
         if produced is None:
-            stats = chunk_stats(plan, NO_PROBE)
             cols = {k: v[lo:lo + b - a] for k, v in cols.items()}
             try:
-                produced = runner.columns(plan, cols, bc, b - a, base + a, on_error, stats)
+                if resume:  # from where the text stopped: no item is called twice
+                    stats = stopped.stats
+                    produced = _resume(plan, cols, bc, runner, on_error, base + a, b - a,
+                                       stopped)
+                else:
+                    stats = chunk_stats(plan, NO_PROBE)
+                    produced = runner.columns(plan, cols, bc, b - a, base + a, on_error,
+                                              stats)
             except Exception as exc:
                 if remote and isinstance(exc, NodeError):  # to cross a process: picklable
                     from hotpipe.engines.processes import _portable
@@ -669,20 +686,29 @@ def _loads(data: bytes) -> Any:
 
 def _fused_run(fused_steps: Any, plan: Plan, chunk: dict[str, list[Any]], bc: Any,
                signature: tuple[list[str], list[str], list[str]], a: int, b: int
-               ) -> tuple[dict[str, Any] | None, Stats | None]:
+               ) -> tuple[dict[str, Any] | None, Stats | None, Any]:
     """Rows ``a..b`` through the fused text: the outputs (a batch node's array as its
-    items: the map's inputs are lists, so ``Local`` gives lists) and the counters read from
-    the run's clock; ``(None, None)`` when the text raised."""
+    items: the map's inputs are lists, so ``Local`` gives lists), the counters read from
+    the run's clock, and None; when the text raised, ``(None, None, stopped)``, where it
+    stopped (:class:`_Stopped`, or None when that cannot be read)."""
     mapped, shared, live = signature
     noted = _oneoff.NOTED
+    clock = Clock(plan.width)
     try:
         # a resource is built here on the first run in this process (hotpipe's, once per
         # process, under its lock), before the clock starts: a one-off, not a node's time
         values = [resolve(bc.values[name]) for name in shared]
-        clock = Clock(plan.width)
         values = fused_steps(clock, b - a, *[chunk[name][a:b] for name in mapped], *values)
-    except Exception:
-        return None, None
+    except Exception as exc:
+        stopped = _Stopped.read(exc, fused_steps, plan, bc, b - a)
+        if stopped is not None:
+            stopped.stats = chunk_stats(plan, NO_PROBE)
+            if noted != _oneoff.NOTED:
+                stopped.stats.one_off(_oneoff.take(noted))
+            if stopped.index and stopped.t is not None:  # its items before the failing one
+                clock(plan.steps[stopped.k].slot, stopped.index, stopped.t)
+            _clock_stats(plan, clock, stopped.stats)  # the steps that ran before it
+        return None, None, stopped
     stats = chunk_stats(plan, NO_PROBE)
     if noted != _oneoff.NOTED:
         stats.one_off(_oneoff.take(noted))
@@ -693,7 +719,108 @@ def _fused_run(fused_steps: Any, plan: Plan, chunk: dict[str, list[Any]], bc: An
     for name, v in zip(live, values[m:], strict=True):  # a live column that was not copied
         if v is not values[plan.outputs.index(name)]:  # is the output's own: sent once
             out[name + LIVE] = v if type(v) is list else list(v)
-    return out, stats
+    return out, stats, None
+
+
+class _Stopped:
+    """Where the fused text raised on a run of ``n`` rows: step ``k`` (of ``plan.steps``)
+    raised at item ``index`` (None: a step that produces its column at once, a batch node
+    or a nested map, which then runs again from its start), ``exc``; ``done``: the
+    columns of the steps before it, complete, and ``partial``: its own items before the
+    failing one. Read from the text's frame in the traceback, as the executor reads its
+    own (:func:`hotpipe.execute.item_failure`)."""
+
+    __slots__ = ("done", "exc", "index", "k", "partial", "stats", "t")
+
+    @classmethod
+    def read(cls, exc: BaseException, fused_steps: Any, plan: Plan, bc: Any, n: int
+             ) -> _Stopped | None:
+        from hotpipe.engines._daft_code import _namer, _resources
+
+        tb = exc.__traceback__
+        while tb is not None and tb.tb_frame.f_code is not fused_steps.__code__:
+            tb = tb.tb_next
+        if tb is None:
+            return None
+        local = tb.tb_frame.f_locals
+        var = _namer(plan, _resources(bc.values))
+        done: dict[str, Any] = {}
+        for k, step in enumerate(plan.steps):
+            if not step.mapped:
+                continue
+            names = [var(o) for o in step.outputs]
+            if all(name in local and _sized(local[name], n) for name in names):
+                done.update((o, local[name]) for o, name in zip(step.outputs, names,
+                                                                strict=True))
+                continue
+            stopped = cls()
+            stopped.k, stopped.exc, stopped.done = k, exc, done
+            stopped.index = stopped.partial = None
+            stopped.t = local.get("t")  # when the step started (the text's clock reading)
+            plain = (len(names) == 1 and step.nested is None and step.batch is None
+                     and not step.node.is_batch and step.node.vectorize is None
+                     and not step.node.is_async)
+            got = local.get(names[0])
+            if plain and type(got) is list and len(got) < n:
+                stopped.index, stopped.partial = len(got), got
+            return stopped
+        return None
+
+
+def _sized(col: Any, n: int) -> bool:
+    try:
+        return len(col) == n
+    except TypeError:
+        return False
+
+
+def _resumable(runner: Any) -> bool:
+    """Whether a run that raised in the fused text can resume where it stopped: not in a
+    cached map's sub-query, whose executor keeps values step by step (``KeptRunner``)."""
+    from hotpipe.engines._daft_cache import KeptRunner
+
+    return not isinstance(runner, KeptRunner)
+
+
+def _resume(plan: Plan, cols: dict[str, Any], bc: Any, runner: Any, on_error: str,
+            base: int, n: int, stopped: _Stopped) -> dict[str, Any]:
+    """The rest of a run whose fused text raised, through hotpipe's column executor, as
+    ``Local`` runs it: the failing item named (``on_error="raise"``: raised) or collected
+    with the original exception, never called again; the failing step over the items after
+    it; the later steps over every item (those whose arguments failed are skipped)."""
+    from hotpipe.engines._daft_cache import sub_plan
+    from hotpipe.execute import Chunk
+
+    stats = stopped.stats
+    chunks = stats.chunks
+    k, i = stopped.k, stopped.index
+    step = plan.steps[k]
+    values = {**cols, **stopped.done}
+    start = k
+    if i is not None:
+        args = tuple(values[a][i] if a in values else bc.values[a] for a in step.args)
+        Chunk(base, on_error, stats, set()).fail(step, i, args, stopped.exc)
+        col = list(stopped.partial)
+        col.append(FAILED)
+        if i + 1 < n:
+            one = sub_plan(plan, [k])
+            rest = runner.columns(one, {a: values[a][i + 1:] for a in one.inputs
+                                        if a in one.mapped}, bc, n - i - 1, base + i + 1,
+                                  on_error, stats)
+            col.extend(rest[step.outputs[0]])
+        values[step.outputs[0]] = col
+        start = k + 1
+    after = [j for j in range(start, len(plan.steps)) if plan.steps[j].mapped]
+    if after:
+        sub = sub_plan(plan, after)
+        checked = copy.copy(bc)
+        checked.broken = True  # an item that failed above is skipped, not called
+        values.update(runner.columns(sub, {a: values[a] for a in sub.inputs
+                                           if a in sub.mapped}, checked, n, base,
+                                     on_error, stats))
+    stats.chunks = chunks  # one run: the chunk its clock counted
+    return {name: values[name] if name in values else [bc.values[name]] * n
+            for name in plan.outputs}
 
 
 _FROZEN = IMMUTABLE | {tuple, frozenset}

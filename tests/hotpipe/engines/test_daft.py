@@ -433,7 +433,7 @@ def test_the_engine_runs_the_text_to_daft_writes(tmp_path, outputs):
     inputs = {"x": list(range(20)), "k": 3}
     r = PIPE.map(inputs, over="x", outputs=outputs, engine=Daft())
     text = _ran_text(r)
-    assert "def fused_steps(" in text and "    y = list(map(inc, x))\n" in text
+    assert "def fused_steps(" in text and "    y.extend(map(inc, x))\n" in text
     assert _body(r).startswith("the fused text")
     script = PIPE.to_daft(inputs, outputs=outputs, over="x")
     assert text in script
@@ -456,7 +456,7 @@ def test_the_engine_calls_the_node_functions_themselves():
         return bump
 
     r = Pipeline([make(5)]).map({"x": [1, 2, 3]}, over="x", engine=Daft())
-    assert r["y"] == [6, 7, 8] and "y = list(map(bump, x))" in _ran_text(r)
+    assert r["y"] == [6, 7, 8] and "y.extend(map(bump, x))" in _ran_text(r)
 
 
 def test_the_profile_comes_from_the_clock_lines():
@@ -469,19 +469,44 @@ def test_the_profile_comes_from_the_clock_lines():
     assert r.profile["inc"].wall > 0 and r.profile["split"].p50 is not None
 
 
-def test_a_failing_run_runs_again_through_the_executor():
-    @node(output="inv")
-    def invert(x):
-        return 1 / x
+SEEN: list = []  # the items `invert` was called on
 
-    r = Pipeline([invert]).map({"x": [1, 0, 2, 4, 0, 5]}, over="x", on_error="collect",
-                               engine=Daft(batch_size=2))
+
+@node(output="inv")
+def invert(x):
+    SEEN.append(x)
+    return 1 / x
+
+
+@node(output="twice")
+def twice(inv):
+    return inv * 2
+
+
+def test_a_failing_run_resumes_at_the_failing_item():
+    """A run whose fused text raises resumes at the item that raised, through the executor:
+    that item is named or collected with its original exception, never called again, and
+    no other item is called twice (a node that mutates or fails once behaves as on Local)."""
+    pipe = Pipeline([invert, twice])
+    xs = [1, 0, 2, 4, 0, 5]
+    SEEN.clear()
+    r = pipe.map({"x": xs}, over="x", on_error="collect", engine=Daft(batch_size=2))
+    assert sorted(SEEN) == sorted(xs)  # each item once
     assert r["inv"] == [1.0, hotpipe.FAILED, 0.5, 0.25, hotpipe.FAILED, 0.2]
+    assert r["twice"] == [2.0, hotpipe.FAILED, 1.0, 0.5, hotpipe.FAILED, 0.4]
     assert sorted(e.index for e in r.errors) == [1, 4]
     body = _body(r)
-    assert body.startswith("the fused text") and "2 run(s) of rows raised" in body
-    local = Pipeline([invert]).map({"x": [1, 0, 2, 4, 0, 5]}, over="x", on_error="collect")
+    assert body.startswith("the fused text") and "2 run(s) of rows raised in the fused text " \
+        "and ran on from the failing item" in body
+    local = pipe.map({"x": xs}, over="x", on_error="collect")
+    assert [(e.index, e.node, type(e.exception)) for e in r.errors] == \
+        [(e.index, e.node, type(e.exception)) for e in local.errors]
     assert r.profile["invert"].items == local.profile["invert"].items == 4  # as on Local
+    SEEN.clear()
+    with pytest.raises(hotpipe.NodeError) as info:
+        pipe.map({"x": [3, 0, 1]}, over="x", engine=Daft(batch_size=3))
+    assert info.value.index == 1 and isinstance(info.value.__cause__, ZeroDivisionError)
+    assert SEEN == [3, 0]  # item 1 raised once and was not called again
 
 
 def test_what_the_text_does_not_write_runs_the_executor_and_says_why():
@@ -591,7 +616,7 @@ def test_the_engine_runs_the_fused_text_for_a_resource(tmp_path):
     pipe = Pipeline([scale])
     r = pipe.map(inputs, over="x", engine=Daft(batch_size=5))
     assert _body(r).startswith("the fused text")
-    assert "scaled = list(map(scale, x, itertools.repeat(scaler)))" in _ran_text(r)
+    assert "scaled.extend(map(scale, x, itertools.repeat(scaler)))" in _ran_text(r)
     assert r["scaled"] == [2 * x for x in range(100)] and _builds(log) == 1
     assert any(o.kind == "resource" for o in r.profile.one_offs)  # the build, apart
     fused = _ran_text(r).split("# hotpipe.Daft query")[0]  # the query has batch_size=5
