@@ -1515,3 +1515,20 @@ def test_to_daft_copies_the_helpers_the_nodes_call(tmp_path):
 def test_to_daft_names_a_global_it_cannot_write():
     with pytest.raises(hotpipe.InputError, match="reads the global 'TALLY', a _Tally"):
         Pipeline([tally]).to_daft({"x": [1]}, over="x")
+
+
+def test_the_rules_script_quoted_in_the_docs_is_what_to_daft_writes(tmp_path):
+    from ._daft_rules import INPUTS, RULES
+
+    script = RULES.to_daft(INPUTS, over="x")
+    _quoted_in_order("# --- broadcast steps: once, in the driver (a resource built here too) ---",
+                     script)
+    # numpy values print as calls: the script's outputs as plain floats, for literal_eval
+    plain = ("\nprint(repr({k: [[float(x) for x in v] if hasattr(v, '__len__') else float(v)"
+             " for v in vals] for k, vals in run().items()}))\n")
+    got = _script_values(tmp_path, script + plain)
+    expected = RULES.map(INPUTS, over="x")
+    assert set(got) == set(expected) and got["z"] == expected["z"] == [40, 60, 80]
+    assert got["e"] == [[float(x) for x in v] for v in expected["e"]]
+    assert got["r"] == [float(v) for v in expected["r"]]
+    assert "# NOT what engine=hotpipe.Daft() runs for this map" in script  # vectorize=
