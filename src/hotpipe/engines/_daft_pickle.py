@@ -20,6 +20,7 @@ items are pickled at most once, here.
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import pickle
 import sys
@@ -42,6 +43,10 @@ _FIX_FUNCTION = (
 _FIX_VALUE = (
     "pass plain data the node can build the object from (a path, parameters), or declare "
     "it with hotpipe.resource(factory, *args) so that each worker builds its own"
+)
+_FIX_HELD = (
+    "create the object inside the function, or declare it with hotpipe.resource(factory, "
+    "*args) and pass it as an input (each worker builds its own)"
 )
 _FIX_GENERATOR = "pass list(...) of the generator (a generator cannot be pickled), or "
 _PLAIN = IMMUTABLE | {tuple, frozenset}
@@ -79,6 +84,11 @@ def culprit(runner: str, plan: Plan, chunk: dict[str, Any], values: dict[str, An
     for label, detail, value, fix in _parts(plan, values, _made(plan)):
         exc = _unpicklable(value)
         if exc is not None:
+            held = _holder(value) if inspect.isfunction(value) else None
+            if held is not None:  # the value in its closure or globals that fails
+                kind, name, bad = held
+                detail = f": its {kind} {name!r} is a {_type_name(bad)}"
+                fix = _FIX_HELD
             return _error(runner, label, detail, exc, fix, when)
     for name, column in chunk.items():
         found = _bad_item(column)
@@ -113,6 +123,20 @@ def _parts(plan: Plan, values: dict[str, Any], made: dict[str, str]
         yield f"broadcast value {name!r}{made_by}", "", value, _fix(value)
     for step in later:
         yield f"nested map {step.name!r}", ": its inner pipeline", step.func, _FIX_FUNCTION
+
+
+def _holder(func: Any) -> tuple[str, str, Any] | None:
+    """The first closure variable or global a function reads that cannot be pickled, as
+    ``(kind, name, value)``; None when none is found (the function itself fails)."""
+    try:
+        cv = inspect.getclosurevars(func)
+    except (TypeError, ValueError):
+        return None
+    for kind, values in (("closure variable", cv.nonlocals), ("global", cv.globals)):
+        for name, value in values.items():
+            if not inspect.ismodule(value) and _unpicklable(value) is not None:
+                return kind, name, value
+    return None
 
 
 def _steps(plan: Plan) -> Iterator[Any]:

@@ -62,7 +62,7 @@ def _refused(pipe, inputs, *patterns, **kwargs):
 def test_a_closure_that_cannot_be_pickled_names_the_node(held):
     pipe = Pipeline([side_effect, _closing_over(held)])
     error = _refused(pipe, {"x": [1, 2, 3], "k": 1}, "node 'held' cannot be pickled",
-                     "its closure", "hotpipe.resource(")
+                     "its closure variable 'value' is a ", "hotpipe.resource(")
     assert error.__cause__ is not None  # pickle's own error, chained
 
 
