@@ -94,10 +94,12 @@ for nested in ("explode", "inline"):
     r = SQUARES.map(inputs, over=["v", "k"], engine=hotpipe.Daft(runner="ray", nested=nested))
     assert dict(r.items()) == dict(local.items()), nested
     assert any(f"ran {{nested}}" in n for n in r.profile.notes)
+    daft_note = next(n for n in r.profile.notes if n.startswith("daft:"))
+    assert "the body that ran: the fused text" in daft_note, daft_note  # not the executor
 print("EXPLODED_OK")
 """
 
 
-def test_an_exploded_nested_map_on_ray_gives_local_values():
+def test_a_nested_map_on_ray_runs_the_fused_text_with_local_values():
     out = _run(["-c", EXPLODED_ON_RAY.format(here=str(HERE))], timeout=300)
     assert "EXPLODED_OK" in out
