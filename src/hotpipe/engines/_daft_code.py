@@ -235,15 +235,38 @@ def _functions(plan: Plan) -> list[Any]:
 
 def _taken(plan: Plan) -> set[str]:
     """The functions' names and the globals and closure names they read (from their code
-    objects: no source needed, so the engine and the script name values alike)."""
+    objects: no source needed, so the engine and the script name values alike), and those
+    of the helpers they call that are defined beside them (the script copies those)."""
     taken: set[str] = set()
-    for func in _functions(plan):
+    modules = {"__main__"} | {f.__module__ for f in _functions(plan)}
+    work, seen = list(_functions(plan)), set()
+    while work:
+        func = work.pop()
+        if id(func) in seen:
+            continue
+        seen.add(id(func))
         taken.add(func.__name__)
-        code = getattr(func, "__code__", None)
-        if code is not None:
+        for fn in _methods(func) if inspect.isclass(func) else [func]:
+            code = getattr(fn, "__code__", None)
+            if code is None:
+                continue
             taken.update(code.co_freevars)
-            taken.update(n for n in code.co_names if n in getattr(func, "__globals__", {}))
+            for name, value in _free_values(fn).items():
+                taken.add(name)
+                if (inspect.isfunction(value) or inspect.isclass(value)) and (
+                        getattr(value, "__module__", None) in modules):
+                    work.append(value)
     return taken
+
+
+def _code_names(code: Any) -> set[str]:
+    """The global names a code object reads, with those of the code nested in it (a
+    comprehension or a generator expression is code of its own on Python 3.11)."""
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if inspect.iscode(const):
+            names |= _code_names(const)
+    return names
 
 
 def _name_clash(plan: Plan) -> str | None:
@@ -355,21 +378,39 @@ def _sources(plan: Plan, held: Mapping[str, Any]) -> tuple[str, set[str]]:
         obj, write, reader = work.pop(0)
         name = obj.__name__
         if done.get(name, obj) is not obj:
+            first = done[name]
             raise InputError(f"to_daft: two functions or classes are named {name!r} "
-                             f"({done[name].__qualname__} and {obj.__qualname__}, read by "
-                             f"{reader}); the script defines them by name: rename one.")
+                             f"({first.__module__}.{first.__qualname__} and {obj.__module__}."
+                             f"{obj.__qualname__}, the second read by {reader}); the script "
+                             "defines them by name: rename one.")
         if name in done:
             continue
         done[name] = obj
         if write:
+            if name in _NOT_A_FUNCTION:
+                raise InputError(f"to_daft: {obj.__qualname__} (read by {reader}) is named like "
+                                 f"a name of the generated text ({name!r}): rename it.")
+            if "(through " in reader and _decorated(obj):
+                raise InputError(
+                    f"to_daft: {obj.__qualname__} (read by {reader}) is decorated: the script "
+                    "copies a helper's own source, without its decorators (a @dataclass "
+                    "would lose its __init__). Fix: import it from a module the script can "
+                    "import, or write it without decorators.")
             seen[name] = _source(obj)
+        home = _file_of(obj)
         for func in _methods(obj) if inspect.isclass(obj) else [obj]:
+            if func.__code__.co_filename != home:
+                continue  # a method made elsewhere (a dataclass's __repr__, ...)
             for gname, value in _free_values(func).items():
                 expr, helper = _written_value(gname, value, modules, reader, func)
                 if helper is not None:
                     work.append((helper, True, f"{reader} (through {func.__name__})"))
-                elif expr is not None:
-                    context.setdefault(gname, expr)
+                elif expr is not None and context.setdefault(gname, expr) != expr:
+                    raise InputError(
+                        f"to_daft: two functions read a global or closure value named "
+                        f"{gname!r} with different values ({context[gname]} and {expr}, the "
+                        f"second read by {func.__qualname__}); the script writes one value "
+                        "per name. Fix: rename one.")
     context = {k: v for k, v in context.items() if k not in seen}
     lines = ["# --- the pipeline's functions, as written ---"]
     lines += [f"{k} = {v}" for k, v in sorted(context.items())]
@@ -377,10 +418,36 @@ def _sources(plan: Plan, held: Mapping[str, Any]) -> tuple[str, set[str]]:
     return text, set(seen) | set(context)
 
 
+def _decorated(obj: Any) -> bool:
+    """Whether a function's or class's source starts with decorators."""
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(obj)))
+    except (OSError, TypeError, SyntaxError):
+        return False
+    node = tree.body[0] if tree.body else None
+    return bool(getattr(node, "decorator_list", None))
+
+
+def _file_of(obj: Any) -> str | None:
+    """The file that defines a function or class (None where it cannot be told)."""
+    try:
+        return inspect.getfile(obj)
+    except (TypeError, OSError):
+        return None
+
+
 def _free_values(func: Any) -> dict[str, Any]:
-    """The globals and closure values a function reads, by name."""
-    cv = inspect.getclosurevars(func)
-    return {**cv.globals, **cv.nonlocals}
+    """The globals (those its comprehensions read too) and closure values a function
+    reads, by name."""
+    glob = getattr(func, "__globals__", {})
+    found = {name: glob[name] for name in _code_names(func.__code__) if name in glob}
+    cells = func.__closure__ or ()
+    for name, cell in zip(func.__code__.co_freevars, cells, strict=False):
+        try:
+            found[name] = cell.cell_contents
+        except ValueError:  # an empty cell: a name bound later in the enclosing function
+            continue
+    return found
 
 
 def _written_value(name: str, value: Any, modules: set[str], reader: str, func: Any
@@ -401,6 +468,15 @@ def _written_value(name: str, value: Any, modules: set[str], reader: str, func: 
     if isinstance(value, re.Pattern):
         return f"__import__('re').compile({value.pattern!r}, {value.flags!r})", None
     module = getattr(value, "__module__", None)
+    if ((inspect.isfunction(value) or inspect.isclass(value)) and module in modules
+            and module != "__main__" and (hasattr(value, "__wrapped__") or _decorated(value))):
+        # decorated beside the nodes: the script imports it (its source would lose them)
+        return f"__import__({module!r}, fromlist=['_']).{value.__qualname__}", None
+    if inspect.isfunction(value) and hasattr(value, "__wrapped__") and module in modules:
+        raise InputError(
+            f"to_daft: {func.__qualname__} (read by {reader}) calls {name!r}, a decorated "
+            "function: the script copies a helper's own source, without its decorator. Fix: "
+            "call an undecorated helper, or import it from a module the script can import.")
     if (inspect.isfunction(value) or inspect.isclass(value)) and (
             module in modules or "<locals>" in value.__qualname__):
         if value.__name__ != name or value.__name__ == "<lambda>":
@@ -409,10 +485,11 @@ def _written_value(name: str, value: Any, modules: set[str], reader: str, func: 
                 f"{value.__qualname__} under another name (or a lambda): the script copies "
                 f"helpers by their own name. Fix: call it by its name, or write it as a def.")
         return None, value
-    if callable(value) and module not in (None, "builtins"):
-        if hasattr(builtins, name):
-            return None, None  # a builtin name: the script has it
-        return f"__import__({module!r}, fromlist=['_']).{value.__qualname__}", None
+    qualname = getattr(value, "__qualname__", None)
+    if callable(value) and module not in (None, "builtins", "__main__") and qualname:
+        return f"__import__({module!r}, fromlist=['_']).{qualname}", None
+    if hasattr(builtins, name) and value is getattr(builtins, name):
+        return None, None  # the builtin itself: the script has it
     raise InputError(
         f"to_daft: {func.__qualname__} (read by {reader}) reads the global {name!r}, a "
         f"{type(value).__name__} built when its module ran, which the script cannot write as "
@@ -589,19 +666,27 @@ def _emit(steps: Sequence[Step], known: set[str], var: Any, indent: str,
             kind = "batch"
         else:
             call = f"list(map({func}, {', '.join(cols)}))" if cols else f"[{func}()] * n"
-        if len(step.outputs) > 1:
-            if kind is not None:
-                call = f"list({call})"
-            target = ", ".join(map(var, step.outputs))
-            empty = ", ".join("[]" for _ in step.outputs)
-            lines.append(f"{indent}{target} = map(list, zip(*{call}, strict=True)) if n "
-                         f"else ({empty},)")
-        elif kind is None and cols and step.nested is None and not step.node.is_async:
+        tuples = step.unpack or len(step.outputs) > 1
+        target = ", ".join(map(var, step.outputs)) + ("," if len(step.outputs) == 1 else "")
+        empty = ", ".join("[]" for _ in step.outputs)
+        if kind is None and cols and step.nested is None and not step.node.is_async:
             # filled item by item (list.extend keeps what came before a failing item):
             # hotpipe.Daft resumes a run there instead of calling its items again
             out = var(step.outputs[0])
-            lines.append(f"{indent}{out} = []")
-            lines.append(f"{indent}{out}.extend(map({func}, {', '.join(cols)}))")
+            if tuples or out in {var(a) for a in step.args}:
+                buf = rows_name(out)  # the results, then the output columns from them
+                lines.append(f"{indent}{buf} = []")
+                lines.append(f"{indent}{buf}.extend(map({func}, {', '.join(cols)}))")
+                lines.append(f"{indent}{target} = map(list, zip(*{buf}, strict=True)) if n "
+                             f"else ({empty},)" if tuples else f"{indent}{out} = {buf}")
+            else:
+                lines.append(f"{indent}{out} = []")
+                lines.append(f"{indent}{out}.extend(map({func}, {', '.join(cols)}))")
+        elif tuples:
+            if kind is not None:
+                call = f"list({call})"
+            lines.append(f"{indent}{target} = map(list, zip(*{call}, strict=True)) if n "
+                         f"else ({empty},)")
         else:
             lines.append(f"{indent}{var(step.outputs[0])} = {call}")
             if kind is not None:
@@ -616,6 +701,12 @@ def _emit(steps: Sequence[Step], known: set[str], var: Any, indent: str,
         if snapshots:
             lines.append(f"{indent}t = clock()")
     return lines
+
+
+def rows_name(out: str) -> str:
+    """The name of the list a per-item step with tuple results (or whose output has the
+    name of its argument) fills item by item, before its output columns are made."""
+    return f"_{out}_rows"
 
 
 def _items(name: str, var: Any, made: dict[str, str]) -> str:

@@ -26,6 +26,7 @@ every nested map up in the driver already (:mod:`hotpipe.engines._daft_cache`).
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import weakref
 from time import perf_counter, thread_time
@@ -286,22 +287,29 @@ def exploded_map(engine: Any, daft: Any, plan: Plan, columns: dict[str, Any],
                                                  else st.step.nested.body): st.suffix
                                               for st in order if st.step is not None})
     vals: dict[str, Any] = dict(columns)
-    failed: set[int] = set()
+    failed = False  # an item failed (on_error="collect"): later stages see FAILED values
     for st in order:
-        live = [i for i in range(n) if i not in failed]
-        if not live:
-            break
         if st.kind == "steps":
-            cols = {a: take(vals[a], live, False) for a in st.plan.inputs
-                    if a in st.plan.mapped}
-            produced = _query(engine, daft, st.plan, cols, bc, len(live), offset, on_error,
-                              stats, queries, lambda q, live=live: (offset + live[q],),
-                              st.suffix)
-            _store(vals, produced, st.plan.outputs, live, n, failed)
+            names = [a for a in st.plan.inputs if a in st.plan.mapped]
+            cols = {a: vals[a] for a in names}
+            qbc = bc
+            if failed and _any_failed(cols.values()):
+                # as Local: a step skips the items whose arguments failed, the other steps
+                # of the stage run them; the executor does that (a broken broadcast)
+                qbc = copy.copy(bc)
+                qbc.broken = True
+            produced = _query(engine, daft, st.plan, cols, qbc, n, offset, on_error, stats,
+                              queries, lambda q: (offset + q,), st.suffix)
+            vals.update((o, produced[o]) for o in st.plan.outputs)
+            failed = failed or bool(stats.errors)
         elif st.kind == "body":  # (its "pre" stage, if any, runs inside run_nested)
             assert st.step is not None
+            args = [vals[a] for a in st.step.args if a in vals]
+            live = [i for i in range(n) if not any(c[i] is FAILED for c in args
+                                                   if type(c) is list)]
             _nested_step(st.step, vals, live, n, bc, stats, flat, offset, on_error, tuning,
-                         failed, run_nested)
+                         set(), run_nested)
+            failed = failed or bool(stats.errors) or len(live) < n
     values = {name: vals[name] if name in vals else [bc.values[name]] * n
               for name in plan.outputs}
     if on_progress is not None:
@@ -315,6 +323,10 @@ def exploded_map(engine: Any, daft: Any, plan: Plan, columns: dict[str, Any],
     if queries:  # the profile's `daft plan:` note holds every query's text, in order
         engine._last["text"] = "\n\n".join(text for _, text in queries)
     return outcome
+
+
+def _any_failed(columns: Any) -> bool:
+    return any(v is FAILED for col in columns if type(col) is list for v in col)
 
 
 def _store(vals: dict[str, Any], produced: dict[str, Any], names: tuple[str, ...],

@@ -735,7 +735,7 @@ class _Stopped:
     @classmethod
     def read(cls, exc: BaseException, fused_steps: Any, plan: Plan, bc: Any, n: int
              ) -> _Stopped | None:
-        from hotpipe.engines._daft_code import _namer, _resources
+        from hotpipe.engines._daft_code import _namer, _resources, rows_name
 
         tb = exc.__traceback__
         while tb is not None and tb.tb_frame.f_code is not fused_steps.__code__:
@@ -757,10 +757,9 @@ class _Stopped:
             stopped.k, stopped.exc, stopped.done = k, exc, done
             stopped.index = stopped.partial = None
             stopped.t = local.get("t")  # when the step started (the text's clock reading)
-            plain = (len(names) == 1 and step.nested is None and step.batch is None
-                     and not step.node.is_batch and step.node.vectorize is None
-                     and not step.node.is_async)
-            got = local.get(names[0])
+            plain = (step.nested is None and step.batch is None and not step.node.is_batch
+                     and step.node.vectorize is None and not step.node.is_async)
+            got = local.get(rows_name(names[0]), local.get(names[0]))
             if plain and type(got) is list and len(got) < n:
                 stopped.index, stopped.partial = len(got), got
             return stopped
@@ -800,15 +799,18 @@ def _resume(plan: Plan, cols: dict[str, Any], bc: Any, runner: Any, on_error: st
     if i is not None:
         args = tuple(values[a][i] if a in values else bc.values[a] for a in step.args)
         Chunk(base, on_error, stats, set()).fail(step, i, args, stopped.exc)
-        col = list(stopped.partial)
-        col.append(FAILED)
+        rest: dict[str, Any] = {o: [] for o in step.outputs}
         if i + 1 < n:
             one = sub_plan(plan, [k])
             rest = runner.columns(one, {a: values[a][i + 1:] for a in one.inputs
                                         if a in one.mapped}, bc, n - i - 1, base + i + 1,
                                   on_error, stats)
-            col.extend(rest[step.outputs[0]])
-        values[step.outputs[0]] = col
+        tuples = step.unpack or len(step.outputs) > 1  # the partial results are tuples
+        for j, o in enumerate(step.outputs):
+            col = [r[j] for r in stopped.partial] if tuples else list(stopped.partial)
+            col.append(FAILED)
+            col.extend(rest[o])
+            values[o] = col
         start = k + 1
     after = [j for j in range(start, len(plan.steps)) if plan.steps[j].mapped]
     if after:

@@ -1532,3 +1532,94 @@ def test_the_rules_script_quoted_in_the_docs_is_what_to_daft_writes(tmp_path):
     assert got["e"] == [[float(x) for x in v] for v in expected["e"]]
     assert got["r"] == [float(v) for v in expected["r"]]
     assert "# NOT what engine=hotpipe.Daft() runs for this map" in script  # vectorize=
+
+
+# ----------------------------------------------------------------------------- review fixes
+
+ONCE: dict = {}  # item -> calls, for nodes that fail once
+
+
+@node(output=("lo2", "hi2"))
+def split_once(x: int) -> tuple:
+    ONCE[x] = ONCE.get(x, 0) + 1
+    if x == 3 and ONCE[x] == 1:
+        raise ConnectionError("transient")
+    return x - 1, x + 1
+
+
+@node(output=("only",))
+def one_tuple(x: int) -> tuple:
+    return (x * 3,)
+
+
+@node(output="t_")
+def shift(t: int) -> int:
+    return t + 1
+
+
+def test_tuple_outputs_resume_and_one_tuples_and_renamed_names_match_local():
+    pipe = Pipeline([split_once])
+    for engine in (None, Daft(batch_size=5)):
+        ONCE.clear()
+        r = pipe.map({"x": list(range(5))}, over="x", on_error="collect", engine=engine)
+        assert r["lo2"] == [-1, 0, 1, hotpipe.FAILED, 3] and [e.index for e in r.errors] == [3]
+        assert dict.fromkeys(range(5), 1) == ONCE  # no item called twice, the error kept
+    one = Pipeline([one_tuple])
+    assert one.map({"x": [1, 2]}, over="x", engine=Daft())["only"] == [3, 6] == \
+        one.map({"x": [1, 2]}, over="x")["only"]
+    renamed = Pipeline([shift])  # the input `t` is written `t_`, as is the output `t_`
+    assert renamed.map({"t": [1, 2, 3]}, over="t", engine=Daft())["t_"] == [2, 3, 4]
+
+
+@node(output="pre")
+def before_nested(x: int) -> int:
+    if x == 1:
+        raise ValueError("boom")
+    return x + 1
+
+
+@node(output="w")
+def doubled(v: int) -> int:
+    return v * 2
+
+
+@node(output="neg")
+def negated(x: int) -> int:  # reads x only: runs for an item whose `pre` failed
+    return -x
+
+
+def test_exploded_map_skips_only_the_steps_whose_arguments_failed():
+    pipe = Pipeline([before_nested, Pipeline([doubled], name="inner").as_node(
+        name="per", over="v", inputs={"vs": "v"}, outputs={"w": "ws"}), negated])
+    inputs = {"x": [0, 1, 2], "vs": [[1], [2, 3], [4]]}
+    local = pipe.map(inputs, over=["x", "vs"], on_error="collect")
+    for nested in ("inline", "explode"):
+        r = pipe.map(inputs, over=["x", "vs"], on_error="collect", engine=Daft(nested=nested))
+        assert dict(r.items()) == dict(local.items())
+        assert r["ws"][1] == [4, 6] and r["neg"] == [0, -1, -2]
+
+
+def _scaled_all(vs):
+    return [_floor_of(v) for v in vs]  # a helper read only inside a comprehension
+
+
+@node(output="fl")
+def floors(vs: list) -> list:
+    return _scaled_all(vs)
+
+
+@node(output="row_runs_out")
+def uses_glue_named(x: int) -> int:
+    return row_runs(x)
+
+
+def row_runs(x):  # named like the glue the script defines
+    return x
+
+
+def test_to_daft_copies_helpers_read_in_comprehensions_and_refuses_glue_names(tmp_path):
+    script = Pipeline([floors]).to_daft({"vs": [[1.5, 2.5]]}, over="vs")
+    assert "def _floor_of(v):" in script
+    assert _script_values(tmp_path, script) == {"fl": [[1, 2]]}
+    with pytest.raises(hotpipe.InputError, match="named like a name of the generated text"):
+        Pipeline([uses_glue_named]).to_daft({"x": [1]}, over="x")
