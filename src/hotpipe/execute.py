@@ -339,6 +339,9 @@ class Chunk:
     def fail(self, step: Step, position: int, values: tuple[Any, ...],
              exc: BaseException) -> None:
         """The item at ``position`` of ``step`` raised ``exc``."""
+        if isinstance(exc, StopIteration):  # one error wherever the item ran (_map_fast)
+            cause, exc = exc, stop_iteration(step.name)
+            exc.__cause__ = cause
         path = self.path(position)
         if isinstance(exc, NodeError) and step.nested is not None:
             err = exc  # an inner step of a nested map: it already names itself and its path
@@ -372,12 +375,27 @@ def _map_fast(step: Step, argcols: list[Any], start: int, n: int, ctx: Chunk,
         before = len(out)
         try:
             out.extend(map(func, *cols))
-            return
         except Exception as exc:
             i = start + len(out) - before
             ctx.fail(step, i, next(_rows(argcols, i, i + 1)), exc)
             out.append(FAILED)
             start = i + 1
+            continue
+        i = start + len(out) - before
+        if i >= n:
+            return
+        # map() ended early: the node raised StopIteration on item i, which ends a map
+        # without an error (as a generator's StopIteration becomes a RuntimeError, PEP 479)
+        ctx.fail(step, i, next(_rows(argcols, i, i + 1)), stop_iteration(step.name))
+        out.append(FAILED)
+        start = i + 1
+
+
+def stop_iteration(name: str) -> RuntimeError:
+    """The error of a node that raised ``StopIteration`` (``map()`` stops at it silently)."""
+    return RuntimeError(
+        f"node {name!r} raised StopIteration, which would end the map over its items "
+        "without an error. Fix: catch it in the node (next(iterator, default)).")
 
 
 def _map_items(step: Step, k: int, argcols: list[Any], start: int, stop: int, ctx: Chunk,

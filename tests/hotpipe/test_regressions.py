@@ -214,3 +214,27 @@ def test_bind_twice_says_already_bound():
     p = Pipeline([node(lambda a, b: a + b, output="y")]).bind(a=1)
     with pytest.raises(InputError, match="already bound"):
         p.bind(a=2)
+
+
+def test_a_node_raising_stop_iteration_fails_its_item_instead_of_ending_the_map():
+    """map() ends at a StopIteration without an error: past the timed sample the executor
+    lost the rest of the chunk. The item fails, with the same error wherever it ran."""
+    import hotpipe
+
+    @hotpipe.node(output="first")
+    def first_of(xs):
+        return next(iter(xs))
+
+    pipe = hotpipe.Pipeline([first_of])
+    for bad in (3, 250):  # inside the timed sample, and past it
+        xs = [[i] for i in range(300)]
+        xs[bad] = []
+        r = pipe.map({"xs": xs}, over="xs", on_error="collect")
+        assert len(r["first"]) == 300 and r["first"][bad] is hotpipe.FAILED
+        assert r["first"][bad + 1] == bad + 1
+        (err,) = r.errors
+        assert err.index == bad and isinstance(err.exception, RuntimeError)
+        assert "raised StopIteration" in str(err.exception)
+    with pytest.raises(hotpipe.NodeError) as info:
+        pipe.map({"xs": [[1], []]}, over="xs")
+    assert info.value.index == 1 and isinstance(info.value.__cause__, RuntimeError)

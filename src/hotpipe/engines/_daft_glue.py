@@ -70,6 +70,11 @@ def run_rows(fused_steps: Any, payload: Any, runs: list[tuple[int, int]]) -> lis
     for a, b in runs:
         clock = Clock(width)
         values = fused_steps(clock, b - a, *[column[a:b] for column in columns], *shared)
+        if any(type(v) is list and len(v) < b - a for v in values):
+            raise RuntimeError(  # map() ends at a StopIteration without an error
+                f"a node raised StopIteration on one of the items {a}..{b - 1}, which would "
+                "end the map over them without an error. Fix: catch it in the node "
+                "(next(iterator, default)).")
         out.append((a, b, values, clock))
     return out
 

@@ -709,6 +709,10 @@ def _fused_run(fused_steps: Any, plan: Plan, chunk: dict[str, list[Any]], bc: An
                 clock(plan.steps[stopped.k].slot, stopped.index, stopped.t)
             _clock_stats(plan, clock, stopped.stats)  # the steps that ran before it
         return None, None, stopped
+    if any(_short(v, b - a) for v in values):
+        # a node raised StopIteration, which ends a map() silently: the executor runs the
+        # run again and names that item (hotpipe.execute.stop_iteration)
+        return None, None, None
     stats = chunk_stats(plan, NO_PROBE)
     if noted != _oneoff.NOTED:
         stats.one_off(_oneoff.take(noted))
@@ -764,6 +768,11 @@ class _Stopped:
                 stopped.index, stopped.partial = len(got), got
             return stopped
         return None
+
+
+def _short(col: Any, n: int) -> bool:
+    """A column of fewer than ``n`` items (a per-item step's ``map()`` stopped early)."""
+    return type(col) is list and len(col) < n
 
 
 def _sized(col: Any, n: int) -> bool:

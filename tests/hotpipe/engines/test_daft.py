@@ -1623,3 +1623,23 @@ def test_to_daft_copies_helpers_read_in_comprehensions_and_refuses_glue_names(tm
     assert _script_values(tmp_path, script) == {"fl": [[1, 2]]}
     with pytest.raises(hotpipe.InputError, match="named like a name of the generated text"):
         Pipeline([uses_glue_named]).to_daft({"x": [1]}, over="x")
+
+
+@node(output="first")
+def first_of(xs: list) -> int:
+    return next(iter(xs))
+
+
+def test_a_node_raising_stop_iteration_fails_its_item_on_daft_and_in_the_script(tmp_path):
+    pipe = Pipeline([first_of])
+    inputs = {"xs": [[1], [2], [], [4]]}
+    local = pipe.map(inputs, over="xs", on_error="collect")
+    for engine in (Daft(), Daft(batch_size=2)):
+        r = pipe.map(inputs, over="xs", on_error="collect", engine=engine)
+        assert r["first"] == local["first"] == [1, 2, hotpipe.FAILED, 4]
+        assert [(e.index, type(e.exception)) for e in r.errors] == [(2, RuntimeError)]
+    path = tmp_path / "script.py"
+    path.write_text(pipe.to_daft(inputs, over="xs"))
+    done = subprocess.run([sys.executable, str(path)], capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.returncode != 0 and "raised StopIteration" in done.stderr
