@@ -260,9 +260,13 @@ def _taken(plan: Plan) -> set[str]:
 
 
 def _code_names(code: Any) -> set[str]:
-    """The global names a code object reads, with those of the code nested in it (a
-    comprehension or a generator expression is code of its own on Python 3.11)."""
-    names = set(code.co_names)
+    """The global names a code object loads (not its attribute names: ``cfg.scale`` reads
+    no global ``scale``), with those of the code nested in it (a comprehension or a
+    generator expression is code of its own on Python 3.11)."""
+    import dis
+
+    names = {ins.argval for ins in dis.get_instructions(code)
+             if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME")}
     for const in code.co_consts:
         if inspect.iscode(const):
             names |= _code_names(const)
@@ -398,10 +402,12 @@ def _sources(plan: Plan, held: Mapping[str, Any]) -> tuple[str, set[str]]:
                     "import, or write it without decorators.")
             seen[name] = _source(obj)
         home = _file_of(obj)
-        for func in _methods(obj) if inspect.isclass(obj) else [obj]:
-            if func.__code__.co_filename != home:
-                continue  # a method made elsewhere (a dataclass's __repr__, ...)
-            for gname, value in _free_values(func).items():
+        reads = [(obj, _definition_values(obj))] if write else []
+        reads += [(func, _free_values(func))
+                  for func in (_methods(obj) if inspect.isclass(obj) else [obj])
+                  if func.__code__.co_filename == home]  # (not a dataclass's __repr__, ...)
+        for func, values in reads:
+            for gname, value in values.items():
                 expr, helper = _written_value(gname, value, modules, reader, func)
                 if helper is not None:
                     work.append((helper, True, f"{reader} (through {func.__name__})"))
@@ -416,6 +422,33 @@ def _sources(plan: Plan, held: Mapping[str, Any]) -> tuple[str, set[str]]:
     lines += [f"{k} = {v}" for k, v in sorted(context.items())]
     text = "\n".join(lines) + "\n\n\n" + "\n\n\n".join(seen.values())
     return text, set(seen) | set(context)
+
+
+def _definition_values(obj: Any) -> dict[str, Any]:
+    """The globals a function's or class's definition reads when the script runs it: the
+    defaults of its parameters, a class's bases and the statements of its body besides its
+    methods (``def f(v, k=K)``, ``class C: size = K``), by name."""
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(obj)))
+    except (OSError, TypeError, SyntaxError):
+        return {}
+    node = tree.body[0] if tree.body else None
+    parts: list[ast.AST] = []
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        parts += [d for d in (*node.args.defaults, *node.args.kw_defaults) if d is not None]
+    elif isinstance(node, ast.ClassDef):
+        parts += [*node.bases, *node.keywords]
+        for stmt in node.body:
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                parts += [d for d in (*stmt.args.defaults, *stmt.args.kw_defaults)
+                          if d is not None]
+            else:
+                parts.append(stmt)
+    names = {n.id for part in parts for n in ast.walk(part)
+             if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    module = getattr(inspect.getmodule(obj), "__dict__", {})
+    glob = getattr(obj, "__globals__", module)
+    return {name: glob[name] for name in names if name in glob}
 
 
 def _decorated(obj: Any) -> bool:

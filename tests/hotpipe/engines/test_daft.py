@@ -1643,3 +1643,26 @@ def test_a_node_raising_stop_iteration_fails_its_item_on_daft_and_in_the_script(
     done = subprocess.run([sys.executable, str(path)], capture_output=True, text=True,
                           timeout=120, check=False)
     assert done.returncode != 0 and "raised StopIteration" in done.stderr
+
+
+STEP_SIZE = 10
+
+
+class _Cfg:  # a class attribute reading a global, when the script defines the class
+    scale = SCALE
+
+
+def _scaled(v, k=STEP_SIZE):  # a default reading a global, when the script defines it
+    return v * _Cfg.scale + k
+
+
+@node(output="sc")
+def scaled(x: int) -> int:
+    return _scaled(x)
+
+
+def test_to_daft_writes_the_globals_a_definition_reads(tmp_path):
+    pipe = Pipeline([scaled])
+    script = pipe.to_daft({"x": [1, 2]}, over="x")
+    assert "STEP_SIZE = 10" in script and "class _Cfg:" in script
+    assert _script_values(tmp_path, script) == {"sc": pipe.map({"x": [1, 2]}, over="x")["sc"]}
