@@ -46,16 +46,9 @@ if TYPE_CHECKING:
     from hotpipe.cache.run import PlannedDemand
     from hotpipe.plan import Plan, Step
 
-__all__ = ["DriverRunner", "KeptRunner", "cached_map", "driver_refusal"]
+__all__ = ["DriverRunner", "KeptRunner", "cached_map", "moved", "moved_errors"]
 
 _SUBPLANS: weakref.WeakKeyDictionary[Plan, dict[int, Plan]] = weakref.WeakKeyDictionary()
-
-
-def driver_refusal(plan: Plan, n: int) -> str | None:
-    """Why a cached map cannot look its hits up in the driver (None: it can)."""
-    if n == 0:
-        return "no items"
-    return None
 
 
 class _Queries:
@@ -96,14 +89,7 @@ def cached_map(engine: Any, daft: Any, plan: Plan, columns: dict[str, Any],
         demands.append(driver.demand(plan, chunk, bc, e - s, offset + s, on_error, stats,
                                      None, tuning))
     lookups = perf_counter() - t0
-    try:
-        failure = _run_groups(engine, daft, plan, bc, on_error, stats, demands, queries)
-    except Exception:  # a worker died: the runs that came back are stored all the same
-        _saved(plan, demands, stats, queries)
-        raise
-    values = _saved(plan, demands, stats, queries)
-    if failure is not None:
-        raise failure
+    values = _computed(engine, daft, plan, bc, on_error, stats, demands, queries)
     if on_progress is not None:
         on_progress(n)
     stats.errors.sort(key=lambda err: err.path or (err.index,))
@@ -159,16 +145,24 @@ class DriverRunner:
         after storing what was computed."""
         demand = self.demand(plan, columns, bc, n, offset, on_error, stats, paths,
                              tuning or state_of(plan).tuning)
-        try:
-            failure = _run_groups(self.engine, self.daft, plan, bc, on_error, stats, [demand],
-                                  self.queries)
-        except Exception:
-            _saved(plan, [demand], stats, self.queries)
-            raise
-        values = _saved(plan, [demand], stats, self.queries)
-        if failure is not None:
-            raise failure
-        return values
+        return _computed(self.engine, self.daft, plan, bc, on_error, stats, [demand],
+                         self.queries)
+
+
+def _computed(engine: Any, daft: Any, plan: Plan, bc: Any, on_error: str, stats: Stats,
+              demands: list[PlannedDemand], queries: _Queries) -> dict[str, Any]:
+    """The demands' misses run (:func:`_run_groups`) and everything stored; the output
+    columns. The failure (``on_error="raise"``) is raised after storing what was computed;
+    a worker's death too (the runs that came back are stored all the same)."""
+    try:
+        failure = _run_groups(engine, daft, plan, bc, on_error, stats, demands, queries)
+    except Exception:
+        _saved(plan, demands, stats, queries)
+        raise
+    values = _saved(plan, demands, stats, queries)
+    if failure is not None:
+        raise failure
+    return values
 
 
 def _where(demand: PlannedDemand, i: int) -> tuple[int, ...]:
@@ -343,7 +337,7 @@ def _run_steps(engine: Any, daft: Any, plan: Plan, bc: Any, on_error: str, stats
         produced, qstats = engine._query(
             daft, job, 0, m, live=frozenset(plan.outputs) if len(ks) > 1 else None)
     except NodeError as exc:
-        raise _moved(exc, where) from exc.error
+        raise moved(exc, where.__getitem__, where.size) from exc.error
     except WorkerDied as exc:
         kept = getattr(exc, "kept", None)
         if kept:  # the runs that finished before the workers died are stored all the same
@@ -355,8 +349,7 @@ def _run_steps(engine: Any, daft: Any, plan: Plan, bc: Any, on_error: str, stats
 
         raise _worker_died(sub, 0, deaths, where.indices()) from exc  # indices in the map
     queries.done.append(([plan.steps[k].name for k in ks], m, perf_counter() - t0))
-    qstats.errors[:] = [ItemError(where[e.index][0], e.node, e.exception,
-                                  (*where[e.index], *e.path[1:])) for e in qstats.errors]
+    moved_errors(qstats.errors, where.__getitem__)
     stats.merge(qstats)
     seconds = {k: (qstats.wall[plan.steps[k].slot] / qstats.items[plan.steps[k].slot]
                    if qstats.items[plan.steps[k].slot] else 0.0) for k in ks}
@@ -435,15 +428,23 @@ class _Where:
         return [_where(demand, i)[0] for demand, i in self.flat]
 
 
-def _moved(exc: NodeError, where: _Where) -> NodeError:
-    """The query's failure with the item's index (and path) in the whole map."""
-    if exc.index is None or not 0 <= exc.index < where.size:
+def moved(exc: NodeError, where: Any, size: int) -> NodeError:
+    """A query's failure with the item's index (and path) in the whole map: ``where(q)``
+    is the index path of the query's item ``q`` (of ``size``)."""
+    if exc.index is None or not 0 <= exc.index < size:
         return exc
-    path = (*where[exc.index], *exc.path[1:])
-    moved = NodeError(exc.node, path[0], exc.inputs, exc.error, path)
+    path = (*where(exc.index), *exc.path[1:])
+    found = NodeError(exc.node, path[0], exc.inputs, exc.error, path)
     for note in getattr(exc, "__notes__", ()):
-        moved.add_note(note)
-    return moved
+        found.add_note(note)
+    return found
+
+
+def moved_errors(errors: list[ItemError], where: Any) -> None:
+    """A query's collected failures (in place), with their index paths in the whole map."""
+    for j, e in enumerate(errors):
+        path = (*where(e.index), *e.path[1:])
+        errors[j] = ItemError(path[0], e.node, e.exception, path)
 
 
 class KeptRunner:

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 from hotpipe._arrays import is_array, take
 from hotpipe._state import state_of
 from hotpipe._values import FAILED
-from hotpipe.errors import InputError, ItemError, NodeError
+from hotpipe.errors import InputError, NodeError
 from hotpipe.execute import PLAIN, Chunk
 from hotpipe.profile.stats import Stats
 from hotpipe.schedule import Job, Outcome
@@ -244,6 +244,8 @@ def _query(engine: Any, daft: Any, plan: Plan, columns: dict[str, Any], bc: Any,
            where: Any, suffix: str = "") -> dict[str, Any]:
     """One Daft query of ``plan`` over ``n`` items; ``where(q)``: the index path of the
     query's item ``q`` in the whole map (its failures are named by it)."""
+    from hotpipe.engines._daft_cache import moved, moved_errors
+
     job = Job(plan, columns, bc, n, on_error, Stats.empty(plan.width), PLAIN, 0)
     try:
         produced, qstats = engine._query(daft, job, 0, n, suffix=suffix)
@@ -252,16 +254,11 @@ def _query(engine: Any, daft: Any, plan: Plan, columns: dict[str, Any], bc: Any,
         queries.append((f"{[s.name for s in plan.steps if s.mapped]} over {n:,} item(s) "
                         f"({body}, {last['reruns']} rerun(s))", last["text"]))
     except NodeError as exc:
-        if exc.index is None or not 0 <= exc.index < n:
+        found = moved(exc, where, n)
+        if found is exc:
             raise
-        path = (*where(exc.index), *exc.path[1:])
-        moved = NodeError(exc.node, path[0], exc.inputs, exc.error, path)
-        for note in getattr(exc, "__notes__", ()):
-            moved.add_note(note)
-        raise moved from exc.error
-    for j, e in enumerate(qstats.errors):
-        path = (*where(e.index), *e.path[1:])
-        qstats.errors[j] = ItemError(path[0], e.node, e.exception, path)
+        raise found from exc.error
+    moved_errors(qstats.errors, where)
     stats.merge(qstats)
     return produced
 
@@ -287,13 +284,12 @@ def exploded_map(engine: Any, daft: Any, plan: Plan, columns: dict[str, Any],
                                                  else st.step.nested.body): st.suffix
                                               for st in order if st.step is not None})
     vals: dict[str, Any] = dict(columns)
-    failed = False  # an item failed (on_error="collect"): later stages see FAILED values
     for st in order:
         if st.kind == "steps":
             names = [a for a in st.plan.inputs if a in st.plan.mapped]
             cols = {a: vals[a] for a in names}
             qbc = bc
-            if failed and _any_failed(cols.values()):
+            if stats.errors and _any_failed(cols.values()):  # (an item failed before)
                 # as Local: a step skips the items whose arguments failed, the other steps
                 # of the stage run them; the executor does that (a broken broadcast)
                 qbc = copy.copy(bc)
@@ -301,15 +297,13 @@ def exploded_map(engine: Any, daft: Any, plan: Plan, columns: dict[str, Any],
             produced = _query(engine, daft, st.plan, cols, qbc, n, offset, on_error, stats,
                               queries, lambda q: (offset + q,), st.suffix)
             vals.update((o, produced[o]) for o in st.plan.outputs)
-            failed = failed or bool(stats.errors)
         elif st.kind == "body":  # (its "pre" stage, if any, runs inside run_nested)
             assert st.step is not None
             args = [vals[a] for a in st.step.args if a in vals]
             live = [i for i in range(n) if not any(c[i] is FAILED for c in args
                                                    if type(c) is list)]
             _nested_step(st.step, vals, live, n, bc, stats, flat, offset, on_error, tuning,
-                         set(), run_nested)
-            failed = failed or bool(stats.errors) or len(live) < n
+                         run_nested)
     values = {name: vals[name] if name in vals else [bc.values[name]] * n
               for name in plan.outputs}
     if on_progress is not None:
@@ -330,26 +324,22 @@ def _any_failed(columns: Any) -> bool:
 
 
 def _store(vals: dict[str, Any], produced: dict[str, Any], names: tuple[str, ...],
-           live: list[int], n: int, failed: set[int]) -> None:
-    """A query's output columns (over the items ``live``) as the map's columns: FAILED for
-    the items that failed before; the items that failed in it join ``failed``."""
-    whole = len(live) == n
+           live: list[int], n: int) -> None:
+    """Output columns over the items ``live`` as the map's columns: FAILED for the others."""
     for name in names:
         col = produced[name]
-        if whole:
+        if len(live) == n:
             vals[name] = col
-        else:
-            out: list[Any] = [FAILED] * n
-            for i, v in zip(live, col, strict=True):
-                out[i] = v
-            vals[name] = out
-        if type(col) is list:
-            failed.update(live[j] for j, v in enumerate(col) if v is FAILED)
+            continue
+        out: list[Any] = [FAILED] * n
+        for i, v in zip(live, col, strict=True):
+            out[i] = v
+        vals[name] = out
 
 
 def _nested_step(step: Step, vals: dict[str, Any], live: list[int], n: int, bc: Any,
                  stats: Stats, flat: FlatRunner, offset: int, on_error: str, tuning: Any,
-                 failed: set[int], run_nested: Any) -> None:
+                 run_nested: Any) -> None:
     """A nested map step over the items ``live``, in the driver, as the cached runner and
     ``Local`` run it (its inner plans as flat queries of ``flat``)."""
     t0, c0 = perf_counter(), thread_time()
@@ -361,5 +351,4 @@ def _nested_step(step: Step, vals: dict[str, Any], live: list[int], n: int, bc: 
     done = len(live) - len(ctx.failed)
     stats.step_done(step.slot, done, done, t0, t1, thread_time() - c0 - inner_cpu,
                     t1 - t0 - inner_wall)
-    _store(vals, dict(zip(step.outputs, outs, strict=True)), step.outputs, live, n, failed)
-    failed.update(live[j] for j in ctx.failed)
+    _store(vals, dict(zip(step.outputs, outs, strict=True)), step.outputs, live, n)

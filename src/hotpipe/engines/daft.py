@@ -206,15 +206,15 @@ class Daft(Engine):
                 broadcast: Any = None, offset: int = 0) -> Any:
         self._last = {}
         nested_notes: list[str] = []
-        self._daft()
+        daft = self._daft()
         # what the query pickles, before the broadcast steps run (Daft's own check comes
         # when the query is built, after them, and names nothing)
         check_map(self.runner, plan, columns, scalars)
         if runner is not None and runner.cached:
-            from hotpipe.engines._daft_cache import cached_map, driver_refusal
+            from hotpipe.engines._daft_cache import cached_map
 
-            if driver_refusal(plan, n) is None:  # (a map of no items: nothing to look up)
-                outcome = cached_map(self, self._daft(), plan, columns, scalars, n, on_error,
+            if n:  # (a map of no items has nothing to look up)
+                outcome = cached_map(self, daft, plan, columns, scalars, n, on_error,
                                      on_progress, runner, broadcast, offset)
                 self._notes(plan, outcome)
                 return outcome
@@ -223,7 +223,7 @@ class Daft(Engine):
 
             chosen = strategies(plan, columns, n, self.workers, self.nested, self.runner)
             if any(how == "explode" for how, _ in chosen.values()):
-                exploded = exploded_map(self, self._daft(), plan, columns, scalars, n,
+                exploded = exploded_map(self, daft, plan, columns, scalars, n,
                                         on_error, on_progress, runner, broadcast, offset,
                                         chosen)
                 self._notes(plan, exploded)
@@ -280,7 +280,7 @@ class Daft(Engine):
         watch = self._watch() if remote else None
         chunk = job.chunk(start, stop)
         fused, why = engine_fused(plan, job.bc, live)
-        if fused is not None and job.runner.cached:  # _daft_cache.driver_refusal: no items
+        if fused is not None and job.runner.cached:  # (a cached map of no items)
             fused, why = None, "a cache (the cached runner looks up and writes each item)"
         if fused is not None and any(is_array(v) for v in chunk.values()):
             fused, why = None, "an array input (the executor keeps array columns)"
